@@ -1,0 +1,39 @@
+/* A structured snapshot of one target's address space inside the arena:
+ * what the diff engine compares after every statement. */
+#ifndef MMREF_SNAPSHOT_H
+#define MMREF_SNAPSHOT_H
+
+#include <glib.h>
+#include <stdint.h>
+
+#include "mmref/mmref.h"
+#include "trace.h"
+
+typedef struct snap_vma {
+	uint64_t start, end;
+	uint64_t flags;   /* vm_flags as smaps shows them (mnemonics parsed back) */
+	uint64_t offset;  /* the maps offset column, bytes (0 for private anon) */
+	mm_backing backing;
+	uint32_t object;  /* FILE: file index + 1 in the trace; SHMEM: N of shmem:N (listing order); ANON: 0 */
+	guint first_page; /* index into snapshot.pages of this VMA's first page */
+} snap_vma;
+
+typedef struct snapshot {
+	GArray *vmas;  /* snap_vma, in address order */
+	GArray *pages; /* guint8 mm_page_state, for every page of every VMA, in order */
+} snapshot;
+
+void snapshot_init(snapshot *s);
+void snapshot_clear(snapshot *s);
+void snapshot_free(snapshot *s);
+
+/* Renders observation lines (without the "| " prefix) from a snapshot:
+ * maps, smaps, pages ADDR LEN, state. */
+void snapshot_render(const snapshot *s, const trace *t, const tr_stmt *obs, GPtrArray *lines);
+/* Parses the lines of a `state` observation back into a snapshot; FALSE and
+ * *error on malformed input. */
+gboolean snapshot_parse_state(snapshot *s, const trace *t, GPtrArray *lines, GError **error);
+/* Describes the first difference between a and b, or returns NULL if equal. */
+char *snapshot_diff(const snapshot *a, const snapshot *b, const trace *t);
+
+#endif

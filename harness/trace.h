@@ -1,0 +1,114 @@
+/* The mmtrace format, version 1 (docs/trace-format.md): parsed form,
+ * parser and printer. Uses glib. */
+#ifndef MMREF_TRACE_H
+#define MMREF_TRACE_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mmref/mmref.h"
+
+#define TR_DEFAULT_ARENA_BASE 0x100000000000ull
+#define TR_DEFAULT_ARENA_SIZE (1ull << 30)
+
+typedef enum tr_kind {
+	TR_MMAP,
+	TR_MUNMAP,
+	TR_MPROTECT,
+	TR_MREMAP,
+	TR_MADVISE,
+	TR_MLOCK,
+	TR_MUNLOCK,
+	TR_MSEAL,
+	TR_TOUCH,
+	/* observations */
+	TR_MAPS,
+	TR_SMAPS,
+	TR_PAGES,
+	TR_STATE, /* extension: maps + VmFlags + page states of every VMA in one listing */
+} tr_kind;
+
+static inline bool tr_is_observation(tr_kind k) { return k >= TR_MAPS; }
+
+typedef enum tr_result_kind {
+	TR_RES_NONE = 0, /* not given */
+	TR_RES_VALUE,    /* 0 or an address */
+	TR_RES_ERRNO,    /* an errno name */
+	TR_RES_TOUCH,    /* ok, SEGV_MAPERR pf=, SEGV_ACCERR pf=, SIGBUS */
+} tr_result_kind;
+
+typedef struct tr_result {
+	tr_result_kind kind;
+	uint64_t value;          /* TR_RES_VALUE */
+	int err;                 /* TR_RES_ERRNO: positive errno */
+	mm_touch_result touch;   /* TR_RES_TOUCH */
+} tr_result;
+
+typedef struct tr_file {
+	char *name;
+	uint64_t size;
+} tr_file;
+
+typedef struct tr_stmt {
+	tr_kind kind;
+	int line;        /* 1-based line in the source */
+	uint64_t addr;   /* absolute; mmap: 0 means no hint */
+	uint64_t len;    /* LEN, OLDLEN */
+	uint64_t new_len;  /* mremap */
+	uint64_t new_addr; /* mremap, when has_new_addr */
+	bool has_new_addr;
+	uint64_t prot;   /* PROT_* bits */
+	uint64_t flags;  /* MAP_* / MREMAP_* / MLOCK_* bits */
+	int64_t advice;  /* MADV_* */
+	int file;        /* index into trace.files + 1; 0 = none */
+	uint64_t off;    /* mmap file offset, bytes */
+	mm_access access; /* touch */
+	tr_result expect; /* operations: => RESULT, kind NONE when absent */
+	GPtrArray *expect_lines; /* observations: the "| " lines (without "| "), NULL when none */
+} tr_stmt;
+
+typedef struct trace {
+	char *filename;
+	uint64_t arena_base, arena_size;
+	GArray *files; /* tr_file */
+	GArray *stmts; /* tr_stmt */
+} trace;
+
+/* Parses text; on error returns NULL and sets *error to
+ * "FILE:LINE: error: WHAT". */
+trace *trace_parse(const char *filename, const char *text, size_t len, GError **error);
+trace *trace_load(const char *path, GError **error);
+void trace_free(trace *t);
+
+/* Printing: statements as the format writes them; addresses inside the arena
+ * arena-relative. */
+void trace_print_header(GString *out, const trace *t);
+void trace_print_stmt(GString *out, const trace *t, const tr_stmt *s, bool with_expect);
+void trace_print_result(GString *out, const trace *t, const tr_kind kind, const tr_result *r);
+/* The whole trace, with expectations. */
+char *trace_to_string(const trace *t);
+
+/* Line-at-a-time parsing, for the exec protocol (a target reads one line,
+ * answers it, reads the next). A parser starts with the default arena and
+ * no files; directives update its trace. */
+typedef struct trace_parser trace_parser;
+trace_parser *trace_parser_new(const char *filename);
+void trace_parser_free(trace_parser *p);
+/* Feeds the next line (without its newline). Returns 1 and fills *out when
+ * the line is an operation or observation (out->expect_lines stays NULL;
+ * "| " lines are rejected), 0 for a blank line, a comment or a directive
+ * (then *directive says which: "mmtrace", "arena", "file", or NULL), and -1
+ * with *error set ("FILE:LINE: error: WHAT") for bad input. A "mmtrace 1"
+ * line resets the parser's trace to the defaults. */
+int trace_parser_feed(trace_parser *p, const char *line, tr_stmt *out, const char **directive, GError **error);
+const trace *trace_parser_trace(const trace_parser *p);
+
+bool tr_result_equal(const tr_result *a, const tr_result *b);
+const char *tr_errno_name(int err);  /* "ENOMEM"; NULL if unknown */
+int tr_errno_from_name(const char *name); /* 0 if unknown */
+
+GQuark trace_error_quark(void);
+#define TRACE_ERROR trace_error_quark()
+
+#endif

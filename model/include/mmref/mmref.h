@@ -1,0 +1,259 @@
+/* libmmref: a reference model of Linux 6.18 (x86-64) memory management.
+ *
+ * One address space (struct mm_state) with Linux's VMA operations and
+ * demand paging. Every operation returns what the system call returns:
+ * 0 or an address on success, -errno on failure, and a failed call leaves
+ * the state as Linux leaves it (unchanged, except where Linux itself applies
+ * part of a call before failing: mprotect, madvise, munmap, mremap; see
+ * docs/semantics.md).
+ *
+ * This header needs only <stdint.h>, <stdbool.h> and <stddef.h>: the model
+ * depends on libc alone. Flag values are the Linux uapi values, so raw
+ * system-call arguments can be passed through unchanged.
+ */
+#ifndef MMREF_MMREF_H
+#define MMREF_MMREF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Constants of x86-64 with 4-level paging ---------------------------- */
+#define MM_PAGE_SHIFT 12
+#define MM_PAGE_SIZE (1ull << MM_PAGE_SHIFT)
+#define MM_PMD_SIZE (1ull << 21)
+#define MM_TASK_SIZE 0x7ffffffff000ull /* TASK_SIZE_MAX, DEFAULT_MAP_WINDOW */
+#define MM_DEFAULT_MMAP_MIN_ADDR 0x10000ull /* CONFIG_LSM_MMAP_MIN_ADDR floor */
+#define MM_DEFAULT_STACK_GUARD_GAP (256ull << MM_PAGE_SHIFT)
+#define MM_DEFAULT_MAX_MAP_COUNT 65530u
+
+/* ---- vm_flags bits: include/linux/mm.h, 6.18.y (with the 6.18.37 backport
+ * of VM_MAYBE_GUARD). The smaps mnemonic of each is in the comment. ------- */
+#define MM_VM_READ (1ull << 0)         /* rd */
+#define MM_VM_WRITE (1ull << 1)        /* wr */
+#define MM_VM_EXEC (1ull << 2)         /* ex */
+#define MM_VM_SHARED (1ull << 3)       /* sh */
+#define MM_VM_MAYREAD (1ull << 4)      /* mr */
+#define MM_VM_MAYWRITE (1ull << 5)     /* mw */
+#define MM_VM_MAYEXEC (1ull << 6)      /* me */
+#define MM_VM_MAYSHARE (1ull << 7)     /* ms */
+#define MM_VM_GROWSDOWN (1ull << 8)    /* gd */
+#define MM_VM_UFFD_MISSING (1ull << 9) /* um */
+#define MM_VM_PFNMAP (1ull << 10)      /* pf */
+#define MM_VM_MAYBE_GUARD (1ull << 11) /* gu: sticky, ignored by merge */
+#define MM_VM_UFFD_WP (1ull << 12)     /* uw */
+#define MM_VM_LOCKED (1ull << 13)      /* lo */
+#define MM_VM_IO (1ull << 14)          /* io */
+#define MM_VM_SEQ_READ (1ull << 15)    /* sr */
+#define MM_VM_RAND_READ (1ull << 16)   /* rr */
+#define MM_VM_DONTCOPY (1ull << 17)    /* dc */
+#define MM_VM_DONTEXPAND (1ull << 18)  /* de */
+#define MM_VM_LOCKONFAULT (1ull << 19) /* lf */
+#define MM_VM_ACCOUNT (1ull << 20)     /* ac */
+#define MM_VM_NORESERVE (1ull << 21)   /* nr */
+#define MM_VM_HUGETLB (1ull << 22)     /* ht */
+#define MM_VM_SYNC (1ull << 23)        /* sf */
+#define MM_VM_ARCH_1 (1ull << 24)      /* ar */
+#define MM_VM_WIPEONFORK (1ull << 25)  /* wf */
+#define MM_VM_DONTDUMP (1ull << 26)    /* dd */
+#define MM_VM_SOFTDIRTY (1ull << 27)   /* sd: never set, CONFIG_MEM_SOFT_DIRTY=n */
+#define MM_VM_MIXEDMAP (1ull << 28)    /* mm */
+#define MM_VM_HUGEPAGE (1ull << 29)    /* hg */
+#define MM_VM_NOHUGEPAGE (1ull << 30)  /* nh */
+#define MM_VM_MERGEABLE (1ull << 31)   /* mg */
+#define MM_VM_DROPPABLE (1ull << 40)   /* dp */
+#define MM_VM_SEALED (1ull << 42)      /* sl */
+
+#define MM_VM_ACCESS_FLAGS (MM_VM_READ | MM_VM_WRITE | MM_VM_EXEC)
+#define MM_VM_SPECIAL (MM_VM_IO | MM_VM_DONTEXPAND | MM_VM_PFNMAP | MM_VM_MIXEDMAP)
+#define MM_VM_LOCKED_MASK (MM_VM_LOCKED | MM_VM_LOCKONFAULT)
+#define MM_VM_STICKY (MM_VM_SOFTDIRTY | MM_VM_MAYBE_GUARD)
+#define MM_VM_IGNORE_MERGE MM_VM_STICKY
+
+/* ---- System-call argument values (Linux uapi, x86-64) ------------------- */
+#define MM_PROT_NONE 0x0
+#define MM_PROT_READ 0x1
+#define MM_PROT_WRITE 0x2
+#define MM_PROT_EXEC 0x4
+#define MM_PROT_SEM 0x8
+#define MM_PROT_GROWSDOWN 0x01000000
+#define MM_PROT_GROWSUP 0x02000000
+
+#define MM_MAP_SHARED 0x01
+#define MM_MAP_PRIVATE 0x02
+#define MM_MAP_SHARED_VALIDATE 0x03
+#define MM_MAP_DROPPABLE 0x08
+#define MM_MAP_TYPE 0x0f
+#define MM_MAP_FIXED 0x10
+#define MM_MAP_ANONYMOUS 0x20
+#define MM_MAP_32BIT 0x40
+#define MM_MAP_GROWSDOWN 0x0100
+#define MM_MAP_DENYWRITE 0x0800
+#define MM_MAP_EXECUTABLE 0x1000
+#define MM_MAP_LOCKED 0x2000
+#define MM_MAP_NORESERVE 0x4000
+#define MM_MAP_POPULATE 0x8000
+#define MM_MAP_NONBLOCK 0x10000
+#define MM_MAP_STACK 0x20000
+#define MM_MAP_HUGETLB 0x40000
+#define MM_MAP_SYNC 0x80000
+#define MM_MAP_FIXED_NOREPLACE 0x100000
+#define MM_MAP_UNINITIALIZED 0x4000000
+
+#define MM_MREMAP_MAYMOVE 1
+#define MM_MREMAP_FIXED 2
+#define MM_MREMAP_DONTUNMAP 4
+
+#define MM_MLOCK_ONFAULT 1
+
+#define MM_MADV_NORMAL 0
+#define MM_MADV_RANDOM 1
+#define MM_MADV_SEQUENTIAL 2
+#define MM_MADV_WILLNEED 3
+#define MM_MADV_DONTNEED 4
+#define MM_MADV_FREE 8
+#define MM_MADV_REMOVE 9
+#define MM_MADV_DONTFORK 10
+#define MM_MADV_DOFORK 11
+#define MM_MADV_MERGEABLE 12
+#define MM_MADV_UNMERGEABLE 13
+#define MM_MADV_HUGEPAGE 14
+#define MM_MADV_NOHUGEPAGE 15
+#define MM_MADV_DONTDUMP 16
+#define MM_MADV_DODUMP 17
+#define MM_MADV_WIPEONFORK 18
+#define MM_MADV_KEEPONFORK 19
+#define MM_MADV_COLD 20
+#define MM_MADV_PAGEOUT 21
+#define MM_MADV_POPULATE_READ 22
+#define MM_MADV_POPULATE_WRITE 23
+#define MM_MADV_DONTNEED_LOCKED 24
+#define MM_MADV_COLLAPSE 25
+#define MM_MADV_HWPOISON 100
+#define MM_MADV_SOFT_OFFLINE 101
+#define MM_MADV_GUARD_INSTALL 102
+#define MM_MADV_GUARD_REMOVE 103
+
+/* x86 page-fault error code bits: Intel SDM 3A 4.7 */
+#define MM_PF_PROT (1u << 0)
+#define MM_PF_WRITE (1u << 1)
+#define MM_PF_USER (1u << 2)
+#define MM_PF_RSVD (1u << 3)
+#define MM_PF_INSTR (1u << 4)
+#define MM_PF_PK (1u << 5)
+
+/* ---- Types --------------------------------------------------------------- */
+typedef struct mm_state mm_state;
+
+/* Limits and layout of one address space. mm_config_default() fills in this
+ * machine's values; a caller may then narrow the search window. */
+typedef struct mm_config {
+	uint64_t max_map_count;   /* vm.max_map_count */
+	uint64_t mmap_min_addr;   /* effective floor (LSM), 0x10000 here */
+	uint64_t stack_guard_gap; /* bytes kept below a VM_GROWSDOWN VMA */
+	uint64_t mmap_base;       /* top of the top-down search (mm->mmap_base) */
+	uint64_t mmap_low;        /* bottom of the search (low_limit), >= PAGE_SIZE */
+	bool thp_enabled;         /* CONFIG_TRANSPARENT_HUGEPAGE (anon 2 MiB alignment) */
+} mm_config;
+
+typedef enum mm_backing {
+	MM_BACKING_ANON = 0,  /* private anonymous */
+	MM_BACKING_SHMEM = 1, /* shared anonymous: a shmem object of its own */
+	MM_BACKING_FILE = 2,  /* a file object made with mm_file_create */
+} mm_backing;
+
+/* What a caller sees of one VMA: the facts /proc/self/{maps,smaps} show,
+ * plus vm_pgoff (which maps hides for anonymous memory). */
+typedef struct mm_vma_info {
+	uint64_t start; /* vm_start */
+	uint64_t end;   /* vm_end, exclusive */
+	uint64_t flags; /* vm_flags */
+	uint64_t pgoff; /* vm_pgoff, in pages */
+	mm_backing backing;
+	uint32_t object; /* FILE: the file id; SHMEM: the shmem object id; ANON: 0 */
+} mm_vma_info;
+
+typedef enum mm_page_state {
+	MM_PAGE_NONE = 0,  /* not present */
+	MM_PAGE_ZERO = 1,  /* the shared zero page (4 KiB or huge) */
+	MM_PAGE_ANON = 2,  /* an anonymous page */
+	MM_PAGE_FILE = 3,  /* a page-cache or shmem page */
+	MM_PAGE_GUARD = 4, /* a guard marker (MADV_GUARD_INSTALL) */
+} mm_page_state;
+
+typedef enum mm_access { MM_ACCESS_READ = 0, MM_ACCESS_WRITE = 1, MM_ACCESS_EXEC = 2 } mm_access;
+
+typedef enum mm_touch_outcome {
+	MM_TOUCH_OK = 0,
+	MM_TOUCH_SEGV_MAPERR = 1,
+	MM_TOUCH_SEGV_ACCERR = 2,
+	MM_TOUCH_SIGBUS = 3,
+} mm_touch_outcome;
+
+typedef struct mm_touch_result {
+	mm_touch_outcome outcome;
+	uint32_t pf_error; /* REG_ERR as the signal context reports it (U always set) */
+} mm_touch_result;
+
+/* ---- Life cycle ------------------------------------------------------------ */
+void mm_config_default(mm_config *cfg);
+mm_state *mm_create(const mm_config *cfg); /* NULL: defaults. NULL on no memory. */
+void mm_destroy(mm_state *mm);
+
+/* A regular file of `size` bytes, opened read-write, that mm_mmap can map.
+ * Returns its id (>= 1) or -ENOMEM. Every mapping of one id shares one
+ * struct file, as one open file descriptor does. */
+int mm_file_create(mm_state *mm, uint64_t size);
+
+/* ---- The system calls ------------------------------------------------------ */
+/* file: a file id, or 0 for none (anonymous). off is in bytes. */
+int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, int file,
+                uint64_t off);
+int mm_munmap(mm_state *mm, uint64_t addr, uint64_t len);
+int mm_mprotect(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot);
+int64_t mm_mremap(mm_state *mm, uint64_t addr, uint64_t old_len, uint64_t new_len, uint64_t flags,
+                  uint64_t new_addr);
+int mm_madvise(mm_state *mm, uint64_t addr, uint64_t len, int64_t advice);
+int mm_mlock2(mm_state *mm, uint64_t addr, uint64_t len, uint64_t flags); /* mlock == flags 0 */
+int mm_munlock(mm_state *mm, uint64_t addr, uint64_t len);
+int mm_mseal(mm_state *mm, uint64_t addr, uint64_t len, uint64_t flags);
+
+/* One byte accessed at addr from user mode, as a CPU would: walks the page
+ * tables, takes the fault if there is one, and reports what the process sees. */
+mm_touch_result mm_touch(mm_state *mm, uint64_t addr, mm_access access);
+
+/* ---- Observation ------------------------------------------------------------- */
+size_t mm_map_count(const mm_state *mm);
+/* The VMAs overlapping [lo, hi), in address order; returns how many there are
+ * (which may exceed cap: only cap are written). */
+size_t mm_vmas(const mm_state *mm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap);
+mm_page_state mm_page(const mm_state *mm, uint64_t addr);
+
+/* "rd wr mr mw me ac " style: each set bit's mnemonic followed by a space, in
+ * bit order, as show_smap_vma_flags prints them (fs/proc/task_mmu.c). */
+size_t mm_format_vmflags(uint64_t flags, char *buf, size_t size);
+/* "rw-p" as show_map_vma prints it: 's' iff VM_MAYSHARE. buf holds 5 bytes. */
+void mm_format_perms(uint64_t flags, char buf[5]);
+
+/* ---- The checker ----------------------------------------------------------- */
+typedef struct mm_violation {
+	int invariant; /* I1, I2, ...: see model/check.c */
+	uint64_t vma_start, vma_end;
+	char what[112];
+} mm_violation;
+/* Every broken invariant, up to cap written; returns the total found. */
+size_t mm_check(const mm_state *mm, mm_violation *out, size_t cap);
+
+/* ---- The allocation seam ---------------------------------------------------- */
+/* Make the n-th allocation from now fail (1 = the next one); 0 disarms.
+ * Lets tests and fuzzers drive every -ENOMEM path. */
+void mm_fail_alloc_after(mm_state *mm, uint64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

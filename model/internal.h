@@ -1,0 +1,99 @@
+/* Internal types of libmmref, shared by the files of model/. Not installed. */
+#ifndef MMREF_INTERNAL_H
+#define MMREF_INTERNAL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mmref/mmref.h"
+#include "vma_tree.h"
+
+#define PAGE_SIZE MM_PAGE_SIZE
+#define PAGE_SHIFT MM_PAGE_SHIFT
+#define PAGE_MASK (~(PAGE_SIZE - 1))
+#define PAGE_ALIGN(x) (((x) + PAGE_SIZE - 1) & PAGE_MASK)
+#define offset_in_page(x) ((x) & (PAGE_SIZE - 1))
+#define PHYS_PFN(x) ((x) >> PAGE_SHIFT)
+
+/* A backing object: a declared file, or the shmem file behind one shared
+ * anonymous mmap. Identity of the object is identity of struct file. */
+struct mm_object {
+	mm_backing kind; /* MM_BACKING_FILE or MM_BACKING_SHMEM */
+	uint32_t id;     /* file id, or shmem object id */
+	uint64_t size;   /* i_size in bytes */
+	unsigned refs;   /* VMAs that map it (+1 for a declared file) */
+	struct mm_object *next_in_list;
+	struct page_cache *cache; /* pages present in the page cache (pages.c) */
+};
+
+/* An anon_vma: only its identity matters to merging (mm/vma.c:
+ * is_mergeable_anon_vma). There is no fork in the model, so every chain is
+ * singular. */
+struct anon_vma {
+	uint64_t id;
+	unsigned refs;
+};
+
+struct vma {
+	struct vma_node node; /* the index; see vma_tree.h */
+	uint64_t vm_start, vm_end;
+	uint64_t vm_flags;
+	uint64_t vm_pgoff;
+	struct mm_object *obj;      /* NULL for private anonymous memory */
+	struct anon_vma *anon_vma;  /* NULL until the first fault that needs one */
+};
+
+struct mm_state {
+	mm_config cfg;
+	struct vma_tree vt;
+	uint64_t next_anon_vma_id;
+	uint32_t next_shmem_id;
+	uint32_t next_file_id;
+	struct mm_object *objects; /* every live object */
+	uint64_t fail_alloc_countdown; /* 0: off; else the allocation that fails */
+	struct page_tables *pt;         /* pages.c */
+	/* Boundaries the last operation touched, for merge checks (I9). */
+	uint64_t touched[8];
+	unsigned n_touched;
+};
+
+/* ---- alloc.c: the one allocation seam ---------------------------------- */
+void *mm_alloc(mm_state *mm, size_t size); /* zeroed; NULL if the seam fails it */
+void mm_free(mm_state *mm, void *p);
+
+/* ---- vma.c: VMA objects, split and merge (mm/vma.c) ---------------------- */
+static inline uint64_t vma_pages(const struct vma *v) { return (v->vm_end - v->vm_start) >> PAGE_SHIFT; }
+static inline bool vma_is_anonymous(const struct vma *v) { return v->obj == NULL; }
+struct vma *vma_alloc(mm_state *mm);
+void vma_free(mm_state *mm, struct vma *v);
+/* Creates the anon_vma of v if it has none, reusing a compatible neighbour's
+ * (mm/rmap.c: __anon_vma_prepare, mm/vma.c: find_mergeable_anon_vma).
+ * Returns 0 or -ENOMEM. */
+int anon_vma_prepare(mm_state *mm, struct vma *v);
+/* Grows a VM_GROWSDOWN VMA down to addr (mm/mmap.c: expand_downwards).
+ * Returns 0 or -errno; on failure nothing changes. */
+int vma_expand_downwards(mm_state *mm, struct vma *v, uint64_t addr);
+
+/* ---- pages.c / fault.c: page tables under the VMAs ----------------------- */
+int pt_create(mm_state *mm);
+void pt_destroy(mm_state *mm);
+/* munmap: drop every entry (pages and guard markers) in [start, end). */
+void pt_unmap_range(mm_state *mm, uint64_t start, uint64_t end);
+/* MADV_DONTNEED / MADV_FREE: drop pages, keep guard markers. */
+void pt_zap_pages(mm_state *mm, uint64_t start, uint64_t end);
+/* mremap: move the entries of [old, old+len) to [new, new+len). */
+int pt_move_range(mm_state *mm, uint64_t old_start, uint64_t new_start, uint64_t len);
+/* mprotect: re-encode present entries in [start, end) for v's new flags. */
+void pt_change_protection(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end);
+/* MAP_POPULATE, mlock, MADV_POPULATE_*: fault in [start, end) within v.
+ * Returns 0 or -EFAULT (a guard marker or SIGBUS-type failure). */
+int pt_populate(mm_state *mm, struct vma *v, uint64_t start, uint64_t end, bool write);
+int pt_guard_install(mm_state *mm, struct vma *v, uint64_t start, uint64_t end);
+void pt_guard_remove(mm_state *mm, uint64_t start, uint64_t end);
+/* The checker's page part: reports through the same callback as vt_check. */
+size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const struct vma *v, const char *what),
+                void *ctx);
+
+#endif
