@@ -63,11 +63,38 @@ struct mm_state {
 void *mm_alloc(mm_state *mm, size_t size); /* zeroed; NULL if the seam fails it */
 void mm_free(mm_state *mm, void *p);
 
+/* ---- state.c: backing objects --------------------------------------------- */
+struct mm_object *mm_object_new(mm_state *mm, mm_backing kind, uint64_t size); /* refs = 1 */
+void mm_object_put(mm_state *mm, struct mm_object *obj);
+struct mm_object *mm_file_lookup(mm_state *mm, int id);
+
 /* ---- vma.c: VMA objects, split and merge (mm/vma.c) ---------------------- */
 static inline uint64_t vma_pages(const struct vma *v) { return (v->vm_end - v->vm_start) >> PAGE_SHIFT; }
 static inline bool vma_is_anonymous(const struct vma *v) { return v->obj == NULL; }
+/* One merge attempt: mm/vma.h struct vma_merge_struct. */
+struct vma_merge {
+	struct vma *prev;   /* the VMA before the range, or NULL */
+	struct vma *middle; /* existing-range merges: the VMA holding the range */
+	struct vma *next;   /* the VMA after the range, or NULL */
+	uint64_t start, end; /* the range */
+	uint64_t pgoff;      /* vm_pgoff the range would have */
+	uint64_t flags;      /* vm_flags the range would have */
+	struct mm_object *obj;
+	struct anon_vma *anon_vma; /* the range's anon_vma (mremap: the source's) */
+	bool just_expand;          /* merge with prev only (brk, mremap in place) */
+};
+
 struct vma *vma_alloc(mm_state *mm);
 void vma_free(mm_state *mm, struct vma *v);
+void vma_remove(mm_state *mm, struct vma *v);
+void vma_set_anon_vma(mm_state *mm, struct vma *v, struct anon_vma *av);
+void mm_note_touched(mm_state *mm, uint64_t addr);
+int vma_split_unchecked(mm_state *mm, struct vma *v, uint64_t addr, bool new_below, struct vma **out_new);
+int vma_split(mm_state *mm, struct vma *v, uint64_t addr, bool new_below, struct vma **out_new);
+struct vma *vma_merge_new_range(mm_state *mm, struct vma_merge *g);
+struct vma *vma_modify(mm_state *mm, struct vma_merge *g, int *err);
+struct vma *vma_modify_flags(mm_state *mm, struct vma *v, uint64_t start, uint64_t end, uint64_t new_flags,
+                             int *err);
 /* Creates the anon_vma of v if it has none, reusing a compatible neighbour's
  * (mm/rmap.c: __anon_vma_prepare, mm/vma.c: find_mergeable_anon_vma).
  * Returns 0 or -ENOMEM. */
@@ -76,12 +103,21 @@ int anon_vma_prepare(mm_state *mm, struct vma *v);
  * Returns 0 or -errno; on failure nothing changes. */
 int vma_expand_downwards(mm_state *mm, struct vma *v, uint64_t addr);
 
+/* ---- munmap.c / mmap.c ------------------------------------------------------ */
+int unmap_range_check(const mm_state *mm, uint64_t start, uint64_t end);
+int unmap_range(mm_state *mm, uint64_t start, uint64_t end);
+/* mm/mmap.c: __get_unmapped_area() with the x86 top-down allocator. */
+int64_t get_unmapped_area(mm_state *mm, const struct mm_object *obj, bool shared_anon, uint64_t addr, uint64_t len,
+                          uint64_t pgoff, uint64_t flags);
+/* mm/gup.c: populate_vma_page_range() over the VMAs of [start, end). */
+void mm_populate_range(mm_state *mm, uint64_t start, uint64_t end);
+
 /* ---- pages.c / fault.c: page tables under the VMAs ----------------------- */
 int pt_create(mm_state *mm);
 void pt_destroy(mm_state *mm);
 /* munmap: drop every entry (pages and guard markers) in [start, end). */
 void pt_unmap_range(mm_state *mm, uint64_t start, uint64_t end);
-/* MADV_DONTNEED / MADV_FREE: drop pages, keep guard markers. */
+/* MADV_DONTNEED: drop pages, keep guard markers. */
 void pt_zap_pages(mm_state *mm, uint64_t start, uint64_t end);
 /* mremap: move the entries of [old, old+len) to [new, new+len). */
 int pt_move_range(mm_state *mm, uint64_t old_start, uint64_t new_start, uint64_t len);
@@ -92,7 +128,17 @@ void pt_change_protection(mm_state *mm, const struct vma *v, uint64_t start, uin
 int pt_populate(mm_state *mm, struct vma *v, uint64_t start, uint64_t end, bool write);
 int pt_guard_install(mm_state *mm, struct vma *v, uint64_t start, uint64_t end);
 void pt_guard_remove(mm_state *mm, uint64_t start, uint64_t end);
+/* MADV_REMOVE (fallocate PUNCH_HOLE on shmem): drop pages [pgoff, pgoff +
+ * npages) of obj from its page cache and unmap them from every VMA that maps
+ * them; private COW copies and guard markers stay. */
+void pt_punch_hole(mm_state *mm, struct mm_object *obj, uint64_t pgoff, uint64_t npages);
 /* The checker's page part: reports through the same callback as vt_check. */
+/* The object's last reference is gone: free its page cache (pages.c). */
+/* A merge is about to free v while its range lives on in another VMA: the
+ * page layer need not do anything today (pages belong to addresses), but
+ * gets told. */
+static inline void pt_note_vma_removed(mm_state *mm, struct vma *v) { (void)mm; (void)v; }
+void pt_object_release(mm_state *mm, struct mm_object *obj);
 size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const struct vma *v, const char *what),
                 void *ctx);
 

@@ -157,6 +157,7 @@ typedef struct mm_config {
 	uint64_t stack_guard_gap; /* bytes kept below a VM_GROWSDOWN VMA */
 	uint64_t mmap_base;       /* top of the top-down search (mm->mmap_base) */
 	uint64_t mmap_low;        /* bottom of the search (low_limit), >= PAGE_SIZE */
+	uint64_t stack_rlimit;    /* RLIMIT_STACK, bytes: bounds stack growth */
 	bool thp_enabled;         /* CONFIG_TRANSPARENT_HUGEPAGE (anon 2 MiB alignment) */
 } mm_config;
 

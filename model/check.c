@@ -1,0 +1,146 @@
+/* mm_check(): every structural invariant of one address space, each
+ * violation reported with the VMA it concerns -- all of them, not just the
+ * first (in the manner of SQLite's checkTreePage()).
+ *
+ *   I1  the index is sorted by vm_start and VMAs do not overlap      (vt_check T1)
+ *   I2  the address-order list matches the tree                        (T2)
+ *   I3  the tree is balanced                                          (T3)
+ *   I4  every subtree_gap is the largest gap below it                 (T4)
+ *   I5  parent links and the node count are consistent                (T5)
+ *   I6  vm_start < vm_end, both page aligned, vm_end <= TASK_SIZE
+ *   I7  map_count <= max_map_count + 1 (mmap may reach max + 1)
+ *   I8  flag consistency: VM_x needs VM_MAYx; VM_SHARED needs VM_MAYSHARE;
+ *       shared anonymous VMAs have a shmem object and private anonymous
+ *       ones none; VM_ACCOUNT only on private, reserved memory; no VM_SPECIAL
+ *   I9  merge correctness: at every boundary the last operation touched,
+ *       the two VMAs there could not have been merged (mm/vma.c rules)
+ *   I10 reference counts: every object and anon_vma is referenced by
+ *       exactly the VMAs that point to it (+1 for a declared file)
+ *   I11.. the page tables (pt_check, model/pages.c)
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct report {
+	mm_violation *out;
+	size_t cap, n;
+};
+
+static void vreport(struct report *r, int inv, uint64_t start, uint64_t end, const char *fmt, va_list ap)
+{
+	if (r->n < r->cap) {
+		mm_violation *v = &r->out[r->n];
+		v->invariant = inv;
+		v->vma_start = start;
+		v->vma_end = end;
+		vsnprintf(v->what, sizeof(v->what), fmt, ap);
+	}
+	r->n++;
+}
+
+static void report(struct report *r, int inv, const struct vma *v, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport(r, inv, v ? v->vm_start : 0, v ? v->vm_end : 0, fmt, ap);
+	va_end(ap);
+}
+
+/* Adapter for vt_check and pt_check: T1..T5 are I1..I5. */
+static void report_cb(void *ctx, int inv, const struct vma *v, const char *what)
+{
+	report(ctx, inv, v, "%s", what);
+}
+
+/* The pairwise merge rule (is_mergeable_vma, is_mergeable_anon_vma,
+ * pgoff contiguity, VM_SPECIAL). */
+static bool could_merge(const struct vma *a, const struct vma *b)
+{
+	if (a->vm_end != b->vm_start)
+		return false;
+	if ((a->vm_flags | b->vm_flags) & MM_VM_SPECIAL)
+		return false;
+	if ((a->vm_flags ^ b->vm_flags) & ~MM_VM_IGNORE_MERGE)
+		return false;
+	if (a->obj != b->obj)
+		return false;
+	if (a->anon_vma && b->anon_vma && a->anon_vma != b->anon_vma)
+		return false;
+	return a->vm_pgoff + vma_pages(a) == b->vm_pgoff;
+}
+
+static void check_flags(struct report *r, const struct vma *v)
+{
+	uint64_t f = v->vm_flags;
+	if ((f & ~(f >> 4)) & MM_VM_ACCESS_FLAGS)
+		report(r, 8, v, "VM_x without VM_MAYx (flags %#llx)", (unsigned long long)f);
+	if ((f & MM_VM_SHARED) && !(f & MM_VM_MAYSHARE))
+		report(r, 8, v, "VM_SHARED without VM_MAYSHARE");
+	if (!v->obj && (f & MM_VM_MAYSHARE))
+		report(r, 8, v, "shared VMA without a backing object");
+	if (v->obj && v->obj->kind == MM_BACKING_SHMEM && !(f & MM_VM_MAYSHARE))
+		report(r, 8, v, "private VMA of a shmem object");
+	if ((f & MM_VM_ACCOUNT) && (f & (MM_VM_SHARED | MM_VM_NORESERVE)))
+		report(r, 8, v, "VM_ACCOUNT on shared or noreserve memory");
+	if (f & MM_VM_SPECIAL)
+		report(r, 8, v, "VM_SPECIAL flags on a model VMA");
+	if (v->anon_vma && v->anon_vma->refs == 0)
+		report(r, 10, v, "anon_vma with no references");
+}
+
+/* I10: count the references the VMAs hold and compare. */
+static void check_refs(struct report *r, const mm_state *mm)
+{
+	for (const struct mm_object *o = mm->objects; o; o = o->next_in_list) {
+		unsigned n = o->kind == MM_BACKING_FILE ? 1 : 0;
+		for (const struct vma *v = vt_first(&mm->vt); v; v = v->node.next)
+			n += v->obj == o;
+		if (n != o->refs)
+			report(r, 10, NULL, "object %s:%u has %u references, %u expected",
+			       o->kind == MM_BACKING_FILE ? "file" : "shmem", o->id, o->refs, n);
+	}
+	for (const struct vma *v = vt_first(&mm->vt); v; v = v->node.next) {
+		if (!v->anon_vma)
+			continue;
+		/* Count once per anon_vma: at its first VMA in address order. */
+		bool first = true;
+		for (const struct vma *w = vt_first(&mm->vt); w != v; w = w->node.next)
+			if (w->anon_vma == v->anon_vma)
+				first = false;
+		if (!first)
+			continue;
+		unsigned n = 0;
+		for (const struct vma *w = v; w; w = w->node.next)
+			n += w->anon_vma == v->anon_vma;
+		if (n != v->anon_vma->refs)
+			report(r, 10, v, "anon_vma %llu has %u references, %u VMAs use it",
+			       (unsigned long long)v->anon_vma->id, v->anon_vma->refs, n);
+	}
+}
+
+size_t mm_check(const mm_state *mm, mm_violation *out, size_t cap)
+{
+	struct report r = {.out = out, .cap = cap};
+	vt_check(&mm->vt, report_cb, &r);
+	for (const struct vma *v = vt_first(&mm->vt); v; v = v->node.next) {
+		if (v->vm_start >= v->vm_end || offset_in_page(v->vm_start) || offset_in_page(v->vm_end) ||
+		    v->vm_end > MM_TASK_SIZE)
+			report(&r, 6, v, "bad bounds");
+		check_flags(&r, v);
+	}
+	if (mm->vt.count > mm->cfg.max_map_count + 1)
+		report(&r, 7, NULL, "map_count %zu exceeds max_map_count + 1", mm->vt.count);
+	for (unsigned i = 0; i < mm->n_touched; i++) {
+		const struct vma *b = vt_lookup(&mm->vt, mm->touched[i]);
+		const struct vma *a = b ? b->node.prev : NULL;
+		if (a && b && b->vm_start == mm->touched[i] && could_merge(a, b))
+			report(&r, 9, b, "mergeable with the VMA before it (%#llx-%#llx) after the last operation",
+			       (unsigned long long)a->vm_start, (unsigned long long)a->vm_end);
+	}
+	check_refs(&r, mm);
+	pt_check(mm, report_cb, &r);
+	return r.n;
+}

@@ -1,0 +1,254 @@
+/* madvise(2): mm/madvise.c (6.18.y) do_madvise(), madvise_walk_vmas(),
+ * madvise_vma_behavior(), madvise_populate(). */
+#include "internal.h"
+
+/* madvise_behavior_valid(). MADV_HWPOISON and MADV_SOFT_OFFLINE are valid
+ * but not modelled: the model answers them as an unprivileged process would
+ * (EPERM), and traces for the live kernel never use them. */
+static bool behavior_valid(int64_t b)
+{
+	switch (b) {
+	case MM_MADV_DOFORK: case MM_MADV_DONTFORK: case MM_MADV_NORMAL: case MM_MADV_SEQUENTIAL:
+	case MM_MADV_RANDOM: case MM_MADV_REMOVE: case MM_MADV_WILLNEED: case MM_MADV_DONTNEED:
+	case MM_MADV_DONTNEED_LOCKED: case MM_MADV_FREE: case MM_MADV_COLD: case MM_MADV_PAGEOUT:
+	case MM_MADV_POPULATE_READ: case MM_MADV_POPULATE_WRITE: case MM_MADV_MERGEABLE:
+	case MM_MADV_UNMERGEABLE: case MM_MADV_HUGEPAGE: case MM_MADV_NOHUGEPAGE: case MM_MADV_COLLAPSE:
+	case MM_MADV_DONTDUMP: case MM_MADV_DODUMP: case MM_MADV_WIPEONFORK: case MM_MADV_KEEPONFORK:
+	case MM_MADV_GUARD_INSTALL: case MM_MADV_GUARD_REMOVE: case MM_MADV_HWPOISON: case MM_MADV_SOFT_OFFLINE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* is_discard(): advice that a sealed read-only anonymous VMA refuses. */
+static bool is_discard(int64_t b)
+{
+	switch (b) {
+	case MM_MADV_FREE: case MM_MADV_DONTNEED: case MM_MADV_DONTNEED_LOCKED: case MM_MADV_REMOVE:
+	case MM_MADV_DONTFORK: case MM_MADV_WIPEONFORK: case MM_MADV_GUARD_INSTALL:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* can_madvise_modify() */
+static bool can_madvise_modify(const struct vma *v, int64_t b)
+{
+	if (!(v->vm_flags & MM_VM_SEALED) || !is_discard(b))
+		return true;
+	if (v->obj)
+		return true;
+	return v->vm_flags & MM_VM_WRITE;
+}
+
+/* mm/ksm.c: vma_ksm_compatible() */
+static bool vma_ksm_compatible(const struct vma *v)
+{
+	return !(v->vm_flags & (MM_VM_SHARED | MM_VM_MAYSHARE | MM_VM_SPECIAL | MM_VM_HUGETLB | MM_VM_DROPPABLE));
+}
+
+/* madvise_vma_behavior() on [start, end) of v. *out is the VMA covering the
+ * range afterwards (for the walk to continue after it). */
+static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uint64_t end, int64_t b,
+                                struct vma **out)
+{
+	uint64_t f = v->vm_flags;
+	*out = v;
+	if (!can_madvise_modify(v, b))
+		return -EPERM;
+	switch (b) {
+	case MM_MADV_REMOVE:
+		/* madvise_remove() */
+		if (f & MM_VM_LOCKED)
+			return -EINVAL;
+		if (!v->obj)
+			return -EINVAL;
+		if (!((f & MM_VM_MAYSHARE) && (f & MM_VM_MAYWRITE)))
+			return -EACCES;
+		pt_punch_hole(mm, v->obj, v->vm_pgoff + ((start - v->vm_start) >> PAGE_SHIFT), (end - start) >> PAGE_SHIFT);
+		return 0;
+	case MM_MADV_WILLNEED:
+		return 0; /* readahead / swap-in: no visible change */
+	case MM_MADV_COLD:
+	case MM_MADV_PAGEOUT:
+		/* can_madvise_cold(); with no swap configured nothing is evicted. */
+		if (f & (MM_VM_LOCKED | MM_VM_PFNMAP | MM_VM_HUGETLB))
+			return -EINVAL;
+		return 0;
+	case MM_MADV_FREE:
+	case MM_MADV_DONTNEED:
+	case MM_MADV_DONTNEED_LOCKED: {
+		/* madvise_dontneed_free_valid_vma() */
+		uint64_t forbidden = MM_VM_PFNMAP | (b != MM_MADV_DONTNEED_LOCKED ? MM_VM_LOCKED : 0);
+		if (f & forbidden)
+			return -EINVAL;
+		if (b == MM_MADV_FREE) {
+			/* madvise_free_single_vma(): anonymous only. Pages
+			 * become lazily freeable but stay mapped until memory
+			 * pressure, which the model does not have. */
+			return v->obj ? -EINVAL : 0;
+		}
+		pt_zap_pages(mm, start, end);
+		return 0;
+	}
+	case MM_MADV_COLLAPSE:
+		/* madvise_collapse(): not modelled beyond its checks; a range
+		 * without a whole aligned 2 MiB block collapses nothing. */
+		if ((f & MM_VM_NOHUGEPAGE) || (f & MM_VM_SPECIAL) || v->obj)
+			return -EINVAL;
+		return 0;
+	case MM_MADV_GUARD_INSTALL: {
+		/* madvise_guard_install(): the whole VMA gets the sticky
+		 * VM_MAYBE_GUARD without a split. */
+		if (f & (MM_VM_SPECIAL | MM_VM_HUGETLB | MM_VM_LOCKED))
+			return -EINVAL;
+		v->vm_flags |= MM_VM_MAYBE_GUARD;
+		if (!v->obj) {
+			int err = anon_vma_prepare(mm, v);
+			if (err)
+				return err;
+		}
+		return pt_guard_install(mm, v, start, end);
+	}
+	case MM_MADV_GUARD_REMOVE:
+		if (f & (MM_VM_SPECIAL | MM_VM_HUGETLB))
+			return -EINVAL;
+		pt_guard_remove(mm, start, end);
+		return 0;
+	case MM_MADV_NORMAL:
+		f &= ~(MM_VM_RAND_READ | MM_VM_SEQ_READ);
+		break;
+	case MM_MADV_SEQUENTIAL:
+		f = (f & ~MM_VM_RAND_READ) | MM_VM_SEQ_READ;
+		break;
+	case MM_MADV_RANDOM:
+		f = (f & ~MM_VM_SEQ_READ) | MM_VM_RAND_READ;
+		break;
+	case MM_MADV_DONTFORK:
+		f |= MM_VM_DONTCOPY;
+		break;
+	case MM_MADV_DOFORK:
+		if (f & MM_VM_IO)
+			return -EINVAL;
+		f &= ~MM_VM_DONTCOPY;
+		break;
+	case MM_MADV_WIPEONFORK:
+		if (v->obj || (f & MM_VM_SHARED))
+			return -EINVAL;
+		f |= MM_VM_WIPEONFORK;
+		break;
+	case MM_MADV_KEEPONFORK:
+		if (f & MM_VM_DROPPABLE)
+			return -EINVAL;
+		f &= ~MM_VM_WIPEONFORK;
+		break;
+	case MM_MADV_DONTDUMP:
+		f |= MM_VM_DONTDUMP;
+		break;
+	case MM_MADV_DODUMP:
+		if ((f & MM_VM_SPECIAL) || (f & MM_VM_DROPPABLE))
+			return -EINVAL;
+		f &= ~MM_VM_DONTDUMP;
+		break;
+	case MM_MADV_MERGEABLE:
+		/* ksm_madvise(): incompatible VMAs are left alone, silently. */
+		if (!(f & MM_VM_MERGEABLE) && vma_ksm_compatible(v))
+			f |= MM_VM_MERGEABLE;
+		break;
+	case MM_MADV_UNMERGEABLE:
+		f &= ~MM_VM_MERGEABLE;
+		break;
+	case MM_MADV_HUGEPAGE:
+		f = (f & ~MM_VM_NOHUGEPAGE) | MM_VM_HUGEPAGE;
+		break;
+	case MM_MADV_NOHUGEPAGE:
+		f = (f & ~MM_VM_HUGEPAGE) | MM_VM_NOHUGEPAGE;
+		break;
+	default:
+		return -EINVAL;
+	}
+	/* madvise_update_vma(); ENOMEM from a split becomes EAGAIN. */
+	if (f == v->vm_flags)
+		return 0;
+	int err = 0;
+	struct vma *r = vma_modify_flags(mm, v, start, end, f, &err);
+	if (!r)
+		return err == -ENOMEM ? -EAGAIN : err;
+	*out = r;
+	return 0;
+}
+
+/* madvise_populate(): fault the range in, VMA by VMA; a hole is ENOMEM, an
+ * incompatible VMA EINVAL, a SIGSEGV/SIGBUS-type fault EFAULT. */
+static int madvise_populate(mm_state *mm, uint64_t start, uint64_t end, bool write)
+{
+	while (start < end) {
+		struct vma *v = vt_lookup(&mm->vt, start);
+		if (!v)
+			return -ENOMEM;
+		/* mm/gup.c: check_vma_flags() without FOLL_FORCE. */
+		uint64_t f = v->vm_flags;
+		if ((f & (MM_VM_IO | MM_VM_PFNMAP)) || (write && !(f & MM_VM_WRITE)) || (!write && !(f & MM_VM_READ)))
+			return -EINVAL;
+		uint64_t e = end < v->vm_end ? end : v->vm_end;
+		int err = pt_populate(mm, v, start, e, write);
+		if (err)
+			return err;
+		start = e;
+	}
+	return 0;
+}
+
+int mm_madvise(mm_state *mm, uint64_t start, uint64_t len, int64_t b)
+{
+	mm->n_touched = 0;
+	/* is_valid_madvise() */
+	if (!behavior_valid(b) || offset_in_page(start))
+		return -EINVAL;
+	uint64_t alen = PAGE_ALIGN(len);
+	if (len && !alen)
+		return -EINVAL;
+	if (start + alen < start)
+		return -EINVAL;
+	uint64_t end = start + alen;
+	if (end == start)
+		return 0;
+	if (b == MM_MADV_HWPOISON || b == MM_MADV_SOFT_OFFLINE)
+		return -EPERM;
+	if (b == MM_MADV_POPULATE_READ || b == MM_MADV_POPULATE_WRITE)
+		return madvise_populate(mm, start, end, b == MM_MADV_POPULATE_WRITE);
+
+	/* madvise_walk_vmas(): holes do not stop the walk, they make the
+	 * result ENOMEM at the end; a per-VMA error stops it at once. */
+	int unmapped_error = 0;
+	struct vma *v = vt_find(&mm->vt, start);
+	for (;;) {
+		if (!v) {
+			mm->n_touched = 0;
+			return -ENOMEM;
+		}
+		if (start < v->vm_start) {
+			unmapped_error = -ENOMEM;
+			start = v->vm_start;
+			if (start >= end)
+				break;
+		}
+		uint64_t e = v->vm_end < end ? v->vm_end : end;
+		struct vma *r;
+		int err = madvise_vma_behavior(mm, v, start, e, b, &r);
+		if (err) {
+			mm->n_touched = 0;
+			return err;
+		}
+		/* A merge may have carried r past e: continue after it. */
+		start = r->vm_end > e ? r->vm_end : e;
+		if (start >= end)
+			break;
+		v = vt_find(&mm->vt, start);
+	}
+	if (unmapped_error)
+		mm->n_touched = 0;
+	return unmapped_error;
+}

@@ -1,0 +1,297 @@
+/* mmap(2): arch/x86/kernel/sys_x86_64.c sys_mmap, mm/util.c vm_mmap_pgoff,
+ * mm/mmap.c do_mmap and __get_unmapped_area, mm/vma.c __mmap_region. */
+#include "internal.h"
+
+/* include/linux/mm.h: vm_start_gap() */
+static uint64_t vm_start_gap(const mm_state *mm, const struct vma *v)
+{
+	if (!(v->vm_flags & MM_VM_GROWSDOWN))
+		return v->vm_start;
+	return v->vm_start > mm->cfg.stack_guard_gap ? v->vm_start - mm->cfg.stack_guard_gap : 0;
+}
+
+/* arch/x86/kernel/sys_x86_64.c: mmap_address_hint_valid() */
+static bool hint_valid(uint64_t addr, uint64_t len)
+{
+	if (MM_TASK_SIZE - len < addr)
+		return false;
+	return (addr > MM_TASK_SIZE) == (addr + len > MM_TASK_SIZE);
+}
+
+/* arch/x86/kernel/sys_x86_64.c: arch_get_unmapped_area_topdown(). The
+ * bottom-up fallback (legacy base .. TASK_SIZE) lies outside the model's
+ * search window, so a failed top-down search is ENOMEM here. */
+static int64_t topdown(mm_state *mm, uint64_t addr, uint64_t len, uint64_t pgoff, uint64_t flags)
+{
+	if (len > MM_TASK_SIZE)
+		return -ENOMEM;
+	if (flags & MM_MAP_FIXED)
+		return (int64_t)addr;
+	if (addr) {
+		addr &= PAGE_MASK;
+		if (hint_valid(addr, len)) {
+			struct vma *v = vt_find(&mm->vt, addr);
+			if (!v || addr + len <= vm_start_gap(mm, v))
+				return (int64_t)addr;
+		}
+	}
+	uint64_t low = mm->cfg.mmap_low > mm->cfg.mmap_min_addr ? mm->cfg.mmap_low : mm->cfg.mmap_min_addr;
+	struct unmapped_area_info info = {
+		.length = len,
+		.low_limit = low,
+		.high_limit = mm->cfg.mmap_base,
+		.align_offset = pgoff << PAGE_SHIFT,
+	};
+	return vt_unmapped_area_topdown(&mm->vt, &info);
+}
+
+/* mm/huge_memory.c: __thp_get_unmapped_area() for anonymous memory (off 0):
+ * search for len + 2 MiB, then place the mapping on a 2 MiB boundary --
+ * at the top of the padded gap when the gap start is already aligned. */
+static int64_t thp_get_unmapped_area(mm_state *mm, uint64_t len, uint64_t flags)
+{
+	uint64_t len_pad = len + MM_PMD_SIZE;
+	if (len_pad >= len) {
+		int64_t ret = topdown(mm, 0, len_pad, 0, flags);
+		if (ret >= 0) {
+			uint64_t r = (uint64_t)ret;
+			uint64_t off_sub = (0 - r) & (MM_PMD_SIZE - 1);
+			if (!off_sub)
+				return (int64_t)(r + MM_PMD_SIZE);
+			return (int64_t)(r + off_sub);
+		}
+	}
+	return topdown(mm, 0, len, 0, flags);
+}
+
+int64_t get_unmapped_area(mm_state *mm, const struct mm_object *obj, bool shared_anon, uint64_t addr, uint64_t len,
+                          uint64_t pgoff, uint64_t flags)
+{
+	if (len > MM_TASK_SIZE)
+		return -ENOMEM;
+	if (!obj)
+		pgoff = 0; /* always zero for anonymous memory */
+	int64_t r;
+	/* Files here are shmem (memfd) and shared anonymous memory goes to
+	 * shmem_get_unmapped_area(); with shmem THP "never" both reduce to
+	 * the plain allocator. Private anonymous no-hint 2 MiB multiples get
+	 * THP alignment, whatever the THP mode. */
+	if (!obj && !shared_anon && !addr && mm->cfg.thp_enabled && len % MM_PMD_SIZE == 0)
+		r = thp_get_unmapped_area(mm, len, flags);
+	else
+		r = topdown(mm, addr, len, pgoff, flags);
+	if (r < 0)
+		return r;
+	if ((uint64_t)r > MM_TASK_SIZE - len)
+		return -ENOMEM;
+	if (offset_in_page((uint64_t)r))
+		return -EINVAL;
+	return r;
+}
+
+/* include/linux/mman.h: LEGACY_MAP_MASK */
+#define LEGACY_MAP_MASK                                                                                      \
+	((uint64_t)(MM_MAP_SHARED | MM_MAP_PRIVATE | MM_MAP_FIXED | MM_MAP_ANONYMOUS | MM_MAP_DENYWRITE |      \
+	            MM_MAP_EXECUTABLE | MM_MAP_UNINITIALIZED | MM_MAP_GROWSDOWN | MM_MAP_LOCKED |               \
+	            MM_MAP_NORESERVE | MM_MAP_POPULATE | MM_MAP_NONBLOCK | MM_MAP_STACK | MM_MAP_HUGETLB))
+
+/* mm/mmap.c: round_hint_to_min() */
+static uint64_t round_hint_to_min(const mm_state *mm, uint64_t hint)
+{
+	hint &= PAGE_MASK;
+	if (hint && hint < mm->cfg.mmap_min_addr)
+		return PAGE_ALIGN(mm->cfg.mmap_min_addr);
+	return hint;
+}
+
+/* mm/mmap.c: accountable_mapping() */
+static bool accountable_mapping(uint64_t vm_flags)
+{
+	return (vm_flags & (MM_VM_NORESERVE | MM_VM_SHARED | MM_VM_WRITE)) == MM_VM_WRITE;
+}
+
+void mm_populate_range(mm_state *mm, uint64_t start, uint64_t end)
+{
+	for (struct vma *v = vt_find_intersection(&mm->vt, start, end); v && v->vm_start < end;) {
+		struct vma *next = v->node.next;
+		uint64_t s = start > v->vm_start ? start : v->vm_start;
+		uint64_t e = end < v->vm_end ? end : v->vm_end;
+		/* mm/gup.c: populate_vma_page_range(): lock-on-fault, special
+		 * and inaccessible VMAs are skipped; private writable memory is
+		 * written to break COW. Errors are ignored (__mm_populate with
+		 * ignore_errors), the next VMA is still tried. */
+		if (!(v->vm_flags & (MM_VM_LOCKONFAULT | MM_VM_IO | MM_VM_PFNMAP)) &&
+		    (v->vm_flags & MM_VM_ACCESS_FLAGS)) {
+			bool write = (v->vm_flags & (MM_VM_WRITE | MM_VM_SHARED)) == MM_VM_WRITE;
+			(void)pt_populate(mm, v, s, e, write);
+		}
+		/* Population never changes the VMA list, but stay safe. */
+		if (next && next->vm_start < e)
+			break;
+		v = next;
+	}
+}
+
+/* mm/vma.c: __mmap_region(), for a range already checked and placed. */
+static int64_t mmap_region(mm_state *mm, struct mm_object *file, uint64_t addr, uint64_t len, uint64_t vm_flags,
+                           uint64_t pgoff)
+{
+	uint64_t end = addr + len;
+	bool shared_anon = !file && (vm_flags & MM_VM_SHARED);
+	/* Allocate first so that nothing can fail after the old VMAs go. */
+	struct vma *v = vma_alloc(mm);
+	struct mm_object *shm = NULL;
+	if (!v)
+		return -ENOMEM;
+	if (shared_anon && !(shm = mm_object_new(mm, MM_BACKING_SHMEM, len))) {
+		vma_free(mm, v);
+		return -ENOMEM;
+	}
+	/* vms_gather_munmap_vmas(): sealed VMAs and the split limit. */
+	int err = unmap_range_check(mm, addr, end);
+	if (!err)
+		err = unmap_range(mm, addr, end);
+	if (err) {
+		vma_free(mm, v);
+		mm_object_put(mm, shm);
+		return err;
+	}
+	mm->n_touched = 0;
+	if (accountable_mapping(vm_flags))
+		vm_flags |= MM_VM_ACCOUNT;
+
+	struct vma *next = vt_find(&mm->vt, addr);
+	struct vma *prev = next ? next->node.prev : vt_last(&mm->vt);
+	struct vma *merged = NULL;
+	if (!shared_anon) {
+		/* shmem_zero_setup() runs after the merge attempt, so shared
+		 * anonymous memory never finds a partner; skip straight to new. */
+		struct vma_merge g = {
+			.prev = prev, .next = next, .start = addr, .end = end,
+			.pgoff = pgoff, .flags = vm_flags, .obj = file,
+		};
+		merged = vma_merge_new_range(mm, &g);
+	}
+	if (merged) {
+		vma_free(mm, v);
+	} else {
+		v->vm_start = addr;
+		v->vm_end = end;
+		v->vm_flags = vm_flags;
+		v->vm_pgoff = pgoff;
+		v->obj = shared_anon ? shm : file;
+		if (file)
+			file->refs++;
+		vt_insert(&mm->vt, v);
+		mm_note_touched(mm, addr);
+		mm_note_touched(mm, end);
+	}
+	return (int64_t)addr;
+}
+
+int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, int file_id, uint64_t off)
+{
+	mm->n_touched = 0;
+	/* sys_mmap(): the byte offset must be page aligned. */
+	if (offset_in_page(off))
+		return -EINVAL;
+	uint64_t pgoff = off >> PAGE_SHIFT;
+	struct mm_object *file = NULL;
+	/* ksys_mmap_pgoff() */
+	if (!(flags & MM_MAP_ANONYMOUS)) {
+		file = file_id > 0 ? mm_file_lookup(mm, file_id) : NULL;
+		if (!file)
+			return -EBADF;
+		if (flags & MM_MAP_HUGETLB)
+			return -EINVAL; /* not a hugetlbfs file */
+	} else if (flags & MM_MAP_HUGETLB) {
+		/* The default huge page size has an empty pool on this
+		 * machine: hugetlb_file_setup() then do_mmap() fail. */
+		return len ? -ENOMEM : -EINVAL;
+	}
+
+	/* do_mmap() */
+	if (!len)
+		return -EINVAL;
+	if (flags & MM_MAP_FIXED_NOREPLACE)
+		flags |= MM_MAP_FIXED;
+	if (!(flags & MM_MAP_FIXED))
+		addr = round_hint_to_min(mm, addr);
+	len = PAGE_ALIGN(len);
+	if (!len)
+		return -ENOMEM;
+	if (pgoff + (len >> PAGE_SHIFT) < pgoff)
+		return -EOVERFLOW;
+	if (mm->vt.count > mm->cfg.max_map_count)
+		return -ENOMEM;
+
+	/* calc_vm_prot_bits() | calc_vm_flag_bits() | VM_MAY* */
+	uint64_t vm_flags = (prot & MM_PROT_READ ? MM_VM_READ : 0) | (prot & MM_PROT_WRITE ? MM_VM_WRITE : 0) |
+	                    (prot & MM_PROT_EXEC ? MM_VM_EXEC : 0) |
+	                    (flags & MM_MAP_GROWSDOWN ? MM_VM_GROWSDOWN : 0) |
+	                    (flags & MM_MAP_LOCKED ? MM_VM_LOCKED : 0) | (flags & MM_MAP_SYNC ? MM_VM_SYNC : 0) |
+	                    (flags & MM_MAP_STACK ? MM_VM_NOHUGEPAGE : 0) | MM_VM_MAYREAD | MM_VM_MAYWRITE |
+	                    MM_VM_MAYEXEC;
+
+	bool shared_anon = !file && (flags & MM_MAP_TYPE) == MM_MAP_SHARED;
+	int64_t got = get_unmapped_area(mm, file, shared_anon, addr, len, pgoff, flags);
+	if (got < 0)
+		return got;
+	addr = (uint64_t)got;
+	if ((flags & MM_MAP_FIXED_NOREPLACE) && vt_find_intersection(&mm->vt, addr, addr + len))
+		return -EEXIST;
+	/* MAP_LOCKED: can_do_mlock() and mlock_future_ok() hold for root. */
+
+	if (file) {
+		/* The file is opened read-write and is shmem: no MAP_SYNC support,
+		 * not append-only, not a swapfile, executable mount. */
+		switch (flags & MM_MAP_TYPE) {
+		case MM_MAP_SHARED:
+			/* Unknown flags are dropped silently for MAP_SHARED... */
+			flags &= LEGACY_MAP_MASK;
+			/* fall through */
+		case MM_MAP_SHARED_VALIDATE:
+			/* ...and refused for MAP_SHARED_VALIDATE (shmem has no MAP_SYNC). */
+			if (flags & ~LEGACY_MAP_MASK)
+				return -EOPNOTSUPP;
+			vm_flags |= MM_VM_SHARED | MM_VM_MAYSHARE;
+			/* fall through */
+		case MM_MAP_PRIVATE:
+			if (vm_flags & MM_VM_GROWSDOWN)
+				return -EINVAL;
+			break;
+		default:
+			return -EINVAL;
+		}
+		/* file_mmap_ok() holds for shmem (MAX_LFS_FILESIZE). */
+	} else {
+		switch (flags & MM_MAP_TYPE) {
+		case MM_MAP_SHARED:
+			if (vm_flags & MM_VM_GROWSDOWN)
+				return -EINVAL;
+			pgoff = 0;
+			vm_flags |= MM_VM_SHARED | MM_VM_MAYSHARE;
+			break;
+		case MM_MAP_DROPPABLE:
+			if ((flags & MM_MAP_LOCKED) || (vm_flags & MM_VM_GROWSDOWN))
+				return -EINVAL;
+			vm_flags |= MM_VM_DROPPABLE | MM_VM_NORESERVE | MM_VM_WIPEONFORK | MM_VM_DONTDUMP;
+			/* fall through */
+		case MM_MAP_PRIVATE:
+			pgoff = addr >> PAGE_SHIFT; /* for the anon_vma */
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	/* overcommit_memory is 0 (heuristic): MAP_NORESERVE is honoured. */
+	if (flags & MM_MAP_NORESERVE)
+		vm_flags |= MM_VM_NORESERVE;
+
+	int64_t r = mmap_region(mm, file, addr, len, vm_flags, pgoff);
+	if (r < 0)
+		return r;
+	if ((vm_flags & MM_VM_LOCKED) || (flags & (MM_MAP_POPULATE | MM_MAP_NONBLOCK)) == MM_MAP_POPULATE)
+		mm_populate_range(mm, addr, addr + len);
+	return r;
+}

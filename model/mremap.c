@@ -1,0 +1,318 @@
+/* mremap(2): mm/mremap.c (6.18.y): check_mremap_params(), remap_move(),
+ * check_prep_vma(), mremap_to(), mremap_at(), move_vma(); and mm/vma.c
+ * copy_vma(), vma_merge_extend(). One struct remap carries the call, as the
+ * kernel's struct vma_remap_struct does. */
+#include "internal.h"
+
+enum remap_type { REMAP_NO_RESIZE, REMAP_SHRINK, REMAP_EXPAND };
+
+struct remap {
+	uint64_t addr;     /* source start */
+	uint64_t old_len;  /* page aligned */
+	uint64_t new_len;  /* page aligned */
+	uint64_t flags;    /* MREMAP_* */
+	uint64_t new_addr; /* destination (a hint without MREMAP_FIXED) */
+	uint64_t delta;    /* |new_len - old_len| */
+	enum remap_type type;
+	struct vma *vma;      /* the source VMA */
+	bool populate_expand; /* locked VMA grew: populate the new part */
+};
+
+static bool implies_new_addr(const struct remap *r)
+{
+	return r->flags & (MM_MREMAP_FIXED | MM_MREMAP_DONTUNMAP);
+}
+
+/* check_mremap_params() */
+static int check_params(const mm_state *mm, const struct remap *r)
+{
+	if (r->flags & ~(uint64_t)(MM_MREMAP_FIXED | MM_MREMAP_MAYMOVE | MM_MREMAP_DONTUNMAP))
+		return -EINVAL;
+	if (offset_in_page(r->addr))
+		return -EINVAL;
+	if (!r->new_len || r->new_len > MM_TASK_SIZE)
+		return -EINVAL;
+	if (!implies_new_addr(r))
+		return 0;
+	if (r->new_addr > MM_TASK_SIZE - r->new_len)
+		return -EINVAL;
+	if (offset_in_page(r->new_addr))
+		return -EINVAL;
+	if (!(r->flags & MM_MREMAP_MAYMOVE))
+		return -EINVAL;
+	if ((r->flags & MM_MREMAP_DONTUNMAP) && r->old_len != r->new_len)
+		return -EINVAL;
+	if (r->addr + r->old_len > r->new_addr && r->new_addr + r->new_len > r->addr)
+		return -EINVAL; /* overlapping source and destination */
+	/* Stay clear of the limit: both sides may split in three. */
+	if (mm->vt.count + 2 >= mm->cfg.max_map_count - 3)
+		return -ENOMEM;
+	return 0;
+}
+
+/* check_prep_vma() */
+static int check_prep_vma(struct remap *r)
+{
+	struct vma *v = r->vma;
+	if (!v)
+		return -EFAULT;
+	if (v->vm_flags & MM_VM_SEALED)
+		return -EPERM;
+	r->delta = r->old_len > r->new_len ? r->old_len - r->new_len : r->new_len - r->old_len;
+	r->type = r->delta == 0 ? REMAP_NO_RESIZE : r->old_len > r->new_len ? REMAP_SHRINK : REMAP_EXPAND;
+	if (!implies_new_addr(r))
+		r->new_addr = r->addr;
+	/* Only an expansion or a move goes further. */
+	if (r->type != REMAP_EXPAND && !implies_new_addr(r))
+		return 0;
+	/* old_len 0 "duplicates" only shared mappings. */
+	if (!r->old_len && !(v->vm_flags & (MM_VM_SHARED | MM_VM_MAYSHARE)))
+		return -EINVAL;
+	if ((r->flags & MM_MREMAP_DONTUNMAP) && (v->vm_flags & (MM_VM_DONTEXPAND | MM_VM_PFNMAP)))
+		return -EINVAL;
+	if (r->old_len > v->vm_end - r->addr)
+		return -EFAULT; /* across VMA boundaries */
+	if (r->new_len == r->old_len)
+		return 0;
+	if (v->vm_flags & MM_VM_LOCKED)
+		r->populate_expand = true;
+	uint64_t pgoff = v->vm_pgoff + ((r->addr - v->vm_start) >> PAGE_SHIFT);
+	if (pgoff + (r->new_len >> PAGE_SHIFT) < pgoff)
+		return -EINVAL;
+	if (v->vm_flags & (MM_VM_DONTEXPAND | MM_VM_PFNMAP))
+		return -EFAULT;
+	/* mlock_future_ok() and may_expand_vm() hold for root without limits. */
+	return 0;
+}
+
+/* vrm_set_new_addr(): where the moved range goes. */
+static int set_new_addr(mm_state *mm, struct remap *r)
+{
+	struct vma *v = r->vma;
+	uint64_t pgoff = v->vm_pgoff + ((r->addr - v->vm_start) >> PAGE_SHIFT);
+	uint64_t hint = implies_new_addr(r) ? r->new_addr : 0;
+	uint64_t map_flags = (r->flags & MM_MREMAP_FIXED ? MM_MAP_FIXED : 0);
+	bool shared = v->vm_flags & MM_VM_MAYSHARE;
+	/* get_unmapped_area(vma->vm_file, ...): a shared anonymous VMA has its
+	 * shmem file, so only private anonymous memory takes the anon paths. */
+	int64_t res = get_unmapped_area(mm, v->obj, false, hint, r->new_len, pgoff,
+	                                map_flags | (shared ? MM_MAP_SHARED : 0));
+	if (res < 0)
+		return (int)res;
+	r->new_addr = (uint64_t)res;
+	return 0;
+}
+
+/* mm/vma.c: copy_vma(): the VMA for [addr, addr+len) at the destination,
+ * merged with its neighbours there if possible. */
+static struct vma *copy_vma(mm_state *mm, struct vma *src, uint64_t addr, uint64_t len, uint64_t pgoff)
+{
+	/* An anonymous VMA never faulted takes the pgoff of its new place, so
+	 * that it can merge there. */
+	if (vma_is_anonymous(src) && !src->anon_vma)
+		pgoff = addr >> PAGE_SHIFT;
+	struct vma *next = vt_find(&mm->vt, addr);
+	struct vma *prev = next ? next->node.prev : vt_last(&mm->vt);
+	if (next && next->vm_start < addr + len)
+		return NULL; /* cannot happen: the destination is free */
+	struct vma_merge g = {
+		.prev = prev, .next = next, .start = addr, .end = addr + len, .pgoff = pgoff,
+		.flags = src->vm_flags, .obj = src->obj, .anon_vma = src->anon_vma,
+	};
+	struct vma *n = vma_merge_new_range(mm, &g);
+	if (n)
+		return n;
+	n = vma_alloc(mm);
+	if (!n)
+		return NULL;
+	n->vm_start = addr;
+	n->vm_end = addr + len;
+	n->vm_pgoff = pgoff;
+	n->vm_flags = src->vm_flags;
+	n->obj = src->obj;
+	if (n->obj)
+		n->obj->refs++;
+	vma_set_anon_vma(mm, n, src->anon_vma);
+	vt_insert(&mm->vt, n);
+	mm_note_touched(mm, addr);
+	mm_note_touched(mm, addr + len);
+	return n;
+}
+
+/* move_vma() */
+static int64_t move_vma(mm_state *mm, struct remap *r)
+{
+	/* prep_move_vma(): keep clear of do_munmap()'s 3-way split failure. */
+	if (mm->vt.count >= mm->cfg.max_map_count - 3)
+		return -ENOMEM;
+	struct vma *v = r->vma;
+	uint64_t pgoff = v->vm_pgoff + ((r->addr - v->vm_start) >> PAGE_SHIFT);
+	struct vma *n = copy_vma(mm, v, r->new_addr, r->new_len, pgoff);
+	if (!n)
+		return -ENOMEM;
+	if (pt_move_range(mm, r->addr, r->new_addr, r->old_len) < 0) {
+		/* The kernel moves the tables back and unmaps the new VMA. */
+		(void)unmap_range(mm, r->new_addr, r->new_addr + r->new_len);
+		return -ENOMEM;
+	}
+	if (r->flags & MM_MREMAP_DONTUNMAP) {
+		/* dontunmap_complete(): the old VMA stays, unlocked (all of it),
+		 * and loses its anon_vma if it moved whole. */
+		struct vma *old = vt_lookup(&mm->vt, r->addr);
+		if (old) {
+			old->vm_flags &= ~MM_VM_LOCKED_MASK;
+			if (old != n && old->vm_start == r->addr && old->vm_end == r->addr + r->old_len)
+				vma_set_anon_vma(mm, old, NULL);
+		}
+	} else {
+		/* unmap_source_vma(); the VM_ACCOUNT juggling there leaves the
+		 * flags of the remaining pieces as they were. */
+		(void)unmap_range(mm, r->addr, r->addr + r->old_len);
+	}
+	return (int64_t)r->new_addr;
+}
+
+/* shrink_vma(): unmap the tail. */
+static int shrink(mm_state *mm, struct remap *r)
+{
+	int err = unmap_range(mm, r->addr + r->new_len, r->addr + r->old_len);
+	if (err)
+		return err;
+	r->vma = vt_lookup(&mm->vt, r->addr);
+	return r->vma ? 0 : -EFAULT;
+}
+
+/* mremap_to(): MREMAP_FIXED or MREMAP_DONTUNMAP. */
+static int64_t mremap_to(mm_state *mm, struct remap *r)
+{
+	if (r->flags & MM_MREMAP_FIXED) {
+		int err = mm_munmap(mm, r->new_addr, r->new_len);
+		if (err)
+			return err;
+		r->vma = vt_lookup(&mm->vt, r->addr);
+		if (!r->vma)
+			return -EFAULT;
+	}
+	if (r->type == REMAP_SHRINK) {
+		int err = shrink(mm, r);
+		if (err)
+			return err;
+		r->old_len = r->new_len;
+	}
+	int err = set_new_addr(mm, r);
+	if (err)
+		return err;
+	return move_vma(mm, r);
+}
+
+/* vma_expandable() */
+static bool can_expand_in_place(const mm_state *mm, const struct remap *r)
+{
+	const struct vma *v = r->vma;
+	if (v->vm_end - r->addr != r->old_len)
+		return false;
+	uint64_t end = v->vm_end + r->delta;
+	if (end < v->vm_end)
+		return false;
+	if (vt_find_intersection(&mm->vt, v->vm_end, end))
+		return false;
+	/* get_unmapped_area(MAP_FIXED) only bounds the end. */
+	return end <= MM_TASK_SIZE;
+}
+
+/* mremap_at(): no new address given. */
+static int64_t mremap_at(mm_state *mm, struct remap *r)
+{
+	switch (r->type) {
+	case REMAP_NO_RESIZE:
+		return (int64_t)r->addr;
+	case REMAP_SHRINK: {
+		int err = shrink(mm, r);
+		return err ? err : (int64_t)r->addr;
+	}
+	case REMAP_EXPAND:
+		break;
+	}
+	if (can_expand_in_place(mm, r)) {
+		/* vma_merge_extend(): the extension is a new range after the VMA
+		 * that merges into it, and into next if that fits too. */
+		struct vma *v = r->vma;
+		struct vma_merge g = {
+			.prev = v, .next = v->node.next, .start = v->vm_end, .end = v->vm_end + r->delta,
+			.pgoff = v->vm_pgoff + vma_pages(v), .flags = v->vm_flags, .obj = v->obj,
+			.anon_vma = v->anon_vma,
+		};
+		if (!vma_merge_new_range(mm, &g))
+			return -ENOMEM;
+		return (int64_t)r->addr;
+	}
+	if (!(r->flags & MM_MREMAP_MAYMOVE))
+		return -ENOMEM;
+	int err = set_new_addr(mm, r);
+	if (err)
+		return err;
+	return move_vma(mm, r);
+}
+
+/* remap_move(): MREMAP_FIXED with old_len == new_len moves every VMA in the
+ * range, keeping the gaps between them (6.17+). */
+static int64_t remap_move(mm_state *mm, struct remap *r)
+{
+	uint64_t start = r->addr, end = r->addr + r->old_len, target = r->new_addr, last_end = 0;
+	int64_t res = -EFAULT;
+	bool seen = false;
+	struct vma *v = vt_find_intersection(&mm->vt, start, end);
+	while (v && v->vm_start < end) {
+		uint64_t addr = v->vm_start > start ? v->vm_start : start;
+		uint64_t len = (end < v->vm_end ? end : v->vm_end) - addr;
+		if (!seen && start < v->vm_start)
+			return -EFAULT; /* a gap at the start */
+		uint64_t offset = seen ? v->vm_start - last_end : 0;
+		last_end = v->vm_end;
+		uint64_t next_start = v->vm_end;
+		struct remap piece = {
+			.addr = addr, .old_len = len, .new_len = len, .flags = r->flags,
+			.new_addr = target + offset, .vma = v,
+		};
+		int64_t rv = check_prep_vma(&piece);
+		if (!rv)
+			rv = mremap_to(mm, &piece);
+		if (rv < 0)
+			return rv;
+		if (!seen)
+			res = rv;
+		seen = true;
+		target = (uint64_t)rv + len;
+		v = vt_find(&mm->vt, next_start);
+	}
+	return res;
+}
+
+int64_t mm_mremap(mm_state *mm, uint64_t addr, uint64_t old_len, uint64_t new_len, uint64_t flags,
+                  uint64_t new_addr)
+{
+	mm->n_touched = 0;
+	struct remap r = {
+		.addr = addr, .old_len = PAGE_ALIGN(old_len), .new_len = PAGE_ALIGN(new_len),
+		.flags = flags, .new_addr = new_addr,
+	};
+	/* PAGE_ALIGN of a length near 2^64 wraps to 0, as in the kernel. */
+	int64_t res = check_params(mm, &r);
+	if (res)
+		return res;
+	if ((r.flags & MM_MREMAP_FIXED) && r.old_len == r.new_len) {
+		res = remap_move(mm, &r);
+	} else {
+		r.vma = vt_lookup(&mm->vt, r.addr);
+		res = check_prep_vma(&r);
+		if (!res)
+			res = implies_new_addr(&r) ? mremap_to(mm, &r) : mremap_at(mm, &r);
+	}
+	if (res < 0) {
+		mm->n_touched = 0;
+		return res;
+	}
+	if (r.populate_expand)
+		mm_populate_range(mm, (uint64_t)res + r.old_len, (uint64_t)res + r.new_len);
+	return res;
+}

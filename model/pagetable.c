@@ -1,0 +1,207 @@
+/* x86-64 4-level paging: the walker and the page-table frame pool.
+ *
+ * The walker follows Intel SDM Vol. 3A: 4.5 (4-level paging, entry formats
+ * in tables 4-15..4-20), 4.6 (access rights), 4.7 (page-fault exceptions)
+ * and 4.8 (accessed and dirty flags). It is written for speed: one pass down
+ * the four levels that accumulates the AND of R/W and U/S and the OR of XD,
+ * one reserved-bit mask per level, then one permission decision. The naive
+ * walker (oracle/naive/walker_naive.c) is the slow, literal reading it is
+ * checked against.
+ */
+#include "pagetable.h"
+
+#include <string.h>
+
+/* Bits 20:13 of a 2 MiB leaf and 29:13 of a 1 GiB leaf are reserved
+ * (SDM 3A table 4-17 and 4-18); bit 12 is PAT. */
+#define RSVD_2M 0x00000000001fe000ull
+#define RSVD_1G 0x000000003fffe000ull
+#define ADDR_BITS_51_12 0x000ffffffffff000ull
+
+static inline uint64_t *entry_word(const mm_phys_mem *pm, uint64_t epa)
+{
+	if ((epa >> 12) >= pm->nframes)
+		return NULL; /* unbacked: reads as 0, writes dropped */
+	return &pm->words[epa >> 3];
+}
+
+mm_walk_result pt_walk(const mm_phys_mem *pm, uint64_t cr3, uint64_t va, mm_walk_access acc, unsigned cpl,
+                       const mm_cpu_mode *mode)
+{
+	/* Scalars only until the single return at the end: building the result
+	 * in place avoids store-forwarding stalls on a copied struct. */
+	uint64_t epa_of[4] = {0, 0, 0, 0};
+	uint64_t *used[4];
+	uint64_t seen[4];
+	unsigned nread = 0, level = 4;
+	uint64_t pa = 0;
+	uint32_t pf_error = 0;
+	mm_walk_outcome outcome = MM_WALK_OK;
+
+	/* SDM 3A 3.3.7.1 / 6.15: a non-canonical linear address is #GP(0)
+	 * before any paging-structure access. */
+	if (!x86_is_canonical48(va)) {
+		outcome = MM_WALK_GP;
+		goto out;
+	}
+
+	const bool implicit = acc == MM_WALK_IMPLICIT_READ || acc == MM_WALK_IMPLICIT_WRITE;
+	const bool write = acc == MM_WALK_WRITE || acc == MM_WALK_IMPLICIT_WRITE;
+	const bool fetch = acc == MM_WALK_FETCH;
+	/* SDM 3A 4.6.1: implicit supervisor-mode accesses are supervisor-mode
+	 * whatever the CPL. */
+	const bool user = cpl == 3 && !implicit;
+	/* SDM 3A 4.7: W for writes, U for user-mode accesses, I for fetches
+	 * only when SMEP or (PAE and) NXE is on. */
+	const uint32_t ec = (write ? MM_WALK_PF_W : 0u) | (user ? MM_WALK_PF_U : 0u) |
+	                    (fetch && (mode->efer_nxe || mode->cr4_smep) ? MM_WALK_PF_I : 0u);
+
+	const uint64_t amask = x86_addr_mask(mode->maxphyaddr);
+	uint64_t rsvd = ADDR_BITS_51_12 & ~amask; /* bits 51:M */
+	if (!mode->efer_nxe)
+		rsvd |= X86_XD; /* SDM 3A 4.5.4: XD is reserved when NXE=0 */
+
+	uint64_t table = cr3 & amask;
+	uint64_t and_bits = X86_RW | X86_US, or_bits = 0;
+	for (;; level--) {
+		uint64_t epa = table | ((uint64_t)PT_INDEX(va, level) << 3);
+		uint64_t *w = entry_word(pm, epa);
+		uint64_t e = w ? *w : 0;
+		epa_of[nread] = epa;
+		used[nread] = w;
+		seen[nread] = e;
+		nread++;
+		if (!(e & X86_P)) {
+			pf_error = ec;
+			goto fault;
+		}
+		uint64_t rs = rsvd;
+		if (level == 4)
+			rs |= X86_PS; /* PS must be 0 in a PML4E */
+		else if (level == 3 && (e & X86_PS))
+			rs |= RSVD_1G;
+		else if (level == 2 && (e & X86_PS))
+			rs |= RSVD_2M;
+		if (e & rs) {
+			pf_error = ec | MM_WALK_PF_P | MM_WALK_PF_RSVD;
+			goto fault;
+		}
+		and_bits &= e;
+		or_bits |= e;
+		if (level == 1 || (e & X86_PS)) {
+			uint64_t size_mask = (1ull << PT_LEVEL_SHIFT(level)) - 1;
+			pa = (e & amask & ~size_mask) | (va & size_mask);
+			break;
+		}
+		table = e & amask;
+	}
+
+	/* SDM 3A 4.6.1: access rights, combined over every level. */
+	const bool user_addr = (and_bits & X86_US) != 0;
+	const bool writable = (and_bits & X86_RW) != 0;
+	const bool no_exec = mode->efer_nxe && (or_bits & X86_XD);
+	bool ok;
+	if (user)
+		ok = user_addr && (!write || writable) && (!fetch || !no_exec);
+	else if (fetch)
+		ok = !(user_addr && mode->cr4_smep) && !no_exec;
+	else
+		ok = !(user_addr && mode->cr4_smap && (implicit || !mode->eflags_ac)) &&
+		     (!write || !mode->cr0_wp || writable);
+	if (!ok) {
+		pf_error = ec | MM_WALK_PF_P;
+		goto fault;
+	}
+
+	/* SDM 3A 4.8: A in every entry used, D in the leaf of a write. The
+	 * processor writes a flag only when it is clear, which also keeps the
+	 * common walk free of stores. */
+	for (unsigned i = 0; i < nread; i++)
+		if (!(seen[i] & X86_A) && used[i])
+			*used[i] |= X86_A;
+	if (write && !(seen[nread - 1] & X86_D) && used[nread - 1])
+		*used[nread - 1] |= X86_D;
+	goto out;
+
+fault:
+	/* Our rule for faulting walks: the entries used to reach the faulting
+	 * one get A; the faulting entry is left as it was. */
+	for (unsigned i = 0; i + 1 < nread; i++)
+		if (!(seen[i] & X86_A) && used[i])
+			*used[i] |= X86_A;
+	outcome = MM_WALK_PF;
+	pa = 0;
+out:
+	return (mm_walk_result){
+	        .outcome = outcome,
+	        .pf_error = pf_error,
+	        .pa = pa,
+	        .entry_pa = {epa_of[0], epa_of[1], epa_of[2], epa_of[3]},
+	        .nread = (uint8_t)nread,
+	        .leaf_level = (uint8_t)(outcome == MM_WALK_OK ? level : 0),
+	};
+}
+
+/* ---- The frame pool ------------------------------------------------------ */
+
+void pt_phys_init(struct pt_phys *ph, void *(*alloc)(void *ctx, size_t size), void (*release)(void *ctx, void *p),
+                  void *ctx)
+{
+	memset(ph, 0, sizeof(*ph));
+	ph->alloc = alloc;
+	ph->release = release;
+	ph->ctx = ctx;
+}
+
+void pt_phys_fini(struct pt_phys *ph)
+{
+	if (ph->mem.words)
+		ph->release(ph->ctx, ph->mem.words);
+	if (ph->free_pfns)
+		ph->release(ph->ctx, ph->free_pfns);
+	memset(ph, 0, sizeof(*ph));
+}
+
+uint64_t pt_phys_alloc(struct pt_phys *ph)
+{
+	uint64_t pfn;
+	if (ph->nfree) {
+		pfn = ph->free_pfns[--ph->nfree];
+	} else {
+		if (ph->mem.nframes == ph->cap) {
+			uint64_t ncap = ph->cap ? 2 * ph->cap : 64;
+			uint64_t *w = ph->alloc(ph->ctx, ncap * PT_ENTRIES * sizeof(uint64_t));
+			uint64_t *f = ph->alloc(ph->ctx, ncap * sizeof(uint64_t));
+			if (!w || !f) {
+				if (w)
+					ph->release(ph->ctx, w);
+				if (f)
+					ph->release(ph->ctx, f);
+				return 0;
+			}
+			if (ph->mem.words) {
+				memcpy(w, ph->mem.words, ph->cap * PT_ENTRIES * sizeof(uint64_t));
+				ph->release(ph->ctx, ph->mem.words);
+			}
+			if (ph->free_pfns) {
+				memcpy(f, ph->free_pfns, ph->nfree * sizeof(uint64_t));
+				ph->release(ph->ctx, ph->free_pfns);
+			}
+			ph->mem.words = w;
+			ph->free_pfns = f;
+			ph->cap = ncap;
+			if (ph->mem.nframes == 0)
+				ph->mem.nframes = 1; /* frame 0: never handed out */
+		}
+		pfn = ph->mem.nframes++;
+	}
+	ph->in_use++;
+	return pfn;
+}
+
+void pt_phys_free(struct pt_phys *ph, uint64_t pfn)
+{
+	memset(pt_phys_table(ph, pfn), 0, PT_ENTRIES * sizeof(uint64_t));
+	ph->free_pfns[ph->nfree++] = pfn;
+	ph->in_use--;
+}

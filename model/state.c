@@ -1,0 +1,157 @@
+/* Life cycle of an address space, backing objects, and the read-only views
+ * (the VMA list, /proc-style formatting). */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+void mm_config_default(mm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_map_count = MM_DEFAULT_MAX_MAP_COUNT;
+	cfg->mmap_min_addr = MM_DEFAULT_MMAP_MIN_ADDR;
+	cfg->stack_guard_gap = MM_DEFAULT_STACK_GUARD_GAP;
+	/* A typical mmap_base below the stack (arch/x86/mm/mmap.c: mmap_base);
+	 * callers that compare with a live process set their own. */
+	cfg->mmap_base = 0x7f0000000000ull;
+	cfg->mmap_low = MM_PAGE_SIZE;
+	cfg->stack_rlimit = 8ull << 20;
+	cfg->thp_enabled = true;
+}
+
+mm_state *mm_create(const mm_config *cfg)
+{
+	mm_state *mm = mm_alloc(NULL, sizeof(*mm));
+	if (!mm)
+		return NULL;
+	if (cfg)
+		mm->cfg = *cfg;
+	else
+		mm_config_default(&mm->cfg);
+	vt_init(&mm->vt, mm->cfg.stack_guard_gap);
+	mm->next_anon_vma_id = 1;
+	mm->next_shmem_id = 1;
+	mm->next_file_id = 1;
+	if (pt_create(mm) < 0) {
+		mm_free(NULL, mm);
+		return NULL;
+	}
+	return mm;
+}
+
+void mm_object_put(mm_state *mm, struct mm_object *obj)
+{
+	if (!obj || --obj->refs)
+		return;
+	for (struct mm_object **pp = &mm->objects; *pp; pp = &(*pp)->next_in_list) {
+		if (*pp == obj) {
+			*pp = obj->next_in_list;
+			break;
+		}
+	}
+	pt_object_release(mm, obj);
+	mm_free(mm, obj);
+}
+
+void mm_destroy(mm_state *mm)
+{
+	if (!mm)
+		return;
+	pt_unmap_range(mm, 0, MM_TASK_SIZE);
+	struct vma *v = vt_first(&mm->vt);
+	while (v) {
+		struct vma *next = v->node.next;
+		vt_erase(&mm->vt, v);
+		vma_free(mm, v);
+		v = next;
+	}
+	/* Declared files hold one reference of their own. */
+	while (mm->objects)
+		mm_object_put(mm, mm->objects);
+	pt_destroy(mm);
+	mm_free(mm, mm);
+}
+
+struct mm_object *mm_object_new(mm_state *mm, mm_backing kind, uint64_t size)
+{
+	struct mm_object *obj = mm_alloc(mm, sizeof(*obj));
+	if (!obj)
+		return NULL;
+	obj->kind = kind;
+	obj->size = size;
+	obj->refs = 1;
+	obj->id = kind == MM_BACKING_FILE ? mm->next_file_id++ : mm->next_shmem_id++;
+	obj->next_in_list = mm->objects;
+	mm->objects = obj;
+	return obj;
+}
+
+int mm_file_create(mm_state *mm, uint64_t size)
+{
+	struct mm_object *obj = mm_object_new(mm, MM_BACKING_FILE, size);
+	return obj ? (int)obj->id : -ENOMEM;
+}
+
+struct mm_object *mm_file_lookup(mm_state *mm, int id)
+{
+	for (struct mm_object *o = mm->objects; o; o = o->next_in_list)
+		if (o->kind == MM_BACKING_FILE && o->id == (uint32_t)id)
+			return o;
+	return NULL;
+}
+
+size_t mm_map_count(const mm_state *mm)
+{
+	return mm->vt.count;
+}
+
+size_t mm_vmas(const mm_state *mm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap)
+{
+	size_t n = 0;
+	for (struct vma *v = vt_find(&mm->vt, lo); v && v->vm_start < hi; v = v->node.next, n++) {
+		if (n >= cap)
+			continue;
+		out[n] = (mm_vma_info){
+			.start = v->vm_start,
+			.end = v->vm_end,
+			.flags = v->vm_flags,
+			.pgoff = v->vm_pgoff,
+			.backing = v->obj ? v->obj->kind : MM_BACKING_ANON,
+			.object = v->obj ? v->obj->id : 0,
+		};
+	}
+	return n;
+}
+
+/* fs/proc/task_mmu.c: show_smap_vma_flags() walks the bits in order. */
+static const char *const vmflag_mnemonics[64] = {
+	[0] = "rd",  [1] = "wr",  [2] = "ex",  [3] = "sh",  [4] = "mr",  [5] = "mw",  [6] = "me",  [7] = "ms",
+	[8] = "gd",  [9] = "um",  [10] = "pf", [11] = "gu", [12] = "uw", [13] = "lo", [14] = "io", [15] = "sr",
+	[16] = "rr", [17] = "dc", [18] = "de", [19] = "lf", [20] = "ac", [21] = "nr", [22] = "ht", [23] = "sf",
+	[24] = "ar", [25] = "wf", [26] = "dd", [27] = "sd", [28] = "mm", [29] = "hg", [30] = "nh", [31] = "mg",
+	[37] = "ss", [38] = "ui", [40] = "dp", [42] = "sl",
+};
+
+size_t mm_format_vmflags(uint64_t flags, char *buf, size_t size)
+{
+	size_t n = 0;
+	if (size)
+		buf[0] = '\0';
+	for (int bit = 0; bit < 64; bit++) {
+		if (!(flags & (1ull << bit)) || !vmflag_mnemonics[bit])
+			continue;
+		int w = snprintf(buf + (n < size ? n : size), n < size ? size - n : 0, "%s ", vmflag_mnemonics[bit]);
+		n += (size_t)w;
+	}
+	return n;
+}
+
+void mm_format_perms(uint64_t flags, char buf[5])
+{
+	/* show_map_vma(): 's' iff VM_MAYSHARE */
+	buf[0] = flags & MM_VM_READ ? 'r' : '-';
+	buf[1] = flags & MM_VM_WRITE ? 'w' : '-';
+	buf[2] = flags & MM_VM_EXEC ? 'x' : '-';
+	buf[3] = flags & MM_VM_MAYSHARE ? 's' : 'p';
+	buf[4] = '\0';
+}
