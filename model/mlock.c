@@ -57,10 +57,15 @@ int mm_mlock2(mm_state *mm, uint64_t start, uint64_t len, uint64_t flags)
 		mm->n_touched = 0;
 		return err;
 	}
-	/* __mm_populate(start, len, 0): errors inside are ignored for mlock
-	 * except a hole, which cannot occur right after a successful walk. */
-	mm_populate_range(mm, start, start + len);
-	return 0;
+	/* __mm_populate(start, len, 0); __mlock_posix_error_return() turns
+	 * EFAULT (PROT_NONE, a guard marker, a page beyond EOF) into ENOMEM.
+	 * The VMAs stay locked. */
+	err = mm_populate_range(mm, start, start + len, false);
+	if (err == -EFAULT)
+		return -ENOMEM;
+	if (err == -ENOMEM)
+		return -EAGAIN;
+	return err;
 }
 
 int mm_munlock(mm_state *mm, uint64_t start, uint64_t len)

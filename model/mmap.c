@@ -110,26 +110,34 @@ static bool accountable_mapping(uint64_t vm_flags)
 	return (vm_flags & (MM_VM_NORESERVE | MM_VM_SHARED | MM_VM_WRITE)) == MM_VM_WRITE;
 }
 
-void mm_populate_range(mm_state *mm, uint64_t start, uint64_t end)
+int mm_populate_range(mm_state *mm, uint64_t start, uint64_t end, bool ignore_errors)
 {
-	for (struct vma *v = vt_find_intersection(&mm->vt, start, end); v && v->vm_start < end;) {
-		struct vma *next = v->node.next;
-		uint64_t s = start > v->vm_start ? start : v->vm_start;
-		uint64_t e = end < v->vm_end ? end : v->vm_end;
-		/* mm/gup.c: populate_vma_page_range(): lock-on-fault, special
-		 * and inaccessible VMAs are skipped; private writable memory is
-		 * written to break COW. Errors are ignored (__mm_populate with
-		 * ignore_errors), the next VMA is still tried. */
-		if (!(v->vm_flags & (MM_VM_LOCKONFAULT | MM_VM_IO | MM_VM_PFNMAP)) &&
-		    (v->vm_flags & MM_VM_ACCESS_FLAGS)) {
-			bool write = (v->vm_flags & (MM_VM_WRITE | MM_VM_SHARED)) == MM_VM_WRITE;
-			(void)pt_populate(mm, v, s, e, write);
-		}
-		/* Population never changes the VMA list, but stay safe. */
-		if (next && next->vm_start < e)
+	uint64_t nstart = start;
+	while (nstart < end) {
+		struct vma *v = vt_find_intersection(&mm->vt, nstart, end);
+		if (!v)
 			break;
-		v = next;
+		if (nstart < v->vm_start)
+			nstart = v->vm_start;
+		uint64_t nend = end < v->vm_end ? end : v->vm_end;
+		/* mm/gup.c: populate_vma_page_range(): lock-on-fault VMAs are
+		 * skipped; private writable memory is written to break COW; the
+		 * rest is read, with FOLL_FORCE for any accessible VMA, so only
+		 * PROT_NONE (and VM_IO/VM_PFNMAP) fail check_vma_flags(). */
+		int err = 0;
+		if (!(v->vm_flags & MM_VM_LOCKONFAULT)) {
+			if ((v->vm_flags & (MM_VM_IO | MM_VM_PFNMAP)) || !(v->vm_flags & MM_VM_ACCESS_FLAGS))
+				err = -EFAULT;
+			else
+				err = pt_populate(mm, v, nstart, nend,
+				                  (v->vm_flags & (MM_VM_WRITE | MM_VM_SHARED)) == MM_VM_WRITE);
+		}
+		/* __mm_populate(): with ignore_errors the next VMA is tried. */
+		if (err && !ignore_errors)
+			return err;
+		nstart = nend;
 	}
+	return 0;
 }
 
 /* mm/vma.c: __mmap_region(), for a range already checked and placed. */
@@ -152,6 +160,7 @@ static int64_t mmap_region(mm_state *mm, struct mm_object *file, uint64_t addr, 
 	if (!err)
 		err = unmap_range(mm, addr, end);
 	if (err) {
+		mm->n_touched = 0;
 		vma_free(mm, v);
 		mm_object_put(mm, shm);
 		return err;
@@ -292,6 +301,6 @@ int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64
 	if (r < 0)
 		return r;
 	if ((vm_flags & MM_VM_LOCKED) || (flags & (MM_MAP_POPULATE | MM_MAP_NONBLOCK)) == MM_MAP_POPULATE)
-		mm_populate_range(mm, addr, addr + len);
+		(void)mm_populate_range(mm, addr, addr + len, true);
 	return r;
 }

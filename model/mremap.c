@@ -313,6 +313,6 @@ int64_t mm_mremap(mm_state *mm, uint64_t addr, uint64_t old_len, uint64_t new_le
 		return res;
 	}
 	if (r.populate_expand)
-		mm_populate_range(mm, (uint64_t)res + r.old_len, (uint64_t)res + r.new_len);
+		(void)mm_populate_range(mm, (uint64_t)res + r.old_len, (uint64_t)res + r.new_len, true);
 	return res;
 }

@@ -70,5 +70,8 @@ int mm_munmap(mm_state *mm, uint64_t addr, uint64_t len)
 	uint64_t end = addr + PAGE_ALIGN(len);
 	if (end == addr)
 		return -EINVAL;
-	return unmap_range(mm, addr, end);
+	int err = unmap_range(mm, addr, end);
+	if (err)
+		mm->n_touched = 0; /* a failed munmap may leave its head split */
+	return err;
 }

@@ -5,15 +5,25 @@
  * prev/next are O(1).
  *
  * Invariants (checked by vt_check, and so by mm_check):
- *   T1 in-order traversal is sorted by vm_start and VMAs do not overlap;
- *   T2 the list order equals the in-order traversal;
- *   T3 the balance rule of the tree holds at every node;
- *   T4 every node's subtree_gap is the max of gap_before() over its subtree;
+ *   T1 in-order traversal is sorted by vm_start and VMAs do not overlap
+ *      (and every VMA is non-empty: vm_start < vm_end);
+ *   T2 the list order equals the in-order traversal (prev/next agree, first
+ *      and last are its ends);
+ *   T3 the balance rule of the tree holds at every node (AVL: height is
+ *      1 + the taller child, children differ in height by at most 1);
+ *   T4 every node's gap is gap_before() and its subtree_gap is the max of
+ *      gap_before() over its subtree;
  *   T5 parent links are consistent; the node count equals vt->count.
  *
- * gap_before(v) = vm_start_gap(v) - (prev ? prev->vm_end : 0), clamped at 0,
- * where vm_start_gap(v) = vm_start - stack_guard_gap for VM_GROWSDOWN VMAs
- * (include/linux/mm.h: vm_start_gap), clamped at 0.
+ * gap_before(v) = v->vm_start - (prev ? prev->vm_end : 0): the raw hole
+ * below v. The stack guard gap is deliberately NOT folded in: Linux 6.18
+ * searches raw holes (the maple tree's gaps) and applies vm_start_gap() of
+ * the VMA above a candidate hole by retrying (mm/vma.c:
+ * unmapped_area_topdown(), unmapped_area()), and that retry is observably
+ * different from searching guard-adjusted holes when a VM_GROWSDOWN VMA's
+ * guard region reaches below the VMA under it. vm_start_gap(v) =
+ * vm_start - stack_guard_gap for VM_GROWSDOWN VMAs, clamped at 0
+ * (include/linux/mm.h: vm_start_gap).
  */
 #ifndef MMREF_VMA_TREE_H
 #define MMREF_VMA_TREE_H
@@ -25,10 +35,15 @@
 struct vma;
 
 struct vma_node {
-	struct vma *parent, *left, *right;
+	/* Ordered so that a lookup touches left, right and then vm_start and
+	 * vm_end (struct vma places them right after the node), and a gap
+	 * search gap..vm_start: one cache line when the VMA is well aligned. */
+	int height; /* AVL height (leaf = 1) */
+	struct vma *parent;
 	struct vma *prev, *next; /* address order */
-	int height;              /* AVL height (leaf = 1) */
+	uint64_t gap;            /* gap_before() of this VMA, cached */
 	uint64_t subtree_gap;    /* max gap_before() over this subtree */
+	struct vma *left, *right;
 };
 
 struct vma_tree {
@@ -41,7 +56,8 @@ struct vma_tree {
 /* Search parameters, as struct vm_unmapped_area_info (include/linux/mm.h). */
 struct unmapped_area_info {
 	uint64_t length;
-	uint64_t low_limit;  /* lowest allowed start */
+	uint64_t low_limit;  /* lowest allowed start; the caller applies
+	                      * mmap_min_addr (mm/vma.c does it here) */
 	uint64_t high_limit; /* highest allowed end */
 	uint64_t align_mask; /* start & align_mask == align_offset & align_mask */
 	uint64_t align_offset;
@@ -63,7 +79,15 @@ struct vma *vt_lookup(const struct vma_tree *vt, uint64_t addr);
 /* find_vma_intersection(): the first VMA overlapping [start, end), or NULL. */
 struct vma *vt_find_intersection(const struct vma_tree *vt, uint64_t start, uint64_t end);
 /* unmapped_area_topdown() / unmapped_area() (mm/vma.c): the chosen start, or
- * -ENOMEM (as a negative int64_t) if no gap fits. */
+ * -ENOMEM (as a negative int64_t) if no gap fits. Exactly the kernel's
+ * result, including its retry when the VMA above the chosen hole is
+ * VM_GROWSDOWN. One corner is kept too: when that VMA's guard gap reaches
+ * address 0, the top-down retry runs with high_limit 0, which the maple tree
+ * reads as "up to ULONG_MAX", and the kernel returns an address near 2^64.
+ * That value comes back here as a page-aligned negative number other than
+ * -ENOMEM; the kernel's callers see a page-aligned address (no bottom-up
+ * fallback) and __get_unmapped_area fails it with -ENOMEM (addr > TASK_SIZE
+ * - len). */
 int64_t vt_unmapped_area_topdown(const struct vma_tree *vt, const struct unmapped_area_info *info);
 int64_t vt_unmapped_area(const struct vma_tree *vt, const struct unmapped_area_info *info);
 /* Writes up to cap messages about broken T1..T5 invariants through report();

@@ -1,0 +1,931 @@
+/* Linux's page-table policy on top of the x86-64 tables of pagetable.c: the
+ * frames behind the entries (anonymous pages, page-cache pages, the shared
+ * zero page and the huge zero page), the entry encodings Linux uses
+ * (protection_map, PROT_NONE, guard markers), and what munmap, mremap,
+ * mprotect, madvise and populate do to the entries. The fault handler is
+ * fault.c.
+ *
+ * Frames: table frames live in a struct pt_phys (real words the walker
+ * reads); data frames are numbers from PG_DATA_PFN_BASE up with a struct
+ * frame each and no contents. mapcount of a data frame = the leaf entries
+ * whose mapped range covers it (a PMD leaf covers 512 frames), which is what
+ * pt_check recounts.
+ */
+#include <string.h>
+
+#include "internal.h"
+#include "pagetable.h"
+
+enum frame_kind { FR_FREE = 0, FR_ANON, FR_CACHE, FR_ZERO, FR_HZERO };
+
+struct frame {
+	uint32_t mapcount;   /* leaf entries covering the frame */
+	uint8_t kind;        /* enum frame_kind */
+	uint8_t in_block;    /* part of a 2 MiB block (THP / huge zero) */
+	uint16_t block_live; /* block head only: frames of the block in use */
+};
+
+/* The pages of one object in the page cache: an open-addressing table
+ * pgoff -> pfn. Keys hold pgoff + 2; 0 is empty, 1 a deleted slot. */
+struct page_cache {
+	uint64_t *keys, *pfns;
+	uint64_t cap, used, count;
+	struct page_cache *next; /* page_tables.caches */
+};
+
+struct page_tables {
+	struct pt_phys phys;
+	uint64_t pml4; /* pfn of the PML4 (CR3) */
+	struct frame *fm;
+	uint64_t nfm, fm_cap;
+	uint64_t *free4k, nfree4k; /* capacity fm_cap */
+	uint64_t *free2m, nfree2m; /* capacity fm_cap / 512 + 1 */
+	uint64_t zero_pfn, hzero_pfn;
+	struct page_cache *caches;
+};
+
+#define W(mm) ((mm)->pt->phys.mem.words)
+#define PMD_PAGES 512u
+#define USER_TOP (1ull << 47)
+
+static void *seam_alloc(void *ctx, size_t size) { return mm_alloc(ctx, size); }
+static void seam_release(void *ctx, void *p) { mm_free(ctx, p); }
+
+/* ---- Data frames ------------------------------------------------------- */
+
+static struct frame *frame_of(const struct page_tables *pt, uint64_t pfn)
+{
+	if (pfn < PG_DATA_PFN_BASE || pfn - PG_DATA_PFN_BASE >= pt->nfm)
+		return NULL;
+	return &pt->fm[pfn - PG_DATA_PFN_BASE];
+}
+
+/* Room for at least need frames (and the free stacks to match): 0 or -1. */
+static int fm_grow(mm_state *mm, uint64_t need)
+{
+	struct page_tables *pt = mm->pt;
+	if (need <= pt->fm_cap)
+		return 0;
+	uint64_t ncap = pt->fm_cap ? pt->fm_cap : 4096;
+	while (ncap < need)
+		ncap *= 2;
+	struct frame *fm = mm_alloc(mm, ncap * sizeof(*fm));
+	uint64_t *f4 = mm_alloc(mm, ncap * sizeof(*f4));
+	uint64_t *f2 = mm_alloc(mm, (ncap / PMD_PAGES + 1) * sizeof(*f2));
+	if (!fm || !f4 || !f2) {
+		mm_free(mm, fm);
+		mm_free(mm, f4);
+		mm_free(mm, f2);
+		return -1;
+	}
+	if (pt->fm) {
+		memcpy(fm, pt->fm, pt->nfm * sizeof(*fm));
+		memcpy(f4, pt->free4k, pt->nfree4k * sizeof(*f4));
+		memcpy(f2, pt->free2m, pt->nfree2m * sizeof(*f2));
+		mm_free(mm, pt->fm);
+		mm_free(mm, pt->free4k);
+		mm_free(mm, pt->free2m);
+	}
+	pt->fm = fm;
+	pt->free4k = f4;
+	pt->free2m = f2;
+	pt->fm_cap = ncap;
+	return 0;
+}
+
+static uint64_t alloc_frame(mm_state *mm, enum frame_kind kind)
+{
+	struct page_tables *pt = mm->pt;
+	uint64_t idx;
+	if (pt->nfree4k) {
+		idx = pt->free4k[--pt->nfree4k];
+	} else {
+		if (fm_grow(mm, pt->nfm + 1))
+			return 0;
+		idx = pt->nfm++;
+	}
+	pt->fm[idx] = (struct frame){0, (uint8_t)kind, 0, 0};
+	return PG_DATA_PFN_BASE + idx;
+}
+
+/* 512 frames at a 512-aligned index: a THP or the huge zero folio. */
+static uint64_t alloc_block(mm_state *mm, enum frame_kind kind)
+{
+	struct page_tables *pt = mm->pt;
+	uint64_t base;
+	if (pt->nfree2m) {
+		base = pt->free2m[--pt->nfree2m];
+	} else {
+		base = (pt->nfm + PMD_PAGES - 1) & ~(uint64_t)(PMD_PAGES - 1);
+		if (fm_grow(mm, base + PMD_PAGES))
+			return 0;
+		for (uint64_t i = pt->nfm; i < base; i++) { /* the alignment gap */
+			pt->fm[i] = (struct frame){0, FR_FREE, 0, 0};
+			pt->free4k[pt->nfree4k++] = i;
+		}
+		pt->nfm = base + PMD_PAGES;
+	}
+	for (uint64_t i = 0; i < PMD_PAGES; i++)
+		pt->fm[base + i] = (struct frame){0, (uint8_t)kind, 1, 0};
+	pt->fm[base].block_live = PMD_PAGES;
+	return PG_DATA_PFN_BASE + base;
+}
+
+static void free_frame(struct page_tables *pt, uint64_t pfn)
+{
+	uint64_t idx = pfn - PG_DATA_PFN_BASE;
+	struct frame *f = &pt->fm[idx];
+	f->kind = FR_FREE;
+	f->mapcount = 0;
+	if (f->in_block) {
+		uint64_t base = idx & ~(uint64_t)(PMD_PAGES - 1);
+		if (--pt->fm[base].block_live == 0)
+			pt->free2m[pt->nfree2m++] = base;
+	} else {
+		pt->free4k[pt->nfree4k++] = idx;
+	}
+}
+
+uint64_t pg_alloc_anon(mm_state *mm) { return alloc_frame(mm, FR_ANON); }
+uint64_t pg_alloc_thp(mm_state *mm) { return alloc_block(mm, FR_ANON); }
+uint64_t pg_zero_pfn(const mm_state *mm) { return mm->pt->zero_pfn; }
+uint64_t pg_huge_zero_pfn(const mm_state *mm) { return mm->pt->hzero_pfn; }
+
+bool pg_is_anon(const mm_state *mm, uint64_t pfn)
+{
+	const struct frame *f = frame_of(mm->pt, pfn);
+	return f && f->kind == FR_ANON;
+}
+
+/* Without fork every anonymous page is PageAnonExclusive while mapped once. */
+bool pg_anon_exclusive(const mm_state *mm, uint64_t pfn)
+{
+	const struct frame *f = frame_of(mm->pt, pfn);
+	return f && f->kind == FR_ANON && f->mapcount == 1;
+}
+
+void pg_free_unmapped(mm_state *mm, uint64_t pfn)
+{
+	struct frame *f = frame_of(mm->pt, pfn);
+	if (f && f->kind == FR_ANON && f->mapcount == 0) {
+		if (f->in_block) {
+			uint64_t base = (pfn - PG_DATA_PFN_BASE) & ~(uint64_t)(PMD_PAGES - 1);
+			for (uint64_t i = 0; i < PMD_PAGES; i++)
+				free_frame(mm->pt, PG_DATA_PFN_BASE + base + i);
+		} else {
+			free_frame(mm->pt, pfn);
+		}
+	}
+}
+
+/* ---- The page cache ------------------------------------------------------ */
+
+static uint64_t *cache_slot(const struct page_cache *c, uint64_t pgoff)
+{
+	if (!c || !c->cap)
+		return NULL;
+	uint64_t mask = c->cap - 1, i = (pgoff * 0x9e3779b97f4a7c15ull) >> 20 & mask;
+	for (;; i = (i + 1) & mask) {
+		if (c->keys[i] == pgoff + 2)
+			return &c->pfns[i];
+		if (c->keys[i] == 0)
+			return NULL;
+	}
+}
+
+static int cache_insert(mm_state *mm, struct page_cache *c, uint64_t pgoff, uint64_t pfn)
+{
+	if ((c->used + 1) * 2 > c->cap) {
+		uint64_t ncap = c->cap ? c->cap * 2 : 64;
+		while (c->count * 4 > ncap)
+			ncap *= 2;
+		uint64_t *k = mm_alloc(mm, ncap * sizeof(*k)), *p = mm_alloc(mm, ncap * sizeof(*p));
+		if (!k || !p) {
+			mm_free(mm, k);
+			mm_free(mm, p);
+			return -ENOMEM;
+		}
+		for (uint64_t i = 0; i < c->cap; i++) {
+			if (c->keys[i] < 2)
+				continue;
+			uint64_t j = ((c->keys[i] - 2) * 0x9e3779b97f4a7c15ull) >> 20 & (ncap - 1);
+			while (k[j])
+				j = (j + 1) & (ncap - 1);
+			k[j] = c->keys[i];
+			p[j] = c->pfns[i];
+		}
+		mm_free(mm, c->keys);
+		mm_free(mm, c->pfns);
+		c->keys = k;
+		c->pfns = p;
+		c->cap = ncap;
+		c->used = c->count;
+	}
+	uint64_t mask = c->cap - 1, i = (pgoff * 0x9e3779b97f4a7c15ull) >> 20 & mask;
+	while (c->keys[i] >= 2)
+		i = (i + 1) & mask;
+	if (c->keys[i] == 0)
+		c->used++;
+	c->keys[i] = pgoff + 2;
+	c->pfns[i] = pfn;
+	c->count++;
+	return 0;
+}
+
+uint64_t pg_cache_page(mm_state *mm, struct mm_object *obj, uint64_t pgoff, bool create)
+{
+	uint64_t *slot = cache_slot(obj->cache, pgoff);
+	if (slot)
+		return *slot;
+	if (!create)
+		return 0;
+	if (!obj->cache) {
+		struct page_cache *c = mm_alloc(mm, sizeof(*c));
+		if (!c)
+			return 0;
+		c->next = mm->pt->caches;
+		mm->pt->caches = c;
+		obj->cache = c;
+	}
+	uint64_t pfn = alloc_frame(mm, FR_CACHE);
+	if (!pfn)
+		return 0;
+	if (cache_insert(mm, obj->cache, pgoff, pfn)) {
+		free_frame(mm->pt, pfn);
+		return 0;
+	}
+	return pfn;
+}
+
+static void cache_free(mm_state *mm, struct page_cache *c)
+{
+	for (uint64_t i = 0; i < c->cap; i++)
+		if (c->keys[i] >= 2 && mm->pt->fm)
+			free_frame(mm->pt, c->pfns[i]);
+	mm_free(mm, c->keys);
+	mm_free(mm, c->pfns);
+	mm_free(mm, c);
+}
+
+void pt_object_release(mm_state *mm, struct mm_object *obj)
+{
+	struct page_cache *c = obj->cache;
+	if (!c)
+		return;
+	for (struct page_cache **pp = &mm->pt->caches; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	cache_free(mm, c);
+	obj->cache = NULL;
+}
+
+/* ---- Entries --------------------------------------------------------------- */
+
+uint64_t *pg_words(mm_state *mm) { return W(mm); }
+uint64_t pg_cr3(const mm_state *mm) { return mm->pt->pml4 << 12; }
+const mm_phys_mem *pg_mem(const mm_state *mm) { return &mm->pt->phys.mem; }
+
+/* arch/x86/mm/pgprot.c protection_map[], indexed by VM_READ|WRITE|EXEC|
+ * SHARED, with the PAGE_* values of arch/x86/include/asm/pgtable_types.h. */
+uint64_t pg_vm_page_prot(uint64_t vm_flags)
+{
+	const uint64_t NONE = X86_A | LX_PAGE_PROTNONE;        /* PAGE_NONE */
+	const uint64_t RO = X86_P | X86_US | X86_A | X86_XD;    /* PAGE_READONLY, PAGE_COPY */
+	const uint64_t RX = X86_P | X86_US | X86_A;             /* PAGE_READONLY_EXEC, PAGE_COPY_EXEC */
+	const uint64_t RW = X86_P | X86_RW | X86_US | X86_A | X86_XD; /* PAGE_SHARED */
+	const uint64_t RWX = X86_P | X86_RW | X86_US | X86_A;         /* PAGE_SHARED_EXEC */
+	static const uint8_t which[16] = {0, 1, 1, 1, 2, 2, 2, 2, 0, 1, 3, 3, 2, 2, 4, 4};
+	const uint64_t by[5] = {NONE, RO, RX, RW, RWX};
+	return by[which[vm_flags & (MM_VM_READ | MM_VM_WRITE | MM_VM_EXEC | MM_VM_SHARED)]];
+}
+
+/* An entry for pfn with flags; PROT_NONE entries hold the pfn inverted
+ * (arch/x86/include/asm/pgtable-invert.h: protnone_mask). */
+static uint64_t mk_entry(uint64_t pfn, uint64_t flags, uint64_t pfn_mask)
+{
+	uint64_t addr = pfn << 12;
+	if (lx_protnone(flags))
+		addr = ~addr;
+	return (addr & pfn_mask) | flags;
+}
+
+static bool is_huge_pde(uint64_t e) { return (e & X86_PS) && lx_present(e); }
+
+/* Map counts of the frames a leaf entry covers. */
+static void account(struct page_tables *pt, uint64_t e, unsigned level, int delta)
+{
+	if (!lx_present(e))
+		return;
+	bool huge = level == 2;
+	uint64_t pfn = lx_pfn(e, huge ? PG_PMD_PFN_MASK : PG_PFN_MASK);
+	for (uint64_t i = 0; i < (huge ? PMD_PAGES : 1u); i++) {
+		struct frame *f = frame_of(pt, pfn + i);
+		if (!f)
+			continue;
+		if (delta > 0) {
+			f->mapcount++;
+		} else {
+			f->mapcount--;
+			if (f->mapcount == 0 && f->kind == FR_ANON)
+				free_frame(pt, pfn + i);
+		}
+	}
+}
+
+void pg_set_entry(mm_state *mm, uint64_t wi, unsigned level, uint64_t val)
+{
+	uint64_t old = W(mm)[wi];
+	account(mm->pt, val, level, +1);
+	W(mm)[wi] = val;
+	account(mm->pt, old, level, -1);
+}
+
+static uint64_t table_of(uint64_t e) { return (e & PG_PFN_MASK) >> 12; }
+
+uint64_t pg_lookup(const mm_state *mm, uint64_t va, unsigned *level)
+{
+	const uint64_t *w = mm->pt->phys.mem.words;
+	uint64_t wi = mm->pt->pml4 * 512 + PT_INDEX(va, 4);
+	for (unsigned l = 3; l >= 1; l--) {
+		uint64_t e = w[wi];
+		if (l == 1 && is_huge_pde(e)) {
+			*level = 2;
+			return wi;
+		}
+		if (!(e & X86_P))
+			return 0;
+		wi = table_of(e) * 512 + PT_INDEX(va, l);
+	}
+	*level = 1;
+	return wi;
+}
+
+/* The entry at wi points to a table; allocate one if it is empty. Returns
+ * the table's pfn or 0. */
+static uint64_t ensure_table(mm_state *mm, uint64_t wi)
+{
+	uint64_t e = W(mm)[wi];
+	if (e & X86_P)
+		return table_of(e);
+	uint64_t pfn = pt_phys_alloc(&mm->pt->phys);
+	if (pfn)
+		W(mm)[wi] = (pfn << 12) | PG_TABLE_FLAGS;
+	return pfn;
+}
+
+uint64_t pg_alloc_pmd(mm_state *mm, uint64_t va)
+{
+	uint64_t pdpt = ensure_table(mm, mm->pt->pml4 * 512 + PT_INDEX(va, 4));
+	if (!pdpt)
+		return 0;
+	uint64_t pd = ensure_table(mm, pdpt * 512 + PT_INDEX(va, 3));
+	if (!pd)
+		return 0;
+	return pd * 512 + PT_INDEX(va, 2);
+}
+
+/* mm/huge_memory.c __split_huge_pmd_locked(): a PMD leaf becomes a page
+ * table of 512 PTEs with the same bits (the huge zero page becomes 512
+ * mappings of the 4 KiB zero page). 0 or -ENOMEM. */
+static int split_huge_pmd(mm_state *mm, uint64_t pde_wi)
+{
+	uint64_t pt_pfn = pt_phys_alloc(&mm->pt->phys);
+	if (!pt_pfn)
+		return -ENOMEM;
+	uint64_t pde = W(mm)[pde_wi];
+	uint64_t base = lx_pfn(pde, PG_PMD_PFN_MASK);
+	uint64_t flags = pde & (0xfffull | 0xfff0000000000000ull) & ~X86_PS;
+	bool zero = base == mm->pt->hzero_pfn;
+	for (unsigned i = 0; i < PMD_PAGES; i++) {
+		uint64_t e = mk_entry(zero ? mm->pt->zero_pfn : base + i, flags, PG_PFN_MASK);
+		W(mm)[pt_pfn * 512 + i] = e;
+		account(mm->pt, e, 1, +1);
+	}
+	W(mm)[pde_wi] = (pt_pfn << 12) | PG_TABLE_FLAGS;
+	account(mm->pt, pde, 2, -1);
+	return 0;
+}
+
+uint64_t pg_alloc_pte(mm_state *mm, uint64_t va)
+{
+	uint64_t pde_wi = pg_alloc_pmd(mm, va);
+	if (!pde_wi)
+		return 0;
+	if (is_huge_pde(W(mm)[pde_wi]) && split_huge_pmd(mm, pde_wi))
+		return 0;
+	uint64_t pt_pfn = ensure_table(mm, pde_wi);
+	if (!pt_pfn)
+		return 0;
+	return pt_pfn * 512 + PT_INDEX(va, 1);
+}
+
+/* ---- Life cycle ---------------------------------------------------------- */
+
+int pt_create(mm_state *mm)
+{
+	struct page_tables *pt = mm_alloc(mm, sizeof(*pt));
+	if (!pt)
+		return -ENOMEM;
+	mm->pt = pt;
+	pt_phys_init(&pt->phys, seam_alloc, seam_release, mm);
+	pt->pml4 = pt_phys_alloc(&pt->phys);
+	pt->zero_pfn = pt->pml4 ? alloc_frame(mm, FR_ZERO) : 0;
+	pt->hzero_pfn = pt->zero_pfn ? alloc_block(mm, FR_HZERO) : 0;
+	if (!pt->hzero_pfn) {
+		pt_destroy(mm);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void pt_destroy(mm_state *mm)
+{
+	struct page_tables *pt = mm->pt;
+	if (!pt)
+		return;
+	while (pt->caches) {
+		struct page_cache *c = pt->caches;
+		pt->caches = c->next;
+		cache_free(mm, c);
+	}
+	for (struct mm_object *o = mm->objects; o; o = o->next_in_list)
+		o->cache = NULL;
+	pt_phys_fini(&pt->phys);
+	mm_free(mm, pt->fm);
+	mm_free(mm, pt->free4k);
+	mm_free(mm, pt->free2m);
+	mm_free(mm, pt);
+	mm->pt = NULL;
+}
+
+/* ---- Range operations ------------------------------------------------------ */
+
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* Zaps the leaves of [start, end): pages always, guard markers only when
+ * markers_too. A PMD leaf partly inside is split first (as
+ * vma_adjust_trans_huge / __split_huge_pmd do). */
+static void zap_range(mm_state *mm, uint64_t start, uint64_t end, bool markers_too)
+{
+	uint64_t va = start;
+	while (va < end) {
+		unsigned level;
+		uint64_t wi = pg_lookup(mm, va, &level);
+		uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
+		if (!wi) {
+			/* No table below: skip to the next PMD (or further). */
+			va = next_pmd;
+			continue;
+		}
+		if (level == 2) {
+			uint64_t hstart = va & ~(MM_PMD_SIZE - 1);
+			if (hstart >= start && hstart + MM_PMD_SIZE <= end) {
+				pg_set_entry(mm, wi, 2, 0); /* zap_huge_pmd */
+				va = next_pmd;
+				continue;
+			}
+			if (split_huge_pmd(mm, wi)) {
+				/* No memory for the table: drop the whole THP. */
+				pg_set_entry(mm, wi, 2, 0);
+				va = next_pmd;
+				continue;
+			}
+			continue; /* look again at the new PTE */
+		}
+		uint64_t stop = min_u64(end, next_pmd);
+		for (; va < stop; va += PAGE_SIZE, wi++) {
+			uint64_t e = W(mm)[wi];
+			if (lx_none(e))
+				continue;
+			if (!lx_present(e) && !markers_too)
+				continue; /* zap_pte_range keeps guard markers */
+			pg_set_entry(mm, wi, 1, 0);
+		}
+	}
+}
+
+static bool table_empty(const mm_state *mm, uint64_t pfn)
+{
+	const uint64_t *t = mm->pt->phys.mem.words + pfn * 512;
+	for (unsigned i = 0; i < PT_ENTRIES; i++)
+		if (t[i])
+			return false;
+	return true;
+}
+
+/* Frees the tables under [start, end) whose whole span lies in [floor,
+ * ceiling) and that are empty: mm/memory.c free_pgd_range() and its
+ * floor/ceiling rule, at every level. */
+static void free_tables(mm_state *mm, uint64_t start, uint64_t end, uint64_t floor, uint64_t ceiling)
+{
+	for (unsigned level = 1; level <= 3; level++) {
+		/* A table at `level` is referenced by an entry at level+1 and
+		 * spans 1 << PT_LEVEL_SHIFT(level + 1) bytes. */
+		uint64_t span = 1ull << PT_LEVEL_SHIFT(level + 1);
+		for (uint64_t a = start & ~(span - 1); a < end && a < USER_TOP; a += span) {
+			if (a < floor || a + span > ceiling)
+				continue;
+			/* the referencing entry */
+			uint64_t wi = mm->pt->pml4 * 512 + PT_INDEX(a, 4);
+			bool found = true;
+			for (unsigned l = 3; l > level; l--) {
+				uint64_t e = W(mm)[wi];
+				if (!(e & X86_P) || (e & X86_PS)) {
+					found = false;
+					break;
+				}
+				wi = table_of(e) * 512 + PT_INDEX(a, l);
+			}
+			uint64_t e = W(mm)[wi];
+			if (!found || !(e & X86_P) || (e & X86_PS))
+				continue;
+			if (!table_empty(mm, table_of(e)))
+				continue;
+			pt_phys_free(&mm->pt->phys, table_of(e));
+			W(mm)[wi] = 0;
+		}
+	}
+}
+
+void pt_unmap_range(mm_state *mm, uint64_t start, uint64_t end)
+{
+	if (start >= end)
+		return;
+	zap_range(mm, start, end, true);
+	/* free_pgtables(): floor is the end of the VMA below the range, ceiling
+	 * the start of the one above; VMAs inside the range are going away. */
+	uint64_t floor = 0, ceiling = USER_TOP;
+	struct vma *v = vt_find(&mm->vt, start);
+	if (v && v->vm_start < start)
+		floor = start;
+	else if ((v ? v->node.prev : vt_last(&mm->vt)) != NULL)
+		floor = (v ? v->node.prev : vt_last(&mm->vt))->vm_end;
+	struct vma *n = vt_find(&mm->vt, end);
+	if (n && n->vm_start < end)
+		ceiling = end;
+	else if (n)
+		ceiling = n->vm_start;
+	free_tables(mm, start, end, floor, ceiling);
+}
+
+void pt_zap_pages(mm_state *mm, uint64_t start, uint64_t end)
+{
+	if (start >= end)
+		return;
+	zap_range(mm, start, end, false);
+	/* CONFIG_PT_RECLAIM (mm/pt_reclaim.c): MADV_DONTNEED frees a page
+	 * table whose whole PMD range it zapped, if nothing is left in it. */
+	uint64_t first = (start + MM_PMD_SIZE - 1) & ~(MM_PMD_SIZE - 1);
+	uint64_t last = end & ~(MM_PMD_SIZE - 1);
+	for (uint64_t a = first; a < last; a += MM_PMD_SIZE) {
+		unsigned level;
+		uint64_t wi = pg_lookup(mm, a, &level);
+		if (!wi || level != 1)
+			continue;
+		uint64_t pt_pfn = wi / 512;
+		if (!table_empty(mm, pt_pfn))
+			continue;
+		uint64_t pde_wi = pg_alloc_pmd(mm, a); /* exists: no allocation */
+		pt_phys_free(&mm->pt->phys, pt_pfn);
+		W(mm)[pde_wi] = 0;
+	}
+}
+
+int pt_move_range(mm_state *mm, uint64_t old_start, uint64_t new_start, uint64_t len)
+{
+	uint64_t old_end = old_start + len;
+	bool pmd_movable = ((old_start ^ new_start) & (MM_PMD_SIZE - 1)) == 0;
+	/* Pass 1: every table the move needs, so a failure moves nothing
+	 * (mm/mremap.c: move_page_tables() allocates as it goes and moves
+	 * back on failure; the outcome is the same). */
+	for (int pass = 0; pass < 2; pass++) {
+		uint64_t va = old_start;
+		while (va < old_end) {
+			unsigned level;
+			uint64_t wi = pg_lookup(mm, va, &level);
+			uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
+			uint64_t dst = new_start + (va - old_start);
+			if (!wi) {
+				va = next_pmd;
+				continue;
+			}
+			if (level == 2) {
+				uint64_t hstart = va & ~(MM_PMD_SIZE - 1);
+				if (pmd_movable && hstart >= old_start && hstart + MM_PMD_SIZE <= old_end) {
+					/* move_huge_pmd() */
+					uint64_t dwi = pg_alloc_pmd(mm, dst);
+					if (!dwi)
+						return -ENOMEM;
+					if (pass == 1) {
+						wi = pg_lookup(mm, va, &level);
+						W(mm)[dwi] = W(mm)[wi];
+						W(mm)[wi] = 0;
+					}
+					va = next_pmd;
+					continue;
+				}
+				if (split_huge_pmd(mm, wi))
+					return -ENOMEM;
+				continue;
+			}
+			uint64_t stop = min_u64(old_end, next_pmd);
+			for (; va < stop; va += PAGE_SIZE, dst += PAGE_SIZE) {
+				wi = pg_lookup(mm, va, &level);
+				if (lx_none(W(mm)[wi]))
+					continue;
+				uint64_t dwi = pg_alloc_pte(mm, dst);
+				if (!dwi)
+					return -ENOMEM;
+				if (pass == 1) {
+					/* move_ptes(): the entry moves with its bits. */
+					wi = pg_lookup(mm, va, &level);
+					W(mm)[dwi] = W(mm)[wi];
+					W(mm)[wi] = 0;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+/* mm/mprotect.c change_pte_range(): pte_modify() with the VMA's new
+ * vm_page_prot, keeping the pfn and _PAGE_CHG_MASK (PWT, PCD, A, D,
+ * special, uffd-wp, soft-dirty); then, for a writable private VMA, RW for
+ * exclusive anonymous pages only (can_change_pte_writable). */
+static uint64_t change_one(const mm_state *mm, const struct vma *v, uint64_t e, unsigned level)
+{
+	const uint64_t keep = X86_PWT | X86_PCD | X86_A | X86_D | LX_PAGE_SPECIAL | X86_AVL10 | X86_AVL11 |
+	                      (level == 2 ? X86_PS : 0);
+	uint64_t mask = level == 2 ? PG_PMD_PFN_MASK : PG_PFN_MASK;
+	uint64_t pfn = lx_pfn(e, mask);
+	uint64_t prot = pg_vm_page_prot(v->vm_flags);
+	uint64_t n = mk_entry(pfn, (e & keep) | (prot & ~keep), mask);
+	if ((v->vm_flags & (MM_VM_WRITE | MM_VM_SHARED)) == MM_VM_WRITE && (n & X86_P) && !(n & X86_RW) &&
+	    pg_anon_exclusive(mm, pfn))
+		n |= X86_RW;
+	return n;
+}
+
+void pt_change_protection(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end)
+{
+	uint64_t va = start;
+	while (va < end) {
+		unsigned level;
+		uint64_t wi = pg_lookup(mm, va, &level);
+		uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
+		if (!wi) {
+			va = next_pmd;
+			continue;
+		}
+		if (level == 2) {
+			uint64_t hstart = va & ~(MM_PMD_SIZE - 1);
+			if (hstart >= start && hstart + MM_PMD_SIZE <= end) {
+				W(mm)[wi] = change_one(mm, v, W(mm)[wi], 2); /* change_huge_pmd */
+				va = next_pmd;
+				continue;
+			}
+			if (split_huge_pmd(mm, wi)) {
+				pg_set_entry(mm, wi, 2, 0);
+				va = next_pmd;
+			}
+			continue;
+		}
+		uint64_t stop = min_u64(end, next_pmd);
+		for (; va < stop; va += PAGE_SIZE, wi++) {
+			uint64_t e = W(mm)[wi];
+			if (lx_present(e))
+				W(mm)[wi] = change_one(mm, v, e, 1);
+			/* none and guard markers: untouched */
+		}
+	}
+}
+
+int pt_populate(mm_state *mm, struct vma *v, uint64_t start, uint64_t end, bool write)
+{
+	/* __get_user_pages(): the caller has checked the VMA's permissions;
+	 * a VMA nobody may access has nothing to fault in. */
+	if (!(v->vm_flags & MM_VM_ACCESS_FLAGS))
+		return -EFAULT;
+	if (write && !(v->vm_flags & MM_VM_WRITE))
+		return -EFAULT;
+	for (uint64_t va = start; va < end; va += PAGE_SIZE) {
+		unsigned level;
+		uint64_t wi = pg_lookup(mm, va, &level);
+		if (wi) {
+			uint64_t e = W(mm)[wi];
+			/* follow_page_mask(): present, and writable for a write */
+			if ((e & X86_P) && (!write || (e & X86_RW)))
+				continue;
+		}
+		switch (pg_handle_mm_fault(mm, v, va, write ? PG_FAULT_WRITE : 0)) {
+		case PG_FAULT_OK:
+			break;
+		case PG_FAULT_OOM:
+			return -ENOMEM;
+		default:
+			return -EFAULT;
+		}
+	}
+	return 0;
+}
+
+int pt_guard_install(mm_state *mm, struct vma *v, uint64_t start, uint64_t end)
+{
+	(void)v;
+	/* mm/madvise.c madvise_guard_install(): populated pages are zapped
+	 * and the walk retried until every entry holds the marker. */
+	for (uint64_t va = start; va < end; va += PAGE_SIZE) {
+		uint64_t wi = pg_alloc_pte(mm, va);
+		if (!wi)
+			return -ENOMEM;
+		if (W(mm)[wi] != LX_GUARD_MARKER)
+			pg_set_entry(mm, wi, 1, LX_GUARD_MARKER);
+	}
+	return 0;
+}
+
+void pt_guard_remove(mm_state *mm, uint64_t start, uint64_t end)
+{
+	for (uint64_t va = start; va < end; va += PAGE_SIZE) {
+		unsigned level;
+		uint64_t wi = pg_lookup(mm, va, &level);
+		if (wi && level == 1 && W(mm)[wi] == LX_GUARD_MARKER)
+			W(mm)[wi] = 0;
+	}
+}
+
+void pt_punch_hole(mm_state *mm, struct mm_object *obj, uint64_t pgoff, uint64_t npages)
+{
+	struct page_cache *c = obj->cache;
+	if (!c || !npages)
+		return;
+	uint64_t pend = pgoff + npages;
+	/* unmap_mapping_range(even_cows = 0): page-cache pages go from every
+	 * mapping; private COW copies stay. */
+	for (struct vma *v = vt_first(&mm->vt); v; v = v->node.next) {
+		if (v->obj != obj)
+			continue;
+		uint64_t vp0 = v->vm_pgoff, vp1 = v->vm_pgoff + vma_pages(v);
+		uint64_t lo = pgoff > vp0 ? pgoff : vp0, hi = pend < vp1 ? pend : vp1;
+		for (uint64_t p = lo; p < hi; p++) {
+			uint64_t va = v->vm_start + ((p - vp0) << PAGE_SHIFT);
+			unsigned level;
+			uint64_t wi = pg_lookup(mm, va, &level);
+			if (!wi || level != 1 || !lx_present(W(mm)[wi]))
+				continue;
+			const struct frame *f = frame_of(mm->pt, lx_pfn(W(mm)[wi], PG_PFN_MASK));
+			if (f && f->kind == FR_CACHE)
+				pg_set_entry(mm, wi, 1, 0);
+		}
+	}
+	/* shmem_undo_range(): drop the pages from the cache. */
+	for (uint64_t i = 0; i < c->cap; i++) {
+		if (c->keys[i] < 2 || c->keys[i] - 2 < pgoff || c->keys[i] - 2 >= pend)
+			continue;
+		struct frame *f = frame_of(mm->pt, c->pfns[i]);
+		if (f && f->mapcount == 0)
+			free_frame(mm->pt, c->pfns[i]);
+		else if (f)
+			f->kind = FR_ANON; /* still mapped (cannot happen): freed with its last entry */
+		c->keys[i] = 1;
+		c->count--;
+	}
+}
+
+/* ---- Observation ------------------------------------------------------------- */
+
+mm_page_state mm_page(const mm_state *mm, uint64_t addr)
+{
+	unsigned level;
+	if (addr >= USER_TOP)
+		return MM_PAGE_NONE;
+	uint64_t wi = pg_lookup(mm, addr, &level);
+	if (!wi)
+		return MM_PAGE_NONE;
+	uint64_t e = mm->pt->phys.mem.words[wi];
+	if (lx_none(e))
+		return MM_PAGE_NONE;
+	if (level == 1 && e == LX_GUARD_MARKER)
+		return MM_PAGE_GUARD;
+	if (!lx_present(e))
+		return MM_PAGE_NONE;
+	uint64_t pfn = level == 2 ? lx_pfn(e, PG_PMD_PFN_MASK) + PT_INDEX(addr, 1) : lx_pfn(e, PG_PFN_MASK);
+	const struct frame *f = frame_of(mm->pt, pfn);
+	if (!f)
+		return MM_PAGE_NONE;
+	switch (f->kind) {
+	case FR_ZERO:
+	case FR_HZERO:
+		return MM_PAGE_ZERO;
+	case FR_ANON:
+		return MM_PAGE_ANON;
+	case FR_CACHE:
+		return MM_PAGE_FILE;
+	default:
+		return MM_PAGE_NONE;
+	}
+}
+
+/* ---- The checker ----------------------------------------------------------- */
+/* I11 every entry (page or marker) lies inside a VMA;
+ * I12 no entry grants more than its VMA: P=1 needs an accessible VMA and
+ *     U=1; RW only with VM_WRITE (private: only on an anonymous page); NX
+ *     exactly when the VMA lacks VM_EXEC; PROT_NONE entries only in VMAs
+ *     without R/W/X;
+ * I13 the zero pages are never mapped writable;
+ * I14 every data frame's map count equals the entries that map it, and no
+ *     entry maps a free frame;
+ * I15 upper-level entries are tables in Linux's _PAGE_TABLE format. */
+size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const struct vma *v, const char *what),
+                void *ctx)
+{
+	const struct page_tables *pt = mm->pt;
+	const uint64_t *w = pt->phys.mem.words;
+	size_t n = 0;
+	uint32_t *counts = mm_alloc(NULL, (pt->nfm + 1) * sizeof(*counts));
+#define REPORT(inv, v, what)                   \
+	do {                                   \
+		n++;                           \
+		if (report)                    \
+			report(ctx, inv, v, what); \
+	} while (0)
+	for (unsigned i4 = 0; i4 < 256; i4++) {
+		uint64_t e4 = w[pt->pml4 * 512 + i4];
+		if (!e4)
+			continue;
+		if ((e4 & ~PG_PFN_MASK) != PG_TABLE_FLAGS) {
+			REPORT(15, NULL, "PML4E not in _PAGE_TABLE format");
+			continue;
+		}
+		for (unsigned i3 = 0; i3 < 512; i3++) {
+			uint64_t e3 = w[table_of(e4) * 512 + i3];
+			if (!e3)
+				continue;
+			if ((e3 & ~PG_PFN_MASK) != PG_TABLE_FLAGS) {
+				REPORT(15, NULL, "PDPTE not in _PAGE_TABLE format");
+				continue;
+			}
+			for (unsigned i2 = 0; i2 < 512; i2++) {
+				uint64_t e2 = w[table_of(e3) * 512 + i2];
+				uint64_t va2 = ((uint64_t)i4 << 39) | ((uint64_t)i3 << 30) | ((uint64_t)i2 << 21);
+				if (!e2)
+					continue;
+				unsigned nleaf = is_huge_pde(e2) ? 1 : 512;
+				if (!is_huge_pde(e2) && (e2 & ~PG_PFN_MASK) != PG_TABLE_FLAGS) {
+					REPORT(15, NULL, "PDE neither a table nor a huge leaf");
+					continue;
+				}
+				for (unsigned i1 = 0; i1 < nleaf; i1++) {
+					unsigned level = nleaf == 1 ? 2 : 1;
+					uint64_t e = nleaf == 1 ? e2 : w[table_of(e2) * 512 + i1];
+					uint64_t va = va2 | ((uint64_t)i1 << 12);
+					if (lx_none(e))
+						continue;
+					struct vma *v = vt_lookup(&mm->vt, va);
+					uint64_t vend = va + (level == 2 ? MM_PMD_SIZE : PAGE_SIZE);
+					if (!v || vend > v->vm_end) {
+						REPORT(11, v, "entry outside every VMA");
+						continue;
+					}
+					if (!lx_present(e)) {
+						if (level != 1 || e != LX_GUARD_MARKER)
+							REPORT(12, v, "unknown non-present entry");
+						continue;
+					}
+					uint64_t f = v->vm_flags;
+					uint64_t pfn = lx_pfn(e, level == 2 ? PG_PMD_PFN_MASK : PG_PFN_MASK);
+					if (lx_protnone(e) != !(f & MM_VM_ACCESS_FLAGS))
+						REPORT(12, v, "PROT_NONE encoding disagrees with the VMA");
+					if ((e & X86_P) && !(e & X86_US))
+						REPORT(12, v, "user page without U/S");
+					if ((e & X86_RW) && !(f & MM_VM_WRITE))
+						REPORT(12, v, "RW without VM_WRITE");
+					if ((e & X86_RW) && !(f & MM_VM_SHARED) && !pg_is_anon(mm, pfn))
+						REPORT(12, v, "RW on a non-anonymous page of a private VMA");
+					if ((e & X86_P) && !!(e & X86_XD) != !(f & MM_VM_EXEC))
+						REPORT(12, v, "NX disagrees with VM_EXEC");
+					if ((pfn == pt->zero_pfn || pfn == pt->hzero_pfn) && (e & X86_RW))
+						REPORT(13, v, "zero page mapped writable");
+					for (unsigned k = 0; k < (level == 2 ? PMD_PAGES : 1u); k++) {
+						const struct frame *fr = frame_of(pt, pfn + k);
+						if (!fr || fr->kind == FR_FREE)
+							REPORT(14, v, "entry maps a free or unknown frame");
+						else if (counts)
+							counts[pfn + k - PG_DATA_PFN_BASE]++;
+					}
+				}
+			}
+		}
+	}
+	if (counts) {
+		for (uint64_t i = 0; i < pt->nfm; i++)
+			if (pt->fm[i].kind != FR_FREE && counts[i] != pt->fm[i].mapcount)
+				REPORT(14, NULL, "frame map count differs from the entries that map it");
+		mm_free(NULL, counts);
+	}
+#undef REPORT
+	return n;
+}
