@@ -42,7 +42,11 @@ static int64_t topdown(mm_state *mm, uint64_t addr, uint64_t len, uint64_t pgoff
 		.high_limit = mm->cfg.mmap_base,
 		.align_offset = pgoff << PAGE_SHIFT,
 	};
-	return vt_unmapped_area_topdown(&mm->vt, &info);
+	int64_t r = vt_unmapped_area_topdown(&mm->vt, &info);
+	/* A search that wrapped below 0 (a stack guard reaching address 0)
+	 * yields an address near 2^64, which __get_unmapped_area() refuses as
+	 * beyond TASK_SIZE: ENOMEM either way. */
+	return r < 0 ? -ENOMEM : r;
 }
 
 /* mm/huge_memory.c: __thp_get_unmapped_area() for anonymous memory (off 0):
@@ -214,9 +218,9 @@ int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64
 		if (flags & MM_MAP_HUGETLB)
 			return -EINVAL; /* not a hugetlbfs file */
 	} else if (flags & MM_MAP_HUGETLB) {
-		/* The default huge page size has an empty pool on this
-		 * machine: hugetlb_file_setup() then do_mmap() fail. */
-		return len ? -ENOMEM : -EINVAL;
+		/* hstate_sizelog(): no huge page size is set up on this
+		 * machine (HugePages_Total 0), so every size is EINVAL [LIVE]. */
+		return -EINVAL;
 	}
 
 	/* do_mmap() */
