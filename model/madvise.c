@@ -2,9 +2,8 @@
  * madvise_vma_behavior(), madvise_populate(). */
 #include "internal.h"
 
-/* madvise_behavior_valid(). MADV_HWPOISON and MADV_SOFT_OFFLINE are valid
- * but not modelled: the model answers them as an unprivileged process would
- * (EPERM), and traces for the live kernel never use them. */
+/* madvise_behavior_valid(). MADV_HWPOISON and MADV_SOFT_OFFLINE exist only
+ * with CONFIG_MEMORY_FAILURE, which this kernel lacks: EINVAL [LIVE]. */
 static bool behavior_valid(int64_t b)
 {
 	switch (b) {
@@ -14,7 +13,7 @@ static bool behavior_valid(int64_t b)
 	case MM_MADV_POPULATE_READ: case MM_MADV_POPULATE_WRITE: case MM_MADV_MERGEABLE:
 	case MM_MADV_UNMERGEABLE: case MM_MADV_HUGEPAGE: case MM_MADV_NOHUGEPAGE: case MM_MADV_COLLAPSE:
 	case MM_MADV_DONTDUMP: case MM_MADV_DODUMP: case MM_MADV_WIPEONFORK: case MM_MADV_KEEPONFORK:
-	case MM_MADV_GUARD_INSTALL: case MM_MADV_GUARD_REMOVE: case MM_MADV_HWPOISON: case MM_MADV_SOFT_OFFLINE:
+	case MM_MADV_GUARD_INSTALL: case MM_MADV_GUARD_REMOVE:
 		return true;
 	default:
 		return false;
@@ -215,8 +214,6 @@ int mm_madvise(mm_state *mm, uint64_t start, uint64_t len, int64_t b)
 	uint64_t end = start + alen;
 	if (end == start)
 		return 0;
-	if (b == MM_MADV_HWPOISON || b == MM_MADV_SOFT_OFFLINE)
-		return -EPERM;
 	if (b == MM_MADV_POPULATE_READ || b == MM_MADV_POPULATE_WRITE)
 		return madvise_populate(mm, start, end, b == MM_MADV_POPULATE_WRITE);
 

@@ -1,0 +1,304 @@
+/* The naive oracle: state, array helpers, pages, objects, observation. */
+#include "naive_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void *nv_grow(void *arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return arr;
+	size_t ncap = *cap ? *cap * 2 : 16;
+	while (ncap < need)
+		ncap *= 2;
+	void *p = realloc(arr, ncap * elem);
+	if (!p)
+		abort(); /* the oracle does not model allocation failure */
+	*cap = ncap;
+	return p;
+}
+
+naive_mm *naive_create(const mm_config *cfg)
+{
+	naive_mm *nm = calloc(1, sizeof(*nm));
+	if (!nm)
+		return NULL;
+	if (cfg) {
+		nm->cfg = *cfg;
+	} else {
+		nm->cfg.max_map_count = MM_DEFAULT_MAX_MAP_COUNT;
+		nm->cfg.mmap_min_addr = MM_DEFAULT_MMAP_MIN_ADDR;
+		nm->cfg.stack_guard_gap = MM_DEFAULT_STACK_GUARD_GAP;
+		nm->cfg.mmap_base = 0x7f0000000000ull;
+		nm->cfg.mmap_low = MM_PAGE_SIZE;
+		nm->cfg.stack_rlimit = 8ull << 20;
+		nm->cfg.thp_enabled = true;
+	}
+	return nm;
+}
+
+void naive_destroy(naive_mm *nm)
+{
+	if (!nm)
+		return;
+	free(nm->vmas);
+	free(nm->pages);
+	free(nm->regions);
+	free(nm->objects);
+	free(nm->cached);
+	free(nm);
+}
+
+int naive_file_create(naive_mm *nm, uint64_t size)
+{
+	nm->objects = nv_grow(nm->objects, &nm->cap_objects, nm->nobjects + 1, sizeof(nobject));
+	nobject *o = &nm->objects[nm->nobjects++];
+	o->kind = MM_BACKING_FILE;
+	o->id = ++nm->last_file_id;
+	o->size = size;
+	return (int)o->id;
+}
+
+/* ---- VMAs ---------------------------------------------------------------- */
+
+nvma *nv_find_vma(naive_mm *nm, uint64_t addr)
+{
+	for (size_t i = 0; i < nm->nvmas; i++)
+		if (nm->vmas[i].end > addr)
+			return &nm->vmas[i];
+	return NULL;
+}
+
+nvma *nv_vma_at(naive_mm *nm, uint64_t addr)
+{
+	nvma *v = nv_find_vma(nm, addr);
+	return v && v->start <= addr ? v : NULL;
+}
+
+nvma *nv_prev_of(naive_mm *nm, const nvma *v)
+{
+	size_t i = (size_t)(v - nm->vmas);
+	return i > 0 ? &nm->vmas[i - 1] : NULL;
+}
+
+nvma *nv_next_of(naive_mm *nm, const nvma *v)
+{
+	size_t i = (size_t)(v - nm->vmas);
+	return i + 1 < nm->nvmas ? &nm->vmas[i + 1] : NULL;
+}
+
+nvma *nv_insert_vma(naive_mm *nm, const nvma *v)
+{
+	nm->vmas = nv_grow(nm->vmas, &nm->cap_vmas, nm->nvmas + 1, sizeof(nvma));
+	size_t i = 0;
+	while (i < nm->nvmas && nm->vmas[i].start < v->start)
+		i++;
+	memmove(&nm->vmas[i + 1], &nm->vmas[i], (nm->nvmas - i) * sizeof(nvma));
+	nm->vmas[i] = *v;
+	nm->nvmas++;
+	return &nm->vmas[i];
+}
+
+void nv_remove_vma(naive_mm *nm, nvma *v)
+{
+	size_t i = (size_t)(v - nm->vmas);
+	memmove(&nm->vmas[i], &nm->vmas[i + 1], (nm->nvmas - i - 1) * sizeof(nvma));
+	nm->nvmas--;
+}
+
+/* mm/vma.c: __split_vma(). The upper piece's pgoff advances by the pages
+ * below addr; both pieces keep flags, file and anon_vma. A PMD-mapped THP
+ * straddling addr is split to PTEs (vma_adjust_trans_huge). */
+nvma *nv_split(naive_mm *nm, nvma *v, uint64_t addr)
+{
+	nvma upper = *v;
+	upper.start = addr;
+	upper.pgoff = v->pgoff + nv_pages(addr - v->start);
+	v->end = addr;
+	if (addr % NV_PMD)
+		nv_regions_split_partial(nm, addr, addr);
+	return nv_insert_vma(nm, &upper);
+}
+
+bool nv_range_has_vma(naive_mm *nm, uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; i < nm->nvmas; i++)
+		if (nm->vmas[i].start < end && nm->vmas[i].end > start)
+			return true;
+	return false;
+}
+
+uint64_t nv_vma_file_index(const nvma *v, uint64_t addr) { return v->pgoff + nv_pages(addr - v->start); }
+
+/* ---- Pages --------------------------------------------------------------- */
+
+mm_page_state nv_page_get(const naive_mm *nm, uint64_t addr)
+{
+	addr &= NV_PAGE_MASK;
+	for (size_t i = 0; i < nm->npages; i++)
+		if (nm->pages[i].addr == addr)
+			return nm->pages[i].state;
+	return MM_PAGE_NONE;
+}
+
+void nv_page_set(naive_mm *nm, uint64_t addr, mm_page_state st)
+{
+	addr &= NV_PAGE_MASK;
+	for (size_t i = 0; i < nm->npages; i++) {
+		if (nm->pages[i].addr != addr)
+			continue;
+		if (st == MM_PAGE_NONE)
+			nm->pages[i] = nm->pages[--nm->npages];
+		else
+			nm->pages[i].state = st;
+		return;
+	}
+	if (st == MM_PAGE_NONE)
+		return;
+	nm->pages = nv_grow(nm->pages, &nm->cap_pages, nm->npages + 1, sizeof(npage));
+	nm->pages[nm->npages].addr = addr;
+	nm->pages[nm->npages].state = st;
+	nm->npages++;
+}
+
+/* Zap [start, end): present pages go; guard markers go unless keep_guards. */
+void nv_pages_clear(naive_mm *nm, uint64_t start, uint64_t end, bool keep_guards)
+{
+	size_t i = 0;
+	while (i < nm->npages) {
+		npage *p = &nm->pages[i];
+		if (p->addr >= start && p->addr < end && !(keep_guards && p->state == MM_PAGE_GUARD))
+			*p = nm->pages[--nm->npages];
+		else
+			i++;
+	}
+}
+
+/* ---- 2 MiB regions (what the PMD entry holds) ---------------------------- */
+
+nregion *nv_region_get(naive_mm *nm, uint64_t addr)
+{
+	uint64_t base = addr & ~(NV_PMD - 1);
+	for (size_t i = 0; i < nm->nregions; i++)
+		if (nm->regions[i].base == base)
+			return &nm->regions[i];
+	return NULL;
+}
+
+void nv_region_set(naive_mm *nm, uint64_t addr, nregion_kind kind)
+{
+	nregion *r = nv_region_get(nm, addr);
+	if (r) {
+		r->kind = kind;
+		return;
+	}
+	nm->regions = nv_grow(nm->regions, &nm->cap_regions, nm->nregions + 1, sizeof(nregion));
+	nm->regions[nm->nregions].base = addr & ~(NV_PMD - 1);
+	nm->regions[nm->nregions].kind = kind;
+	nm->nregions++;
+}
+
+void nv_region_drop(naive_mm *nm, uint64_t addr)
+{
+	nregion *r = nv_region_get(nm, addr);
+	if (r)
+		*r = nm->regions[--nm->nregions];
+}
+
+/* A PMD-mapped THP that an operation on [start, end) covers only in part is
+ * split into PTEs first (__split_huge_pmd): the pages keep their states, the
+ * region now has a PTE table. start == end names a single split point. */
+void nv_regions_split_partial(naive_mm *nm, uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; i < nm->nregions; i++) {
+		nregion *r = &nm->regions[i];
+		if (r->kind == NV_REGION_PTE)
+			continue;
+		uint64_t rs = r->base, re = r->base + NV_PMD;
+		bool touches = start == end ? (start > rs && start < re) : (start < re && end > rs);
+		bool covers = start <= rs && end >= re;
+		if (touches && !covers)
+			r->kind = NV_REGION_PTE;
+	}
+}
+
+/* mm/memory.c: free_pgtables() after an unmap frees the page tables that no
+ * remaining VMA spans. Approximation: a region no VMA overlaps is freed. */
+void nv_regions_free_unspanned(naive_mm *nm)
+{
+	size_t i = 0;
+	while (i < nm->nregions) {
+		nregion *r = &nm->regions[i];
+		if (!nv_range_has_vma(nm, r->base, r->base + NV_PMD))
+			*r = nm->regions[--nm->nregions];
+		else
+			i++;
+	}
+}
+
+/* ---- Objects and page cache --------------------------------------------- */
+
+nobject *nv_object(naive_mm *nm, mm_backing kind, uint32_t id)
+{
+	for (size_t i = 0; i < nm->nobjects; i++)
+		if (nm->objects[i].kind == kind && nm->objects[i].id == id)
+			return &nm->objects[i];
+	return NULL;
+}
+
+bool nv_is_cached(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index)
+{
+	for (size_t i = 0; i < nm->ncached; i++)
+		if (nm->cached[i].kind == kind && nm->cached[i].id == id && nm->cached[i].index == index)
+			return true;
+	return false;
+}
+
+void nv_cache_add(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index)
+{
+	if (nv_is_cached(nm, kind, id, index))
+		return;
+	nm->cached = nv_grow(nm->cached, &nm->cap_cached, nm->ncached + 1, sizeof(ncached));
+	nm->cached[nm->ncached].kind = kind;
+	nm->cached[nm->ncached].id = id;
+	nm->cached[nm->ncached].index = index;
+	nm->ncached++;
+}
+
+void nv_cache_remove_range(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first, uint64_t last_excl)
+{
+	size_t i = 0;
+	while (i < nm->ncached) {
+		ncached *c = &nm->cached[i];
+		if (c->kind == kind && c->id == id && c->index >= first && c->index < last_excl)
+			*c = nm->cached[--nm->ncached];
+		else
+			i++;
+	}
+}
+
+/* ---- Observation ----------------------------------------------------------- */
+
+size_t naive_map_count(const naive_mm *nm) { return nm->nvmas; }
+
+size_t naive_vmas(const naive_mm *nm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nm->nvmas; i++) {
+		const nvma *v = &nm->vmas[i];
+		if (v->end <= lo || v->start >= hi)
+			continue;
+		if (n < cap) {
+			out[n].start = v->start;
+			out[n].end = v->end;
+			out[n].flags = v->flags;
+			out[n].pgoff = v->pgoff;
+			out[n].backing = v->backing;
+			out[n].object = v->object;
+		}
+		n++;
+	}
+	return n;
+}
+
+mm_page_state naive_page(const naive_mm *nm, uint64_t addr) { return nv_page_get(nm, addr); }

@@ -1,0 +1,281 @@
+/* Demand paging: the x86 fault path (arch/x86/mm/fault.c) and what
+ * handle_mm_fault() installs (mm/memory.c, mm/huge_memory.c), page by page. */
+#include "naive_internal.h"
+
+static bool vma_accessible(const nvma *v) { return (v->flags & MM_VM_ACCESS_FLAGS) != 0; }
+
+/* The PTE is present for the hardware: a page is mapped and the VMA is not
+ * PROT_NONE (a PROT_NONE PTE is _PAGE_PROTNONE without _PAGE_PRESENT). */
+static bool hw_present(const nvma *v, mm_page_state st)
+{
+	return v && vma_accessible(v) && (st == MM_PAGE_ZERO || st == MM_PAGE_ANON || st == MM_PAGE_FILE);
+}
+
+/* What the PTE allows (protection_map, arch/x86/mm/pgprot.c): readable
+ * whenever present; writable only for VM_WRITE and either a shared mapping
+ * or an anonymous (exclusive) page of a private one, so zero pages and
+ * private file pages fault to COW; executable iff VM_EXEC (NX otherwise). */
+static bool pte_allows(const nvma *v, mm_page_state st, mm_access access)
+{
+	switch (access) {
+	case MM_ACCESS_READ:
+		return true;
+	case MM_ACCESS_WRITE:
+		return (v->flags & MM_VM_WRITE) && ((v->flags & MM_VM_SHARED) || st == MM_PAGE_ANON);
+	case MM_ACCESS_EXEC:
+		return (v->flags & MM_VM_EXEC) != 0;
+	}
+	return false;
+}
+
+static bool beyond_eof(naive_mm *nm, const nvma *v, uint64_t addr)
+{
+	nobject *o = nv_object(nm, v->backing, v->object);
+	uint64_t index = nv_vma_file_index(v, addr);
+	return !o || index >= nv_pages(nv_page_align(o->size)) || nv_page_align(o->size) == 0;
+}
+
+static void map_4k(naive_mm *nm, uint64_t addr, mm_page_state st)
+{
+	nv_page_set(nm, addr, st);
+	if (!nv_region_get(nm, addr))
+		nv_region_set(nm, addr, NV_REGION_PTE);
+}
+
+/* mm/memory.c: do_fault_around() + filemap_map_pages(): map the pages of
+ * the 64 KiB-aligned block around addr (clipped to the VMA and to the PTE
+ * table) that are in the object's page cache, below EOF, and whose PTE is
+ * none. */
+static void fault_around(naive_mm *nm, const nvma *v, uint64_t addr)
+{
+	nobject *o = nv_object(nm, v->backing, v->object);
+	uint64_t eof_pages = nv_pages(nv_page_align(o->size));
+	uint64_t pte_off = (addr >> MM_PAGE_SHIFT) & 511;
+	uint64_t vma_off = nv_pages(addr - v->start);
+	uint64_t vma_pages = nv_pages(v->end - v->start);
+	uint64_t from = pte_off & ~(uint64_t)(NV_FAULT_AROUND_PAGES - 1);
+	uint64_t lowest = pte_off - (pte_off < vma_off ? pte_off : vma_off);
+	if (from < lowest)
+		from = lowest;
+	uint64_t to = from + NV_FAULT_AROUND_PAGES;
+	if (to > 512)
+		to = 512;
+	if (to > pte_off + vma_pages - vma_off)
+		to = pte_off + vma_pages - vma_off;
+	uint64_t table = addr & ~(NV_PMD - 1);
+	for (uint64_t i = from; i < to; i++) {
+		uint64_t a = table + (i << MM_PAGE_SHIFT);
+		uint64_t index = nv_vma_file_index(v, a);
+		if (nv_page_get(nm, a) != MM_PAGE_NONE || index >= eof_pages)
+			continue;
+		if (nv_is_cached(nm, v->backing, v->object, index))
+			map_4k(nm, a, MM_PAGE_FILE);
+	}
+}
+
+/* mm/huge_memory.c: thp_vma_allowable_order() in THP "madvise" mode for an
+ * anonymous fault: VM_HUGEPAGE, not VM_NOHUGEPAGE, the aligned 2 MiB range
+ * inside the VMA (thp_vma_suitable_order), and the PMD still none. */
+static bool thp_fault_ok(naive_mm *nm, const nvma *v, uint64_t addr)
+{
+	uint64_t haddr = addr & ~(NV_PMD - 1);
+	return nm->cfg.thp_enabled && (v->flags & MM_VM_HUGEPAGE) && !(v->flags & MM_VM_NOHUGEPAGE) &&
+	       haddr >= v->start && haddr + NV_PMD <= v->end && !nv_region_get(nm, addr);
+}
+
+static void map_pmd(naive_mm *nm, uint64_t addr, nregion_kind kind)
+{
+	uint64_t haddr = addr & ~(NV_PMD - 1);
+	mm_page_state st = kind == NV_REGION_PMD_ZERO ? MM_PAGE_ZERO : MM_PAGE_ANON;
+	for (uint64_t a = haddr; a < haddr + NV_PMD; a += NV_PAGE)
+		nv_page_set(nm, a, st);
+	nv_region_set(nm, haddr, kind);
+}
+
+/* mm/memory.c: handle_mm_fault() for one page of v, once access_error()
+ * has allowed the access. Installs what the fault installs. */
+nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write)
+{
+	addr &= NV_PAGE_MASK;
+	mm_page_state st = nv_page_get(nm, addr);
+	if (st == MM_PAGE_GUARD) /* handle_pte_marker(): PTE_MARKER_GUARD */
+		return NV_FAULT_SIGSEGV;
+
+	if (v->backing == MM_BACKING_ANON) {
+		if (st == MM_PAGE_NONE) {
+			if (thp_fault_ok(nm, v, addr)) {
+				/* do_huge_pmd_anonymous_page(): vmf_anon_prepare() first;
+				 * a read maps the huge zero page, a write a THP */
+				nv_anon_vma_prepare(nm, v);
+				map_pmd(nm, addr, write ? NV_REGION_PMD_ANON : NV_REGION_PMD_ZERO);
+				return NV_FAULT_OK;
+			}
+			/* do_anonymous_page(): read → zero page, write → new page */
+			if (write)
+				nv_anon_vma_prepare(nm, v);
+			map_4k(nm, addr, write ? MM_PAGE_ANON : MM_PAGE_ZERO);
+			return NV_FAULT_OK;
+		}
+		if (st == MM_PAGE_ZERO && write) {
+			nregion *r = nv_region_get(nm, addr);
+			nv_anon_vma_prepare(nm, v);
+			if (r && r->kind == NV_REGION_PMD_ZERO) {
+				/* do_huge_zero_wp_pmd(): the huge zero page is replaced by a THP */
+				map_pmd(nm, addr, NV_REGION_PMD_ANON);
+				return NV_FAULT_OK;
+			}
+			nv_page_set(nm, addr, MM_PAGE_ANON); /* wp_page_copy() */
+		}
+		return NV_FAULT_OK;
+	}
+
+	/* file or shmem backed */
+	if (st == MM_PAGE_NONE) {
+		if (beyond_eof(nm, v, addr)) /* filemap_fault / shmem_fault: VM_FAULT_SIGBUS */
+			return NV_FAULT_SIGBUS;
+		uint64_t index = nv_vma_file_index(v, addr);
+		if (!write) {
+			/* do_read_fault(): fault-around first, then the page itself */
+			fault_around(nm, v, addr);
+			nv_cache_add(nm, v->backing, v->object, index);
+			map_4k(nm, addr, MM_PAGE_FILE);
+			return NV_FAULT_OK;
+		}
+		nv_cache_add(nm, v->backing, v->object, index);
+		if (v->flags & MM_VM_SHARED) {
+			map_4k(nm, addr, MM_PAGE_FILE); /* do_shared_fault() */
+		} else {
+			nv_anon_vma_prepare(nm, v); /* do_cow_fault() */
+			map_4k(nm, addr, MM_PAGE_ANON);
+		}
+		return NV_FAULT_OK;
+	}
+	if (write && st == MM_PAGE_FILE && !(v->flags & MM_VM_SHARED)) {
+		nv_anon_vma_prepare(nm, v); /* do_wp_page → wp_page_copy() */
+		nv_page_set(nm, addr, MM_PAGE_ANON);
+	}
+	return NV_FAULT_OK;
+}
+
+/* mm/mmap.c: expand_downwards(), reached from lock_mm_and_find_vma(). */
+static bool expand_downwards(naive_mm *nm, nvma *v, uint64_t addr)
+{
+	addr &= NV_PAGE_MASK;
+	if (addr < nm->cfg.mmap_min_addr)
+		return false; /* -EPERM */
+	nvma *prev = nv_prev_of(nm, v);
+	if (prev && !(prev->flags & MM_VM_GROWSDOWN) && vma_accessible(prev) &&
+	    addr - prev->end < nm->cfg.stack_guard_gap)
+		return false; /* stack_guard_gap enforced */
+	nv_anon_vma_prepare(nm, v); /* before the size checks */
+	uint64_t size = v->end - addr;
+	uint64_t grow = nv_pages(v->start - addr);
+	if (grow > v->pgoff)
+		return false;
+	if (size > nm->cfg.stack_rlimit) /* acct_stack_growth(): RLIMIT_STACK */
+		return false;
+	v->start = addr;
+	v->pgoff -= grow;
+	return true;
+}
+
+mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access)
+{
+	mm_touch_result res = {MM_TOUCH_OK, 0};
+	uint32_t code = MM_PF_USER | (access == MM_ACCESS_WRITE ? MM_PF_WRITE : 0) |
+	                (access == MM_ACCESS_EXEC ? MM_PF_INSTR : 0);
+	if (addr >= NV_TASK_SIZE) {
+		/* the kernel-address path; sanitize_error_code() forces P on */
+		res.outcome = MM_TOUCH_SEGV_MAPERR;
+		res.pf_error = code | MM_PF_PROT;
+		return res;
+	}
+	/* At most: one fault to map the page, one more for a COW or an NX
+	 * page found present; the loop stops on the first signal. */
+	for (int attempt = 0; attempt < 4; attempt++) {
+		nvma *v = nv_vma_at(nm, addr);
+		mm_page_state st = nv_page_get(nm, addr);
+		bool present = hw_present(v, st);
+		if (present && pte_allows(v, st, access))
+			return res;
+		uint32_t err = code | (present ? MM_PF_PROT : 0);
+		res.pf_error = err;
+
+		/* do_user_addr_fault → lock_mm_and_find_vma() */
+		v = nv_find_vma(nm, addr);
+		if (!v || (v->start > addr && (!(v->flags & MM_VM_GROWSDOWN) || !expand_downwards(nm, v, addr)))) {
+			res.outcome = MM_TOUCH_SEGV_MAPERR;
+			return res;
+		}
+		/* access_error() */
+		bool bad;
+		if (err & MM_PF_WRITE)
+			bad = !(v->flags & MM_VM_WRITE);
+		else if (err & MM_PF_PROT)
+			bad = true;
+		else
+			bad = !vma_accessible(v);
+		if (bad) {
+			res.outcome = MM_TOUCH_SEGV_ACCERR;
+			return res;
+		}
+		switch (nv_handle_fault(nm, v, addr, access == MM_ACCESS_WRITE)) {
+		case NV_FAULT_OK:
+			break;
+		case NV_FAULT_SIGSEGV:
+			res.outcome = MM_TOUCH_SEGV_MAPERR;
+			return res;
+		case NV_FAULT_SIGBUS:
+			res.outcome = MM_TOUCH_SIGBUS;
+			return res;
+		}
+	}
+	res.outcome = MM_TOUCH_SEGV_ACCERR; /* not reached: the loop always settles */
+	return res;
+}
+
+/* mm/gup.c: populate_vma_page_range() over [start, end) of v: a write fault
+ * per page of a private writable VMA (COW broken), a read fault otherwise.
+ * Returns 0, or -EFAULT (permission mismatch, SIGSEGV or SIGBUS). */
+static int populate_vma_page_range(naive_mm *nm, uint64_t vstart, uint64_t start, uint64_t end)
+{
+	nvma *v = nv_vma_at(nm, vstart);
+	if (v->flags & MM_VM_LOCKONFAULT)
+		return 0;
+	bool write = (v->flags & (MM_VM_WRITE | MM_VM_SHARED)) == MM_VM_WRITE;
+	bool force = vma_accessible(v);
+	/* check_vma_flags() */
+	if (!write && !(v->flags & MM_VM_READ) && (!force || !(v->flags & MM_VM_MAYREAD)))
+		return -EFAULT;
+	for (uint64_t a = start; a < end; a += NV_PAGE) {
+		v = nv_vma_at(nm, vstart);
+		mm_page_state st = nv_page_get(nm, a);
+		if (hw_present(v, st) && (!write || pte_allows(v, st, MM_ACCESS_WRITE)))
+			continue;
+		if (nv_handle_fault(nm, v, a, write) != NV_FAULT_OK)
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/* mm/gup.c: __mm_populate() */
+int nv_mm_populate(naive_mm *nm, uint64_t start, uint64_t len, bool ignore_errors)
+{
+	uint64_t end = start + len;
+	uint64_t nstart = start;
+	while (nstart < end) {
+		nvma *v = nv_find_vma(nm, nstart);
+		if (!v || v->start >= end)
+			break;
+		uint64_t nend = v->end < end ? v->end : end;
+		if (nstart < v->start)
+			nstart = v->start;
+		if (!(v->flags & (MM_VM_IO | MM_VM_PFNMAP))) {
+			int ret = populate_vma_page_range(nm, v->start, nstart, nend);
+			if (ret < 0 && !ignore_errors)
+				return ret;
+		}
+		nstart = nend;
+	}
+	return 0;
+}

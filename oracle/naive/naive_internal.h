@@ -1,0 +1,134 @@
+/* The naive oracle's private state. Everything is a plain array scanned
+ * linearly: a reader should be able to check each rule against the kernel
+ * function named beside it without knowing any data structure. */
+#ifndef MMREF_NAIVE_INTERNAL_H
+#define MMREF_NAIVE_INTERNAL_H
+
+#include "naive.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NV_PAGE MM_PAGE_SIZE
+#define NV_PAGE_MASK (~(MM_PAGE_SIZE - 1))
+#define NV_PMD MM_PMD_SIZE
+#define NV_TASK_SIZE MM_TASK_SIZE
+/* mm/memory.c: fault_around_bytes (64 KiB) */
+#define NV_FAULT_AROUND_PAGES 16u
+
+static inline uint64_t nv_page_align(uint64_t x) { return (x + NV_PAGE - 1) & NV_PAGE_MASK; }
+static inline uint64_t nv_pages(uint64_t bytes) { return bytes >> MM_PAGE_SHIFT; }
+
+/* One VMA. [start, end) with end exclusive, as vm_start/vm_end. */
+typedef struct nvma {
+	uint64_t start;
+	uint64_t end;
+	uint64_t flags;     /* vm_flags */
+	uint64_t pgoff;     /* vm_pgoff, in pages */
+	mm_backing backing; /* ANON: vm_file NULL; SHMEM/FILE: vm_file is that object */
+	uint32_t object;    /* file id or shmem id; 0 for ANON */
+	uint32_t anon_vma;  /* 0: none yet; otherwise an anon_vma identity (chains are singular) */
+} nvma;
+
+/* One present page or guard marker; pages not listed are MM_PAGE_NONE. */
+typedef struct npage {
+	uint64_t addr;
+	mm_page_state state;
+} npage;
+
+/* What lies at the PMD level of one 2 MiB region (absent: pmd_none). */
+typedef enum nregion_kind {
+	NV_REGION_PTE = 1,     /* a PTE table exists: faults here map 4 KiB pages */
+	NV_REGION_PMD_ZERO = 2, /* the huge zero page is PMD-mapped */
+	NV_REGION_PMD_ANON = 3, /* an anonymous THP is PMD-mapped */
+} nregion_kind;
+
+typedef struct nregion {
+	uint64_t base; /* 2 MiB aligned */
+	nregion_kind kind;
+} nregion;
+
+/* A file or shmem object: what vm_file points at. */
+typedef struct nobject {
+	mm_backing kind; /* SHMEM or FILE */
+	uint32_t id;
+	uint64_t size; /* i_size in bytes */
+} nobject;
+
+/* One page of an object that is in its page cache. */
+typedef struct ncached {
+	mm_backing kind;
+	uint32_t id;
+	uint64_t index; /* page index in the object */
+} ncached;
+
+struct naive_mm {
+	mm_config cfg;
+
+	nvma *vmas; /* sorted by start, never overlapping */
+	size_t nvmas, cap_vmas;
+
+	npage *pages; /* unsorted */
+	size_t npages, cap_pages;
+
+	nregion *regions; /* unsorted */
+	size_t nregions, cap_regions;
+
+	nobject *objects;
+	size_t nobjects, cap_objects;
+
+	ncached *cached;
+	size_t ncached, cap_cached;
+
+	uint32_t last_file_id, last_shmem_id, last_anon_vma;
+};
+
+/* ---- naive_core.c: arrays, lookups, pages ---- */
+void *nv_grow(void *arr, size_t *cap, size_t need, size_t elem);
+nvma *nv_find_vma(naive_mm *nm, uint64_t addr);        /* first VMA with end > addr (find_vma) */
+nvma *nv_vma_at(naive_mm *nm, uint64_t addr);          /* the VMA containing addr, or NULL */
+nvma *nv_prev_of(naive_mm *nm, const nvma *v);         /* the VMA before v in address order */
+nvma *nv_next_of(naive_mm *nm, const nvma *v);         /* the VMA after v */
+nvma *nv_insert_vma(naive_mm *nm, const nvma *v);      /* keeps the array sorted */
+void nv_remove_vma(naive_mm *nm, nvma *v);
+nvma *nv_split(naive_mm *nm, nvma *v, uint64_t addr); /* __split_vma; returns the upper piece */
+bool nv_range_has_vma(naive_mm *nm, uint64_t start, uint64_t end);
+
+mm_page_state nv_page_get(const naive_mm *nm, uint64_t addr);
+void nv_page_set(naive_mm *nm, uint64_t addr, mm_page_state st); /* NONE removes */
+void nv_pages_clear(naive_mm *nm, uint64_t start, uint64_t end, bool keep_guards);
+
+nregion *nv_region_get(naive_mm *nm, uint64_t addr);
+void nv_region_set(naive_mm *nm, uint64_t addr, nregion_kind kind);
+void nv_region_drop(naive_mm *nm, uint64_t addr);
+void nv_regions_split_partial(naive_mm *nm, uint64_t start, uint64_t end);
+void nv_regions_free_unspanned(naive_mm *nm);
+
+nobject *nv_object(naive_mm *nm, mm_backing kind, uint32_t id);
+bool nv_is_cached(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index);
+void nv_cache_add(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index);
+void nv_cache_remove_range(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first, uint64_t last_excl);
+
+uint64_t nv_vma_file_index(const nvma *v, uint64_t addr); /* vm_pgoff + page offset in VMA */
+
+/* ---- naive_merge.c ---- */
+bool nv_anon_compatible(uint32_t a, uint32_t b);
+nvma *nv_merge_new_range(naive_mm *nm, const nvma *proposed, bool just_expand);
+int nv_modify_flags(naive_mm *nm, nvma *middle, uint64_t start, uint64_t end, uint64_t newflags,
+                    nvma **result);
+uint32_t nv_anon_vma_prepare(naive_mm *nm, nvma *v);
+
+/* ---- naive_mmap.c ---- */
+int64_t nv_get_unmapped_area(naive_mm *nm, mm_backing backing, uint64_t addr, uint64_t len, uint64_t pgoff,
+                             uint64_t flags);
+int nv_do_munmap(naive_mm *nm, uint64_t start, uint64_t len);
+
+/* ---- naive_fault.c ---- */
+typedef enum nv_fault_result { NV_FAULT_OK = 0, NV_FAULT_SIGSEGV, NV_FAULT_SIGBUS } nv_fault_result;
+nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write);
+/* __mm_populate(start, len, ignore_errors): 0 or -EFAULT/-ENOMEM as gup reports */
+int nv_mm_populate(naive_mm *nm, uint64_t start, uint64_t len, bool ignore_errors);
+
+#endif

@@ -1,0 +1,449 @@
+/* madvise (mm/madvise.c), mlock/munlock (mm/mlock.c), mseal (mm/mseal.c). */
+#include "naive_internal.h"
+
+/* ---- madvise ----------------------------------------------------------------- */
+
+static bool madvise_behavior_valid(int64_t advice)
+{
+	switch (advice) {
+	case MM_MADV_DOFORK: case MM_MADV_DONTFORK: case MM_MADV_NORMAL: case MM_MADV_SEQUENTIAL:
+	case MM_MADV_RANDOM: case MM_MADV_REMOVE: case MM_MADV_WILLNEED: case MM_MADV_DONTNEED:
+	case MM_MADV_DONTNEED_LOCKED: case MM_MADV_FREE: case MM_MADV_COLD: case MM_MADV_PAGEOUT:
+	case MM_MADV_POPULATE_READ: case MM_MADV_POPULATE_WRITE:
+	case MM_MADV_MERGEABLE: case MM_MADV_UNMERGEABLE:                      /* CONFIG_KSM=y */
+	case MM_MADV_HUGEPAGE: case MM_MADV_NOHUGEPAGE: case MM_MADV_COLLAPSE: /* CONFIG_TRANSPARENT_HUGEPAGE=y */
+	case MM_MADV_DONTDUMP: case MM_MADV_DODUMP: case MM_MADV_WIPEONFORK: case MM_MADV_KEEPONFORK:
+	case MM_MADV_GUARD_INSTALL: case MM_MADV_GUARD_REMOVE:
+		return true;
+	default: /* HWPOISON, SOFT_OFFLINE: CONFIG_MEMORY_FAILURE is off */
+		return false;
+	}
+}
+
+/* is_discard(): the advice a sealed read-only anonymous VMA refuses */
+static bool is_discard(int64_t advice)
+{
+	switch (advice) {
+	case MM_MADV_FREE: case MM_MADV_DONTNEED: case MM_MADV_DONTNEED_LOCKED: case MM_MADV_REMOVE:
+	case MM_MADV_DONTFORK: case MM_MADV_WIPEONFORK: case MM_MADV_GUARD_INSTALL:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* can_madvise_modify() */
+static bool can_madvise_modify(const nvma *v, int64_t advice)
+{
+	if (!(v->flags & MM_VM_SEALED) || !is_discard(advice))
+		return true;
+	if (v->backing != MM_BACKING_ANON) /* vma->vm_file */
+		return true;
+	return (v->flags & MM_VM_WRITE) != 0;
+}
+
+/* madvise_dontneed_single_vma(): zap present pages, keep guard markers. A
+ * PMD-mapped THP only partly covered is split; a whole one is zapped (its
+ * PMD becomes none). With CONFIG_PT_RECLAIM, a zap of 2 MiB or more frees
+ * the PTE tables it leaves empty (reclaim_pt). */
+static void zap_range(naive_mm *nm, uint64_t start, uint64_t end)
+{
+	nv_regions_split_partial(nm, start, end);
+	nv_pages_clear(nm, start, end, true);
+	for (uint64_t a = start & ~(NV_PMD - 1); a < end; a += NV_PMD) {
+		nregion *r = nv_region_get(nm, a);
+		if (!r)
+			continue;
+		bool covered = a >= start && a + NV_PMD <= end;
+		if (r->kind != NV_REGION_PTE) {
+			if (covered)
+				nv_region_drop(nm, a);
+			continue;
+		}
+		if (end - start < NV_PMD || !covered)
+			continue;
+		bool empty = true;
+		for (size_t i = 0; i < nm->npages && empty; i++)
+			if (nm->pages[i].addr >= a && nm->pages[i].addr < a + NV_PMD)
+				empty = false;
+		if (empty)
+			nv_region_drop(nm, a);
+	}
+}
+
+/* MADV_REMOVE: vfs_fallocate(PUNCH_HOLE) on the object: its cached pages go,
+ * and their mappings in every VMA of the object (not private COW copies,
+ * not guard markers: unmap_mapping_range with even_cows = 0). */
+static void punch_hole(naive_mm *nm, const nvma *v, uint64_t start, uint64_t end)
+{
+	uint64_t first = nv_vma_file_index(v, start), last = nv_vma_file_index(v, end);
+	mm_backing kind = v->backing;
+	uint32_t id = v->object;
+	nv_cache_remove_range(nm, kind, id, first, last);
+	for (size_t k = 0; k < nm->nvmas; k++) {
+		nvma *w = &nm->vmas[k];
+		if (w->backing != kind || w->object != id)
+			continue;
+		for (uint64_t a = w->start; a < w->end; a += NV_PAGE) {
+			uint64_t idx = nv_vma_file_index(w, a);
+			if (idx >= first && idx < last && nv_page_get(nm, a) == MM_PAGE_FILE)
+				nv_page_set(nm, a, MM_PAGE_NONE);
+		}
+	}
+}
+
+/* mm/khugepaged.c: madvise_collapse() for anonymous VMAs: the VMA must be
+ * able to hold an aligned 2 MiB and not be VM_NOHUGEPAGE (else EINVAL).
+ * Each aligned 2 MiB block inside [start, end): already PMD-mapped counts
+ * as done; a table with a guard marker stops with EINVAL; any other block,
+ * even one with no page table or only empty entries, becomes one anonymous
+ * THP (collapse_huge_page) [LIVE]. File and
+ * shmem VMAs (shmem_enabled=never) are refused with EINVAL. */
+static int madvise_collapse(naive_mm *nm, nvma *v, uint64_t start, uint64_t end)
+{
+	uint64_t last = (v->end - NV_PMD) & ~(NV_PMD - 1);
+	if (v->backing != MM_BACKING_ANON || (v->flags & MM_VM_NOHUGEPAGE) || v->end - v->start < NV_PMD ||
+	    last < v->start)
+		return -EINVAL;
+	uint64_t hstart = (start + NV_PMD - 1) & ~(NV_PMD - 1), hend = end & ~(NV_PMD - 1);
+	for (uint64_t h = hstart; h < hend; h += NV_PMD) {
+		nregion *r = nv_region_get(nm, h);
+		if (r && r->kind != NV_REGION_PTE)
+			continue;
+		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE)
+			if (nv_page_get(nm, a) == MM_PAGE_GUARD)
+				return -EINVAL;
+		nv_anon_vma_prepare(nm, v);
+		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE)
+			nv_page_set(nm, a, MM_PAGE_ANON);
+		nv_region_set(nm, h, NV_REGION_PMD_ANON);
+	}
+	return 0;
+}
+
+/* madvise_update_vma(): flag advice on [start, end) of v. *iter_end is the
+ * end of the VMA that now holds the range. */
+static int update_vma(naive_mm *nm, nvma *v, uint64_t start, uint64_t end, uint64_t newflags,
+                      uint64_t *iter_end)
+{
+	if (newflags == v->flags) {
+		*iter_end = v->end;
+		return 0;
+	}
+	nvma *r;
+	int err = nv_modify_flags(nm, v, start, end, newflags, &r);
+	if (err)
+		return err == -ENOMEM ? -EAGAIN : err;
+	*iter_end = r->end;
+	return 0;
+}
+
+/* madvise_vma_behavior() for [start, end) of v. */
+static int madvise_vma_behavior(naive_mm *nm, nvma *v, uint64_t start, uint64_t end, int64_t advice,
+                                uint64_t *iter_end)
+{
+	*iter_end = end;
+	if (!can_madvise_modify(v, advice))
+		return -EPERM;
+	uint64_t nf = v->flags;
+	switch (advice) {
+	case MM_MADV_REMOVE:
+		if (v->flags & MM_VM_LOCKED)
+			return -EINVAL;
+		if (v->backing == MM_BACKING_ANON)
+			return -EINVAL;
+		if ((v->flags & (MM_VM_SHARED | MM_VM_MAYWRITE)) != (MM_VM_SHARED | MM_VM_MAYWRITE))
+			return -EACCES;
+		punch_hole(nm, v, start, end);
+		return 0;
+	case MM_MADV_WILLNEED:
+		return 0; /* swap-in / shmem swap-in: nothing to do without swap */
+	case MM_MADV_COLD:
+	case MM_MADV_PAGEOUT:
+		/* can_madv_lru_vma(); with no swap nothing is reclaimed */
+		if (v->flags & (MM_VM_LOCKED | MM_VM_PFNMAP | MM_VM_HUGETLB))
+			return -EINVAL;
+		return 0;
+	case MM_MADV_DONTNEED:
+	case MM_MADV_DONTNEED_LOCKED:
+	case MM_MADV_FREE: {
+		/* madvise_dontneed_free_valid_vma() */
+		uint64_t forbidden = MM_VM_PFNMAP | (advice != MM_MADV_DONTNEED_LOCKED ? MM_VM_LOCKED : 0);
+		if (v->flags & forbidden)
+			return -EINVAL;
+		if (advice == MM_MADV_FREE) {
+			/* madvise_free_single_vma(): anonymous only; the pages become
+			 * lazy-free but stay mapped until reclaim (none here) */
+			if (v->backing != MM_BACKING_ANON)
+				return -EINVAL;
+			return 0;
+		}
+		zap_range(nm, start, end);
+		return 0;
+	}
+	case MM_MADV_COLLAPSE:
+		return madvise_collapse(nm, v, start, end);
+	case MM_MADV_GUARD_INSTALL:
+		/* madvise_guard_install(): is_valid_guard_vma(allow_locked=false) */
+		if (v->flags & (MM_VM_SPECIAL | MM_VM_HUGETLB | MM_VM_LOCKED))
+			return -EINVAL;
+		v->flags |= MM_VM_MAYBE_GUARD; /* the whole VMA, no split */
+		if (v->backing == MM_BACKING_ANON)
+			nv_anon_vma_prepare(nm, v);
+		nv_regions_split_partial(nm, start, end);
+		for (uint64_t a = start; a < end; a += NV_PAGE) {
+			nv_page_set(nm, a, MM_PAGE_GUARD);
+			if (!nv_region_get(nm, a) || nv_region_get(nm, a)->kind != NV_REGION_PTE)
+				nv_region_set(nm, a, NV_REGION_PTE);
+		}
+		return 0;
+	case MM_MADV_GUARD_REMOVE:
+		if (v->flags & (MM_VM_SPECIAL | MM_VM_HUGETLB))
+			return -EINVAL;
+		for (uint64_t a = start; a < end; a += NV_PAGE)
+			if (nv_page_get(nm, a) == MM_PAGE_GUARD)
+				nv_page_set(nm, a, MM_PAGE_NONE);
+		return 0;
+	case MM_MADV_NORMAL:
+		nf &= ~(MM_VM_RAND_READ | MM_VM_SEQ_READ);
+		break;
+	case MM_MADV_SEQUENTIAL:
+		nf = (nf & ~MM_VM_RAND_READ) | MM_VM_SEQ_READ;
+		break;
+	case MM_MADV_RANDOM:
+		nf = (nf & ~MM_VM_SEQ_READ) | MM_VM_RAND_READ;
+		break;
+	case MM_MADV_DONTFORK:
+		nf |= MM_VM_DONTCOPY;
+		break;
+	case MM_MADV_DOFORK:
+		if (nf & MM_VM_IO)
+			return -EINVAL;
+		nf &= ~MM_VM_DONTCOPY;
+		break;
+	case MM_MADV_WIPEONFORK:
+		if (v->backing != MM_BACKING_ANON || (nf & MM_VM_SHARED))
+			return -EINVAL;
+		nf |= MM_VM_WIPEONFORK;
+		break;
+	case MM_MADV_KEEPONFORK:
+		if (nf & MM_VM_DROPPABLE)
+			return -EINVAL;
+		nf &= ~MM_VM_WIPEONFORK;
+		break;
+	case MM_MADV_DONTDUMP:
+		nf |= MM_VM_DONTDUMP;
+		break;
+	case MM_MADV_DODUMP:
+		if ((nf & MM_VM_SPECIAL) || (nf & MM_VM_DROPPABLE))
+			return -EINVAL;
+		nf &= ~MM_VM_DONTDUMP;
+		break;
+	case MM_MADV_MERGEABLE:
+		/* ksm_madvise(): silently ignored where vma_ksm_compatible() fails */
+		if (!(nf & (MM_VM_SHARED | MM_VM_MAYSHARE | MM_VM_PFNMAP | MM_VM_IO | MM_VM_DONTEXPAND |
+		            MM_VM_HUGETLB | MM_VM_DROPPABLE)))
+			nf |= MM_VM_MERGEABLE;
+		break;
+	case MM_MADV_UNMERGEABLE:
+		nf &= ~MM_VM_MERGEABLE;
+		break;
+	case MM_MADV_HUGEPAGE:
+		nf = (nf & ~MM_VM_NOHUGEPAGE) | MM_VM_HUGEPAGE;
+		break;
+	case MM_MADV_NOHUGEPAGE:
+		nf = (nf & ~MM_VM_HUGEPAGE) | MM_VM_NOHUGEPAGE;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return update_vma(nm, v, start, end, nf, iter_end);
+}
+
+/* madvise_populate(): fault in [start, end) page by page like GUP with
+ * FOLL_MADV_POPULATE: no VMA → ENOMEM, incompatible VMA → EINVAL, a fault
+ * that signals (guard marker, beyond EOF) → EFAULT. */
+static int madvise_populate(naive_mm *nm, uint64_t start, uint64_t end, bool write)
+{
+	for (uint64_t a = start; a < end; a += NV_PAGE) {
+		nvma *v = nv_vma_at(nm, a);
+		if (!v)
+			return -ENOMEM;
+		/* check_vma_flags() without FOLL_FORCE */
+		if (write ? !(v->flags & MM_VM_WRITE) : !(v->flags & MM_VM_READ))
+			return -EINVAL;
+		mm_page_state st = nv_page_get(nm, a);
+		bool present = (v->flags & MM_VM_ACCESS_FLAGS) && st != MM_PAGE_NONE && st != MM_PAGE_GUARD;
+		bool writable = (v->flags & MM_VM_WRITE) && ((v->flags & MM_VM_SHARED) || st == MM_PAGE_ANON);
+		if (present && (!write || writable))
+			continue;
+		if (nv_handle_fault(nm, v, a, write) != NV_FAULT_OK)
+			return -EFAULT;
+	}
+	return 0;
+}
+
+int naive_madvise(naive_mm *nm, uint64_t start, uint64_t len_in, int64_t advice)
+{
+	/* do_madvise() → madvise_checks */
+	if (!madvise_behavior_valid(advice))
+		return -EINVAL;
+	if (start & ~NV_PAGE_MASK)
+		return -EINVAL;
+	uint64_t len = nv_page_align(len_in);
+	if (len_in && !len)
+		return -EINVAL;
+	uint64_t end = start + len;
+	if (end < start)
+		return -EINVAL;
+	if (end == start)
+		return 0;
+
+	if (advice == MM_MADV_POPULATE_READ || advice == MM_MADV_POPULATE_WRITE)
+		return madvise_populate(nm, start, end, advice == MM_MADV_POPULATE_WRITE);
+
+	/* madvise_walk_vmas(): every mapped piece is advised; a hole makes the
+	 * result ENOMEM at the end; a per-VMA error stops the walk at once. */
+	int unmapped_error = 0;
+	uint64_t cur = start;
+	for (;;) {
+		nvma *v = nv_find_vma(nm, cur);
+		if (!v)
+			return -ENOMEM;
+		if (cur < v->start) {
+			unmapped_error = -ENOMEM;
+			cur = v->start;
+			if (cur >= end)
+				break;
+		}
+		uint64_t tmp = v->end < end ? v->end : end;
+		uint64_t iter_end;
+		int err = madvise_vma_behavior(nm, v, cur, tmp, advice, &iter_end);
+		if (err)
+			return err;
+		/* start = tmp, or the end of prev when the piece merged forward */
+		cur = iter_end > tmp ? iter_end : tmp;
+		if (cur >= end)
+			break;
+	}
+	return unmapped_error;
+}
+
+/* ---- mlock / munlock ------------------------------------------------------------ */
+
+/* mlock_fixup() */
+static int mlock_fixup(naive_mm *nm, nvma *v, uint64_t start, uint64_t end, uint64_t newflags, uint64_t *iter_end)
+{
+	*iter_end = v->end;
+	/* vma_supports_mlock(): VM_SPECIAL and VM_DROPPABLE are skipped silently */
+	if (newflags == v->flags || (v->flags & (MM_VM_SPECIAL | MM_VM_DROPPABLE)) || (v->flags & MM_VM_HUGETLB))
+		return 0;
+	nvma *r;
+	int err = nv_modify_flags(nm, v, start, end, newflags, &r);
+	if (err)
+		return err;
+	*iter_end = r->end;
+	return 0;
+}
+
+/* apply_vma_lock_flags(): like mprotect, earlier VMAs keep their change. */
+static int apply_vma_lock_flags(naive_mm *nm, uint64_t start, uint64_t len, uint64_t lockflags)
+{
+	uint64_t end = start + len;
+	if (end < start)
+		return -EINVAL;
+	if (end == start)
+		return 0;
+	nvma *v = nv_vma_at(nm, start);
+	if (!v)
+		return -ENOMEM;
+	uint64_t nstart = start, tmp = v->start;
+	for (;;) {
+		v = nv_find_vma(nm, nstart);
+		if (!v || v->start >= end)
+			break;
+		if (v->start != tmp)
+			return -ENOMEM;
+		uint64_t newflags = (v->flags & ~MM_VM_LOCKED_MASK) | lockflags;
+		tmp = v->end < end ? v->end : end;
+		uint64_t iter_end;
+		int err = mlock_fixup(nm, v, nstart, tmp, newflags, &iter_end);
+		if (err)
+			return err;
+		tmp = iter_end;
+		nstart = tmp;
+		if (nstart >= end)
+			break;
+	}
+	return tmp < end ? -ENOMEM : 0;
+}
+
+int naive_mlock2(naive_mm *nm, uint64_t start, uint64_t len, uint64_t flags)
+{
+	if (flags & ~(uint64_t)MM_MLOCK_ONFAULT)
+		return -EINVAL;
+	uint64_t lockflags = MM_VM_LOCKED | (flags & MM_MLOCK_ONFAULT ? MM_VM_LOCKONFAULT : 0);
+	/* do_mlock(): root has CAP_IPC_LOCK; an unaligned start is rounded */
+	len = nv_page_align(len + (start & ~NV_PAGE_MASK));
+	start &= NV_PAGE_MASK;
+	int err = apply_vma_lock_flags(nm, start, len, lockflags);
+	if (err)
+		return err;
+	err = nv_mm_populate(nm, start, len, false);
+	if (err) /* __mlock_posix_error_return() */
+		return err == -EFAULT ? -ENOMEM : err == -ENOMEM ? -EAGAIN : err;
+	return 0;
+}
+
+int naive_munlock(naive_mm *nm, uint64_t start, uint64_t len)
+{
+	len = nv_page_align(len + (start & ~NV_PAGE_MASK));
+	start &= NV_PAGE_MASK;
+	return apply_vma_lock_flags(nm, start, len, 0);
+}
+
+/* ---- mseal ------------------------------------------------------------------------ */
+
+int naive_mseal(naive_mm *nm, uint64_t start, uint64_t len_in, uint64_t flags)
+{
+	if (flags)
+		return -EINVAL;
+	if (start & ~NV_PAGE_MASK)
+		return -EINVAL;
+	uint64_t len = nv_page_align(len_in);
+	if (len_in && !len)
+		return -EINVAL;
+	uint64_t end = start + len;
+	if (end < start)
+		return -EINVAL;
+	if (end == start)
+		return 0;
+	/* range_contains_unmapped(): checked before anything changes */
+	uint64_t prev_end = start;
+	for (size_t i = 0; i < nm->nvmas; i++) {
+		nvma *v = &nm->vmas[i];
+		if (v->end <= start || v->start >= end)
+			continue;
+		if (v->start > prev_end)
+			return -ENOMEM;
+		prev_end = v->end;
+	}
+	if (prev_end < end)
+		return -ENOMEM;
+	/* mseal_apply() */
+	uint64_t cur = start;
+	while (cur < end) {
+		nvma *v = nv_vma_at(nm, cur);
+		uint64_t curr_end = v->end < end ? v->end : end;
+		uint64_t next = curr_end;
+		if (!(v->flags & MM_VM_SEALED)) {
+			nvma *r;
+			int err = nv_modify_flags(nm, v, cur, curr_end, v->flags | MM_VM_SEALED, &r);
+			if (err)
+				return err;
+			next = r->end > curr_end ? r->end : curr_end;
+		}
+		cur = next;
+	}
+	return 0;
+}

@@ -1,0 +1,282 @@
+/* mremap (mm/mremap.c, 6.18: struct vma_remap_struct, remap_move). */
+#include "naive_internal.h"
+
+typedef enum remap_type { REMAP_NO_RESIZE, REMAP_SHRINK, REMAP_EXPAND } remap_type;
+
+/* One mremap in progress, as struct vma_remap_struct. */
+typedef struct nv_remap {
+	uint64_t addr;      /* source start */
+	uint64_t old_len;   /* page aligned */
+	uint64_t new_len;   /* page aligned */
+	uint64_t flags;     /* MREMAP_* */
+	uint64_t new_addr;  /* destination (a hint without FIXED) */
+	uint64_t delta;     /* |new_len - old_len| */
+	remap_type type;
+	bool populate_expand; /* VM_LOCKED and growing: populate the growth */
+} nv_remap;
+
+static bool implies_new_addr(const nv_remap *rm) { return rm->flags & (MM_MREMAP_FIXED | MM_MREMAP_DONTUNMAP); }
+
+static int64_t signed_count(const naive_mm *nm) { return (int64_t)nm->nvmas; }
+static int64_t signed_max(const naive_mm *nm) { return (int64_t)nm->cfg.max_map_count; }
+
+/* check_prep_vma() */
+static int check_prep_vma(naive_mm *nm, nv_remap *rm)
+{
+	nvma *v = nv_vma_at(nm, rm->addr);
+	if (!v)
+		return -EFAULT;
+	if (v->flags & MM_VM_SEALED)
+		return -EPERM;
+	rm->delta = rm->new_len > rm->old_len ? rm->new_len - rm->old_len : rm->old_len - rm->new_len;
+	rm->type = rm->delta == 0 ? REMAP_NO_RESIZE : rm->old_len > rm->new_len ? REMAP_SHRINK : REMAP_EXPAND;
+	if (!implies_new_addr(rm))
+		rm->new_addr = rm->addr;
+	if (rm->type != REMAP_EXPAND && !implies_new_addr(rm))
+		return 0; /* !vrm_will_map_new() */
+	if (!rm->old_len && !(v->flags & (MM_VM_SHARED | MM_VM_MAYSHARE)))
+		return -EINVAL; /* no duplicating a private mapping */
+	if ((rm->flags & MM_MREMAP_DONTUNMAP) && (v->flags & (MM_VM_DONTEXPAND | MM_VM_PFNMAP)))
+		return -EINVAL;
+	/* a shrink only needs the kept part inside the VMA */
+	uint64_t need = rm->type == REMAP_SHRINK ? rm->new_len : rm->old_len;
+	if (need > v->end - rm->addr)
+		return -EFAULT;
+	if (rm->new_len <= rm->old_len)
+		return 0;
+	if (v->flags & MM_VM_LOCKED)
+		rm->populate_expand = true;
+	if (v->flags & (MM_VM_DONTEXPAND | MM_VM_PFNMAP))
+		return -EFAULT;
+	return 0; /* mlock_future_ok, may_expand_vm: root, no limits */
+}
+
+/* move_page_tables(): pages and guard markers of [from, from+len) move to
+ * [to, to+len) with their states. A whole, 2 MiB-aligned PMD (a PTE table
+ * or a PMD-mapped THP) moves as it is when the destination PMD is none
+ * (move_normal_pmd / move_huge_pmd); any other PMD-mapped THP in the range
+ * is split first, and destination regions that get 4 KiB pages get a table. */
+static void move_page_tables(naive_mm *nm, uint64_t from, uint64_t to, uint64_t len)
+{
+	for (uint64_t a = from & ~(NV_PMD - 1); a < from + len; a += NV_PMD) {
+		nregion *r = nv_region_get(nm, a);
+		if (!r)
+			continue;
+		bool whole = a >= from && a + NV_PMD <= from + len && (to - from) % NV_PMD == 0;
+		uint64_t dst = a + (to - from);
+		if (whole && !nv_region_get(nm, dst)) {
+			nregion_kind kind = r->kind;
+			nv_region_drop(nm, a);
+			nv_region_set(nm, dst, kind);
+		} else if (r->kind != NV_REGION_PTE) {
+			r->kind = NV_REGION_PTE;
+		}
+	}
+	for (size_t i = 0; i < nm->npages; i++) {
+		npage *p = &nm->pages[i];
+		if (p->addr >= from && p->addr < from + len)
+			p->addr = p->addr - from + to;
+	}
+	for (uint64_t a = to; a < to + len; a += NV_PAGE)
+		if (nv_page_get(nm, a) != MM_PAGE_NONE && !nv_region_get(nm, a))
+			nv_region_set(nm, a, NV_REGION_PTE);
+}
+
+/* move_vma(): copy_vma() at rm->new_addr, move the pages, then unmap the
+ * source (or, for DONTUNMAP, keep it with VM_LOCKED* cleared). */
+static int64_t move_vma(naive_mm *nm, nv_remap *rm)
+{
+	/* prep_move_vma(): room for do_munmap's 3-way split */
+	if (signed_count(nm) >= signed_max(nm) - 3)
+		return -ENOMEM;
+	nvma *v = nv_vma_at(nm, rm->addr);
+
+	/* mm/vma.c: copy_vma(): an anonymous VMA never faulted takes the pgoff
+	 * of its new address so that it can merge there */
+	nvma p = *v;
+	p.start = rm->new_addr;
+	p.end = rm->new_addr + rm->new_len;
+	p.pgoff = nv_vma_file_index(v, rm->addr);
+	if (v->backing == MM_BACKING_ANON && !v->anon_vma)
+		p.pgoff = rm->new_addr >> MM_PAGE_SHIFT;
+	nvma *nv = nv_merge_new_range(nm, &p, false);
+	if (!nv)
+		nv = nv_insert_vma(nm, &p);
+	uint64_t new_vma_start = nv->start;
+
+	move_page_tables(nm, rm->addr, rm->new_addr, rm->old_len);
+
+	if (rm->flags & MM_MREMAP_DONTUNMAP) {
+		/* dontunmap_complete() on the VMA now holding the source */
+		nvma *src = nv_vma_at(nm, rm->addr);
+		src->flags &= ~MM_VM_LOCKED_MASK;
+		if (src->start != new_vma_start && rm->addr == src->start && rm->addr + rm->old_len == src->end)
+			src->anon_vma = 0; /* unlink_anon_vmas() */
+	} else if (rm->old_len) {
+		/* unmap_source_vma(): VM_ACCOUNT is taken off for the unmap and put
+		 * back on the remaining pieces, so flags end as they were */
+		(void)nv_do_munmap(nm, rm->addr, rm->old_len);
+	}
+	return (int64_t)rm->new_addr;
+}
+
+/* vrm_set_new_addr(): get_unmapped_area() with the source's pgoff,
+ * MAP_FIXED for FIXED, MAP_SHARED when VM_MAYSHARE. */
+static int set_new_addr(naive_mm *nm, nv_remap *rm)
+{
+	nvma *v = nv_vma_at(nm, rm->addr);
+	uint64_t map_flags = 0;
+	if (rm->flags & MM_MREMAP_FIXED)
+		map_flags |= MM_MAP_FIXED;
+	if (v->flags & MM_VM_MAYSHARE)
+		map_flags |= MM_MAP_SHARED;
+	int64_t r = nv_get_unmapped_area(nm, v->backing, implies_new_addr(rm) ? rm->new_addr : 0, rm->new_len,
+	                                 nv_vma_file_index(v, rm->addr), map_flags);
+	if (r < 0)
+		return (int)r;
+	rm->new_addr = (uint64_t)r;
+	return 0;
+}
+
+/* mremap_to(): FIXED unmaps the destination first; a shrink is done in
+ * place before the move. */
+static int64_t mremap_to(naive_mm *nm, nv_remap *rm)
+{
+	if (rm->flags & MM_MREMAP_FIXED) {
+		int err = nv_do_munmap(nm, rm->new_addr, rm->new_len);
+		if (err)
+			return err;
+		if (!nv_vma_at(nm, rm->addr))
+			return -EFAULT;
+	}
+	if (rm->type == REMAP_SHRINK) {
+		int err = nv_do_munmap(nm, rm->addr + rm->new_len, rm->delta);
+		if (err)
+			return err;
+		rm->old_len = rm->new_len;
+	}
+	int err = set_new_addr(nm, rm);
+	if (err)
+		return err;
+	return move_vma(nm, rm);
+}
+
+/* expand_vma(): in place when the range ends at vm_end and the growth is
+ * free (vma_expandable), merging with a compatible next VMA
+ * (vma_merge_extend); else move with MAYMOVE; else ENOMEM. */
+static int64_t expand_vma(naive_mm *nm, nv_remap *rm)
+{
+	nvma *v = nv_vma_at(nm, rm->addr);
+	uint64_t new_end = v->end + rm->delta;
+	if (v->end - rm->addr == rm->old_len && new_end > v->end && !nv_range_has_vma(nm, v->end, new_end) &&
+	    new_end <= NV_TASK_SIZE) {
+		nvma ext = *v;
+		ext.start = v->end;
+		ext.end = new_end;
+		ext.pgoff = v->pgoff + nv_pages(v->end - v->start);
+		if (!nv_merge_new_range(nm, &ext, false))
+			return -ENOMEM; /* only for VM_SPECIAL, which we never have */
+		return (int64_t)rm->addr;
+	}
+	if (!(rm->flags & MM_MREMAP_MAYMOVE))
+		return -ENOMEM;
+	int err = set_new_addr(nm, rm);
+	if (err)
+		return err;
+	return move_vma(nm, rm);
+}
+
+/* mremap_at(): no resize, shrink or expand, without a new address. */
+static int64_t mremap_at(naive_mm *nm, nv_remap *rm)
+{
+	switch (rm->type) {
+	case REMAP_NO_RESIZE:
+		return (int64_t)rm->addr;
+	case REMAP_SHRINK: {
+		int err = nv_do_munmap(nm, rm->addr + rm->new_len, rm->delta);
+		return err ? err : (int64_t)rm->addr;
+	}
+	case REMAP_EXPAND:
+		return expand_vma(nm, rm);
+	}
+	return -EINVAL;
+}
+
+/* remap_move() (6.17+): FIXED with old_len == new_len moves every VMA in
+ * [addr, addr+len), split at the edges, keeping the gaps between them. A gap
+ * at the start is EFAULT; work done before an error stays done. */
+static int64_t remap_move(naive_mm *nm, const nv_remap *whole)
+{
+	uint64_t start = whole->addr, end = whole->addr + whole->old_len;
+	uint64_t target = whole->new_addr;
+	uint64_t last_end = 0, cur = start;
+	int64_t res = -EFAULT;
+	bool seen = false;
+	for (;;) {
+		nvma *v = nv_find_vma(nm, cur);
+		if (!v || v->start >= end)
+			break;
+		uint64_t vaddr = v->start > start ? v->start : start;
+		uint64_t vlen = (end < v->end ? end : v->end) - vaddr;
+		if (!seen && start < v->start)
+			return -EFAULT;
+		uint64_t offset = seen ? v->start - last_end : 0;
+		last_end = v->end;
+		nv_remap rm = {.addr = vaddr, .old_len = vlen, .new_len = vlen, .flags = whole->flags,
+		               .new_addr = target + offset};
+		int err = check_prep_vma(nm, &rm);
+		if (err)
+			return err;
+		int64_t r = mremap_to(nm, &rm);
+		if (r < 0)
+			return r;
+		if (!seen)
+			res = r;
+		seen = true;
+		target = (uint64_t)r + vlen;
+		cur = vaddr + vlen;
+	}
+	return res;
+}
+
+int64_t naive_mremap(naive_mm *nm, uint64_t addr, uint64_t old_len, uint64_t new_len, uint64_t flags,
+                     uint64_t new_addr)
+{
+	nv_remap rm = {.addr = addr, .flags = flags, .new_addr = new_addr};
+	/* check_mremap_params() */
+	if (flags & ~(uint64_t)(MM_MREMAP_FIXED | MM_MREMAP_MAYMOVE | MM_MREMAP_DONTUNMAP))
+		return -EINVAL;
+	if (addr & ~NV_PAGE_MASK)
+		return -EINVAL;
+	rm.old_len = nv_page_align(old_len);
+	rm.new_len = nv_page_align(new_len);
+	if (!rm.new_len || rm.new_len > NV_TASK_SIZE)
+		return -EINVAL;
+	if (implies_new_addr(&rm)) {
+		if (new_addr & ~NV_PAGE_MASK)
+			return -EINVAL;
+		if (new_addr > NV_TASK_SIZE - rm.new_len)
+			return -EINVAL;
+		if (!(flags & MM_MREMAP_MAYMOVE))
+			return -EINVAL;
+		if ((flags & MM_MREMAP_DONTUNMAP) && rm.old_len != rm.new_len)
+			return -EINVAL;
+		if (addr + rm.old_len > new_addr && new_addr + rm.new_len > addr)
+			return -EINVAL; /* vrm_overlaps() */
+		if (signed_count(nm) + 2 >= signed_max(nm) - 3)
+			return -ENOMEM;
+	}
+
+	int64_t res;
+	if ((flags & MM_MREMAP_FIXED) && rm.old_len == rm.new_len) {
+		res = remap_move(nm, &rm); /* vrm_move_only() */
+	} else {
+		int err = check_prep_vma(nm, &rm);
+		if (err)
+			return err;
+		res = implies_new_addr(&rm) ? mremap_to(nm, &rm) : mremap_at(nm, &rm);
+	}
+	if (res >= 0 && rm.populate_expand)
+		(void)nv_mm_populate(nm, rm.new_addr + rm.old_len, rm.delta, true);
+	return res;
+}
