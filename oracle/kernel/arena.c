@@ -1,0 +1,296 @@
+/* The arena: an address range of this process that belongs to the trace.
+ *
+ * Everything else of the user address space is either the process's own
+ * memory or a PROT_NONE placeholder mapping, so that the kernel's no-hint
+ * search (top-down below mmap_base, then bottom-up above mmap_legacy_base)
+ * finds no free gap outside the arena: `mmap 0 …` lands in the arena, at the
+ * highest gap that fits, just as the model predicts with mmap_base = arena
+ * end and mmap_low = arena base. See docs/kernel-target.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "kernel.h"
+
+uint64_t k_arena_base, k_arena_end;
+bool k_arena_ok;
+
+#define HEAP_RESERVE (64u << 20)
+#define MAX_OWN 4096
+#define MAX_PH 256
+
+static void *brk_pinned;
+static size_t heap_pinned;
+static int ph_fd = -1;
+static uint64_t ph_start[MAX_PH], ph_end[MAX_PH];
+static int n_ph;
+static bool ph_valid;
+static uint64_t ph_base, ph_top; /* the arena the placeholders were made for */
+static unsigned own_vmas;
+
+typedef struct own_map {
+	uint64_t start, end;
+	bool stack;
+	char name[64];
+} own_map;
+static own_map own[MAX_OWN];
+static char mapsbuf[1 << 18];
+
+void arena_init_process(void)
+{
+	/* malloc: never mmap (every later mmap of ours would land in the arena),
+	 * never trim, and grow the brk heap now, while there are no placeholders
+	 * above it, by more than the process will ever use. */
+	mallopt(M_MMAP_MAX, 0);
+	mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
+	mallopt(M_TOP_PAD, 0);
+	void *p = malloc(HEAP_RESERVE);
+	if (!p) {
+		fprintf(stderr, "mmref-kernel: cannot reserve the heap\n");
+		exit(3);
+	}
+	free(p);
+	brk_pinned = sbrk(0);
+	struct mallinfo2 mi = mallinfo2();
+	heap_pinned = mi.arena;
+	ph_fd = (int)syscall(SYS_memfd_create, "mmref-placeholder", MFD_CLOEXEC);
+	if (ph_fd < 0) {
+		fprintf(stderr, "mmref-kernel: memfd_create: %s\n", strerror(errno));
+		exit(3);
+	}
+}
+
+bool arena_own_memory_intact(char *why, size_t whylen)
+{
+	if (sbrk(0) != brk_pinned) {
+		snprintf(why, whylen, "internal: the heap moved (brk %p, pinned %p)", sbrk(0), brk_pinned);
+		return false;
+	}
+	struct mallinfo2 mi = mallinfo2();
+	if (mi.arena != heap_pinned || mi.hblkhd != 0) {
+		snprintf(why, whylen, "internal: malloc grew beyond the pinned heap (%zu > %zu bytes, %zu mmapped)",
+		         mi.arena, heap_pinned, mi.hblkhd);
+		return false;
+	}
+	return true;
+}
+
+unsigned arena_own_vma_count(void) { return own_vmas; }
+
+bool arena_contains(uint64_t a, uint64_t len)
+{
+	return a >= k_arena_base && a <= k_arena_end && len <= k_arena_end - a;
+}
+
+static uint64_t hexnum(const char **pp)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+	for (;; p++) {
+		int d;
+		if (*p >= '0' && *p <= '9')
+			d = *p - '0';
+		else if (*p >= 'a' && *p <= 'f')
+			d = *p - 'a' + 10;
+		else
+			break;
+		v = v << 4 | (uint64_t)d;
+	}
+	*pp = p;
+	return v;
+}
+
+/* Reads /proc/self/maps whole: this process's mappings (the arena is empty
+ * when this runs). Returns the count, or -1. */
+static int read_own_maps(void)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t len = 0;
+	for (;;) {
+		if (len == sizeof(mapsbuf) - 1) {
+			close(fd);
+			return -1;
+		}
+		ssize_t n = read(fd, mapsbuf + len, sizeof(mapsbuf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	mapsbuf[len] = '\0';
+	int count = 0;
+	for (char *line = mapsbuf; *line && count < MAX_OWN;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		const char *p = line;
+		own_map *m = &own[count];
+		m->start = hexnum(&p);
+		if (*p == '-') {
+			p++;
+			m->end = hexnum(&p);
+			/* the name: after the 5 fields */
+			const char *q = p;
+			for (int f = 0; f < 5 && *q; f++) {
+				while (*q == ' ')
+					q++;
+				while (*q && *q != ' ')
+					q++;
+			}
+			while (*q == ' ')
+				q++;
+			snprintf(m->name, sizeof(m->name), "%s", q);
+			m->stack = strcmp(q, "[stack]") == 0;
+			if (m->end <= K_TASK_SIZE)
+				count++;
+		}
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	return count;
+}
+
+static void placeholders_remove(void)
+{
+	for (int i = 0; i < n_ph; i++)
+		munmap((void *)(uintptr_t)ph_start[i], ph_end[i] - ph_start[i]);
+	n_ph = 0;
+	ph_valid = false;
+}
+
+static bool placeholder_add(uint64_t s, uint64_t e)
+{
+	if (s >= e)
+		return true;
+	if (n_ph == MAX_PH)
+		return false;
+	void *r = mmap((void *)(uintptr_t)s, e - s, PROT_NONE, MAP_PRIVATE | MAP_FIXED_NOREPLACE | MAP_NORESERVE,
+	               ph_fd, 0);
+	if (r == MAP_FAILED && s < K_MMAP_MIN_ADDR && e > K_MMAP_MIN_ADDR) /* below the floor: not searched anyway */
+		return placeholder_add(K_MMAP_MIN_ADDR, e);
+	if (r == MAP_FAILED || (uint64_t)(uintptr_t)r != s) {
+		if (r != MAP_FAILED)
+			munmap(r, e - s);
+		return false;
+	}
+	ph_start[n_ph] = s;
+	ph_end[n_ph] = e;
+	n_ph++;
+	return true;
+}
+
+/* Fills [s, e) minus the arena and minus the stack's guard window. */
+static bool fill_gap(uint64_t s, uint64_t e, uint64_t base, uint64_t end, uint64_t guard_lo, uint64_t guard_hi)
+{
+	if (s >= e)
+		return true;
+	if (s < guard_hi && guard_lo < e) /* cut out the window below the stack */
+		return fill_gap(s, guard_lo, base, end, 0, 0) && fill_gap(guard_hi, e, base, end, 0, 0);
+	if (s < end && base < e)
+		return placeholder_add(s, base > s ? base : s) && placeholder_add(end < e ? end : e, e);
+	return placeholder_add(s, e);
+}
+
+bool arena_clear(void)
+{
+	if (k_arena_end <= k_arena_base)
+		return true;
+	return munmap((void *)(uintptr_t)k_arena_base, k_arena_end - k_arena_base) == 0;
+}
+
+arena_status arena_setup(uint64_t base, uint64_t size, char *why, size_t whylen)
+{
+	uint64_t end = base + size;
+	k_arena_ok = false;
+	if (size == 0 || ((base | size) & (K_PAGE - 1)) || end < base) {
+		snprintf(why, whylen, "arena must be page-aligned and non-empty");
+		return ARENA_REFUSED;
+	}
+	if (base < K_MMAP_MIN_ADDR) {
+		snprintf(why, whylen, "arena starts below mmap_min_addr (0x%llx)", (unsigned long long)K_MMAP_MIN_ADDR);
+		return ARENA_REFUSED;
+	}
+	if (end > K_TASK_SIZE) {
+		snprintf(why, whylen, "arena ends above the user address space (0x%llx)", (unsigned long long)K_TASK_SIZE);
+		return ARENA_REFUSED;
+	}
+	if (!arena_clear())
+		return ARENA_REEXEC;
+	if (ph_valid && ph_base == base && ph_top == end) {
+		k_arena_base = base;
+		k_arena_end = end;
+		k_arena_ok = true;
+		return ARENA_OK;
+	}
+	placeholders_remove();
+	k_arena_base = k_arena_end = 0;
+	int n = read_own_maps();
+	if (n < 0) {
+		snprintf(why, whylen, "internal: cannot read /proc/self/maps");
+		return ARENA_REFUSED;
+	}
+	uint64_t guard_lo = 0, guard_hi = 0;
+	for (int i = 0; i < n; i++) {
+		if (own[i].start < end && base < own[i].end) {
+			snprintf(why, whylen, "arena overlaps the process's own mapping %llx-%llx %s",
+			         (unsigned long long)own[i].start, (unsigned long long)own[i].end, own[i].name);
+			return ARENA_REFUSED;
+		}
+		if (own[i].stack) {
+			guard_hi = own[i].start;
+			guard_lo = guard_hi > K_STACK_GUARD_GAP ? guard_hi - K_STACK_GUARD_GAP : 0;
+		}
+	}
+	if (guard_lo < end && base < guard_hi) {
+		snprintf(why, whylen, "arena overlaps the stack's growth window %llx-%llx", (unsigned long long)guard_lo,
+		         (unsigned long long)guard_hi);
+		return ARENA_REFUSED;
+	}
+	uint64_t prev = K_PAGE;
+	bool ok = true;
+	for (int i = 0; i < n && ok; i++) {
+		ok = fill_gap(prev, own[i].start, base, end, guard_lo, guard_hi);
+		if (own[i].end > prev)
+			prev = own[i].end;
+	}
+	if (ok)
+		ok = fill_gap(prev, K_TASK_SIZE, base, end, guard_lo, guard_hi);
+	if (!ok) {
+		snprintf(why, whylen, "internal: cannot place the placeholder mappings around the arena: %s",
+		         strerror(errno));
+		placeholders_remove();
+		return ARENA_REFUSED;
+	}
+	/* Check: a no-hint mapping must now land at the top of the arena. */
+	void *probe = mmap(NULL, K_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (probe != MAP_FAILED)
+		munmap(probe, K_PAGE);
+	if ((uint64_t)(uintptr_t)probe != end - K_PAGE) {
+		snprintf(why, whylen, "no-hint mmaps cannot be confined to this arena (a probe landed at %p)", probe);
+		placeholders_remove();
+		return ARENA_REFUSED;
+	}
+	own_vmas = (unsigned)n + (unsigned)n_ph;
+	ph_valid = true;
+	ph_base = base;
+	ph_top = end;
+	k_arena_base = base;
+	k_arena_end = end;
+	k_arena_ok = true;
+	return ARENA_OK;
+}

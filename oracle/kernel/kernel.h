@@ -1,0 +1,68 @@
+/* mmref-kernel: the live-kernel target. Internal interfaces between the
+ * pieces of the executable (docs/kernel-target.md describes the method). */
+#ifndef MMREF_KERNEL_H
+#define MMREF_KERNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trace.h"
+
+#define K_PAGE 4096ull
+#define K_TASK_SIZE 0x7ffffffff000ull  /* TASK_SIZE_MAX, 4-level paging */
+#define K_MMAP_MIN_ADDR 0x10000ull     /* the effective floor (CONFIG_LSM_MMAP_MIN_ADDR) */
+#define K_STACK_GUARD_GAP (1ull << 20) /* stack_guard_gap: 256 pages */
+
+/* ---- output (out.c) ------------------------------------------------------------ */
+void out_mem(const char *s, size_t n);
+void out_str(const char *s);
+void out_chr(char c);
+void out_hex(uint64_t v);             /* lowercase, no prefix, no padding */
+void out_dec(uint64_t v);
+void out_flush(void);
+void out_set_quiet(bool quiet);       /* drop output (replaying lines after a re-exec) */
+
+/* ---- arena (arena.c) ------------------------------------------------------------ */
+typedef enum {
+	ARENA_OK = 0,
+	ARENA_REFUSED = 1, /* *why says why; the arena is unusable until the next reset */
+	ARENA_REEXEC = 2,  /* the old arena could not be emptied (sealed VMAs): start a fresh process */
+} arena_status;
+
+extern uint64_t k_arena_base, k_arena_end;
+extern bool k_arena_ok;
+
+/* Called once at start-up, before anything else allocates: pins the heap. */
+void arena_init_process(void);
+/* Empties the old arena and installs [base, base + size) with placeholders
+ * around it so that the kernel's no-hint search lands inside it. */
+arena_status arena_setup(uint64_t base, uint64_t size, char *why, size_t whylen);
+/* Empties the current arena (munmap); false when that failed (sealed). */
+bool arena_clear(void);
+/* True when none of the process's own memory moved since the arena was set
+ * up (the heap did not grow, malloc did not fall back to mmap). */
+bool arena_own_memory_intact(char *why, size_t whylen);
+/* Number of VMAs of the process outside the arena (its own + placeholders). */
+unsigned arena_own_vma_count(void);
+/* true iff [a, a + len) lies in the arena (no overflow). len 0: a in [base, end]. */
+bool arena_contains(uint64_t a, uint64_t len);
+
+/* ---- files (ops.c) --------------------------------------------------------------- */
+bool files_add(const char *name, uint64_t size, char *why, size_t whylen);
+void files_close_all(void);
+int files_count(void);
+/* Index (0-based) of the declared file with this inode, or -1. */
+int files_find_inode(uint64_t dev, uint64_t ino);
+
+/* ---- operations (ops.c) ------------------------------------------------------------ */
+void touch_init(void);
+/* Runs one operation; false and *why when it was refused. */
+bool op_exec(const trace *t, const tr_stmt *s, tr_result *res, char *why, size_t whylen);
+
+/* ---- observations (observe.c) -------------------------------------------------------- */
+bool observe_init(char *why, size_t whylen);
+/* Prints the "| " lines of an observation; false and *why on failure. */
+bool observe(const trace *t, const tr_stmt *s, char *why, size_t whylen);
+
+#endif

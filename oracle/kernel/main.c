@@ -1,0 +1,338 @@
+/* mmref-kernel: the live Linux kernel as a trace target.
+ *
+ * Reads the mmtrace format on standard input one line at a time, performs
+ * each statement with raw system calls inside an arena of this process, and
+ * answers in the exec protocol (docs/trace-format.md): the statement echoed
+ * with ` => RESULT`, an observation with its `| ` lines, `# error: WHAT` for
+ * input it refuses; every answer ends with an empty line. The method is in
+ * docs/kernel-target.md. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "kernel.h"
+
+bool observe_pfns_visible(void);
+
+#define LINE_MAX_LEN (1 << 16)
+static char inbuf[4 << 20];
+static size_t in_lo, in_hi;
+static bool in_eof;
+static char linebuf[LINE_MAX_LEN + 1];
+
+static trace_parser *parser;
+static char broken[1024]; /* non-empty: the current trace is unusable, and why */
+
+/* ---- input ---------------------------------------------------------------------------------- */
+
+static bool fill_input(void)
+{
+	if (in_eof)
+		return false;
+	if (in_lo > 0) {
+		memmove(inbuf, inbuf + in_lo, in_hi - in_lo);
+		in_hi -= in_lo;
+		in_lo = 0;
+	}
+	if (in_hi == sizeof(inbuf))
+		return true;
+	out_flush(); /* about to wait for the harness: it must have our answer */
+	for (;;) {
+		ssize_t n = read(0, inbuf + in_hi, sizeof(inbuf) - in_hi);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			in_eof = true;
+			return false;
+		}
+		in_hi += (size_t)n;
+		return true;
+	}
+}
+
+/* The next line, without its newline; *toolong when it exceeded the limit
+ * (the rest of it is consumed). false at the end of input. */
+static bool next_line(bool *toolong, bool *has_nul)
+{
+	*toolong = false;
+	*has_nul = false;
+	for (;;) {
+		char *nl = memchr(inbuf + in_lo, '\n', in_hi - in_lo);
+		if (nl || (in_eof && in_hi > in_lo) || (in_hi - in_lo > LINE_MAX_LEN)) {
+			size_t len = nl ? (size_t)(nl - (inbuf + in_lo)) : in_hi - in_lo;
+			if (len > LINE_MAX_LEN) {
+				/* swallow the overlong line up to its newline */
+				*toolong = true;
+				in_lo = nl ? (size_t)(nl - inbuf) + 1 : in_hi;
+				while (!nl) {
+					in_lo = in_hi;
+					if (!fill_input())
+						break;
+					nl = memchr(inbuf + in_lo, '\n', in_hi - in_lo);
+					if (nl)
+						in_lo = (size_t)(nl - inbuf) + 1;
+				}
+				linebuf[0] = '\0';
+				return true;
+			}
+			memcpy(linebuf, inbuf + in_lo, len);
+			linebuf[len] = '\0';
+			*has_nul = memchr(linebuf, '\0', len) != NULL;
+			in_lo += len + (nl ? 1 : 0);
+			return true;
+		}
+		if (!fill_input())
+			return in_hi > in_lo ? next_line(toolong, has_nul) : false;
+	}
+}
+
+/* ---- a fresh process when the old arena cannot be emptied ------------------------------------ */
+
+/* mseal'd VMAs cannot be unmapped: the next trace needs a new address space.
+ * Re-executes this program with the current line and the unread input handed
+ * over in a memfd, which the new process reads before standard input. */
+static void reexec(const char *line)
+{
+	int fd = (int)syscall(SYS_memfd_create, "mmref-kernel-resume", 0);
+	if (fd < 0) {
+		out_str("# error: internal: cannot start a fresh process (memfd_create)\n\n");
+		out_flush();
+		exit(3);
+	}
+	size_t ll = strlen(line);
+	if (write(fd, line, ll) != (ssize_t)ll || write(fd, "\n", 1) != 1 ||
+	    write(fd, inbuf + in_lo, in_hi - in_lo) != (ssize_t)(in_hi - in_lo) || lseek(fd, 0, SEEK_SET) != 0) {
+		out_str("# error: internal: cannot start a fresh process (resume data)\n\n");
+		out_flush();
+		exit(3);
+	}
+	out_flush();
+	char arg[64];
+	snprintf(arg, sizeof(arg), "--resume-fd=%d", fd);
+	char *argv[] = {(char *)"mmref-kernel", arg, NULL};
+	execv("/proc/self/exe", argv);
+	out_str("# error: internal: cannot start a fresh process (exec)\n\n");
+	out_flush();
+	exit(3);
+}
+
+static void load_resume(int fd)
+{
+	for (;;) {
+		ssize_t n = read(fd, inbuf + in_hi, sizeof(inbuf) - in_hi);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || in_hi + (size_t)n == sizeof(inbuf)) {
+			if (n > 0)
+				in_hi += (size_t)n;
+			break;
+		}
+		in_hi += (size_t)n;
+	}
+	close(fd);
+}
+
+/* ---- answers ---------------------------------------------------------------------------------- */
+
+static void answer_error(const char *what)
+{
+	out_str("# error: ");
+	/* "FILE:LINE: error: WHAT" from the parser becomes "line LINE: WHAT" */
+	const char *e = strstr(what, ": error: ");
+	const char *colon = e ? memchr(what, ':', (size_t)(e - what)) : NULL;
+	if (e && colon) {
+		out_str("line ");
+		out_mem(colon + 1, (size_t)(e - colon - 1));
+		out_str(": ");
+		out_str(e + 9);
+	} else {
+		out_str(what);
+	}
+	out_str("\n\n");
+}
+
+static void echo_line(const char *line)
+{
+	out_str(line);
+	out_str("\n\n");
+}
+
+static void out_gstring(GString *g)
+{
+	out_mem(g->str, g->len);
+}
+
+static void handle_directive(const char *dir, const char *line)
+{
+	const trace *t = trace_parser_trace(parser);
+	char why[512];
+	if (strcmp(dir, "mmtrace") == 0) {
+		files_close_all();
+		broken[0] = '\0';
+		if (!arena_clear())
+			reexec(line);
+		arena_status st = arena_setup(t->arena_base, t->arena_size, why, sizeof(why));
+		if (st == ARENA_REEXEC)
+			reexec(line);
+		if (st != ARENA_OK) {
+			snprintf(broken, sizeof(broken), "%s", why);
+			answer_error(why);
+			return;
+		}
+		echo_line(line);
+	} else if (strcmp(dir, "arena") == 0) {
+		arena_status st = arena_setup(t->arena_base, t->arena_size, why, sizeof(why));
+		if (st != ARENA_OK) {
+			if (st == ARENA_REEXEC)
+				snprintf(why, sizeof(why), "internal: the previous arena could not be emptied");
+			snprintf(broken, sizeof(broken), "the arena was refused: %s", why);
+			answer_error(why);
+			return;
+		}
+		echo_line(line);
+	} else if (strcmp(dir, "file") == 0) {
+		guint n = t->files->len;
+		if (n == 0 || (int)n != files_count() + 1) {
+			snprintf(broken, sizeof(broken), "internal: file table out of step");
+			answer_error(broken);
+			return;
+		}
+		const tr_file *f = &g_array_index(t->files, tr_file, n - 1);
+		if (!files_add(f->name, f->size, why, sizeof(why))) {
+			snprintf(broken, sizeof(broken), "file %s was refused: %s", f->name, why);
+			answer_error(why);
+			return;
+		}
+		echo_line(line);
+	} else {
+		echo_line(line);
+	}
+}
+
+static void handle_stmt(tr_stmt *st)
+{
+	const trace *t = trace_parser_trace(parser);
+	char why[512];
+	if (broken[0]) {
+		char msg[1200];
+		snprintf(msg, sizeof(msg), "not run: %s (send 'mmtrace 1' to start afresh)", broken);
+		answer_error(msg);
+		return;
+	}
+	if (!k_arena_ok || t->arena_base != k_arena_base || t->arena_base + t->arena_size != k_arena_end) {
+		answer_error("internal: the arena is not set up");
+		return;
+	}
+	GString *g = g_string_sized_new(128);
+	if (tr_is_observation(st->kind)) {
+		trace_print_stmt(g, t, st, false);
+		g_string_append_c(g, '\n');
+		out_gstring(g);
+		if (!observe(t, st, why, sizeof(why)))
+			answer_error(why);
+		else
+			out_chr('\n');
+	} else {
+		tr_result res;
+		if (!op_exec(t, st, &res, why, sizeof(why))) {
+			answer_error(why);
+		} else {
+			trace_print_stmt(g, t, st, false);
+			g_string_append(g, " => ");
+			trace_print_result(g, t, st->kind, &res);
+			g_string_append(g, "\n\n");
+			out_gstring(g);
+		}
+	}
+	g_string_free(g, TRUE);
+}
+
+static void handle_line(char *line)
+{
+	size_t l = strlen(line);
+	if (l && line[l - 1] == '\r')
+		line[--l] = '\0';
+	tr_stmt st;
+	memset(&st, 0, sizeof(st));
+	const char *dir = NULL;
+	GError *err = NULL;
+	int rc = trace_parser_feed(parser, line, &st, &dir, &err);
+	if (rc < 0) {
+		answer_error(err ? err->message : "bad input");
+		g_clear_error(&err);
+		return;
+	}
+	if (rc == 0) {
+		if (dir) {
+			handle_directive(dir, line);
+		} else {
+			const char *p = line;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p) { /* a comment: echoed */
+				out_str(line);
+				out_chr('\n');
+			}
+			out_chr('\n');
+		}
+		return;
+	}
+	handle_stmt(&st);
+	if (st.expect_lines)
+		g_ptr_array_unref(st.expect_lines);
+}
+
+int main(int argc, char **argv)
+{
+	int resume_fd = -1;
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--resume-fd=", 12) == 0) {
+			resume_fd = atoi(argv[i] + 12);
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			printf("usage: mmref-kernel\n"
+			       "Reads an mmtrace on standard input and runs it on the live kernel, answering in\n"
+			       "the exec protocol (docs/trace-format.md, docs/kernel-target.md).\n"
+			       "Environment: MMREF_KERNEL_PAGEMAP=read reads /proc/self/pagemap instead of the\n"
+			       "PAGEMAP_SCAN ioctl; MMREF_KERNEL_CROSSCHECK=1 compares both at every state.\n");
+			return 0;
+		} else {
+			fprintf(stderr, "mmref-kernel: unknown argument '%s' (see --help)\n", argv[i]);
+			return 2;
+		}
+	}
+	/* Order matters: the heap is pinned before anything allocates, the scratch
+	 * mappings of observe_init are made before the placeholders exist. */
+	arena_init_process();
+	char why[512];
+	if (!observe_init(why, sizeof(why))) {
+		fprintf(stderr, "mmref-kernel: %s\n", why);
+		return 3;
+	}
+	touch_init();
+	if (resume_fd >= 0)
+		load_resume(resume_fd);
+	parser = trace_parser_new("<stdin>");
+	if (arena_setup(TR_DEFAULT_ARENA_BASE, TR_DEFAULT_ARENA_SIZE, why, sizeof(why)) != ARENA_OK) {
+		fprintf(stderr, "mmref-kernel: cannot set up the default arena: %s\n", why);
+		return 3;
+	}
+	if (getenv("MMREF_KERNEL_VERBOSE"))
+		fprintf(stderr, "mmref-kernel: %u VMAs of its own outside the arena; PFNs %s\n", arena_own_vma_count(),
+		        observe_pfns_visible() ? "visible" : "hidden");
+	bool toolong, has_nul;
+	while (next_line(&toolong, &has_nul)) {
+		if (toolong)
+			answer_error("the line is too long");
+		else if (has_nul)
+			answer_error("NUL byte in the line");
+		else
+			handle_line(linebuf);
+	}
+	out_flush();
+	trace_parser_free(parser);
+	return 0;
+}

@@ -1,0 +1,632 @@
+/* Observations: the VMAs of the arena from /proc/self/maps and
+ * /proc/self/smaps, the page states from the PAGEMAP_SCAN ioctl (or, as a
+ * reference and cross-check, from reading /proc/self/pagemap). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "kernel.h"
+
+/* ---- PAGEMAP_SCAN (uapi linux/fs.h, 6.7+; the system headers may predate it) ---- */
+struct k_page_region {
+	uint64_t start, end, categories;
+};
+struct k_pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define K_PAGEMAP_SCAN _IOWR('f', 16, struct k_pm_scan_arg)
+#define K_PAGE_IS_FILE (1ull << 2)
+#define K_PAGE_IS_PRESENT (1ull << 3)
+#define K_PAGE_IS_SWAPPED (1ull << 4)
+#define K_PAGE_IS_PFNZERO (1ull << 5)
+#define K_PAGE_IS_HUGE (1ull << 6)
+#define K_PAGE_IS_GUARD (1ull << 8)
+
+/* pagemap entry bits */
+#define PM_PFN_MASK ((1ull << 55) - 1)
+#define PM_GUARD (1ull << 58)
+#define PM_FILE (1ull << 61)
+#define PM_PRESENT (1ull << 63)
+
+static int pagemap_fd = -1, smaps_fd = -1, maps_fd = -1;
+static uint64_t zero_pfn;         /* the 4 KiB zero page */
+static uint64_t huge_zero_pfn;    /* the huge zero folio's head, 0 if unknown */
+static bool use_scan = true;      /* PAGEMAP_SCAN, else pread of pagemap */
+static bool crosscheck;           /* compare both methods at every state */
+
+static uint64_t pagemap_entry(uint64_t addr)
+{
+	uint64_t e = 0;
+	if (pread(pagemap_fd, &e, sizeof(e), (off_t)(addr / K_PAGE * 8)) != (ssize_t)sizeof(e))
+		return 0;
+	return e;
+}
+
+static uint64_t kpageflags(uint64_t pfn)
+{
+	static int fd = -2;
+	if (fd == -2)
+		fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	uint64_t f = 0;
+	if (fd < 0 || pread(fd, &f, sizeof(f), (off_t)(pfn * 8)) != (ssize_t)sizeof(f))
+		return 0;
+	return f;
+}
+
+bool observe_init(char *why, size_t whylen)
+{
+	const char *m = getenv("MMREF_KERNEL_PAGEMAP");
+	if (m && strcmp(m, "read") == 0)
+		use_scan = false;
+	m = getenv("MMREF_KERNEL_CROSSCHECK");
+	crosscheck = m && *m && strcmp(m, "0") != 0;
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	smaps_fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+	maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (pagemap_fd < 0 || smaps_fd < 0 || maps_fd < 0) {
+		snprintf(why, whylen, "cannot open /proc/self/{pagemap,smaps,maps}: %s", strerror(errno));
+		return false;
+	}
+	/* The zero page: read-fault a private anonymous page outside the arena. */
+	volatile unsigned char *p = mmap(NULL, K_PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		snprintf(why, whylen, "mmap: %s", strerror(errno));
+		return false;
+	}
+	(void)p[0];
+	uint64_t e = pagemap_entry((uint64_t)(uintptr_t)p);
+	munmap((void *)(uintptr_t)p, K_PAGE);
+	zero_pfn = (e & PM_PRESENT) ? (e & PM_PFN_MASK) : 0;
+	/* The huge zero page: read-fault a 2 MiB-aligned MADV_HUGEPAGE range.
+	 * This process then holds a reference to it until it exits
+	 * (MMF_HUGE_ZERO_FOLIO), so its PFN stays put. */
+	size_t hl = 4u << 20;
+	unsigned char *h = mmap(NULL, hl, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (h != MAP_FAILED) {
+		uintptr_t a = ((uintptr_t)h + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+		if (madvise((void *)a, 2u << 20, MADV_HUGEPAGE) == 0) {
+			(void)*(volatile unsigned char *)a;
+			e = pagemap_entry(a);
+			uint64_t pfn = e & PM_PFN_MASK;
+			if ((e & PM_PRESENT) && pfn && pfn != zero_pfn && (kpageflags(pfn) & (1ull << 24)))
+				huge_zero_pfn = pfn;
+		}
+		munmap(h, hl);
+	}
+	return true;
+}
+
+bool observe_pfns_visible(void);
+bool observe_pfns_visible(void) { return zero_pfn != 0; }
+
+/* ---- page states ------------------------------------------------------------------ */
+
+static mm_page_state classify_entry(uint64_t e)
+{
+	if (e & PM_PRESENT) {
+		uint64_t pfn = e & PM_PFN_MASK;
+		if (pfn && (pfn == zero_pfn || (huge_zero_pfn && pfn - huge_zero_pfn < 512)))
+			return MM_PAGE_ZERO;
+		return (e & PM_FILE) ? MM_PAGE_FILE : MM_PAGE_ANON;
+	}
+	if (e & PM_GUARD)
+		return MM_PAGE_GUARD;
+	return MM_PAGE_NONE;
+}
+
+#define PREAD_CHUNK 4096
+static uint64_t pbuf[PREAD_CHUNK];
+
+/* A cursor that yields runs of equal page states over [lo, hi), in order. */
+typedef struct pcursor {
+	bool scan;
+	uint64_t pos, hi;
+	/* scan */
+	struct k_page_region *reg;
+	size_t nreg, ireg;
+	uint64_t scanned_to;
+	/* pread */
+	uint64_t plo, phi; /* pbuf holds [plo, phi) */
+	bool failed;
+} pcursor;
+
+#define NREG 8192
+static struct k_page_region regbuf[NREG];
+
+static void pc_begin(pcursor *c, uint64_t lo, uint64_t hi, bool scan)
+{
+	memset(c, 0, sizeof(*c));
+	c->scan = scan;
+	c->pos = lo;
+	c->hi = hi;
+	c->reg = regbuf;
+	c->scanned_to = lo;
+}
+
+/* Fills pbuf from pagemap for [at, ...). */
+static void pread_fill(pcursor *c, uint64_t at, uint64_t hi)
+{
+	uint64_t n = (hi - at) / K_PAGE;
+	if (n > PREAD_CHUNK)
+		n = PREAD_CHUNK;
+	ssize_t r = pread(pagemap_fd, pbuf, n * 8, (off_t)(at / K_PAGE * 8));
+	if (r < (ssize_t)(n * 8)) {
+		c->failed = true;
+		if (r < 0)
+			r = 0;
+		memset((char *)pbuf + r, 0, n * 8 - (size_t)r);
+	}
+	c->plo = at;
+	c->phi = at + n * K_PAGE;
+}
+
+/* A run of equal states from pagemap entries, starting at c->pos. */
+static uint64_t pread_run(pcursor *c, uint64_t limit, mm_page_state *st)
+{
+	if (c->pos < c->plo || c->pos >= c->phi)
+		pread_fill(c, c->pos, limit);
+	uint64_t i = (c->pos - c->plo) / K_PAGE;
+	*st = classify_entry(pbuf[i]);
+	uint64_t end = c->pos + K_PAGE;
+	while (end < c->phi && end < limit && classify_entry(pbuf[++i]) == *st)
+		end += K_PAGE;
+	return end;
+}
+
+static void scan_fill(pcursor *c)
+{
+	struct k_pm_scan_arg arg;
+	memset(&arg, 0, sizeof(arg));
+	arg.size = sizeof(arg);
+	arg.start = c->pos;
+	arg.end = c->hi;
+	arg.vec = (uint64_t)(uintptr_t)c->reg;
+	arg.vec_len = NREG;
+	arg.return_mask =
+		K_PAGE_IS_FILE | K_PAGE_IS_PRESENT | K_PAGE_IS_SWAPPED | K_PAGE_IS_PFNZERO | K_PAGE_IS_HUGE | K_PAGE_IS_GUARD;
+	long n = ioctl(pagemap_fd, K_PAGEMAP_SCAN, &arg);
+	if (n < 0 || arg.walk_end <= c->pos) {
+		c->failed = n < 0;
+		c->nreg = 0;
+		c->scanned_to = c->hi; /* give up: the rest reads as none */
+		return;
+	}
+	c->nreg = (size_t)n;
+	c->ireg = 0;
+	c->scanned_to = arg.walk_end;
+}
+
+/* The next run, from c->pos (which the caller may have advanced). Returns
+ * false at the end. */
+static bool pc_next(pcursor *c, uint64_t *start, uint64_t *end, mm_page_state *st)
+{
+	if (c->pos >= c->hi)
+		return false;
+	*start = c->pos;
+	if (!c->scan) {
+		*end = pread_run(c, c->hi, st);
+		c->pos = *end;
+		return true;
+	}
+	for (;;) {
+		while (c->ireg < c->nreg && c->reg[c->ireg].end <= c->pos)
+			c->ireg++;
+		if (c->ireg < c->nreg)
+			break;
+		if (c->pos < c->scanned_to) {
+			*end = c->scanned_to < c->hi ? c->scanned_to : c->hi;
+			*st = MM_PAGE_NONE;
+			c->pos = *end;
+			return true;
+		}
+		scan_fill(c);
+	}
+	const struct k_page_region *r = &c->reg[c->ireg];
+	if (c->pos < r->start) {
+		*end = r->start;
+		*st = MM_PAGE_NONE;
+		c->pos = *end;
+		return true;
+	}
+	uint64_t cat = r->categories;
+	uint64_t rend = r->end < c->hi ? r->end : c->hi;
+	if (cat & K_PAGE_IS_PRESENT) {
+		if (cat & K_PAGE_IS_PFNZERO) {
+			*st = MM_PAGE_ZERO;
+		} else if (cat & K_PAGE_IS_HUGE) {
+			/* a PMD mapping that is not the huge zero page: a THP. 6.18
+			 * flags the huge zero PMD PFNZERO (checked live); kernels that
+			 * test only the 4 KiB zero PFN there would not, so ask pagemap,
+			 * whose PFN tells (only THP regions pay for this). */
+			*end = pread_run(c, rend, st);
+			c->pos = *end;
+			return true;
+		} else {
+			*st = (cat & K_PAGE_IS_FILE) ? MM_PAGE_FILE : MM_PAGE_ANON;
+		}
+	} else if (cat & K_PAGE_IS_GUARD) {
+		*st = MM_PAGE_GUARD;
+	} else {
+		*st = MM_PAGE_NONE;
+	}
+	*end = rend;
+	c->pos = rend;
+	return true;
+}
+
+/* ---- VMAs from /proc/self/{maps,smaps} ------------------------------------------------------ */
+
+typedef struct kvma {
+	uint64_t start, end;
+	uint64_t dev, ino;
+	int file; /* declared file index, -1 */
+	char range[40];
+	char perms[8];
+	char off[24];
+	char flags[200];
+} kvma;
+
+#define MAX_VMAS 70000
+static kvma vmas[MAX_VMAS];
+static size_t n_vmas;
+static char rbuf[(1 << 16) + 4096];
+
+static uint64_t parse_hex(const char **pp)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+	for (;; p++) {
+		int d;
+		if (*p >= '0' && *p <= '9')
+			d = *p - '0';
+		else if (*p >= 'a' && *p <= 'f')
+			d = *p - 'a' + 10;
+		else
+			break;
+		v = v << 4 | (uint64_t)d;
+	}
+	*pp = p;
+	return v;
+}
+
+static const char *copy_tok(const char *p, char *dst, size_t cap)
+{
+	while (*p == ' ')
+		p++;
+	size_t n = 0;
+	while (*p && *p != ' ') {
+		if (n + 1 < cap)
+			dst[n++] = *p;
+		p++;
+	}
+	dst[n] = '\0';
+	return p;
+}
+
+/* One line; returns false when the listing is past the arena. */
+static bool vma_line(char *line, bool *in_vma, bool *overflow)
+{
+	char c = line[0];
+	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) {
+		const char *p = line;
+		uint64_t start = parse_hex(&p);
+		if (*p != '-')
+			return true;
+		p++;
+		uint64_t end = parse_hex(&p);
+		*in_vma = false;
+		if (start >= k_arena_end)
+			return false;
+		if (end <= k_arena_base)
+			return true;
+		if (n_vmas == MAX_VMAS) {
+			*overflow = true;
+			return false;
+		}
+		kvma *v = &vmas[n_vmas++];
+		v->start = start;
+		v->end = end;
+		size_t rl = (size_t)(p - line);
+		if (rl >= sizeof(v->range))
+			rl = sizeof(v->range) - 1;
+		memcpy(v->range, line, rl);
+		v->range[rl] = '\0';
+		p = copy_tok(p, v->perms, sizeof(v->perms));
+		p = copy_tok(p, v->off, sizeof(v->off));
+		while (*p == ' ')
+			p++;
+		unsigned maj = (unsigned)parse_hex(&p);
+		if (*p == ':')
+			p++;
+		unsigned min = (unsigned)parse_hex(&p);
+		while (*p == ' ')
+			p++;
+		v->ino = strtoull(p, NULL, 10);
+		v->dev = makedev(maj, min);
+		v->file = v->ino ? files_find_inode(v->dev, v->ino) : -1;
+		v->flags[0] = '\0';
+		*in_vma = true;
+		return true;
+	}
+	if (c == 'V' && *in_vma && strncmp(line, "VmFlags:", 8) == 0) {
+		const char *p = line + 8;
+		while (*p == ' ')
+			p++;
+		kvma *v = &vmas[n_vmas - 1];
+		size_t n = strlen(p);
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\n'))
+			n--;
+		if (n >= sizeof(v->flags))
+			n = sizeof(v->flags) - 1;
+		memcpy(v->flags, p, n);
+		v->flags[n] = '\0';
+	}
+	return true;
+}
+
+/* Reads the arena's VMAs from maps or smaps, stopping past the arena. */
+static bool read_vmas(bool smaps, char *why, size_t whylen)
+{
+	int fd = smaps ? smaps_fd : maps_fd;
+	const size_t chunk = 1 << 16;
+	size_t have = 0;
+	off_t pos = 0;
+	bool in_vma = false, overflow = false, more = true;
+	n_vmas = 0;
+	while (more) {
+		ssize_t r = pread(fd, rbuf + have, chunk, pos);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(why, whylen, "internal: reading /proc/self/%s: %s", smaps ? "smaps" : "maps", strerror(errno));
+			return false;
+		}
+		pos += r;
+		have += (size_t)r;
+		bool eof = r == 0;
+		size_t done = 0;
+		for (;;) {
+			char *nl = memchr(rbuf + done, '\n', have - done);
+			if (!nl) {
+				if (eof && done < have) { /* a last line without newline */
+					rbuf[have] = '\0';
+					vma_line(rbuf + done, &in_vma, &overflow);
+					done = have;
+				}
+				break;
+			}
+			*nl = '\0';
+			if (!vma_line(rbuf + done, &in_vma, &overflow)) {
+				more = false;
+				break;
+			}
+			done = (size_t)(nl - rbuf) + 1;
+		}
+		if (eof)
+			more = false;
+		memmove(rbuf, rbuf + done, have - done);
+		have -= done;
+		if (have > 4096) { /* a line longer than any /proc line */
+			snprintf(why, whylen, "internal: overlong line in /proc/self/%s", smaps ? "smaps" : "maps");
+			return false;
+		}
+	}
+	if (overflow) {
+		snprintf(why, whylen, "internal: more than %d VMAs in the arena", MAX_VMAS);
+		return false;
+	}
+	return true;
+}
+
+/* ---- rendering ------------------------------------------------------------------------------ */
+
+#define SHM_HASH (1u << 17)
+static uint64_t shm_key[SHM_HASH];
+static uint32_t shm_no[SHM_HASH], shm_gen[SHM_HASH];
+static uint32_t gen;
+static uint32_t shm_next;
+
+static void shm_reset(void)
+{
+	gen++;
+	shm_next = 1;
+}
+
+static uint32_t shm_number(uint64_t ino)
+{
+	uint32_t h = (uint32_t)((ino * 0x9e3779b97f4a7c15ull) >> 47) & (SHM_HASH - 1);
+	while (shm_gen[h] == gen && shm_key[h] != ino)
+		h = (h + 1) & (SHM_HASH - 1);
+	if (shm_gen[h] != gen) {
+		shm_gen[h] = gen;
+		shm_key[h] = ino;
+		shm_no[h] = shm_next++;
+	}
+	return shm_no[h];
+}
+
+static void out_maps_part(const trace *t, const kvma *v)
+{
+	out_str(v->range);
+	out_chr(' ');
+	out_str(v->perms);
+	out_chr(' ');
+	out_str(v->off);
+	out_chr(' ');
+	if (v->ino == 0) {
+		out_str("anon");
+	} else if (v->file >= 0 && t && (guint)v->file < t->files->len) {
+		out_str("file:");
+		out_str(g_array_index(t->files, tr_file, v->file).name);
+	} else {
+		out_str("shmem:");
+		out_dec(shm_number(v->ino));
+	}
+}
+
+static const char page_letter[] = {'n', 'z', 'a', 'f', 'g'};
+static const char *const page_name[] = {"none", "zero", "anon", "file", "guard"};
+
+/* The RLE pages of every VMA (state), using one cursor over the whole span. */
+static bool out_state(const trace *t, bool scan, char *why, size_t whylen)
+{
+	pcursor c;
+	if (n_vmas)
+		pc_begin(&c, vmas[0].start, vmas[n_vmas - 1].end, scan);
+	shm_reset();
+	for (size_t i = 0; i < n_vmas; i++) {
+		const kvma *v = &vmas[i];
+		out_str("| ");
+		out_maps_part(t, v);
+		if (v->flags[0]) {
+			out_chr(' ');
+			out_str(v->flags);
+		}
+		out_str(" :");
+		if (v->end > v->start)
+			out_chr(' ');
+		if (c.pos < v->start) {
+			c.pos = v->start; /* skip the gap */
+		}
+		mm_page_state cur = MM_PAGE_NONE;
+		uint64_t count = 0, s, e;
+		mm_page_state st;
+		while (c.pos < v->end && pc_next(&c, &s, &e, &st)) {
+			if (e > v->end) {
+				e = v->end;
+				c.pos = v->end;
+			}
+			uint64_t n = (e - s) / K_PAGE;
+			if (count && st == cur) {
+				count += n;
+			} else {
+				if (count) {
+					out_chr(page_letter[cur]);
+					out_dec(count);
+				}
+				cur = st;
+				count = n;
+			}
+		}
+		if (count) {
+			out_chr(page_letter[cur]);
+			out_dec(count);
+		}
+		out_chr('\n');
+	}
+	if (n_vmas && c.failed) {
+		snprintf(why, whylen, "internal: reading the page states failed");
+		return false;
+	}
+	return true;
+}
+
+static void out_page_addr(const trace *t, uint64_t a)
+{
+	if (t && a >= t->arena_base && a - t->arena_base < t->arena_size) {
+		out_str("+0x");
+		out_hex(a - t->arena_base);
+	} else {
+		out_str("0x");
+		out_hex(a);
+	}
+}
+
+/* A second rendering of the state into memory, with the other method, for
+ * MMREF_KERNEL_CROSSCHECK. Compares page states VMA by VMA. */
+static bool crosscheck_pages(char *why, size_t whylen)
+{
+	for (size_t i = 0; i < n_vmas; i++) {
+		pcursor a, b;
+		pc_begin(&a, vmas[i].start, vmas[i].end, true);
+		pc_begin(&b, vmas[i].start, vmas[i].end, false);
+		uint64_t sa = 0, ea = 0, sb = 0, eb = 0;
+		mm_page_state ta = MM_PAGE_NONE, tb = MM_PAGE_NONE;
+		for (uint64_t p = vmas[i].start; p < vmas[i].end; p += K_PAGE) {
+			while (ea <= p && pc_next(&a, &sa, &ea, &ta)) {
+			}
+			while (eb <= p && pc_next(&b, &sb, &eb, &tb)) {
+			}
+			if (ta != tb) {
+				snprintf(why, whylen, "internal: PAGEMAP_SCAN says %s, pagemap says %s at 0x%llx",
+				         page_name[ta], page_name[tb], (unsigned long long)p);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+bool observe(const trace *t, const tr_stmt *s, char *why, size_t whylen)
+{
+	switch (s->kind) {
+	case TR_MAPS:
+		if (!read_vmas(false, why, whylen))
+			return false;
+		shm_reset();
+		for (size_t i = 0; i < n_vmas; i++) {
+			out_str("| ");
+			out_maps_part(t, &vmas[i]);
+			out_chr('\n');
+		}
+		return true;
+	case TR_SMAPS:
+		if (!read_vmas(true, why, whylen))
+			return false;
+		for (size_t i = 0; i < n_vmas; i++) {
+			out_str("| ");
+			out_str(vmas[i].range);
+			if (vmas[i].flags[0]) {
+				out_chr(' ');
+				out_str(vmas[i].flags);
+			}
+			out_chr('\n');
+		}
+		return true;
+	case TR_STATE:
+		if (!arena_own_memory_intact(why, whylen))
+			return false;
+		if (!read_vmas(true, why, whylen))
+			return false;
+		if (crosscheck && !crosscheck_pages(why, whylen))
+			return false;
+		return out_state(t, use_scan, why, whylen);
+	case TR_PAGES: {
+		uint64_t lo = s->addr & ~(K_PAGE - 1);
+		uint64_t hi = s->addr + s->len;
+		hi = hi > UINT64_MAX - (K_PAGE - 1) ? UINT64_MAX & ~(K_PAGE - 1) : (hi + K_PAGE - 1) & ~(K_PAGE - 1);
+		if (!arena_contains(lo, hi - lo)) {
+			snprintf(why, whylen, "range outside the arena");
+			return false;
+		}
+		pcursor c;
+		pc_begin(&c, lo, hi, use_scan);
+		uint64_t rs, re;
+		mm_page_state st;
+		while (pc_next(&c, &rs, &re, &st)) {
+			for (uint64_t a = rs; a < re; a += K_PAGE) {
+				out_str("| ");
+				out_page_addr(t, a);
+				out_chr(' ');
+				out_str(page_name[st]);
+				out_chr('\n');
+			}
+		}
+		if (c.failed) {
+			snprintf(why, whylen, "internal: reading the page states failed");
+			return false;
+		}
+		return true;
+	}
+	default:
+		snprintf(why, whylen, "internal: not an observation");
+		return false;
+	}
+}

@@ -1,0 +1,571 @@
+/* mmref-kernel, the live-kernel target, spoken to over its exec protocol:
+ * the spec's example, hostile input, no-hint placement, the fault matrix of
+ * the semantics note (§9.2), reset after mseal, and PAGEMAP_SCAN against
+ * /proc/self/pagemap. Skips (77) unless root with visible PFNs on Linux 6.18. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define KERNEL_BIN MMREF_BINARY_DIR "/mmref-kernel"
+
+typedef struct kt {
+	pid_t pid;
+	int to, from;
+	GString *pending; /* bytes read but not yet consumed */
+} kt;
+
+static kt *kt_start_env(const char *env)
+{
+	int in[2], out[2];
+	g_assert_cmpint(pipe(in), ==, 0);
+	g_assert_cmpint(pipe(out), ==, 0);
+	pid_t pid = fork();
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		if (env)
+			putenv((char *)env);
+		execl(KERNEL_BIN, "mmref-kernel", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	kt *k = g_new0(kt, 1);
+	k->pid = pid;
+	k->to = in[1];
+	k->from = out[0];
+	k->pending = g_string_new(NULL);
+	return k;
+}
+
+static kt *kt_start(void) { return kt_start_env(NULL); }
+
+static void kt_send(kt *k, const char *data, size_t n)
+{
+	while (n) {
+		ssize_t w = write(k->to, data, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		g_assert_cmpint(w, >, 0);
+		data += w;
+		n -= (size_t)w;
+	}
+}
+
+/* One answer: everything up to the empty line that ends it (without it). */
+static char *kt_answer(kt *k)
+{
+	for (;;) {
+		const char *s = k->pending->str;
+		const char *end = NULL;
+		if (k->pending->len >= 1 && s[0] == '\n')
+			end = s; /* an empty answer */
+		else
+			end = strstr(s, "\n\n");
+		if (end) {
+			size_t alen = (size_t)(end - s) + (end == s ? 0 : 1);
+			char *a = g_strndup(s, alen ? alen - (end == s ? 0 : 1) : 0);
+			g_string_erase(k->pending, 0, (gssize)(end - s) + (end == s ? 1 : 2));
+			return a;
+		}
+		struct pollfd p = {.fd = k->from, .events = POLLIN};
+		int r = poll(&p, 1, 30000);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0)
+			g_error("mmref-kernel did not answer within 30 s; so far: '%s'", k->pending->str);
+		char buf[65536];
+		ssize_t n = read(k->from, buf, sizeof(buf) - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			g_error("mmref-kernel closed its output; so far: '%s'", k->pending->str);
+		g_string_append_len(k->pending, buf, n);
+	}
+}
+
+/* Sends one line and returns the answer. */
+static char *kt_ask(kt *k, const char *line)
+{
+	kt_send(k, line, strlen(line));
+	kt_send(k, "\n", 1);
+	return kt_answer(k);
+}
+
+static void kt_expect(kt *k, const char *line, const char *answer)
+{
+	char *a = kt_ask(k, line);
+	if (strcmp(a, answer) != 0)
+		g_error("for '%s' expected:\n%s\ngot:\n%s", line, answer, a);
+	g_free(a);
+}
+
+static void kt_expect_error(kt *k, const char *line)
+{
+	char *a = kt_ask(k, line);
+	if (!g_str_has_prefix(a, "# error: ") || strchr(a, '\n'))
+		g_error("for '%s' expected '# error: …', got:\n%s", line, a);
+	g_free(a);
+}
+
+static bool kt_alive(kt *k) { return kill(k->pid, 0) == 0 && waitpid(k->pid, NULL, WNOHANG) == 0; }
+
+static void kt_stop(kt *k)
+{
+	close(k->to);
+	int status = 0;
+	g_assert_cmpint(waitpid(k->pid, &status, 0), ==, k->pid);
+	g_assert_true(WIFEXITED(status));
+	g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+	close(k->from);
+	g_string_free(k->pending, TRUE);
+	g_free(k);
+}
+
+/* ---- preconditions ------------------------------------------------------------------ */
+
+static const char *skip_reason;
+
+static void check_live(void)
+{
+	struct utsname u;
+	if (uname(&u) != 0 || strncmp(u.release, "6.18", 4) != 0 || (u.release[4] != '.' && u.release[4] != '-' &&
+	                                                               u.release[4] != '\0')) {
+		skip_reason = "the live kernel is not Linux 6.18";
+		return;
+	}
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0) {
+		skip_reason = "/proc/self/pagemap is not readable";
+		return;
+	}
+	volatile char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p[0] = 1;
+	uint64_t e = 0;
+	if (pread(fd, &e, 8, (off_t)((uintptr_t)p / 4096 * 8)) != 8 || !(e >> 63) || (e & ((1ull << 55) - 1)) == 0)
+		skip_reason = "/proc/self/pagemap hides PFNs (needs CAP_SYS_ADMIN)";
+	munmap((void *)p, 4096);
+	close(fd);
+}
+
+static bool live(void)
+{
+	if (skip_reason) {
+		g_test_skip(skip_reason);
+		return false;
+	}
+	return true;
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+static void run_spec_example(kt *k)
+{
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	kt_expect(k, "# an mprotect in the middle of a VMA splits it in three",
+	          "# an mprotect in the middle of a VMA splits it in three");
+	kt_expect(k, "mmap +0 16K rw- private,anonymous,fixed_noreplace",
+	          "mmap +0x0 16K rw- private,anonymous,fixed_noreplace => +0x0");
+	kt_expect(k, "touch +4K w", "touch +0x1000 w => ok");
+	kt_expect(k, "touch +0 r", "touch +0x0 r => ok");
+	kt_expect(k, "mprotect +4K 4K r--", "mprotect +0x1000 4K r-- => 0");
+	kt_expect(k, "touch +4K w", "touch +0x1000 w => SEGV_ACCERR pf=0x7");
+	kt_expect(k, "maps",
+	          "maps\n"
+	          "| 100000000000-100000001000 rw-p 00000000 anon\n"
+	          "| 100000001000-100000002000 r--p 00000000 anon\n"
+	          "| 100000002000-100000004000 rw-p 00000000 anon");
+	kt_expect(k, "pages +0 16K",
+	          "pages +0x0 16K\n"
+	          "| +0x0 zero\n"
+	          "| +0x1000 anon\n"
+	          "| +0x2000 none\n"
+	          "| +0x3000 none");
+}
+
+static void test_spec_example(void)
+{
+	if (!live())
+		return;
+	kt *k = kt_start();
+	run_spec_example(k);
+	kt_expect(k, "smaps",
+	          "smaps\n"
+	          "| 100000000000-100000001000 rd wr mr mw me ac\n"
+	          "| 100000001000-100000002000 rd mr mw me ac\n"
+	          "| 100000002000-100000004000 rd wr mr mw me ac");
+	kt_expect(k, "state",
+	          "state\n"
+	          "| 100000000000-100000001000 rw-p 00000000 anon rd wr mr mw me ac : z1\n"
+	          "| 100000001000-100000002000 r--p 00000000 anon rd mr mw me ac : a1\n"
+	          "| 100000002000-100000004000 rw-p 00000000 anon rd wr mr mw me ac : n2");
+	/* a second trace in the same process starts from an empty arena */
+	run_spec_example(k);
+	kt_expect(k, "", "");
+	kt_stop(k);
+}
+
+/* The child's own mappings, from /proc/PID/maps: the first line matching. */
+static bool child_mapping(kt *k, const char *what, uint64_t *start, uint64_t *end)
+{
+	char path[64], *text = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)k->pid);
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	bool found = false;
+	char **lines = g_strsplit(text, "\n", -1);
+	for (char **l = lines; *l && !found; l++) {
+		if (strstr(*l, what)) {
+			found = sscanf(*l, "%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x", start, end) == 2;
+		}
+	}
+	g_strfreev(lines);
+	g_free(text);
+	return found;
+}
+
+static void test_hostile(void)
+{
+	if (!live())
+		return;
+	kt *k = kt_start();
+	kt_expect_error(k, "mmap +0 4K rw- private,anonymous,fixed"); /* before mmtrace 1 */
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	static const char *const bad[] = {
+		"mmap 0x7f0000000000 4K rw- private,anonymous,fixed",
+		"mmap 0x0 4K rw- private,anonymous,fixed",
+		"mmap 0 4K rw- private,anonymous,fixed_noreplace",
+		"mmap 0xfffffffffffff000 8K rw- private,anonymous,fixed",
+		"mmap +0 0xffffffffffffffff rw- private,anonymous,fixed",
+		"mmap +0 2G rw- private,anonymous,fixed",
+		"munmap +0 0xffffffffffffffff",
+		"munmap +0x3ffff000 8K",
+		"munmap 0x10000 4K",
+		"mprotect 0xffffffffffff0000 0x20000 rw-",
+		"madvise +0 0x8000000000000000 dontneed",
+		"mlock 0x7ffffffde000 4K",
+		"mseal +1G 4K",
+		"mremap +0 4K 2G maymove",
+		"mremap +0 4K 4K maymove,fixed",
+		"mremap +0 4K 4K maymove,fixed 0x1000",
+		"mremap +0x3ffff000 4K 8K maymove,fixed +0x3ffff000",
+		"touch 0x10 r",
+		"touch +1G w",
+		"touch 0xffffffffff600000 x",
+		"pages +0 2G",
+		"garbage",
+		"mmap +0 4K",
+		"mmap +0 4K rw- private,anonymous,fixed => +0x0 extra",
+		"mmap +0 4K rw- private,nonsense",
+		"| +0x0 zero",
+		"|",
+		"state => 0",
+		"touch +0 q",
+		"mmtrace 2",
+		"munmap +0x-1 4K",
+		"munmap +99999999999999999999999 4K",
+	};
+	/* directives: a second arena, an arena after an operation */
+	kt_expect(k, "arena 0x200000000000 1G", "arena 0x200000000000 1G");
+	kt_expect_error(k, "arena 0x300000000000 1G");
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	kt_expect(k, "mmap +0 4K rw- private,anonymous,fixed", "mmap +0x0 4K rw- private,fixed,anonymous => +0x0");
+	kt_expect_error(k, "arena 0x300000000000 1G");
+	kt_expect_error(k, "file late 4K");
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+		kt_expect_error(k, bad[i]);
+	/* an overlong line and a NUL byte */
+	GString *longline = g_string_new("mmap +0 4K rw- private,anonymous,fixed # ");
+	while (longline->len < 200000)
+		g_string_append(longline, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	kt_expect_error(k, longline->str);
+	g_string_free(longline, TRUE);
+	kt_send(k, "munmap +0 4K\0junk\n", 18);
+	char *a = kt_answer(k);
+	g_assert_true(g_str_has_prefix(a, "# error: "));
+	g_free(a);
+
+	/* arenas over the process's own memory, or where no-hint mmaps cannot
+	 * be confined, are refused; operations are refused until a new trace */
+	uint64_t s, e;
+	const char *own[] = {"[stack]", "[heap]", "mmref-kernel", "libc", "[vdso]"};
+	for (size_t i = 0; i < G_N_ELEMENTS(own); i++) {
+		if (!child_mapping(k, own[i], &s, &e))
+			continue;
+		char *line = g_strdup_printf("arena 0x%" G_GINT64_MODIFIER "x 0x%" G_GINT64_MODIFIER "x",
+		                             s & ~(uint64_t)0xfff, (uint64_t)16384);
+		kt_expect(k, "mmtrace 1", "mmtrace 1");
+		kt_expect_error(k, line);
+		kt_expect_error(k, "mmap +0 4K rw- private,anonymous,fixed");
+		kt_expect_error(k, "state");
+		g_free(line);
+	}
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	kt_expect_error(k, "arena 0x0 1G");
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	kt_expect_error(k, "arena 0x1000 1G"); /* below mmap_min_addr */
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	kt_expect_error(k, "arena 0x7fff00000000 1G"); /* above mmap_base */
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	kt_expect_error(k, "arena 0x7ffffffff000 4K"); /* beyond TASK_SIZE */
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	kt_expect_error(k, "file bad 0xffffffffffffffff");
+	kt_expect_error(k, "mmap +0 4K rw- private,anonymous,fixed");
+
+	g_assert_true(kt_alive(k));
+	run_spec_example(k);
+	kt_stop(k);
+}
+
+static void test_nohint(void)
+{
+	if (!live())
+		return;
+	kt *k = kt_start();
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	kt_expect(k, "mmap 0 16K rw- private,anonymous", "mmap 0 16K rw- private,anonymous => +0x3fffc000");
+	kt_expect(k, "mmap 0 16K rw- private,anonymous", "mmap 0 16K rw- private,anonymous => +0x3fff8000");
+	/* THP: 2 MiB-multiple private anonymous no-hint mmaps are 2 MiB-aligned */
+	kt_expect(k, "mmap 0 2M rw- private,anonymous", "mmap 0 2M rw- private,anonymous => +0x3fc00000");
+	/* a hint on an occupied range falls back to the search */
+	kt_expect(k, "mmap +0x3fffc000 4K rw- private,anonymous",
+	          "mmap +0x3fffc000 4K rw- private,anonymous => +0x3fff7000");
+	/* a full arena: ENOMEM rather than a mapping elsewhere */
+	kt_expect(k, "mmap 0 1G rw- private,anonymous", "mmap 0 1G rw- private,anonymous => ENOMEM");
+	kt_expect_error(k, "mremap +0x3fffc000 4K 2G maymove");
+
+	/* another arena, and again after the reset */
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	kt_expect(k, "arena 0x200000000000 1M", "arena 0x200000000000 1M");
+	kt_expect(k, "mmap 0 16K rw- private,anonymous", "mmap 0 16K rw- private,anonymous => +0xfc000");
+	kt_expect(k, "mmap 0 1M rw- private,anonymous", "mmap 0 1M rw- private,anonymous => ENOMEM");
+	kt_expect(k, "mmap +0xe0000 16K rw- private,anonymous,fixed",
+	          "mmap +0xe0000 16K rw- private,fixed,anonymous => +0xe0000");
+	kt_expect(k, "mmap +0xe4000 4K r-- private,anonymous,fixed",
+	          "mmap +0xe4000 4K r-- private,fixed,anonymous => +0xe4000");
+	/* a move goes through the same search */
+	kt_expect(k, "mremap +0xe0000 16K 32K maymove", "mremap +0xe0000 16K 32K maymove => +0xf4000");
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	kt_expect(k, "mmap 0 16K rw- private,anonymous", "mmap 0 16K rw- private,anonymous => +0x3fffc000");
+	kt_expect(k, "state",
+	          "state\n| 10003fffc000-100040000000 rw-p 00000000 anon rd wr mr mw me ac : n4");
+	kt_stop(k);
+}
+
+/* The fault matrix of linux-mm-semantics.md §9.2, plus exec probes. */
+static void test_touch_matrix(void)
+{
+	if (!live())
+		return;
+	kt *k = kt_start();
+	static const char *const lines[][2] = {
+		{"mmtrace 1", "mmtrace 1"},
+		{"file f 8K", "file f 8K"},
+		/* unmapped */
+		{"touch +0 r", "touch +0x0 r => SEGV_MAPERR pf=0x4"},
+		{"touch +0 w", "touch +0x0 w => SEGV_MAPERR pf=0x6"},
+		{"touch +0 x", "touch +0x0 x => SEGV_MAPERR pf=0x14"},
+		/* PROT_NONE, unpopulated and populated */
+		{"mmap +0x10000 16K --- private,anonymous,fixed", "mmap +0x10000 16K --- private,fixed,anonymous => +0x10000"},
+		{"touch +0x10000 r", "touch +0x10000 r => SEGV_ACCERR pf=0x4"},
+		{"touch +0x10000 w", "touch +0x10000 w => SEGV_ACCERR pf=0x6"},
+		{"touch +0x10000 x", "touch +0x10000 x => SEGV_ACCERR pf=0x14"},
+		{"mprotect +0x10000 4K rw-", "mprotect +0x10000 4K rw- => 0"},
+		{"touch +0x10000 w", "touch +0x10000 w => ok"},
+		{"mprotect +0x10000 4K ---", "mprotect +0x10000 4K --- => 0"},
+		{"touch +0x10000 r", "touch +0x10000 r => SEGV_ACCERR pf=0x4"},
+		{"touch +0x10000 w", "touch +0x10000 w => SEGV_ACCERR pf=0x6"},
+		{"touch +0x10000 x", "touch +0x10000 x => SEGV_ACCERR pf=0x14"},
+		/* PROT_READ */
+		{"mmap +0x20000 16K r-- private,anonymous,fixed", "mmap +0x20000 16K r-- private,fixed,anonymous => +0x20000"},
+		{"touch +0x20000 w", "touch +0x20000 w => SEGV_ACCERR pf=0x6"},
+		{"touch +0x21000 r", "touch +0x21000 r => ok"},
+		{"touch +0x21000 w", "touch +0x21000 w => SEGV_ACCERR pf=0x7"},
+		{"touch +0x21000 x", "touch +0x21000 x => SEGV_ACCERR pf=0x15"},
+		/* exec of a non-present page in a non-exec VMA maps it first */
+		{"touch +0x22000 x", "touch +0x22000 x => SEGV_ACCERR pf=0x15"},
+		{"pages +0x20000 16K", "pages +0x20000 16K\n| +0x20000 none\n| +0x21000 zero\n| +0x22000 zero\n| +0x23000 none"},
+		/* PROT_WRITE only: reads succeed */
+		{"mmap +0x30000 16K -w- private,anonymous,fixed", "mmap +0x30000 16K -w- private,fixed,anonymous => +0x30000"},
+		{"touch +0x30000 r", "touch +0x30000 r => ok"},
+		{"touch +0x30000 x", "touch +0x30000 x => SEGV_ACCERR pf=0x15"},
+		/* PROT_EXEC only: reads and fetches succeed, writes do not */
+		{"mmap +0x40000 16K --x private,anonymous,fixed", "mmap +0x40000 16K --x private,fixed,anonymous => +0x40000"},
+		{"touch +0x40000 r", "touch +0x40000 r => ok"},
+		{"touch +0x40000 w", "touch +0x40000 w => SEGV_ACCERR pf=0x7"},
+		{"touch +0x41000 x", "touch +0x41000 x => ok"},
+		/* the last byte of a page: the probe must not fetch from the next page */
+		{"touch +0x42fff x", "touch +0x42fff x => ok"},
+		{"pages +0x40000 16K", "pages +0x40000 16K\n| +0x40000 zero\n| +0x41000 zero\n| +0x42000 zero\n| +0x43000 none"},
+		/* exec on written (anonymous, zero-filled) pages of an rwx VMA */
+		{"mmap +0x70000 16K rwx private,anonymous,fixed", "mmap +0x70000 16K rwx private,fixed,anonymous => +0x70000"},
+		{"touch +0x70000 w", "touch +0x70000 w => ok"},
+		{"touch +0x70000 x", "touch +0x70000 x => ok"},
+		{"touch +0x70ffe x", "touch +0x70ffe x => ok"},
+		{"touch +0x71000 x", "touch +0x71000 x => ok"},
+		{"touch +0x72fff x", "touch +0x72fff x => ok"},
+		{"pages +0x70000 16K", "pages +0x70000 16K\n| +0x70000 anon\n| +0x71000 zero\n| +0x72000 zero\n| +0x73000 none"},
+		/* rw- anonymous: exec of a written page */
+		{"mmap +0x80000 8K rw- private,anonymous,fixed", "mmap +0x80000 8K rw- private,fixed,anonymous => +0x80000"},
+		{"touch +0x80000 w", "touch +0x80000 w => ok"},
+		{"touch +0x80000 x", "touch +0x80000 x => SEGV_ACCERR pf=0x15"},
+		{"touch +0x80000 w", "touch +0x80000 w => ok"},
+		/* guard regions */
+		{"madvise +0x80000 4K guard_install", "madvise +0x80000 4K guard_install => 0"},
+		{"touch +0x80000 r", "touch +0x80000 r => SEGV_MAPERR pf=0x4"},
+		{"touch +0x80000 w", "touch +0x80000 w => SEGV_MAPERR pf=0x6"},
+		{"touch +0x80000 x", "touch +0x80000 x => SEGV_MAPERR pf=0x14"},
+		{"pages +0x80000 8K", "pages +0x80000 8K\n| +0x80000 guard\n| +0x81000 none"},
+		/* beyond the end of a file */
+		{"mmap +0x90000 16K rw- shared file=f", "mmap +0x90000 16K rw- shared file=f => +0x90000"},
+		{"touch +0x90000 r", "touch +0x90000 r => ok"},
+		{"touch +0x91000 w", "touch +0x91000 w => ok"},
+		{"touch +0x92000 r", "touch +0x92000 r => SIGBUS"},
+		{"touch +0x93000 w", "touch +0x93000 w => SIGBUS"},
+		/* a shared anonymous mapping */
+		{"mmap +0xa0000 8K rw- shared,anonymous,fixed", "mmap +0xa0000 8K rw- shared,fixed,anonymous => +0xa0000"},
+		{"touch +0xa0000 r", "touch +0xa0000 r => ok"},
+		{"state",
+		 "state\n"
+		 /* VM_ACCOUNT survives dropping write: no merge back */
+		 "| 100000010000-100000011000 ---p 00000000 anon mr mw me ac : a1\n"
+		 "| 100000011000-100000014000 ---p 00000000 anon mr mw me : n3\n"
+		 "| 100000020000-100000024000 r--p 00000000 anon rd mr mw me : n1z2n1\n"
+		 "| 100000030000-100000034000 -w-p 00000000 anon wr mr mw me ac : z1n3\n"
+		 "| 100000040000-100000044000 --xp 00000000 anon ex mr mw me : z3n1\n"
+		 "| 100000070000-100000074000 rwxp 00000000 anon rd wr ex mr mw me ac : a1z2n1\n"
+		 "| 100000080000-100000082000 rw-p 00000000 anon rd wr mr mw me gu ac : g1n1\n"
+		 "| 100000090000-100000094000 rw-s 00000000 file:f rd wr sh mr mw me ms : f2n2\n"
+		 "| 1000000a0000-1000000a2000 rw-s 00000000 shmem:1 rd wr sh mr mw me ms : f1n1"},
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(lines); i++)
+		kt_expect(k, lines[i][0], lines[i][1]);
+	kt_stop(k);
+}
+
+/* A sealed VMA cannot be unmapped: the next trace runs in a fresh process
+ * (re-exec), still on the same pipes, with the input that followed intact. */
+static void test_reset_after_mseal(void)
+{
+	if (!live())
+		return;
+	kt *k = kt_start();
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	kt_expect(k, "mmap +0 8K rw- private,anonymous,fixed", "mmap +0x0 8K rw- private,fixed,anonymous => +0x0");
+	kt_expect(k, "mseal +0 4K", "mseal +0x0 4K => 0");
+	kt_expect(k, "munmap +0 8K", "munmap +0x0 8K => EPERM");
+	/* several lines in one write: the ones after the reset must survive it */
+	const char *batch = "mmtrace 1\nstate\nmmap 0 4K rw- private,anonymous\nstate\n";
+	kt_send(k, batch, strlen(batch));
+	char *a;
+	a = kt_answer(k);
+	g_assert_cmpstr(a, ==, "mmtrace 1");
+	g_free(a);
+	a = kt_answer(k);
+	g_assert_cmpstr(a, ==, "state");
+	g_free(a);
+	a = kt_answer(k);
+	g_assert_cmpstr(a, ==, "mmap 0 4K rw- private,anonymous => +0x3ffff000");
+	g_free(a);
+	a = kt_answer(k);
+	g_assert_cmpstr(a, ==, "state\n| 10003ffff000-100040000000 rw-p 00000000 anon rd wr mr mw me ac : n1");
+	g_free(a);
+	run_spec_example(k);
+	kt_stop(k);
+}
+
+/* PAGEMAP_SCAN (the fast path) against /proc/self/pagemap, at every state,
+ * over a pseudo-random trace with THP, the huge zero page, guards, files
+ * and shared memory. */
+static void test_crosscheck(void)
+{
+	if (!live())
+		return;
+	kt *k = kt_start_env("MMREF_KERNEL_CROSSCHECK=1");
+	GRand *r = g_rand_new_with_seed(1);
+	static const char *const prots[] = {"rw-", "r--", "---", "r-x", "rwx", "-w-"};
+	static const char *const adv[] = {"dontneed", "guard_install", "guard_remove", "hugepage", "populate_read",
+	                                  "populate_write", "pageout", "free"};
+	char *a;
+	for (int trace = 0; trace < 4; trace++) {
+		kt_expect(k, "mmtrace 1", "mmtrace 1");
+		kt_expect(k, "file f 1M", "file f 1M");
+		kt_expect(k, "mmap +0 8M r-- private,anonymous,fixed", "mmap +0x0 8M r-- private,fixed,anonymous => +0x0");
+		kt_expect(k, "madvise +0 8M hugepage", "madvise +0x0 8M hugepage => 0");
+		kt_expect(k, "touch +2M r", "touch +0x200000 r => ok"); /* the huge zero page */
+		for (int i = 0; i < 400; i++) {
+			uint64_t addr = (uint64_t)g_rand_int_range(r, 0, 4096) * 4096;
+			uint64_t len = (uint64_t)g_rand_int_range(r, 1, 600) * 4096;
+			char *line;
+			switch (g_rand_int_range(r, 0, 8)) {
+			case 0:
+				line = g_strdup_printf("mmap +0x%" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER "u %s private,anonymous,fixed",
+				                       addr, len, prots[g_rand_int_range(r, 0, 6)]);
+				break;
+			case 1:
+				line = g_strdup_printf("mmap +0x%" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER "u rw- %s,fixed file=f",
+				                       addr, len, g_rand_boolean(r) ? "shared" : "private");
+				break;
+			case 2:
+				line = g_strdup_printf("mmap +0x%" G_GINT64_MODIFIER "x 32K rw- shared,anonymous,fixed", addr);
+				break;
+			case 3:
+				line = g_strdup_printf("madvise +0x%" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER "u %s", addr, len,
+				                       adv[g_rand_int_range(r, 0, 8)]);
+				break;
+			case 4:
+				line = g_strdup_printf("mprotect +0x%" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER "u %s", addr, len,
+				                       prots[g_rand_int_range(r, 0, 6)]);
+				break;
+			default:
+				line = g_strdup_printf("touch +0x%" G_GINT64_MODIFIER "x %c", addr + (uint64_t)g_rand_int_range(r, 0, 4096),
+				                       "rwx"[g_rand_int_range(r, 0, 3)]);
+				break;
+			}
+			a = kt_ask(k, line);
+			g_assert_false(g_str_has_prefix(a, "# error"));
+			g_free(a);
+			g_free(line);
+			a = kt_ask(k, "state");
+			if (g_str_has_prefix(a, "state\n# error") || strstr(a, "\n# error"))
+				g_error("crosscheck: %s", a);
+			g_free(a);
+		}
+	}
+	g_rand_free(r);
+	kt_stop(k);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	check_live();
+	g_test_add_func("/kernel/spec-example", test_spec_example);
+	g_test_add_func("/kernel/hostile", test_hostile);
+	g_test_add_func("/kernel/nohint", test_nohint);
+	g_test_add_func("/kernel/touch-matrix", test_touch_matrix);
+	g_test_add_func("/kernel/reset-after-mseal", test_reset_after_mseal);
+	g_test_add_func("/kernel/crosscheck", test_crosscheck);
+	int rc = g_test_run();
+	if (skip_reason) {
+		g_printerr("skipped: %s\n", skip_reason);
+		return 77;
+	}
+	return rc;
+}
