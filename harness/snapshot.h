@@ -35,5 +35,19 @@ void snapshot_render(const snapshot *s, const trace *t, const tr_stmt *obs, GPtr
 gboolean snapshot_parse_state(snapshot *s, const trace *t, GPtrArray *lines, GError **error);
 /* Describes the first difference between a and b, or returns NULL if equal. */
 char *snapshot_diff(const snapshot *a, const snapshot *b, const trace *t);
+/* The same, naming the two sides (e.g. "model", "naive"). */
+char *snapshot_diff_labeled(const snapshot *a, const char *la, const snapshot *b, const char *lb, const trace *t);
+
+/* The vm_flags bits /proc/self/smaps shows (those with a mnemonic): a target
+ * masks its flags with this before filling a snapshot. */
+uint64_t snapshot_visible_vmflags(void);
+/* Appends a VMA and its page states (npages = (end - start) / page size);
+ * fills first_page. */
+void snapshot_add_vma(snapshot *s, const snap_vma *v, const guint8 *pages);
+/* The state of the page at addr: MM_PAGE_NONE outside every VMA. */
+mm_page_state snapshot_page(const snapshot *s, uint64_t addr);
+/* One VMA as a `state` line (without "| "); shmem_no is its N in shmem:N. */
+void snapshot_render_vma(GString *out, const snapshot *s, const trace *t, const snap_vma *v, uint32_t shmem_no,
+                         gboolean with_pages);
 
 #endif

@@ -37,4 +37,21 @@ target *target_model_new(void);
 target *target_naive_new(void);
 target *target_exec_new(const char *name, const char *command, GError **error);
 
+/* The model target's address space (NULL for other targets or before
+ * start). */
+mm_state *target_model_mm(target *tg);
+gboolean target_is_model(const target *tg);
+/* Runs mm_check on a model target; appends one line per violation to
+ * report (may be NULL) and returns how many there are (0 for other targets). */
+size_t target_model_check(target *tg, GString *report);
+
+/* Exec targets: how long to wait for an answer (default 10 s, or
+ * $MMREF_EXEC_TIMEOUT seconds). No effect on other targets. */
+void target_exec_set_timeout(target *tg, int timeout_ms);
+gboolean target_is_exec(const target *tg);
+
+/* The default observe for targets with a snapshot: renders it. */
+gboolean target_observe_from_snapshot(target *tg, const trace *t, const tr_stmt *s, GPtrArray *lines,
+                                      GError **error);
+
 #endif

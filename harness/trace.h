@@ -82,7 +82,8 @@ trace *trace_load(const char *path, GError **error);
 void trace_free(trace *t);
 
 /* Printing: statements as the format writes them; addresses inside the arena
- * arena-relative. */
+ * arena-relative. trace_print_stmt appends one line without its newline and
+ * without an observation's "| " lines; with_expect adds " => RESULT". */
 void trace_print_header(GString *out, const trace *t);
 void trace_print_stmt(GString *out, const trace *t, const tr_stmt *s, bool with_expect);
 void trace_print_result(GString *out, const trace *t, const tr_kind kind, const tr_result *r);
@@ -108,7 +109,23 @@ bool tr_result_equal(const tr_result *a, const tr_result *b);
 const char *tr_errno_name(int err);  /* "ENOMEM"; NULL if unknown */
 int tr_errno_from_name(const char *name); /* 0 if unknown */
 
+/* Parses one result (the tokens after "=>", joined by single spaces) as the
+ * format writes it for a statement of `kind`; FALSE and *error ("WHAT",
+ * without a location) on bad syntax. Used by the exec target. */
+gboolean tr_result_parse(const trace *t, tr_kind kind, const char *text, tr_result *r, GError **error);
+
+/* The statement keyword ("mmap", "maps", ...). */
+const char *tr_kind_name(tr_kind kind);
+
+/* Maps/renders page states as the format names them ("none", "zero", ...). */
+const char *tr_page_state_name(mm_page_state st);
+
 GQuark trace_error_quark(void);
 #define TRACE_ERROR trace_error_quark()
+typedef enum trace_error_code {
+	TRACE_ERROR_PARSE = 1,  /* an invalid trace: "FILE:LINE: error: WHAT" */
+	TRACE_ERROR_IO,         /* a trace file could not be read */
+	TRACE_ERROR_TARGET,     /* a target failed (died, timed out, spoke nonsense) */
+} trace_error_code;
 
 #endif

@@ -57,10 +57,12 @@ void mm_destroy(mm_state *mm)
 {
 	if (!mm)
 		return;
-	pt_unmap_range(mm, 0, MM_TASK_SIZE);
 	struct vma *v = vt_first(&mm->vt);
 	while (v) {
 		struct vma *next = v->node.next;
+		/* Entries exist only under VMAs: unmap VMA by VMA, not the
+		 * whole address space. */
+		pt_unmap_range(mm, v->vm_start, v->vm_end);
 		vt_erase(&mm->vt, v);
 		vma_free(mm, v);
 		v = next;

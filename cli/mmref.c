@@ -1,0 +1,554 @@
+/* mmref: replay, diff and generate mmtrace traces.
+ *
+ *   mmref replay [--target T] [--annotate] [--check] TRACE...
+ *   mmref diff [--targets T,T,...] [--check] [--quiet] TRACE...
+ *   mmref diff --gen N [--seed S] [--length L] [--targets ...] [--out DIR]
+ *   mmref gen [--seed N] [--count N] [--length N] [--out DIR]
+ *   mmref serve [--target T]      (the exec protocol on stdin/stdout)
+ *
+ * Exit status: 0 all held / no divergence, 1 a result differed / a
+ * divergence, 2 an invalid trace or bad usage (nothing is run then). */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diff.h"
+#include "gen.h"
+#include "target.h"
+#include "trace.h"
+
+#ifndef MMREF_VERSION
+#define MMREF_VERSION "0.1.0"
+#endif
+
+#ifdef MMREF_CHECK_DEFAULT
+#define CHECK_DEFAULT TRUE
+#else
+#define CHECK_DEFAULT FALSE
+#endif
+
+enum { EXIT_HELD = 0, EXIT_DIFFERED = 1, EXIT_INVALID = 2 };
+
+static const char usage_text[] =
+        "Usage: mmref COMMAND [OPTION...] ARGS\n"
+        "\n"
+        "Commands:\n"
+        "  replay [--target T] [--annotate] [--check] TRACE...\n"
+        "        run each trace on one target and check its expectations\n"
+        "  diff [--targets T,T,...] [--check] [--quiet] TRACE...\n"
+        "        run each trace on several targets side by side (default model,naive)\n"
+        "  diff --gen N [--seed S] [--length L] [--targets T,T,...] [--out DIR]\n"
+        "        the same on N generated traces\n"
+        "  gen [--seed N] [--count N] [--length N] [--out DIR]\n"
+        "        write random traces\n"
+        "  serve [--target T]\n"
+        "        answer statements on stdin (the exec protocol), e.g. exec:'mmref serve'\n"
+        "\n"
+        "Targets: model, naive, kernel, exec:COMMAND.\n"
+        "Exit status: 0 all held, 1 a result differed, 2 invalid trace or usage.\n"
+        "'mmref COMMAND --help' describes each command's options.\n";
+
+/* ---- Common ------------------------------------------------------------------- */
+
+typedef struct loaded {
+	trace *t;
+	char *text;
+	gsize len;
+} loaded;
+
+/* Loads and parses every trace; reports every invalid one. FALSE if any. */
+static gboolean load_all(char **paths, GArray *out)
+{
+	gboolean ok = TRUE;
+	for (char **p = paths; p && *p; p++) {
+		loaded l = {0};
+		GError *err = NULL;
+		if (!g_file_get_contents(*p, &l.text, &l.len, &err)) {
+			fprintf(stderr, "%s:0: error: %s\n", *p, err->message);
+			g_error_free(err);
+			ok = FALSE;
+			continue;
+		}
+		l.t = trace_parse(*p, l.text, l.len, &err);
+		if (!l.t) {
+			fprintf(stderr, "%s\n", err->message);
+			g_error_free(err);
+			g_free(l.text);
+			ok = FALSE;
+			continue;
+		}
+		g_array_append_val(out, l);
+	}
+	return ok;
+}
+
+static void free_loaded(GArray *a)
+{
+	for (guint i = 0; i < a->len; i++) {
+		loaded *l = &g_array_index(a, loaded, i);
+		trace_free(l->t);
+		g_free(l->text);
+	}
+	g_array_unref(a);
+}
+
+static target *make_target(const char *name, double timeout)
+{
+	GError *err = NULL;
+	target *tg = target_new(name, &err);
+	if (!tg) {
+		fprintf(stderr, "mmref: %s\n", err->message);
+		g_error_free(err);
+		return NULL;
+	}
+	if (timeout > 0)
+		target_exec_set_timeout(tg, (int)(timeout * 1000));
+	return tg;
+}
+
+static gboolean parse_options(GOptionContext *ctx, int *argc, char ***argv)
+{
+	GError *err = NULL;
+	if (!g_option_context_parse(ctx, argc, argv, &err)) {
+		fprintf(stderr, "mmref: %s (see --help)\n", err->message);
+		g_error_free(err);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* ---- replay --------------------------------------------------------------------- */
+
+static int cmd_replay(int argc, char **argv)
+{
+	char *target_name = NULL;
+	gboolean annotate = FALSE, check = CHECK_DEFAULT, quiet = FALSE;
+	double timeout = 0;
+	char **files = NULL;
+	GOptionEntry entries[] = {
+		{"target", 't', 0, G_OPTION_ARG_STRING, &target_name, "Target to run on (default model)", "T"},
+		{"annotate", 'a', 0, G_OPTION_ARG_NONE, &annotate, "Print the trace back with every result filled in",
+		 NULL},
+		{"check", 0, 0, G_OPTION_ARG_NONE, &check, "Run mm_check after every statement (model)", NULL},
+		{"no-check", 0, G_OPTION_FLAG_REVERSE, G_OPTION_ARG_NONE, &check, "Do not run mm_check", NULL},
+		{"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print no summary", NULL},
+		{"timeout", 0, 0, G_OPTION_ARG_DOUBLE, &timeout, "Seconds to wait for an exec target (default 10)", "S"},
+		{G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "TRACE..."},
+		{NULL, 0, 0, 0, NULL, NULL, NULL},
+	};
+	GOptionContext *ctx = g_option_context_new("TRACE... - run traces on one target and check their expectations");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_description(ctx, "Exit status: 0 all held, 1 a result differed, 2 invalid trace or usage.");
+	int rc = EXIT_INVALID;
+	GArray *traces = g_array_new(FALSE, TRUE, sizeof(loaded));
+	target *tg = NULL;
+	if (!parse_options(ctx, &argc, &argv))
+		goto out;
+	if (!files || !files[0]) {
+		fprintf(stderr, "mmref replay: no trace given (see --help)\n");
+		goto out;
+	}
+	if (!load_all(files, traces))
+		goto out;
+	tg = make_target(target_name ? target_name : "model", timeout);
+	if (!tg)
+		goto out;
+	rc = EXIT_HELD;
+	guint failed = 0;
+	for (guint i = 0; i < traces->len; i++) {
+		loaded *l = &g_array_index(traces, loaded, i);
+		replay_options opt = {.check = check, .annotate = annotate, .source = l->text, .source_len = l->len};
+		GString *failures = g_string_new(NULL);
+		GString *annotated = g_string_new(NULL);
+		if (replay_run(l->t, tg, &opt, failures, annotated, NULL) != DIFF_SAME) {
+			rc = EXIT_DIFFERED;
+			failed++;
+		}
+		if (annotate)
+			fputs(annotated->str, stdout);
+		fputs(failures->str, stderr);
+		g_string_free(failures, TRUE);
+		g_string_free(annotated, TRUE);
+	}
+	fflush(stdout);
+	if (!quiet && traces->len > 1)
+		fprintf(stderr, "mmref replay: %u trace%s on %s, %u failed\n", traces->len, traces->len == 1 ? "" : "s",
+		        tg->name, failed);
+out:
+	target_free(tg);
+	free_loaded(traces);
+	g_strfreev(files);
+	g_free(target_name);
+	g_option_context_free(ctx);
+	return rc;
+}
+
+/* ---- diff ------------------------------------------------------------------------- */
+
+typedef struct progress {
+	gint64 start, last;
+	guint64 stmts;
+	guint done, total, shown;
+	gboolean tty;
+} progress;
+
+static void progress_show(progress *p, gboolean final)
+{
+	gint64 now = g_get_monotonic_time();
+	if (!final && now - p->last < (p->tty ? 200000 : 10000000))
+		return;
+	if (final && !p->tty && p->shown == p->done && p->last)
+		return; /* that line is already out */
+	p->last = now;
+	p->shown = p->done;
+	double secs = (double)(now - p->start) / 1e6;
+	double rate = secs > 0 ? (double)p->stmts / secs : 0;
+	double eta = p->done ? secs * (double)(p->total - p->done) / (double)p->done : 0;
+	fprintf(stderr, "%straces %u/%u  statements %" G_GUINT64_FORMAT "  %.0f stmt/s  ETA %dm%02ds%s",
+	        p->tty ? "\r" : "", p->done, p->total, p->stmts, rate, (int)eta / 60, (int)eta % 60,
+	        p->tty && !final ? "   " : "\n");
+}
+
+static int cmd_diff(int argc, char **argv)
+{
+	char *targets_opt = NULL, *out_dir = NULL;
+	gboolean check = CHECK_DEFAULT, quiet = FALSE;
+	gint gen_count = 0, length = 100;
+	gint64 seed = -1;
+	double timeout = 0;
+	char **files = NULL;
+	GOptionEntry entries[] = {
+		{"targets", 't', 0, G_OPTION_ARG_STRING, &targets_opt, "Targets, comma-separated (default model,naive)",
+		 "T,T,..."},
+		{"check", 0, 0, G_OPTION_ARG_NONE, &check, "Run mm_check after every statement (model)", NULL},
+		{"no-check", 0, G_OPTION_FLAG_REVERSE, G_OPTION_ARG_NONE, &check, "Do not run mm_check", NULL},
+		{"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only the summary, not the divergences", NULL},
+		{"gen", 0, 0, G_OPTION_ARG_INT, &gen_count, "Also run N generated traces", "N"},
+		{"seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed of the first generated trace (default: random)", "S"},
+		{"length", 0, 0, G_OPTION_ARG_INT, &length, "Statements per generated trace (default 100)", "L"},
+		{"out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Save diverging generated traces in DIR", "DIR"},
+		{"timeout", 0, 0, G_OPTION_ARG_DOUBLE, &timeout, "Seconds to wait for an exec target (default 10)", "S"},
+		{G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "TRACE..."},
+		{NULL, 0, 0, 0, NULL, NULL, NULL},
+	};
+	GOptionContext *ctx = g_option_context_new("TRACE... - run traces on several targets side by side");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_description(ctx, "Exit status: 0 no divergence, 1 a divergence, 2 invalid trace or usage.");
+	int rc = EXIT_INVALID;
+	GArray *traces = g_array_new(FALSE, TRUE, sizeof(loaded));
+	GPtrArray *tgs = g_ptr_array_new_with_free_func((GDestroyNotify)target_free);
+	char **names = NULL;
+	if (!parse_options(ctx, &argc, &argv))
+		goto out;
+	if ((!files || !files[0]) && gen_count <= 0) {
+		fprintf(stderr, "mmref diff: no trace given and no --gen N (see --help)\n");
+		goto out;
+	}
+	if (gen_count < 0 || length < 0) {
+		fprintf(stderr, "mmref diff: --gen and --length must not be negative\n");
+		goto out;
+	}
+	if (!load_all(files, traces))
+		goto out;
+	names = g_strsplit(targets_opt ? targets_opt : "model,naive", ",", -1);
+	for (char **n = names; *n; n++) {
+		target *tg = make_target(*n, timeout);
+		if (!tg)
+			goto out;
+		g_ptr_array_add(tgs, tg);
+	}
+	if (tgs->len < 2) {
+		fprintf(stderr, "mmref diff: needs at least two targets\n");
+		goto out;
+	}
+	if (out_dir && g_mkdir_with_parents(out_dir, 0777) != 0) {
+		fprintf(stderr, "mmref diff: cannot create %s\n", out_dir);
+		goto out;
+	}
+	if (seed < 0)
+		seed = (gint64)((guint64)g_get_real_time() ^ ((guint64)getpid() << 32)) & G_MAXINT64;
+
+	rc = EXIT_HELD;
+	diff_options opt = {.check = check};
+	target *const *tv = (target *const *)tgs->pdata;
+	guint diverged = 0;
+	guint64 stmts = 0;
+	for (guint i = 0; i < traces->len; i++) {
+		loaded *l = &g_array_index(traces, loaded, i);
+		char *report = NULL;
+		if (diff_run(l->t, tv, tgs->len, &opt, &report, &stmts) != DIFF_SAME) {
+			rc = EXIT_DIFFERED;
+			diverged++;
+			if (!quiet)
+				fputs(report, stdout);
+		}
+		g_free(report);
+	}
+	if (gen_count > 0) {
+		progress p = {.start = g_get_monotonic_time(), .total = (guint)gen_count, .tty = isatty(2)};
+		guint gen_diverged = 0;
+		for (guint i = 0; i < (guint)gen_count; i++) {
+			guint64 s = (guint64)seed + i;
+			char *name = g_strdup_printf("gen-%" G_GINT64_FORMAT "-%u.trace", seed, i);
+			char *text = gen_trace_text(s, (guint)length);
+			GError *err = NULL;
+			trace *t = trace_parse(name, text, strlen(text), &err);
+			if (!t) {
+				fprintf(stderr, "\nmmref diff: the generator made an invalid trace (seed %" G_GUINT64_FORMAT "): %s\n",
+				        s, err->message);
+				g_error_free(err);
+				rc = EXIT_INVALID;
+				g_free(text);
+				g_free(name);
+				break;
+			}
+			char *report = NULL;
+			if (diff_run(t, tv, tgs->len, &opt, &report, &p.stmts) != DIFF_SAME) {
+				rc = rc == EXIT_INVALID ? rc : EXIT_DIFFERED;
+				gen_diverged++;
+				char *saved = NULL;
+				if (out_dir) {
+					saved = g_build_filename(out_dir, name, NULL);
+					if (!g_file_set_contents(saved, text, -1, NULL)) {
+						g_free(saved);
+						saved = NULL;
+					}
+				}
+				if (!quiet) {
+					if (p.tty)
+						fputc('\n', stderr);
+					fputs(report, stdout);
+					printf("  (trace: mmref gen --seed %" G_GUINT64_FORMAT " --count 1 --length %d%s%s)\n", s,
+					       length, saved ? "; saved as " : "", saved ? saved : "");
+					fflush(stdout);
+				}
+				g_free(saved);
+			}
+			g_free(report);
+			trace_free(t);
+			g_free(text);
+			g_free(name);
+			p.done = i + 1;
+			progress_show(&p, FALSE);
+		}
+		progress_show(&p, TRUE);
+		double secs = (double)(g_get_monotonic_time() - p.start) / 1e6;
+		fprintf(stderr,
+		        "mmref diff: %u generated trace%s (seed %" G_GINT64_FORMAT ", length %d), %" G_GUINT64_FORMAT
+		        " statements in %.1f s, %u diverged\n",
+		        p.done, p.done == 1 ? "" : "s", seed, length, p.stmts, secs, gen_diverged);
+		diverged += gen_diverged;
+	}
+	if (!quiet && traces->len > 1)
+		fprintf(stderr, "mmref diff: %u trace%s, %" G_GUINT64_FORMAT " statements, %u diverged\n", traces->len,
+		        traces->len == 1 ? "" : "s", stmts, diverged);
+	else if (quiet && traces->len)
+		fprintf(stderr, "mmref diff: %u diverged\n", diverged);
+out:
+	g_ptr_array_unref(tgs);
+	g_strfreev(names);
+	free_loaded(traces);
+	g_strfreev(files);
+	g_free(targets_opt);
+	g_free(out_dir);
+	g_option_context_free(ctx);
+	return rc;
+}
+
+/* ---- serve: the exec protocol over stdin/stdout ------------------------------------ */
+
+/* Answers one statement line on tg; the answer lines go to out. */
+static void serve_stmt(target *tg, const trace *t, const tr_stmt *st, GString *out)
+{
+	GError *err = NULL;
+	GString *line = g_string_new(NULL);
+	trace_print_stmt(line, t, st, false);
+	if (!tr_is_observation(st->kind)) {
+		tr_result res;
+		if (tg->ops->exec(tg, t, st, &res, &err)) {
+			g_string_append_printf(out, "%s => ", line->str);
+			trace_print_result(out, t, st->kind, &res);
+			g_string_append_c(out, '\n');
+		}
+	} else {
+		GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+		if (tg->ops->observe(tg, t, st, lines, &err)) {
+			g_string_append_printf(out, "%s\n", line->str);
+			for (guint i = 0; i < lines->len; i++)
+				g_string_append_printf(out, "| %s\n", (const char *)g_ptr_array_index(lines, i));
+		}
+		g_ptr_array_unref(lines);
+	}
+	if (err) {
+		g_string_append_printf(out, "# error: %s\n", err->message);
+		g_error_free(err);
+	}
+	g_string_free(line, TRUE);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	char *target_name = NULL;
+	char **rest = NULL;
+	GOptionEntry entries[] = {
+		{"target", 't', 0, G_OPTION_ARG_STRING, &target_name, "Target that answers (default model)", "T"},
+		{G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL},
+		{NULL, 0, 0, 0, NULL, NULL, NULL},
+	};
+	GOptionContext *ctx = g_option_context_new(
+	        "- answer statements on stdin with a target's results (the exec protocol of docs/trace-format.md)");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	int rc = EXIT_INVALID;
+	target *tg = NULL;
+	trace_parser *parser = NULL;
+	char *buf = NULL;
+	size_t cap = 0;
+	if (!parse_options(ctx, &argc, &argv))
+		goto out;
+	if (rest && rest[0]) {
+		fprintf(stderr, "mmref serve: unexpected argument '%s' (see --help)\n", rest[0]);
+		goto out;
+	}
+	tg = make_target(target_name ? target_name : "model", 0);
+	if (!tg)
+		goto out;
+	parser = trace_parser_new("<stdin>");
+	gboolean started = FALSE;
+	GString *answer = g_string_new(NULL);
+	ssize_t n;
+	while ((n = getline(&buf, &cap, stdin)) >= 0) {
+		tr_stmt st;
+		const char *directive = NULL;
+		GError *err = NULL;
+		g_string_truncate(answer, 0);
+		int r = trace_parser_feed(parser, buf, &st, &directive, &err);
+		if (r < 0) {
+			g_string_append_printf(answer, "# error: %s\n", err->message);
+			g_error_free(err);
+		} else if (r == 0) {
+			g_strchomp(buf);
+			if (directive)
+				started = FALSE; /* a new arena or file: a fresh address space */
+			if (*buf)
+				g_string_append_printf(answer, "%s\n", buf);
+		} else {
+			const trace *t = trace_parser_trace(parser);
+			if (!started) {
+				started = tg->ops->start(tg, t, &err);
+				if (!started) {
+					g_string_append_printf(answer, "# error: %s\n", err->message);
+					g_clear_error(&err);
+				}
+			}
+			if (started)
+				serve_stmt(tg, t, &st, answer);
+		}
+		g_string_append_c(answer, '\n');
+		fputs(answer->str, stdout);
+		fflush(stdout);
+	}
+	g_string_free(answer, TRUE);
+	rc = EXIT_HELD;
+out:
+	free(buf);
+	trace_parser_free(parser);
+	target_free(tg);
+	g_strfreev(rest);
+	g_free(target_name);
+	g_option_context_free(ctx);
+	return rc;
+}
+
+/* ---- gen ---------------------------------------------------------------------------- */
+
+static int cmd_gen(int argc, char **argv)
+{
+	gint64 seed = 1;
+	gint count = 1, length = 100;
+	char *out_dir = NULL;
+	char **rest = NULL;
+	GOptionEntry entries[] = {
+		{"seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed of the first trace (default 1); trace i uses SEED+i",
+		 "N"},
+		{"count", 'n', 0, G_OPTION_ARG_INT, &count, "Number of traces (default 1)", "N"},
+		{"length", 'l', 0, G_OPTION_ARG_INT, &length, "Statements per trace (default 100)", "N"},
+		{"out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Write DIR/gen-SEED-i.trace instead of stdout", "DIR"},
+		{G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL},
+		{NULL, 0, 0, 0, NULL, NULL, NULL},
+	};
+	GOptionContext *ctx = g_option_context_new("- write random traces");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	int rc = EXIT_INVALID;
+	if (!parse_options(ctx, &argc, &argv))
+		goto out;
+	if (rest && rest[0]) {
+		fprintf(stderr, "mmref gen: unexpected argument '%s' (see --help)\n", rest[0]);
+		goto out;
+	}
+	if (count < 0 || length < 0 || seed < 0) {
+		fprintf(stderr, "mmref gen: --seed, --count and --length must not be negative\n");
+		goto out;
+	}
+	if (out_dir && g_mkdir_with_parents(out_dir, 0777) != 0) {
+		fprintf(stderr, "mmref gen: cannot create %s\n", out_dir);
+		goto out;
+	}
+	rc = EXIT_HELD;
+	for (gint i = 0; i < count; i++) {
+		char *text = gen_trace_text((guint64)seed + (guint64)i, (guint)length);
+		if (out_dir) {
+			char *name = g_strdup_printf("gen-%" G_GINT64_FORMAT "-%d.trace", seed, i);
+			char *path = g_build_filename(out_dir, name, NULL);
+			GError *err = NULL;
+			if (!g_file_set_contents(path, text, -1, &err)) {
+				fprintf(stderr, "mmref gen: %s\n", err->message);
+				g_error_free(err);
+				rc = EXIT_INVALID;
+			}
+			g_free(path);
+			g_free(name);
+		} else {
+			fputs(text, stdout);
+		}
+		g_free(text);
+		if (rc != EXIT_HELD)
+			break;
+	}
+out:
+	g_strfreev(rest);
+	g_free(out_dir);
+	g_option_context_free(ctx);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return EXIT_INVALID;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+		printf("mmref %s (mmtrace 1)\n", MMREF_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {{"replay", cmd_replay}, {"diff", cmd_diff}, {"gen", cmd_gen}, {"serve", cmd_serve}};
+	for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++)
+		if (strcmp(cmd, cmds[i].name) == 0) {
+			char *prg = g_strdup_printf("mmref %s", cmd);
+			g_set_prgname(prg);
+			g_free(prg);
+			return cmds[i].fn(argc - 1, argv + 1);
+		}
+	fprintf(stderr, "mmref: unknown command '%s'\n\n%s", cmd, usage_text);
+	return EXIT_INVALID;
+}

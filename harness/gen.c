@@ -1,0 +1,370 @@
+/* The random trace generator. Its own PRNG (xoshiro256**, seeded through
+ * splitmix64) so that a seed names the same trace everywhere, whatever the
+ * glib version. */
+#include "gen.h"
+
+#include <string.h>
+
+#define PAGE MM_PAGE_SIZE
+#define WINDOW_PAGES 512 /* the hot windows at both ends of the arena */
+/* A smaller arena than the default keeps snapshots (every page of every VMA)
+ * cheap even when a huge length maps most of it. */
+#define GEN_ARENA_SIZE (64ull << 20)
+
+typedef struct rng {
+	uint64_t s[4];
+} rng;
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t next(rng *r)
+{
+	uint64_t *s = r->s;
+	uint64_t result = rotl(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return result;
+}
+
+/* Uniform in [0, n); n > 0. */
+static uint64_t below(rng *r, uint64_t n) { return n ? next(r) % n : 0; }
+/* True with probability pct percent. */
+static bool chance(rng *r, unsigned pct) { return below(r, 100) < pct; }
+
+typedef struct region {
+	uint64_t start, end; /* arena-relative */
+} region;
+
+typedef struct gen {
+	rng r;
+	uint64_t size; /* arena size */
+	GArray *regions;
+	int nfiles;
+	uint64_t file_size[2];
+	GString *out;
+} gen;
+
+static void remember(gen *g, uint64_t start, uint64_t len)
+{
+	if (!len)
+		return;
+	region rg = {start & ~(PAGE - 1), MIN(g->size, (start + len + PAGE - 1) & ~(PAGE - 1))};
+	if (g->regions->len >= 64) /* keep recent ones */
+		g_array_remove_index(g->regions, (guint)below(&g->r, g->regions->len));
+	g_array_append_val(g->regions, rg);
+}
+
+/* An arena-relative address, < size. */
+static uint64_t pick_addr(gen *g)
+{
+	rng *r = &g->r;
+	uint64_t off;
+	unsigned roll = (unsigned)below(r, 100);
+	if (roll < 60 && g->regions->len) {
+		const region *rg = &g_array_index(g->regions, region, below(r, g->regions->len));
+		uint64_t pages = (rg->end - rg->start) / PAGE;
+		switch (below(r, 3)) {
+		case 0: /* around the start */
+			off = rg->start + below(r, 4) * PAGE;
+			if (chance(r, 50) && off >= 3 * PAGE)
+				off -= below(r, 4) * PAGE;
+			break;
+		case 1: /* around the end */
+			off = rg->end - PAGE * below(r, 3);
+			off += below(r, 3) * PAGE;
+			break;
+		default: /* inside */
+			off = rg->start + below(r, pages ? pages : 1) * PAGE;
+			break;
+		}
+	} else if (roll < 85) {
+		off = below(r, WINDOW_PAGES) * PAGE;
+	} else {
+		off = g->size - (1 + below(r, WINDOW_PAGES)) * PAGE;
+	}
+	if (chance(r, 4))
+		off += 1 + below(r, PAGE - 1);
+	if (off >= g->size)
+		off = g->size - PAGE;
+	return off;
+}
+
+/* A length for a range at off; off + len <= size. */
+static uint64_t pick_len(gen *g, uint64_t off)
+{
+	rng *r = &g->r;
+	uint64_t len;
+	unsigned roll = (unsigned)below(r, 100);
+	if (roll < 75)
+		len = (1 + below(r, 8)) * PAGE;
+	else if (roll < 83)
+		len = 0;
+	else if (roll < 90)
+		len = below(r, 8) * PAGE + 1 + below(r, PAGE - 1);
+	else if (roll < 95)
+		len = chance(r, 50) ? MM_PMD_SIZE : (16 + below(r, 512)) * PAGE;
+	else
+		len = g->size - off; /* the rest of the arena */
+	return MIN(len, g->size - off);
+}
+
+static void put_addr(gen *g, uint64_t off) { g_string_append_printf(g->out, " +0x%" G_GINT64_MODIFIER "x", off); }
+
+static void put_num(gen *g, uint64_t v)
+{
+	if (v && v % 1024 == 0 && v / 1024 < 65536)
+		g_string_append_printf(g->out, " %" G_GINT64_MODIFIER "uK", v / 1024);
+	else
+		g_string_append_printf(g->out, " 0x%" G_GINT64_MODIFIER "x", v);
+}
+
+static void put_prot(gen *g)
+{
+	rng *r = &g->r;
+	uint64_t prot = below(r, 8);
+	if (chance(r, 2)) {
+		static const uint64_t odd[] = {MM_PROT_SEM, MM_PROT_GROWSDOWN, MM_PROT_GROWSUP, 0x10};
+		g_string_append_printf(g->out, " 0x%" G_GINT64_MODIFIER "x", prot | odd[below(r, G_N_ELEMENTS(odd))]);
+		return;
+	}
+	if (chance(r, 50))
+		prot = chance(r, 70) ? 3 : 1; /* rw- and r-- most often */
+	g_string_append_printf(g->out, " %c%c%c", prot & 1 ? 'r' : '-', prot & 2 ? 'w' : '-', prot & 4 ? 'x' : '-');
+}
+
+static void gen_mmap(gen *g)
+{
+	rng *r = &g->r;
+	bool hint = chance(r, 80);
+	uint64_t off = hint ? pick_addr(g) : 0;
+	uint64_t len = hint ? pick_len(g, off) : (1 + below(r, 8)) * PAGE;
+	if (!hint && chance(r, 5))
+		len = chance(r, 50) ? 0 : MM_PMD_SIZE;
+	bool file = g->nfiles && chance(r, 20);
+	g_string_append(g->out, "mmap");
+	if (hint)
+		put_addr(g, off);
+	else
+		g_string_append(g->out, " 0");
+	put_num(g, len);
+	put_prot(g);
+
+	GString *fl = g_string_new(NULL);
+	unsigned t = (unsigned)below(r, 100);
+	g_string_append(fl, t < 70 ? "private" : t < 86 ? "shared" : t < 92 ? "shared_validate" : t < 97 ? "droppable" : "0");
+	if (!file || chance(r, 5))
+		g_string_append(fl, chance(r, 50) ? ",anonymous" : ",anon");
+	bool fixed = false;
+	if (hint) {
+		unsigned f = (unsigned)below(r, 100);
+		if (f < 45) {
+			g_string_append(fl, ",fixed");
+			fixed = true;
+		} else if (f < 75) {
+			g_string_append(fl, ",fixed_noreplace");
+			fixed = true;
+		}
+	}
+	static const struct {
+		const char *name;
+		unsigned pct;
+	} extra[] = {
+		{"populate", 8}, {"locked", 4},    {"noreserve", 5},  {"growsdown", 3},     {"stack", 3},
+		{"hugetlb", 1},  {"sync", 1},      {"nonblock", 1},   {"uninitialized", 1}, {"denywrite", 1},
+		{"executable", 1}, {"0x200000", 1}, {"0x800000", 1},
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(extra); i++)
+		if (chance(r, extra[i].pct))
+			g_string_append_printf(fl, ",%s", extra[i].name);
+	if (fixed && chance(r, 1))
+		g_string_append(fl, ",32bit");
+	g_string_append_printf(g->out, " %s", fl->str);
+	g_string_free(fl, TRUE);
+
+	if (file) {
+		int f = (int)below(r, (uint64_t)g->nfiles);
+		g_string_append_printf(g->out, " file=f%d", f + 1);
+		uint64_t pages = g->file_size[f] / PAGE + 2;
+		uint64_t foff = below(r, pages) * PAGE;
+		if (chance(r, 3))
+			foff += 1 + below(r, PAGE - 1);
+		if (foff)
+			g_string_append_printf(g->out, " off=0x%" G_GINT64_MODIFIER "x", foff);
+	}
+	if (hint && fixed)
+		remember(g, off, len);
+	else if (len && len <= g->size)
+		remember(g, g->size - ((len + PAGE - 1) & ~(PAGE - 1)), len);
+}
+
+static void gen_range_op(gen *g, const char *op)
+{
+	uint64_t off = pick_addr(g);
+	g_string_append(g->out, op);
+	put_addr(g, off);
+	put_num(g, pick_len(g, off));
+}
+
+static void gen_madvise(gen *g)
+{
+	static const char *const advice[] = {
+		"dontneed", "dontneed", "free",        "guard_install", "guard_install", "guard_remove",
+		"populate_read", "populate_write", "willneed", "normal", "random", "sequential",
+		"dontfork", "dofork", "wipeonfork", "keeponfork", "hugepage", "nohugepage",
+		"mergeable", "unmergeable", "cold", "pageout", "dontdump", "dodump",
+		"remove", "collapse", "dontneed_locked",
+	};
+	rng *r = &g->r;
+	gen_range_op(g, "madvise");
+	if (chance(r, 3))
+		g_string_append_printf(g->out, " %" G_GINT64_MODIFIER "u", below(r, 200));
+	else
+		g_string_append_printf(g->out, " %s", advice[below(r, G_N_ELEMENTS(advice))]);
+}
+
+static void gen_mremap(gen *g)
+{
+	rng *r = &g->r;
+	uint64_t off = pick_addr(g);
+	uint64_t old_len = pick_len(g, off);
+	unsigned f = (unsigned)below(r, 100);
+	uint64_t flags = f < 30 ? 0 : f < 65 ? 1 : f < 85 ? 3 : f < 92 ? 7 : f < 96 ? 5 : below(r, 16);
+	bool new_addr = (flags & MM_MREMAP_FIXED) || chance(r, 3);
+	uint64_t to = new_addr ? pick_addr(g) : off;
+	uint64_t new_len = chance(r, 8) ? 0 : (1 + below(r, 16)) * PAGE;
+	if (chance(r, 5))
+		new_len += 1 + below(r, PAGE - 1);
+	new_len = MIN(new_len, g->size - to);
+	g_string_append(g->out, "mremap");
+	put_addr(g, off);
+	put_num(g, old_len);
+	put_num(g, new_len);
+	if (!flags) {
+		g_string_append(g->out, " -");
+	} else if (f >= 96) {
+		g_string_append_printf(g->out, " 0x%" G_GINT64_MODIFIER "x", flags);
+	} else {
+		g_string_append(g->out, " maymove");
+		if (flags & MM_MREMAP_FIXED)
+			g_string_append(g->out, ",fixed");
+		if (flags & MM_MREMAP_DONTUNMAP)
+			g_string_append(g->out, ",dontunmap");
+	}
+	if (new_addr)
+		put_addr(g, to);
+	remember(g, to, new_len);
+}
+
+static void gen_touch(gen *g)
+{
+	rng *r = &g->r;
+	uint64_t off;
+	if (g->regions->len && chance(r, 80)) {
+		const region *rg = &g_array_index(g->regions, region, below(r, g->regions->len));
+		off = rg->start + below(r, rg->end - rg->start);
+	} else {
+		off = pick_addr(g);
+	}
+	if (off >= g->size)
+		off = g->size - 1;
+	unsigned a = (unsigned)below(r, 100);
+	g_string_append(g->out, "touch");
+	put_addr(g, off);
+	g_string_append(g->out, a < 50 ? " r" : a < 85 ? " w" : " x");
+}
+
+static void gen_stmt(gen *g)
+{
+	rng *r = &g->r;
+	unsigned roll = (unsigned)below(r, 1000);
+	if (roll < 250)
+		gen_mmap(g);
+	else if (roll < 330)
+		gen_range_op(g, "munmap");
+	else if (roll < 450) {
+		gen_range_op(g, "mprotect");
+		put_prot(g);
+	} else if (roll < 530)
+		gen_mremap(g);
+	else if (roll < 650)
+		gen_madvise(g);
+	else if (roll < 690) {
+		gen_range_op(g, "mlock");
+		unsigned m = (unsigned)below(r, 100);
+		if (m < 30)
+			g_string_append(g->out, " onfault");
+		else if (m < 35)
+			g_string_append_printf(g->out, " 0x%" G_GINT64_MODIFIER "x", below(r, 8));
+	} else if (roll < 720)
+		gen_range_op(g, "munlock");
+	else if (roll < 740) {
+		gen_range_op(g, "mseal");
+		if (chance(r, 5))
+			g_string_append(g->out, " 0x1");
+	} else if (roll < 940)
+		gen_touch(g);
+	else if (roll < 960)
+		gen_range_op(g, "pages");
+	else if (roll < 970)
+		g_string_append(g->out, "maps");
+	else if (roll < 980)
+		g_string_append(g->out, "smaps");
+	else
+		g_string_append(g->out, "state");
+	g_string_append_c(g->out, '\n');
+}
+
+char *gen_trace_text(guint64 seed, guint length)
+{
+	gen g = {0};
+	uint64_t x = seed;
+	for (int i = 0; i < 4; i++)
+		g.r.s[i] = splitmix64(&x);
+	g.size = GEN_ARENA_SIZE;
+	g.regions = g_array_new(FALSE, FALSE, sizeof(region));
+	g.out = g_string_new(NULL);
+	g_string_append_printf(g.out, "mmtrace 1\n# mmref gen --seed %" G_GINT64_MODIFIER "u --length %u\n", seed,
+	                       length);
+	g_string_append_printf(g.out, "arena 0x%" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER "uM\n", (uint64_t)TR_DEFAULT_ARENA_BASE,
+	                       g.size >> 20);
+	if (chance(&g.r, 60)) {
+		g.nfiles = chance(&g.r, 50) ? 2 : 1;
+		for (int i = 0; i < g.nfiles; i++) {
+			/* page multiples mostly; sometimes a tail page half past EOF (SIGBUS beyond) */
+			g.file_size[i] = (1 + below(&g.r, 16)) * PAGE;
+			if (chance(&g.r, 30))
+				g.file_size[i] -= PAGE / 2;
+			g_string_append_printf(g.out, "file f%d %" G_GINT64_MODIFIER "u\n", i + 1, g.file_size[i]);
+		}
+	}
+	for (guint i = 0; i < length; i++)
+		gen_stmt(&g);
+	g_array_unref(g.regions);
+	return g_string_free(g.out, FALSE);
+}
+
+trace *gen_trace(guint64 seed, guint length, const char *name)
+{
+	char *text = gen_trace_text(seed, length);
+	GError *err = NULL;
+	trace *t = trace_parse(name, text, strlen(text), &err);
+	if (!t) { /* a bug of the generator: say so loudly */
+		g_critical("generated trace is invalid: %s", err->message);
+		g_error_free(err);
+	}
+	g_free(text);
+	return t;
+}

@@ -1,0 +1,488 @@
+/* Snapshots: the structured state of one target inside the arena, its
+ * renderings (maps, smaps, pages, state), the parser of `state` and the
+ * comparison the diff engine runs after every statement. */
+#include "snapshot.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+/* The smaps VmFlags mnemonics, by bit: mmref.h (fs/proc/task_mmu.c,
+ * show_smap_vma_flags). */
+static const struct {
+	unsigned bit;
+	char mn[3];
+} vmflag_names[] = {
+	{0, "rd"},  {1, "wr"},  {2, "ex"},  {3, "sh"},  {4, "mr"},  {5, "mw"},  {6, "me"},
+	{7, "ms"},  {8, "gd"},  {9, "um"},  {10, "pf"}, {11, "gu"}, {12, "uw"}, {13, "lo"},
+	{14, "io"}, {15, "sr"}, {16, "rr"}, {17, "dc"}, {18, "de"}, {19, "lf"}, {20, "ac"},
+	{21, "nr"}, {22, "ht"}, {23, "sf"}, {24, "ar"}, {25, "wf"}, {26, "dd"}, {27, "sd"},
+	{28, "mm"}, {29, "hg"}, {30, "nh"}, {31, "mg"}, {40, "dp"}, {42, "sl"},
+};
+
+uint64_t snapshot_visible_vmflags(void)
+{
+	uint64_t m = 0;
+	for (size_t i = 0; i < G_N_ELEMENTS(vmflag_names); i++)
+		m |= 1ull << vmflag_names[i].bit;
+	return m;
+}
+
+static const char page_letters[] = "nzafg"; /* by mm_page_state */
+
+void snapshot_init(snapshot *s)
+{
+	s->vmas = g_array_new(FALSE, TRUE, sizeof(snap_vma));
+	s->pages = g_array_new(FALSE, TRUE, sizeof(guint8));
+}
+
+void snapshot_clear(snapshot *s)
+{
+	g_array_set_size(s->vmas, 0);
+	g_array_set_size(s->pages, 0);
+}
+
+void snapshot_free(snapshot *s)
+{
+	if (s->vmas)
+		g_array_unref(s->vmas);
+	if (s->pages)
+		g_array_unref(s->pages);
+	s->vmas = NULL;
+	s->pages = NULL;
+}
+
+void snapshot_add_vma(snapshot *s, const snap_vma *v, const guint8 *pages)
+{
+	snap_vma copy = *v;
+	guint n = (guint)((v->end - v->start) >> MM_PAGE_SHIFT);
+	copy.first_page = s->pages->len;
+	g_array_append_val(s->vmas, copy);
+	if (pages) {
+		g_array_append_vals(s->pages, pages, n);
+	} else {
+		guint old = s->pages->len;
+		g_array_set_size(s->pages, old + n); /* zeroed: MM_PAGE_NONE */
+	}
+}
+
+static const snap_vma *find_vma(const snapshot *s, uint64_t addr)
+{
+	guint lo = 0, hi = s->vmas->len;
+	while (lo < hi) {
+		guint mid = lo + (hi - lo) / 2;
+		const snap_vma *v = &g_array_index(s->vmas, snap_vma, mid);
+		if (addr < v->start)
+			hi = mid;
+		else if (addr >= v->end)
+			lo = mid + 1;
+		else
+			return v;
+	}
+	return NULL;
+}
+
+static mm_page_state vma_page(const snapshot *s, const snap_vma *v, uint64_t addr)
+{
+	guint i = v->first_page + (guint)((addr - v->start) >> MM_PAGE_SHIFT);
+	return i < s->pages->len ? (mm_page_state)g_array_index(s->pages, guint8, i) : MM_PAGE_NONE;
+}
+
+mm_page_state snapshot_page(const snapshot *s, uint64_t addr)
+{
+	const snap_vma *v = find_vma(s, addr);
+	return v ? vma_page(s, v, addr) : MM_PAGE_NONE;
+}
+
+/* ---- Rendering ------------------------------------------------------------------ */
+
+static void render_range(GString *out, uint64_t start, uint64_t end)
+{
+	g_string_append_printf(out, "%08" G_GINT64_MODIFIER "x-%08" G_GINT64_MODIFIER "x", start, end);
+}
+
+static void render_flags(GString *out, uint64_t flags)
+{
+	char buf[256];
+	size_t n = mm_format_vmflags(flags, buf, sizeof(buf));
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	buf[n] = '\0';
+	while (n && buf[n - 1] == ' ')
+		buf[--n] = '\0';
+	if (n)
+		g_string_append_printf(out, " %s", buf);
+}
+
+static void render_backing(GString *out, const trace *t, const snap_vma *v, uint32_t shmem_no)
+{
+	switch (v->backing) {
+	case MM_BACKING_ANON:
+		g_string_append(out, "anon");
+		break;
+	case MM_BACKING_SHMEM:
+		g_string_append_printf(out, "shmem:%u", shmem_no);
+		break;
+	case MM_BACKING_FILE:
+		if (t && v->object >= 1 && v->object <= t->files->len)
+			g_string_append_printf(out, "file:%s", g_array_index(t->files, tr_file, v->object - 1).name);
+		else
+			g_string_append_printf(out, "file:#%u", v->object);
+		break;
+	}
+}
+
+static void render_maps_line(GString *out, const trace *t, const snap_vma *v, uint32_t shmem_no)
+{
+	char perms[5];
+	mm_format_perms(v->flags, perms);
+	render_range(out, v->start, v->end);
+	g_string_append_printf(out, " %.4s %08" G_GINT64_MODIFIER "x ", perms, v->offset);
+	render_backing(out, t, v, shmem_no);
+}
+
+void snapshot_render_vma(GString *out, const snapshot *s, const trace *t, const snap_vma *v, uint32_t shmem_no,
+                         gboolean with_pages)
+{
+	render_maps_line(out, t, v, shmem_no);
+	render_flags(out, v->flags);
+	if (!with_pages)
+		return;
+	g_string_append(out, " :");
+	uint64_t n = (v->end - v->start) >> MM_PAGE_SHIFT;
+	uint64_t i = 0;
+	if (n)
+		g_string_append_c(out, ' ');
+	while (i < n) {
+		guint8 st = (guint8)vma_page(s, v, v->start + (i << MM_PAGE_SHIFT));
+		uint64_t j = i + 1;
+		while (j < n && (guint8)vma_page(s, v, v->start + (j << MM_PAGE_SHIFT)) == st)
+			j++;
+		g_string_append_printf(out, "%c%" G_GINT64_MODIFIER "u", st < 5 ? page_letters[st] : '?', j - i);
+		i = j;
+	}
+}
+
+/* N of shmem:N for every VMA, by order of first appearance in the listing. */
+static uint32_t *shmem_numbers(const snapshot *s)
+{
+	uint32_t *no = g_new0(uint32_t, s->vmas->len + 1);
+	GHashTable *seen = g_hash_table_new(g_direct_hash, g_direct_equal);
+	uint32_t next = 1;
+	for (guint i = 0; i < s->vmas->len; i++) {
+		const snap_vma *v = &g_array_index(s->vmas, snap_vma, i);
+		if (v->backing != MM_BACKING_SHMEM)
+			continue;
+		gpointer key = GUINT_TO_POINTER(v->object + 1u);
+		gpointer val = g_hash_table_lookup(seen, key);
+		if (!val) {
+			val = GUINT_TO_POINTER(next++);
+			g_hash_table_insert(seen, key, val);
+		}
+		no[i] = GPOINTER_TO_UINT(val);
+	}
+	g_hash_table_unref(seen);
+	return no;
+}
+
+static void add_line(GPtrArray *lines, GString *g)
+{
+	g_ptr_array_add(lines, g_strdup(g->str));
+	g_string_truncate(g, 0);
+}
+
+static void print_page_addr(GString *out, const trace *t, uint64_t a)
+{
+	if (t && a >= t->arena_base && a - t->arena_base < t->arena_size)
+		g_string_append_printf(out, "+0x%" G_GINT64_MODIFIER "x", a - t->arena_base);
+	else
+		g_string_append_printf(out, "0x%" G_GINT64_MODIFIER "x", a);
+}
+
+void snapshot_render(const snapshot *s, const trace *t, const tr_stmt *obs, GPtrArray *lines)
+{
+	GString *g = g_string_new(NULL);
+	if (obs->kind == TR_PAGES) {
+		uint64_t start = obs->addr & ~(MM_PAGE_SIZE - 1);
+		uint64_t end = obs->addr + obs->len;
+		if (end > UINT64_MAX - (MM_PAGE_SIZE - 1))
+			end = UINT64_MAX & ~(MM_PAGE_SIZE - 1);
+		else
+			end = (end + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1);
+		for (uint64_t a = start; a < end; a += MM_PAGE_SIZE) {
+			print_page_addr(g, t, a);
+			g_string_append_printf(g, " %s", tr_page_state_name(snapshot_page(s, a)));
+			add_line(lines, g);
+			if (a + MM_PAGE_SIZE < a)
+				break;
+		}
+		g_string_free(g, TRUE);
+		return;
+	}
+	uint32_t *no = shmem_numbers(s);
+	for (guint i = 0; i < s->vmas->len; i++) {
+		const snap_vma *v = &g_array_index(s->vmas, snap_vma, i);
+		switch (obs->kind) {
+		case TR_MAPS:
+			render_maps_line(g, t, v, no[i]);
+			break;
+		case TR_SMAPS:
+			render_range(g, v->start, v->end);
+			render_flags(g, v->flags);
+			break;
+		case TR_STATE:
+			snapshot_render_vma(g, s, t, v, no[i], TRUE);
+			break;
+		default:
+			break;
+		}
+		if (g->len)
+			add_line(lines, g);
+	}
+	g_free(no);
+	g_string_free(g, TRUE);
+}
+
+/* ---- Parsing `state` -------------------------------------------------------------- */
+
+static gboolean G_GNUC_PRINTF(3, 4) state_fail(GError **error, guint lineno, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *what = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "state line %u: %s", lineno, what);
+	g_free(what);
+	return FALSE;
+}
+
+static gboolean parse_hex(const char *s, const char *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (s == end)
+		return FALSE;
+	for (; s < end; s++) {
+		int d = g_ascii_xdigit_value(*s);
+		if (d < 0 || v > (UINT64_MAX >> 4))
+			return FALSE;
+		v = (v << 4) | (uint64_t)d;
+	}
+	*out = v;
+	return TRUE;
+}
+
+static gboolean parse_state_line(snapshot *s, const trace *t, const char *line, guint lineno, GError **error)
+{
+	char **tok = g_strsplit_set(line, " \t", -1);
+	GPtrArray *a = g_ptr_array_new();
+	gboolean ok = FALSE;
+	guint8 *pages = NULL;
+	for (char **p = tok; *p; p++)
+		if (**p)
+			g_ptr_array_add(a, *p);
+	char **w = (char **)a->pdata;
+	guint n = a->len;
+	snap_vma v = {0};
+
+	if (n < 6) {
+		state_fail(error, lineno, "too few fields in '%s'", line);
+		goto out;
+	}
+	const char *dash = strchr(w[0], '-');
+	if (!dash || !parse_hex(w[0], dash, &v.start) || !parse_hex(dash + 1, dash + strlen(dash), &v.end) ||
+	    v.start >= v.end || ((v.start | v.end) & (MM_PAGE_SIZE - 1))) {
+		state_fail(error, lineno, "bad range '%s'", w[0]);
+		goto out;
+	}
+	if (s->vmas->len && g_array_index(s->vmas, snap_vma, s->vmas->len - 1).end > v.start) {
+		state_fail(error, lineno, "VMA %s is not after the previous one", w[0]);
+		goto out;
+	}
+	if (!parse_hex(w[2], w[2] + strlen(w[2]), &v.offset)) {
+		state_fail(error, lineno, "bad offset '%s'", w[2]);
+		goto out;
+	}
+	if (strcmp(w[3], "anon") == 0) {
+		v.backing = MM_BACKING_ANON;
+	} else if (strncmp(w[3], "shmem:", 6) == 0) {
+		guint64 no;
+		if (!g_ascii_string_to_unsigned(w[3] + 6, 10, 1, G_MAXUINT32, &no, NULL)) {
+			state_fail(error, lineno, "bad backing '%s'", w[3]);
+			goto out;
+		}
+		v.backing = MM_BACKING_SHMEM;
+		v.object = (uint32_t)no;
+	} else if (strncmp(w[3], "file:", 5) == 0) {
+		v.backing = MM_BACKING_FILE;
+		for (guint i = 0; t && i < t->files->len; i++)
+			if (strcmp(g_array_index(t->files, tr_file, i).name, w[3] + 5) == 0)
+				v.object = i + 1;
+		if (!v.object) {
+			state_fail(error, lineno, "unknown file in '%s'", w[3]);
+			goto out;
+		}
+	} else {
+		state_fail(error, lineno, "bad backing '%s'", w[3]);
+		goto out;
+	}
+	guint i = 4;
+	for (; i < n && strcmp(w[i], ":") != 0; i++) {
+		size_t k;
+		for (k = 0; k < G_N_ELEMENTS(vmflag_names); k++)
+			if (strcmp(vmflag_names[k].mn, w[i]) == 0)
+				break;
+		if (k == G_N_ELEMENTS(vmflag_names)) {
+			state_fail(error, lineno, "unknown VmFlags mnemonic '%s'", w[i]);
+			goto out;
+		}
+		v.flags |= 1ull << vmflag_names[k].bit;
+	}
+	if (i + 2 != n) {
+		state_fail(error, lineno, "expected ': PAGES' at the end of '%s'", line);
+		goto out;
+	}
+	char perms[5];
+	mm_format_perms(v.flags, perms);
+	if (strlen(w[1]) != 4 || memcmp(perms, w[1], 4) != 0) {
+		state_fail(error, lineno, "permissions '%s' do not match the flags (%.4s)", w[1], perms);
+		goto out;
+	}
+	uint64_t npages = (v.end - v.start) >> MM_PAGE_SHIFT;
+	if (npages > (1ull << 28)) {
+		state_fail(error, lineno, "VMA %s too large to snapshot", w[0]);
+		goto out;
+	}
+	pages = g_malloc(npages ? npages : 1);
+	uint64_t got = 0;
+	for (const char *p = w[i + 1]; *p;) {
+		const char *l = strchr(page_letters, *p);
+		if (!l) {
+			state_fail(error, lineno, "bad page state '%c' in '%s'", *p, w[i + 1]);
+			goto out;
+		}
+		p++;
+		uint64_t cnt = 0;
+		if (!g_ascii_isdigit(*p)) {
+			state_fail(error, lineno, "missing count in '%s'", w[i + 1]);
+			goto out;
+		}
+		while (g_ascii_isdigit(*p)) {
+			cnt = cnt * 10 + (uint64_t)(*p - '0');
+			if (cnt > npages) {
+				state_fail(error, lineno, "more pages than the VMA has in '%s'", w[i + 1]);
+				goto out;
+			}
+			p++;
+		}
+		if (cnt == 0 || got + cnt > npages) {
+			state_fail(error, lineno, "bad page count in '%s'", w[i + 1]);
+			goto out;
+		}
+		memset(pages + got, (int)(l - page_letters), cnt);
+		got += cnt;
+	}
+	if (got != npages) {
+		state_fail(error, lineno, "%" G_GINT64_MODIFIER "u page states for a VMA of %" G_GINT64_MODIFIER "u pages",
+		           got, npages);
+		goto out;
+	}
+	snapshot_add_vma(s, &v, pages);
+	ok = TRUE;
+out:
+	g_free(pages);
+	g_ptr_array_unref(a);
+	g_strfreev(tok);
+	return ok;
+}
+
+gboolean snapshot_parse_state(snapshot *s, const trace *t, GPtrArray *lines, GError **error)
+{
+	snapshot_clear(s);
+	for (guint i = 0; i < lines->len; i++) {
+		const char *l = g_ptr_array_index(lines, i);
+		if (!parse_state_line(s, t, l, i + 1, error)) {
+			snapshot_clear(s);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* ---- Comparison -------------------------------------------------------------------- */
+
+static void describe_vma(GString *out, const snapshot *s, const trace *t, const snap_vma *v, uint32_t no)
+{
+	snapshot_render_vma(out, s, t, v, no, TRUE);
+}
+
+char *snapshot_diff_labeled(const snapshot *a, const char *la, const snapshot *b, const char *lb, const trace *t)
+{
+	uint32_t *na = shmem_numbers(a), *nb = shmem_numbers(b);
+	GString *out = g_string_new(NULL);
+	guint n = MIN(a->vmas->len, b->vmas->len);
+	int w = (int)MIN(MAX(strlen(la), strlen(lb)), 16); /* long exec: names are not padded */
+	for (guint i = 0; i < n && !out->len; i++) {
+		const snap_vma *va = &g_array_index(a->vmas, snap_vma, i);
+		const snap_vma *vb = &g_array_index(b->vmas, snap_vma, i);
+		const char *field = NULL;
+		if (va->start != vb->start)
+			field = "start";
+		else if (va->end != vb->end)
+			field = "end";
+		else if (va->flags != vb->flags)
+			field = "flags";
+		else if (va->offset != vb->offset)
+			field = "offset";
+		else if (va->backing != vb->backing || (va->backing == MM_BACKING_FILE && va->object != vb->object) ||
+		         (va->backing == MM_BACKING_SHMEM && na[i] != nb[i]))
+			field = "backing";
+		if (field) {
+			g_string_append_printf(out, "VMA #%u differs in its %s:\n  %-*s | ", i + 1, field, w, la);
+			describe_vma(out, a, t, va, na[i]);
+			g_string_append_printf(out, "\n  %-*s | ", w, lb);
+			describe_vma(out, b, t, vb, nb[i]);
+			if (strcmp(field, "flags") == 0) {
+				GString *fa = g_string_new(NULL), *fb = g_string_new(NULL);
+				render_flags(fa, va->flags & ~vb->flags);
+				render_flags(fb, vb->flags & ~va->flags);
+				g_string_append_printf(out, "\n  only %s:%s; only %s:%s", la, fa->len ? fa->str : " -", lb,
+				                       fb->len ? fb->str : " -");
+				g_string_free(fa, TRUE);
+				g_string_free(fb, TRUE);
+			}
+			break;
+		}
+		for (uint64_t p = va->start; p < va->end; p += MM_PAGE_SIZE) {
+			mm_page_state pa = vma_page(a, va, p), pb = vma_page(b, vb, p);
+			if (pa != pb) {
+				GString *addr = g_string_new(NULL);
+				print_page_addr(addr, t, p);
+				g_string_append_printf(out, "page %s of VMA #%u differs: %s %s, %s %s\n  %-*s | ", addr->str,
+				                       i + 1, la, tr_page_state_name(pa), lb, tr_page_state_name(pb), w, la);
+				describe_vma(out, a, t, va, na[i]);
+				g_string_append_printf(out, "\n  %-*s | ", w, lb);
+				describe_vma(out, b, t, vb, nb[i]);
+				g_string_free(addr, TRUE);
+				break;
+			}
+		}
+	}
+	if (!out->len && a->vmas->len != b->vmas->len) {
+		const snapshot *more = a->vmas->len > b->vmas->len ? a : b;
+		const uint32_t *nm = more == a ? na : nb;
+		g_string_append_printf(out, "%s has %u VMAs, %s has %u; VMA #%u only in %s:\n  %-*s | ", la, a->vmas->len,
+		                       lb, b->vmas->len, n + 1, more == a ? la : lb, w, more == a ? la : lb);
+		describe_vma(out, more, t, &g_array_index(more->vmas, snap_vma, n), nm[n]);
+	}
+	g_free(na);
+	g_free(nb);
+	if (!out->len) {
+		g_string_free(out, TRUE);
+		return NULL;
+	}
+	return g_string_free(out, FALSE);
+}
+
+char *snapshot_diff(const snapshot *a, const snapshot *b, const trace *t)
+{
+	return snapshot_diff_labeled(a, "first", b, "second", t);
+}

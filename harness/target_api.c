@@ -1,0 +1,234 @@
+/* The in-process targets: one implementation of the target interface over
+ * a table of mm_*-shaped functions (the model, the naive oracle). */
+#include <string.h>
+
+#include "target_internal.h"
+
+typedef struct api_priv {
+	const mm_api *api;
+	void *mm;
+	GArray *file_ids; /* int: the id of trace file i+1 */
+	GArray *vmas;     /* mm_vma_info scratch */
+	GArray *pages;    /* guint8 scratch */
+} api_priv;
+
+static api_priv *priv_of(const target *tg) { return tg->priv; }
+
+static void drop_mm(api_priv *p)
+{
+	if (p->mm)
+		p->api->destroy(p->mm);
+	p->mm = NULL;
+	g_array_set_size(p->file_ids, 0);
+}
+
+static gboolean api_start(target *tg, const trace *t, GError **error)
+{
+	api_priv *p = priv_of(tg);
+	drop_mm(p);
+	mm_config cfg;
+	mm_config_default(&cfg);
+	/* No-hint mmaps land in the arena: the search runs top-down from its end. */
+	cfg.mmap_base = t->arena_base + t->arena_size;
+	cfg.mmap_low = t->arena_base;
+	p->mm = p->api->create(&cfg);
+	if (!p->mm) {
+		g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "%s: cannot create an address space", tg->name);
+		return FALSE;
+	}
+	for (guint i = 0; i < t->files->len; i++) {
+		const tr_file *f = &g_array_index(t->files, tr_file, i);
+		int id = p->api->file_create(p->mm, f->size);
+		if (id <= 0) {
+			g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "%s: cannot create file %s (%d)", tg->name,
+			            f->name, id);
+			drop_mm(p);
+			return FALSE;
+		}
+		g_array_append_val(p->file_ids, id);
+	}
+	return TRUE;
+}
+
+static gboolean need_mm(target *tg, GError **error)
+{
+	if (priv_of(tg)->mm)
+		return TRUE;
+	g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "%s: not started", tg->name);
+	return FALSE;
+}
+
+static void set_ret(tr_result *res, int64_t ret)
+{
+	memset(res, 0, sizeof(*res));
+	if (ret < 0) {
+		res->kind = TR_RES_ERRNO;
+		res->err = (int)-ret;
+	} else {
+		res->kind = TR_RES_VALUE;
+		res->value = (uint64_t)ret;
+	}
+}
+
+static gboolean api_exec(target *tg, const trace *t, const tr_stmt *s, tr_result *res, GError **error)
+{
+	(void)t;
+	if (!need_mm(tg, error))
+		return FALSE;
+	api_priv *p = priv_of(tg);
+	const mm_api *a = p->api;
+	void *mm = p->mm;
+	switch (s->kind) {
+	case TR_MMAP: {
+		int file = 0;
+		if (s->file > 0 && (guint)s->file <= p->file_ids->len)
+			file = g_array_index(p->file_ids, int, s->file - 1);
+		set_ret(res, a->mmap(mm, s->addr, s->len, s->prot, s->flags, file, s->off));
+		break;
+	}
+	case TR_MUNMAP:
+		set_ret(res, a->munmap(mm, s->addr, s->len));
+		break;
+	case TR_MPROTECT:
+		set_ret(res, a->mprotect(mm, s->addr, s->len, s->prot));
+		break;
+	case TR_MREMAP:
+		set_ret(res, a->mremap(mm, s->addr, s->len, s->new_len, s->flags, s->has_new_addr ? s->new_addr : 0));
+		break;
+	case TR_MADVISE:
+		set_ret(res, a->madvise(mm, s->addr, s->len, s->advice));
+		break;
+	case TR_MLOCK:
+		set_ret(res, a->mlock2(mm, s->addr, s->len, s->flags));
+		break;
+	case TR_MUNLOCK:
+		set_ret(res, a->munlock(mm, s->addr, s->len));
+		break;
+	case TR_MSEAL:
+		set_ret(res, a->mseal(mm, s->addr, s->len, s->flags));
+		break;
+	case TR_TOUCH: {
+		mm_touch_result r = a->touch(mm, s->addr, s->access);
+		memset(res, 0, sizeof(*res));
+		res->kind = TR_RES_TOUCH;
+		res->touch = r;
+		/* pf= belongs to the SEGV results only. */
+		if (r.outcome != MM_TOUCH_SEGV_MAPERR && r.outcome != MM_TOUCH_SEGV_ACCERR)
+			res->touch.pf_error = 0;
+		break;
+	}
+	default:
+		g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "%s: '%s' is not an operation", tg->name,
+		            tr_kind_name(s->kind));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean api_snapshot(target *tg, const trace *t, snapshot *snap, GError **error)
+{
+	if (!need_mm(tg, error))
+		return FALSE;
+	api_priv *p = priv_of(tg);
+	uint64_t lo = t->arena_base, hi = t->arena_base + t->arena_size;
+	size_t n = p->api->vmas(p->mm, lo, hi, (mm_vma_info *)(void *)p->vmas->data, p->vmas->len);
+	if (n > p->vmas->len) {
+		g_array_set_size(p->vmas, (guint)n);
+		n = p->api->vmas(p->mm, lo, hi, (mm_vma_info *)(void *)p->vmas->data, p->vmas->len);
+	}
+	snapshot_clear(snap);
+	uint64_t visible = snapshot_visible_vmflags();
+	GHashTable *shmem = NULL;
+	uint32_t next_shmem = 1;
+	for (size_t i = 0; i < n; i++) {
+		const mm_vma_info *vi = &g_array_index(p->vmas, mm_vma_info, i);
+		snap_vma v = {
+			.start = vi->start,
+			.end = vi->end,
+			.flags = vi->flags & visible,
+			.offset = vi->backing == MM_BACKING_ANON ? 0 : vi->pgoff << MM_PAGE_SHIFT,
+			.backing = vi->backing,
+		};
+		if (vi->backing == MM_BACKING_FILE) {
+			v.object = 0x80000000u | vi->object; /* an id the trace did not declare */
+			for (guint k = 0; k < p->file_ids->len; k++)
+				if ((uint32_t)g_array_index(p->file_ids, int, k) == vi->object)
+					v.object = k + 1;
+		} else if (vi->backing == MM_BACKING_SHMEM) {
+			/* shmem:N numbers objects by first appearance in the listing. */
+			if (!shmem)
+				shmem = g_hash_table_new(g_direct_hash, g_direct_equal);
+			gpointer key = GUINT_TO_POINTER(vi->object + 1u);
+			gpointer no = g_hash_table_lookup(shmem, key);
+			if (!no) {
+				no = GUINT_TO_POINTER(next_shmem++);
+				g_hash_table_insert(shmem, key, no);
+			}
+			v.object = GPOINTER_TO_UINT(no);
+		}
+		guint npages = (guint)((vi->end - vi->start) >> MM_PAGE_SHIFT);
+		g_array_set_size(p->pages, npages);
+		for (guint k = 0; k < npages; k++)
+			g_array_index(p->pages, guint8, k) =
+			        (guint8)p->api->page(p->mm, vi->start + ((uint64_t)k << MM_PAGE_SHIFT));
+		snapshot_add_vma(snap, &v, (const guint8 *)p->pages->data);
+	}
+	if (shmem)
+		g_hash_table_unref(shmem);
+	return TRUE;
+}
+
+gboolean target_observe_from_snapshot(target *tg, const trace *t, const tr_stmt *s, GPtrArray *lines,
+                                      GError **error)
+{
+	snapshot snap;
+	snapshot_init(&snap);
+	gboolean ok = tg->ops->snapshot(tg, t, &snap, error);
+	if (ok)
+		snapshot_render(&snap, t, s, lines);
+	snapshot_free(&snap);
+	return ok;
+}
+
+static void api_destroy(target *tg)
+{
+	api_priv *p = priv_of(tg);
+	drop_mm(p);
+	g_array_unref(p->file_ids);
+	g_array_unref(p->vmas);
+	g_array_unref(p->pages);
+	g_free(p);
+}
+
+static const target_ops api_ops = {
+	.start = api_start,
+	.exec = api_exec,
+	.snapshot = api_snapshot,
+	.observe = target_observe_from_snapshot,
+	.destroy = api_destroy,
+};
+
+target *target_api_new(const mm_api *api, const char *name)
+{
+	target *tg = g_new0(target, 1);
+	api_priv *p = g_new0(api_priv, 1);
+	p->api = api;
+	p->file_ids = g_array_new(FALSE, TRUE, sizeof(int));
+	p->vmas = g_array_sized_new(FALSE, TRUE, sizeof(mm_vma_info), 64);
+	g_array_set_size(p->vmas, 64);
+	p->pages = g_array_new(FALSE, TRUE, sizeof(guint8));
+	tg->ops = &api_ops;
+	tg->name = g_strdup(name);
+	tg->priv = p;
+	return tg;
+}
+
+void *target_api_handle(const target *tg)
+{
+	return tg->ops == &api_ops ? priv_of(tg)->mm : NULL;
+}
+
+const mm_api *target_api_of(const target *tg)
+{
+	return tg->ops == &api_ops ? priv_of(tg)->api : NULL;
+}
