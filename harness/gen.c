@@ -186,9 +186,17 @@ static void gen_mmap(gen *g)
 		{"hugetlb", 1},  {"sync", 1},      {"nonblock", 1},   {"uninitialized", 1}, {"denywrite", 1},
 		{"executable", 1}, {"0x200000", 1}, {"0x800000", 1},
 	};
-	for (size_t i = 0; i < G_N_ELEMENTS(extra); i++)
-		if (chance(r, extra[i].pct))
-			g_string_append_printf(fl, ",%s", extra[i].name);
+	bool noreserve = false;
+	for (size_t i = 0; i < G_N_ELEMENTS(extra); i++) {
+		if (!chance(r, extra[i].pct))
+			continue;
+		/* hugetlb with noreserve would make a hugetlb VMA on the
+		 * kernel, which the model does not model: never both. */
+		if (!strcmp(extra[i].name, "hugetlb") && noreserve)
+			continue;
+		noreserve |= !strcmp(extra[i].name, "noreserve");
+		g_string_append_printf(fl, ",%s", extra[i].name);
+	}
 	if (fixed && chance(r, 1))
 		g_string_append(fl, ",32bit");
 	g_string_append_printf(g->out, " %s", fl->str);
@@ -225,7 +233,7 @@ static void gen_madvise(gen *g)
 		"populate_read", "populate_write", "willneed", "normal", "random", "sequential",
 		"dontfork", "dofork", "wipeonfork", "keeponfork", "hugepage", "nohugepage",
 		"mergeable", "unmergeable", "cold", "pageout", "dontdump", "dodump",
-		"remove", "collapse", "dontneed_locked",
+		"remove", "dontneed_locked", /* not collapse: see docs/semantics.md */
 	};
 	rng *r = &g->r;
 	gen_range_op(g, "madvise");

@@ -47,6 +47,22 @@ static gboolean api_start(target *tg, const trace *t, GError **error)
 		}
 		g_array_append_val(p->file_ids, id);
 	}
+	/* The kernel target fills the address space around its arena with
+	 * PROT_NONE placeholders (a private mapping of an empty file of its own,
+	 * so nothing merges with them): mirror the two that touch the arena, so
+	 * that growing past either edge is refused here as it is there. */
+	uint64_t arena_end = t->arena_base + t->arena_size;
+	int holder = p->api->file_create(p->mm, MM_PAGE_SIZE);
+	uint64_t fixed = MM_MAP_PRIVATE | MM_MAP_FIXED;
+	if (holder <= 0 ||
+	    (t->arena_base >= 2 * MM_PAGE_SIZE &&
+	     p->api->mmap(p->mm, t->arena_base - MM_PAGE_SIZE, MM_PAGE_SIZE, 0, fixed, holder, 0) < 0) ||
+	    (arena_end + MM_PAGE_SIZE <= MM_TASK_SIZE &&
+	     p->api->mmap(p->mm, arena_end, MM_PAGE_SIZE, 0, fixed, holder, 0) < 0)) {
+		g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "%s: cannot fence the arena", tg->name);
+		drop_mm(p);
+		return FALSE;
+	}
 	return TRUE;
 }
 

@@ -104,7 +104,6 @@ int anon_vma_prepare(mm_state *mm, struct vma *v);
 int vma_expand_downwards(mm_state *mm, struct vma *v, uint64_t addr);
 
 /* ---- munmap.c / mmap.c ------------------------------------------------------ */
-int unmap_range_check(const mm_state *mm, uint64_t start, uint64_t end);
 int unmap_range(mm_state *mm, uint64_t start, uint64_t end);
 /* mm/mmap.c: __get_unmapped_area() with the x86 top-down allocator. */
 int64_t get_unmapped_area(mm_state *mm, const struct mm_object *obj, bool shared_anon, uint64_t addr, uint64_t len,
@@ -112,6 +111,7 @@ int64_t get_unmapped_area(mm_state *mm, const struct mm_object *obj, bool shared
 /* mm/gup.c: __mm_populate(): populate_vma_page_range() over the VMAs of
  * [start, end). Returns 0 or the first error (-EFAULT) unless ignore_errors. */
 int mm_populate_range(mm_state *mm, uint64_t start, uint64_t end, bool ignore_errors);
+int populate_vma_range(mm_state *mm, struct vma *v, uint64_t start, uint64_t end);
 
 /* ---- pages.c / fault.c: page tables under the VMAs ----------------------- */
 int pt_create(mm_state *mm);

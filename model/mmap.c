@@ -108,10 +108,47 @@ static uint64_t round_hint_to_min(const mm_state *mm, uint64_t hint)
 	return hint;
 }
 
+/* Anonymous MAP_HUGETLB (ksys_mmap_pgoff, hugetlbfs): hugetlb VMAs are not
+ * modelled, only the answers this machine gives -- 2 MiB and 1 GiB page
+ * sizes exist (hstate_sizelog), their pools are empty, so once the size,
+ * length and MAP_FIXED alignment pass, hugetlbfs cannot reserve: ENOMEM
+ * [LIVE]. (With MAP_NORESERVE the kernel would make a hugetlb VMA; traces
+ * for the model do not combine the two.) */
+static int64_t hugetlb_anon_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t flags)
+{
+	uint64_t log = (flags >> 26) & 0x3f;
+	uint64_t hsize = (log == 0 || log == 21) ? MM_PMD_SIZE : log == 30 ? (1ull << 30) : 0;
+	if (!hsize)
+		return -EINVAL;
+	len = (len + hsize - 1) & ~(hsize - 1);
+	if (!len)
+		return -EINVAL; /* do_mmap(): len 0 */
+	if (flags & (MM_MAP_FIXED | MM_MAP_FIXED_NOREPLACE)) {
+		if (addr & (hsize - 1))
+			return -EINVAL; /* hugetlb_get_unmapped_area() */
+		if ((flags & MM_MAP_FIXED_NOREPLACE) && vt_find_intersection(&mm->vt, addr, addr + len))
+			return -EEXIST;
+	}
+	return -ENOMEM;
+}
+
 /* mm/mmap.c: accountable_mapping() */
 static bool accountable_mapping(uint64_t vm_flags)
 {
 	return (vm_flags & (MM_VM_NORESERVE | MM_VM_SHARED | MM_VM_WRITE)) == MM_VM_WRITE;
+}
+
+/* mm/gup.c: populate_vma_page_range(): lock-on-fault VMAs are skipped;
+ * private writable memory is written to break COW; the rest is read, with
+ * FOLL_FORCE for any accessible VMA, so only PROT_NONE (and VM_IO/VM_PFNMAP)
+ * fail check_vma_flags(). */
+int populate_vma_range(mm_state *mm, struct vma *v, uint64_t start, uint64_t end)
+{
+	if (v->vm_flags & MM_VM_LOCKONFAULT)
+		return 0;
+	if ((v->vm_flags & (MM_VM_IO | MM_VM_PFNMAP)) || !(v->vm_flags & MM_VM_ACCESS_FLAGS))
+		return -EFAULT;
+	return pt_populate(mm, v, start, end, (v->vm_flags & (MM_VM_WRITE | MM_VM_SHARED)) == MM_VM_WRITE);
 }
 
 int mm_populate_range(mm_state *mm, uint64_t start, uint64_t end, bool ignore_errors)
@@ -124,18 +161,7 @@ int mm_populate_range(mm_state *mm, uint64_t start, uint64_t end, bool ignore_er
 		if (nstart < v->vm_start)
 			nstart = v->vm_start;
 		uint64_t nend = end < v->vm_end ? end : v->vm_end;
-		/* mm/gup.c: populate_vma_page_range(): lock-on-fault VMAs are
-		 * skipped; private writable memory is written to break COW; the
-		 * rest is read, with FOLL_FORCE for any accessible VMA, so only
-		 * PROT_NONE (and VM_IO/VM_PFNMAP) fail check_vma_flags(). */
-		int err = 0;
-		if (!(v->vm_flags & MM_VM_LOCKONFAULT)) {
-			if ((v->vm_flags & (MM_VM_IO | MM_VM_PFNMAP)) || !(v->vm_flags & MM_VM_ACCESS_FLAGS))
-				err = -EFAULT;
-			else
-				err = pt_populate(mm, v, nstart, nend,
-				                  (v->vm_flags & (MM_VM_WRITE | MM_VM_SHARED)) == MM_VM_WRITE);
-		}
+		int err = populate_vma_range(mm, v, nstart, nend);
 		/* __mm_populate(): with ignore_errors the next VMA is tried. */
 		if (err && !ignore_errors)
 			return err;
@@ -159,10 +185,9 @@ static int64_t mmap_region(mm_state *mm, struct mm_object *file, uint64_t addr, 
 		vma_free(mm, v);
 		return -ENOMEM;
 	}
-	/* vms_gather_munmap_vmas(): sealed VMAs and the split limit. */
-	int err = unmap_range_check(mm, addr, end);
-	if (!err)
-		err = unmap_range(mm, addr, end);
+	/* vms_gather_munmap_vmas(): sealed VMAs and the split limit refuse,
+	 * after the head split is done, and that split stays [LIVE]. */
+	int err = unmap_range(mm, addr, end);
 	if (err) {
 		mm->n_touched = 0;
 		vma_free(mm, v);
@@ -218,9 +243,7 @@ int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64
 		if (flags & MM_MAP_HUGETLB)
 			return -EINVAL; /* not a hugetlbfs file */
 	} else if (flags & MM_MAP_HUGETLB) {
-		/* hstate_sizelog(): no huge page size is set up on this
-		 * machine (HugePages_Total 0), so every size is EINVAL [LIVE]. */
-		return -EINVAL;
+		return hugetlb_anon_mmap(mm, addr, len, flags);
 	}
 
 	/* do_mmap() */

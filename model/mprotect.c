@@ -29,7 +29,7 @@ static int mprotect_fixup(mm_state *mm, struct vma *v, uint64_t start, uint64_t 
 	pt_change_protection(mm, r, start, end);
 	/* A private locked VMA becoming writable is populated to break COW. */
 	if ((old_flags & (MM_VM_WRITE | MM_VM_SHARED | MM_VM_LOCKED)) == MM_VM_LOCKED && (new_flags & MM_VM_WRITE))
-		(void)pt_populate(mm, r, start, end, true);
+		(void)populate_vma_range(mm, r, start, end);
 	return 0;
 }
 

@@ -70,11 +70,15 @@ static int check_prep_vma(struct remap *r)
 		return -EINVAL;
 	if ((r->flags & MM_MREMAP_DONTUNMAP) && (v->vm_flags & (MM_VM_DONTEXPAND | MM_VM_PFNMAP)))
 		return -EINVAL;
-	if (r->old_len > v->vm_end - r->addr)
-		return -EFAULT; /* across VMA boundaries */
+	/* Not across the end of the VMA -- except that a shrink may span any
+	 * VMAs and gaps as long as the part kept lies in this one (6.17:
+	 * "allow undocumented mremap() shrink behaviour"). */
+	uint64_t kept = r->type == REMAP_SHRINK ? r->new_len : r->old_len;
+	if (kept > v->vm_end - r->addr)
+		return -EFAULT;
 	if (r->new_len == r->old_len)
 		return 0;
-	if (v->vm_flags & MM_VM_LOCKED)
+	if (r->type == REMAP_EXPAND && (v->vm_flags & MM_VM_LOCKED))
 		r->populate_expand = true;
 	uint64_t pgoff = v->vm_pgoff + ((r->addr - v->vm_start) >> PAGE_SHIFT);
 	if (pgoff + (r->new_len >> PAGE_SHIFT) < pgoff)

@@ -7,21 +7,6 @@ static bool vma_is_sealed(const struct vma *v)
 	return v->vm_flags & MM_VM_SEALED;
 }
 
-/* Checks that [start, end) could be unmapped -- no sealed VMA, no 3-way split
- * at the map_count limit -- without changing anything. */
-int unmap_range_check(const mm_state *mm, uint64_t start, uint64_t end)
-{
-	struct vma *v = vt_find_intersection(&mm->vt, start, end);
-	if (!v)
-		return 0;
-	if (start > v->vm_start && end < v->vm_end && mm->vt.count >= mm->cfg.max_map_count)
-		return -ENOMEM;
-	for (; v && v->vm_start < end; v = v->node.next)
-		if (vma_is_sealed(v))
-			return -EPERM;
-	return 0;
-}
-
 /* do_vmi_align_munmap() on the page-aligned range [start, end). Holes are
  * fine. On failure Linux keeps the split of the first VMA if it already
  * happened, and so does this. */

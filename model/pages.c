@@ -363,6 +363,22 @@ uint64_t pg_lookup(const mm_state *mm, uint64_t va, unsigned *level)
 	return wi;
 }
 
+/* Where to look next when pg_lookup(va) found no table: the end of the
+ * span of the first missing entry (so empty stretches of the address space
+ * cost one step per missing upper-level entry). */
+static uint64_t skip_missing(const mm_state *mm, uint64_t va)
+{
+	const uint64_t *w = mm->pt->phys.mem.words;
+	uint64_t t = mm->pt->pml4;
+	for (unsigned l = 4; l >= 2; l--) {
+		uint64_t e = w[t * 512 + PT_INDEX(va, l)];
+		if (!(e & X86_P) || (l == 2 && (e & X86_PS)))
+			return (va | ((1ull << PT_LEVEL_SHIFT(l)) - 1)) + 1;
+		t = table_of(e);
+	}
+	return (va | (MM_PMD_SIZE - 1)) + 1;
+}
+
 /* The entry at wi points to a table; allocate one if it is empty. Returns
  * the table's pfn or 0. */
 static uint64_t ensure_table(mm_state *mm, uint64_t wi)
@@ -476,8 +492,7 @@ static void zap_range(mm_state *mm, uint64_t start, uint64_t end, bool markers_t
 		uint64_t wi = pg_lookup(mm, va, &level);
 		uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
 		if (!wi) {
-			/* No table below: skip to the next PMD (or further). */
-			va = next_pmd;
+			va = skip_missing(mm, va); /* no table below */
 			continue;
 		}
 		if (level == 2) {
@@ -518,36 +533,32 @@ static bool table_empty(const mm_state *mm, uint64_t pfn)
 
 /* Frees the tables under [start, end) whose whole span lies in [floor,
  * ceiling) and that are empty: mm/memory.c free_pgd_range() and its
- * floor/ceiling rule, at every level. */
+ * floor/ceiling rule, at every level. `table` is a table of `level` (4 =
+ * PML4) whose first entry maps base. */
+static void free_tables_in(mm_state *mm, uint64_t table, unsigned level, uint64_t base, uint64_t start,
+                           uint64_t end, uint64_t floor, uint64_t ceiling)
+{
+	uint64_t span = 1ull << PT_LEVEL_SHIFT(level);
+	uint64_t first = start > base ? (start - base) / span : 0;
+	for (uint64_t i = first; i < PT_ENTRIES; i++) {
+		uint64_t va = base + i * span;
+		if (va >= end || va >= USER_TOP)
+			break;
+		uint64_t e = W(mm)[table * 512 + i];
+		if (!(e & X86_P) || (e & X86_PS))
+			continue;
+		if (level > 2)
+			free_tables_in(mm, table_of(e), level - 1, va, start, end, floor, ceiling);
+		if (va < floor || va + span > ceiling || !table_empty(mm, table_of(e)))
+			continue;
+		pt_phys_free(&mm->pt->phys, table_of(e));
+		W(mm)[table * 512 + i] = 0;
+	}
+}
+
 static void free_tables(mm_state *mm, uint64_t start, uint64_t end, uint64_t floor, uint64_t ceiling)
 {
-	for (unsigned level = 1; level <= 3; level++) {
-		/* A table at `level` is referenced by an entry at level+1 and
-		 * spans 1 << PT_LEVEL_SHIFT(level + 1) bytes. */
-		uint64_t span = 1ull << PT_LEVEL_SHIFT(level + 1);
-		for (uint64_t a = start & ~(span - 1); a < end && a < USER_TOP; a += span) {
-			if (a < floor || a + span > ceiling)
-				continue;
-			/* the referencing entry */
-			uint64_t wi = mm->pt->pml4 * 512 + PT_INDEX(a, 4);
-			bool found = true;
-			for (unsigned l = 3; l > level; l--) {
-				uint64_t e = W(mm)[wi];
-				if (!(e & X86_P) || (e & X86_PS)) {
-					found = false;
-					break;
-				}
-				wi = table_of(e) * 512 + PT_INDEX(a, l);
-			}
-			uint64_t e = W(mm)[wi];
-			if (!found || !(e & X86_P) || (e & X86_PS))
-				continue;
-			if (!table_empty(mm, table_of(e)))
-				continue;
-			pt_phys_free(&mm->pt->phys, table_of(e));
-			W(mm)[wi] = 0;
-		}
-	}
+	free_tables_in(mm, mm->pt->pml4, 4, 0, start, end, floor, ceiling);
 }
 
 void pt_unmap_range(mm_state *mm, uint64_t start, uint64_t end)
@@ -609,7 +620,7 @@ int pt_move_range(mm_state *mm, uint64_t old_start, uint64_t new_start, uint64_t
 			uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
 			uint64_t dst = new_start + (va - old_start);
 			if (!wi) {
-				va = next_pmd;
+				va = skip_missing(mm, va);
 				continue;
 			}
 			if (level == 2) {
@@ -619,6 +630,16 @@ int pt_move_range(mm_state *mm, uint64_t old_start, uint64_t new_start, uint64_t
 					uint64_t dwi = pg_alloc_pmd(mm, dst);
 					if (!dwi)
 						return -ENOMEM;
+					uint64_t de = W(mm)[dwi];
+					if (de && !is_huge_pde(de) && table_empty(mm, table_of(de))) {
+						pt_phys_free(&mm->pt->phys, table_of(de));
+						W(mm)[dwi] = 0;
+					} else if (de) {
+						/* the destination has a table in use: move by PTEs */
+						if (split_huge_pmd(mm, wi))
+							return -ENOMEM;
+						continue;
+					}
 					if (pass == 1) {
 						wi = pg_lookup(mm, va, &level);
 						W(mm)[dwi] = W(mm)[wi];
@@ -677,7 +698,7 @@ void pt_change_protection(mm_state *mm, const struct vma *v, uint64_t start, uin
 		uint64_t wi = pg_lookup(mm, va, &level);
 		uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
 		if (!wi) {
-			va = next_pmd;
+			va = skip_missing(mm, va);
 			continue;
 		}
 		if (level == 2) {
