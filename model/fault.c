@@ -104,12 +104,13 @@ static enum pg_fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr,
 {
 	uint64_t pgoff = v->vm_pgoff + ((addr - v->vm_start) >> PAGE_SHIFT);
 	uint64_t file_pages = (v->obj->size + PAGE_SIZE - 1) >> PAGE_SHIFT;
-	/* shmem_fault() / filemap_fault(): beyond i_size is VM_FAULT_SIGBUS. */
-	if (pgoff >= file_pages)
-		return PG_FAULT_SIGBUS;
 	if (!write) {
-		/* do_read_fault() */
+		/* do_read_fault(): fault-around maps the cached neighbours
+		 * first, even when the faulting page itself then turns out to be
+		 * beyond i_size (VM_FAULT_SIGBUS from shmem_fault) [LIVE]. */
 		fault_around(mm, v, addr, pgoff, file_pages);
+		if (pgoff >= file_pages)
+			return PG_FAULT_SIGBUS;
 		wi = pg_alloc_pte(mm, addr);
 		if (!wi)
 			return PG_FAULT_OOM;
@@ -124,6 +125,9 @@ static enum pg_fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr,
 		map_cache_page(mm, wi, v, pfn);
 		return PG_FAULT_OK;
 	}
+	/* shmem_fault() / filemap_fault(): beyond i_size is VM_FAULT_SIGBUS. */
+	if (pgoff >= file_pages)
+		return PG_FAULT_SIGBUS;
 	/* Both write paths bring the page into the cache first (__do_fault). */
 	uint64_t pfn = pg_cache_page(mm, v->obj, pgoff, true);
 	if (!pfn)

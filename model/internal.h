@@ -134,6 +134,11 @@ void pt_guard_remove(mm_state *mm, uint64_t start, uint64_t end);
  * them; private COW copies and guard markers stay. */
 void pt_punch_hole(mm_state *mm, struct mm_object *obj, uint64_t pgoff, uint64_t npages);
 /* The checker's page part: reports through the same callback as vt_check. */
+/* MADV_PAGEOUT: unmap the page-cache pages of [start, end) mapped only
+ * there (no swap: anonymous pages stay). */
+void pt_pageout(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end);
+/* MADV_FREE: anonymous pages mapped only here become lazily freeable. */
+void pt_mark_lazyfree(mm_state *mm, uint64_t start, uint64_t end);
 /* The object's last reference is gone: free its page cache (pages.c). */
 /* A merge is about to free v while its range lives on in another VMA: the
  * page layer need not do anything today (pages belong to addresses), but

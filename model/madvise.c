@@ -72,9 +72,11 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 		return 0; /* readahead / swap-in: no visible change */
 	case MM_MADV_COLD:
 	case MM_MADV_PAGEOUT:
-		/* can_madvise_cold(); with no swap configured nothing is evicted. */
+		/* can_madvise_cold() */
 		if (f & (MM_VM_LOCKED | MM_VM_PFNMAP | MM_VM_HUGETLB))
 			return -EINVAL;
+		if (b == MM_MADV_PAGEOUT)
+			pt_pageout(mm, v, start, end);
 		return 0;
 	case MM_MADV_FREE:
 	case MM_MADV_DONTNEED:
@@ -85,9 +87,12 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 			return -EINVAL;
 		if (b == MM_MADV_FREE) {
 			/* madvise_free_single_vma(): anonymous only. Pages
-			 * become lazily freeable but stay mapped until memory
-			 * pressure, which the model does not have. */
-			return v->obj ? -EINVAL : 0;
+			 * become lazily freeable but stay mapped until reclaim
+			 * (MADV_PAGEOUT here: the model has no memory pressure). */
+			if (v->obj)
+				return -EINVAL;
+			pt_mark_lazyfree(mm, start, end);
+			return 0;
 		}
 		pt_zap_pages(mm, start, end);
 		return 0;

@@ -93,12 +93,6 @@ int64_t get_unmapped_area(mm_state *mm, const struct mm_object *obj, bool shared
 	return r;
 }
 
-/* include/linux/mman.h: LEGACY_MAP_MASK */
-#define LEGACY_MAP_MASK                                                                                      \
-	((uint64_t)(MM_MAP_SHARED | MM_MAP_PRIVATE | MM_MAP_FIXED | MM_MAP_ANONYMOUS | MM_MAP_DENYWRITE |      \
-	            MM_MAP_EXECUTABLE | MM_MAP_UNINITIALIZED | MM_MAP_GROWSDOWN | MM_MAP_LOCKED |               \
-	            MM_MAP_NORESERVE | MM_MAP_POPULATE | MM_MAP_NONBLOCK | MM_MAP_STACK | MM_MAP_HUGETLB))
-
 /* mm/mmap.c: round_hint_to_min() */
 static uint64_t round_hint_to_min(const mm_state *mm, uint64_t hint)
 {
@@ -107,6 +101,12 @@ static uint64_t round_hint_to_min(const mm_state *mm, uint64_t hint)
 		return PAGE_ALIGN(mm->cfg.mmap_min_addr);
 	return hint;
 }
+
+/* include/linux/mman.h: LEGACY_MAP_MASK */
+#define LEGACY_MAP_MASK                                                                                      \
+	((uint64_t)(MM_MAP_SHARED | MM_MAP_PRIVATE | MM_MAP_FIXED | MM_MAP_ANONYMOUS | MM_MAP_DENYWRITE |      \
+	            MM_MAP_EXECUTABLE | MM_MAP_UNINITIALIZED | MM_MAP_GROWSDOWN | MM_MAP_LOCKED |               \
+	            MM_MAP_NORESERVE | MM_MAP_POPULATE | MM_MAP_NONBLOCK | MM_MAP_STACK | MM_MAP_HUGETLB))
 
 /* Anonymous MAP_HUGETLB (ksys_mmap_pgoff, hugetlbfs): hugetlb VMAs are not
  * modelled, only the answers this machine gives -- 2 MiB and 1 GiB page
@@ -129,6 +129,20 @@ static int64_t hugetlb_anon_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint
 		if ((flags & MM_MAP_FIXED_NOREPLACE) && vt_find_intersection(&mm->vt, addr, addr + len))
 			return -EEXIST;
 	}
+	/* do_mmap()'s checks for a file: the hugetlbfs file of the mapping. */
+	switch (flags & MM_MAP_TYPE) {
+	case MM_MAP_SHARED_VALIDATE:
+		if (flags & ~LEGACY_MAP_MASK)
+			return -EOPNOTSUPP;
+		break;
+	case MM_MAP_SHARED:
+	case MM_MAP_PRIVATE:
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (flags & MM_MAP_GROWSDOWN)
+		return -EINVAL;
 	return -ENOMEM;
 }
 

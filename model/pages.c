@@ -23,6 +23,8 @@ struct frame {
 	uint8_t kind;        /* enum frame_kind */
 	uint8_t in_block;    /* part of a 2 MiB block (THP / huge zero) */
 	uint16_t block_live; /* block head only: frames of the block in use */
+	uint8_t dirty;       /* page cache: written back to the folio from a dirty PTE */
+	uint8_t lazyfree;    /* anon: MADV_FREE'd (no longer swap-backed) */
 };
 
 /* The pages of one object in the page cache: an open-addressing table
@@ -104,7 +106,7 @@ static uint64_t alloc_frame(mm_state *mm, enum frame_kind kind)
 			return 0;
 		idx = pt->nfm++;
 	}
-	pt->fm[idx] = (struct frame){0, (uint8_t)kind, 0, 0};
+	pt->fm[idx] = (struct frame){0, (uint8_t)kind, 0, 0, 0, 0};
 	return PG_DATA_PFN_BASE + idx;
 }
 
@@ -120,13 +122,13 @@ static uint64_t alloc_block(mm_state *mm, enum frame_kind kind)
 		if (fm_grow(mm, base + PMD_PAGES))
 			return 0;
 		for (uint64_t i = pt->nfm; i < base; i++) { /* the alignment gap */
-			pt->fm[i] = (struct frame){0, FR_FREE, 0, 0};
+			pt->fm[i] = (struct frame){0, FR_FREE, 0, 0, 0, 0};
 			pt->free4k[pt->nfree4k++] = i;
 		}
 		pt->nfm = base + PMD_PAGES;
 	}
 	for (uint64_t i = 0; i < PMD_PAGES; i++)
-		pt->fm[base + i] = (struct frame){0, (uint8_t)kind, 1, 0};
+		pt->fm[base + i] = (struct frame){0, (uint8_t)kind, 1, 0, 0, 0};
 	pt->fm[base].block_live = PMD_PAGES;
 	return PG_DATA_PFN_BASE + base;
 }
@@ -136,6 +138,8 @@ static void free_frame(struct page_tables *pt, uint64_t pfn)
 	uint64_t idx = pfn - PG_DATA_PFN_BASE;
 	struct frame *f = &pt->fm[idx];
 	f->kind = FR_FREE;
+	f->dirty = 0;
+	f->lazyfree = 0;
 	f->mapcount = 0;
 	if (f->in_block) {
 		uint64_t base = idx & ~(uint64_t)(PMD_PAGES - 1);
@@ -328,6 +332,10 @@ static void account(struct page_tables *pt, uint64_t e, unsigned level, int delt
 		if (delta > 0) {
 			f->mapcount++;
 		} else {
+			/* zap_pte_range() / try_to_unmap(): a dirty PTE dirties
+			 * the folio it maps. */
+			if (f->kind == FR_CACHE && (e & X86_D))
+				f->dirty = 1;
 			f->mapcount--;
 			if (f->mapcount == 0 && f->kind == FR_ANON)
 				free_frame(pt, pfn + i);
@@ -737,9 +745,13 @@ int pt_populate(mm_state *mm, struct vma *v, uint64_t start, uint64_t end, bool 
 		uint64_t wi = pg_lookup(mm, va, &level);
 		if (wi) {
 			uint64_t e = W(mm)[wi];
-			/* follow_page_mask(): present, and writable for a write */
-			if ((e & X86_P) && (!write || (e & X86_RW)))
+			/* follow_page_mask(): present, and writable for a write;
+			 * FOLL_TOUCH with FOLL_WRITE dirties what it finds. */
+			if ((e & X86_P) && (!write || (e & X86_RW))) {
+				if (write && level == 1)
+					W(mm)[wi] = e | X86_D | X86_A;
 				continue;
+			}
 		}
 		switch (pg_handle_mm_fault(mm, v, va, write ? PG_FAULT_WRITE : 0)) {
 		case PG_FAULT_OK:
@@ -949,4 +961,97 @@ size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 	}
 #undef REPORT
 	return n;
+}
+
+/* MADV_FREE (mm/madvise.c: madvise_free_pte_range): every anonymous page
+ * mapped only here becomes lazily freeable -- clean (PTE dirty bit cleared)
+ * and no longer swap-backed -- but stays mapped. A later store dirties it
+ * again, and then reclaim keeps it. PMD leaves are left as they are. */
+void pt_mark_lazyfree(mm_state *mm, uint64_t start, uint64_t end)
+{
+	uint64_t va = start;
+	while (va < end) {
+		unsigned level;
+		uint64_t wi = pg_lookup(mm, va, &level);
+		uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
+		if (!wi) {
+			va = skip_missing(mm, va);
+			continue;
+		}
+		if (level != 1) {
+			va = next_pmd;
+			continue;
+		}
+		uint64_t stop = min_u64(end, next_pmd);
+		for (; va < stop; va += PAGE_SIZE, wi++) {
+			uint64_t e = W(mm)[wi];
+			if (!lx_present(e))
+				continue;
+			struct frame *f = frame_of(mm->pt, lx_pfn(e, PG_PFN_MASK));
+			if (!f || f->kind != FR_ANON || f->mapcount != 1)
+				continue;
+			f->lazyfree = 1;
+			W(mm)[wi] = e & ~(uint64_t)(X86_D | X86_A);
+		}
+	}
+}
+
+/* Drops page pgoff of the object's cache (it must be unmapped everywhere). */
+static void cache_drop(mm_state *mm, struct page_cache *c, uint64_t pgoff)
+{
+	uint64_t *slot = cache_slot(c, pgoff);
+	if (!slot)
+		return;
+	free_frame(mm->pt, *slot);
+	c->keys[slot - c->pfns] = 1;
+	c->count--;
+}
+
+/* MADV_PAGEOUT (mm/madvise.c: madvise_cold_or_pageout_pte_range, then
+ * reclaim_pages -> shrink_folio_list): with no swap configured only
+ * page-cache (shmem) folios can go. They are unmapped (try_to_unmap, which
+ * moves the PTE's dirty bit to the folio); a dirty one then fails its
+ * writeout and stays in the cache, a clean one -- never written -- is
+ * removed from the cache (__remove_mapping), so a later fault-around no
+ * longer finds it [LIVE]. Anonymous pages stay mapped. Folios mapped more
+ * than once are left alone ("do not interfere with other mappings"), and so
+ * are PMD leaves. */
+void pt_pageout(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end)
+{
+	uint64_t va = start;
+	while (va < end) {
+		unsigned level;
+		uint64_t wi = pg_lookup(mm, va, &level);
+		uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
+		if (!wi) {
+			va = skip_missing(mm, va);
+			continue;
+		}
+		if (level != 1) {
+			va = next_pmd;
+			continue;
+		}
+		uint64_t stop = min_u64(end, next_pmd);
+		for (; va < stop; va += PAGE_SIZE, wi++) {
+			uint64_t e = W(mm)[wi];
+			if (!lx_present(e))
+				continue;
+			struct frame *f = frame_of(mm->pt, lx_pfn(e, PG_PFN_MASK));
+			if (!f || f->mapcount != 1)
+				continue;
+			if (f->kind == FR_ANON) {
+				/* try_to_unmap_one(): a folio that is not swap-backed
+				 * (droppable, or MADV_FREE'd) is discarded if clean --
+				 * a droppable one even when dirty. The rest needs swap. */
+				if ((v->vm_flags & MM_VM_DROPPABLE) || (f->lazyfree && !(e & X86_D)))
+					pg_set_entry(mm, wi, 1, 0);
+				continue;
+			}
+			if (f->kind != FR_CACHE)
+				continue;
+			pg_set_entry(mm, wi, 1, 0);
+			if (!f->dirty && v->obj)
+				cache_drop(mm, v->obj->cache, v->vm_pgoff + ((va - v->vm_start) >> PAGE_SHIFT));
+		}
+	}
 }

@@ -147,10 +147,12 @@ void nv_page_set(naive_mm *nm, uint64_t addr, mm_page_state st)
 	for (size_t i = 0; i < nm->npages; i++) {
 		if (nm->pages[i].addr != addr)
 			continue;
-		if (st == MM_PAGE_NONE)
+		if (st == MM_PAGE_NONE) {
 			nm->pages[i] = nm->pages[--nm->npages];
-		else
+		} else if (nm->pages[i].state != st) {
 			nm->pages[i].state = st;
+			nm->pages[i].lazyfree = false; /* a new page is dirty and swap-backed */
+		}
 		return;
 	}
 	if (st == MM_PAGE_NONE)
@@ -158,7 +160,25 @@ void nv_page_set(naive_mm *nm, uint64_t addr, mm_page_state st)
 	nm->pages = nv_grow(nm->pages, &nm->cap_pages, nm->npages + 1, sizeof(npage));
 	nm->pages[nm->npages].addr = addr;
 	nm->pages[nm->npages].state = st;
+	nm->pages[nm->npages].lazyfree = false;
 	nm->npages++;
+}
+
+void nv_page_set_lazyfree(naive_mm *nm, uint64_t addr, bool lazyfree)
+{
+	addr &= NV_PAGE_MASK;
+	for (size_t i = 0; i < nm->npages; i++)
+		if (nm->pages[i].addr == addr)
+			nm->pages[i].lazyfree = lazyfree;
+}
+
+bool nv_page_is_lazyfree(const naive_mm *nm, uint64_t addr)
+{
+	addr &= NV_PAGE_MASK;
+	for (size_t i = 0; i < nm->npages; i++)
+		if (nm->pages[i].addr == addr)
+			return nm->pages[i].lazyfree;
+	return false;
 }
 
 /* Zap [start, end): present pages go; guard markers go unless keep_guards. */
@@ -262,7 +282,25 @@ void nv_cache_add(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index)
 	nm->cached[nm->ncached].kind = kind;
 	nm->cached[nm->ncached].id = id;
 	nm->cached[nm->ncached].index = index;
+	nm->cached[nm->ncached].dirty = false;
 	nm->ncached++;
+}
+
+void nv_cache_mark_dirty(naive_mm *nm, const nvma *v, uint64_t addr)
+{
+	uint64_t index = nv_vma_file_index(v, addr);
+	for (size_t i = 0; i < nm->ncached; i++)
+		if (nm->cached[i].kind == v->backing && nm->cached[i].id == v->object && nm->cached[i].index == index)
+			nm->cached[i].dirty = true;
+}
+
+bool nv_cache_is_dirty(const naive_mm *nm, const nvma *v, uint64_t addr)
+{
+	uint64_t index = nv_vma_file_index(v, addr);
+	for (size_t i = 0; i < nm->ncached; i++)
+		if (nm->cached[i].kind == v->backing && nm->cached[i].id == v->object && nm->cached[i].index == index)
+			return nm->cached[i].dirty;
+	return false;
 }
 
 void nv_cache_remove_range(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first, uint64_t last_excl)

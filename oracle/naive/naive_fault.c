@@ -131,25 +131,31 @@ nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write
 
 	/* file or shmem backed */
 	if (st == MM_PAGE_NONE) {
-		if (beyond_eof(nm, v, addr)) /* filemap_fault / shmem_fault: VM_FAULT_SIGBUS */
-			return NV_FAULT_SIGBUS;
 		uint64_t index = nv_vma_file_index(v, addr);
 		if (!write) {
-			/* do_read_fault(): fault-around first, then the page itself */
+			/* do_read_fault(): fault-around first -- even when the page
+			 * itself is beyond EOF [LIVE] -- then the page itself */
 			fault_around(nm, v, addr);
+			if (beyond_eof(nm, v, addr)) /* shmem_fault: VM_FAULT_SIGBUS */
+				return NV_FAULT_SIGBUS;
 			nv_cache_add(nm, v->backing, v->object, index);
 			map_4k(nm, addr, MM_PAGE_FILE);
 			return NV_FAULT_OK;
 		}
+		if (beyond_eof(nm, v, addr))
+			return NV_FAULT_SIGBUS;
 		nv_cache_add(nm, v->backing, v->object, index);
 		if (v->flags & MM_VM_SHARED) {
 			map_4k(nm, addr, MM_PAGE_FILE); /* do_shared_fault() */
+			nv_cache_mark_dirty(nm, v, addr);
 		} else {
 			nv_anon_vma_prepare(nm, v); /* do_cow_fault() */
 			map_4k(nm, addr, MM_PAGE_ANON);
 		}
 		return NV_FAULT_OK;
 	}
+	if (write && st == MM_PAGE_FILE && (v->flags & MM_VM_SHARED))
+		nv_cache_mark_dirty(nm, v, addr);
 	if (write && st == MM_PAGE_FILE && !(v->flags & MM_VM_SHARED)) {
 		nv_anon_vma_prepare(nm, v); /* do_wp_page → wp_page_copy() */
 		nv_page_set(nm, addr, MM_PAGE_ANON);
@@ -196,8 +202,16 @@ mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access)
 		nvma *v = nv_vma_at(nm, addr);
 		mm_page_state st = nv_page_get(nm, addr);
 		bool present = hw_present(v, st);
-		if (present && pte_allows(v, st, access))
+		if (present && pte_allows(v, st, access)) {
+			/* A store through a shared mapping dirties the cached page;
+			 * a store to a lazily freed anonymous page makes it dirty
+			 * again, so reclaim keeps it. */
+			if (access == MM_ACCESS_WRITE && st == MM_PAGE_FILE && (v->flags & MM_VM_SHARED))
+				nv_cache_mark_dirty(nm, v, addr);
+			if (access == MM_ACCESS_WRITE && st == MM_PAGE_ANON)
+				nv_page_set_lazyfree(nm, addr, false);
 			return res;
+		}
 		uint32_t err = code | (present ? MM_PF_PROT : 0);
 		res.pf_error = err;
 
@@ -250,8 +264,14 @@ static int populate_vma_page_range(naive_mm *nm, uint64_t vstart, uint64_t start
 	for (uint64_t a = start; a < end; a += NV_PAGE) {
 		v = nv_vma_at(nm, vstart);
 		mm_page_state st = nv_page_get(nm, a);
-		if (hw_present(v, st) && (!write || pte_allows(v, st, MM_ACCESS_WRITE)))
+		if (hw_present(v, st) && (!write || pte_allows(v, st, MM_ACCESS_WRITE))) {
+			/* follow_page_pte(): FOLL_TOUCH|FOLL_WRITE dirties the page */
+			if (write && st == MM_PAGE_ANON)
+				nv_page_set_lazyfree(nm, a, false);
+			if (write && st == MM_PAGE_FILE)
+				nv_cache_mark_dirty(nm, v, a);
 			continue;
+		}
 		if (nv_handle_fault(nm, v, a, write) != NV_FAULT_OK)
 			return -EFAULT;
 	}

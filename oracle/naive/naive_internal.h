@@ -36,6 +36,7 @@ typedef struct nvma {
 typedef struct npage {
 	uint64_t addr;
 	mm_page_state state;
+	bool lazyfree; /* anon: MADV_FREE'd and not written since */
 } npage;
 
 /* What lies at the PMD level of one 2 MiB region (absent: pmd_none). */
@@ -62,6 +63,7 @@ typedef struct ncached {
 	mm_backing kind;
 	uint32_t id;
 	uint64_t index; /* page index in the object */
+	bool dirty;     /* written through a shared mapping since it was cached */
 } ncached;
 
 struct naive_mm {
@@ -98,6 +100,9 @@ bool nv_range_has_vma(naive_mm *nm, uint64_t start, uint64_t end);
 
 mm_page_state nv_page_get(const naive_mm *nm, uint64_t addr);
 void nv_page_set(naive_mm *nm, uint64_t addr, mm_page_state st); /* NONE removes */
+/* MADV_FREE's mark on an anonymous page, cleared by the next store. */
+void nv_page_set_lazyfree(naive_mm *nm, uint64_t addr, bool lazyfree);
+bool nv_page_is_lazyfree(const naive_mm *nm, uint64_t addr);
 void nv_pages_clear(naive_mm *nm, uint64_t start, uint64_t end, bool keep_guards);
 
 nregion *nv_region_get(naive_mm *nm, uint64_t addr);
@@ -109,6 +114,9 @@ void nv_regions_free_unspanned(naive_mm *nm);
 nobject *nv_object(naive_mm *nm, mm_backing kind, uint32_t id);
 bool nv_is_cached(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index);
 void nv_cache_add(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index);
+/* The page of v at addr was written through v (a shared mapping). */
+void nv_cache_mark_dirty(naive_mm *nm, const nvma *v, uint64_t addr);
+bool nv_cache_is_dirty(const naive_mm *nm, const nvma *v, uint64_t addr);
 void nv_cache_remove_range(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first, uint64_t last_excl);
 
 uint64_t nv_vma_file_index(const nvma *v, uint64_t addr); /* vm_pgoff + page offset in VMA */

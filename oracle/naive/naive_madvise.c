@@ -32,6 +32,55 @@ static bool is_discard(int64_t advice)
 	}
 }
 
+/* How many present pages of the address space show page `index` of the
+ * object behind v: the page-cache page's map count. */
+static unsigned cache_page_mapcount(naive_mm *nm, const nvma *v, uint64_t index)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < nm->npages; i++) {
+		const npage *p = &nm->pages[i];
+		if (p->state != MM_PAGE_FILE)
+			continue;
+		const nvma *w = nv_vma_at(nm, p->addr);
+		if (w && w->backing == v->backing && w->object == v->object && nv_vma_file_index(w, p->addr) == index)
+			n++;
+	}
+	return n;
+}
+
+/* madvise_pageout(): no swap here, so only page-cache pages are reclaimed:
+ * unmapped (try_to_unmap); kept in the cache when dirty (their writeout
+ * fails), dropped from it when clean.
+ * A page mapped more than once, and anything PMD-mapped, is left alone. */
+static void pageout_range(naive_mm *nm, const nvma *v, uint64_t start, uint64_t end)
+{
+	for (uint64_t a = start; a < end; a += NV_PAGE) {
+		mm_page_state st = nv_page_get(nm, a);
+		nregion *r = nv_region_get(nm, a);
+		if (r && r->kind != NV_REGION_PTE)
+			continue;
+		if (st == MM_PAGE_ANON) {
+			/* Without swap an anonymous page goes only if it is not
+			 * swap-backed: droppable (even dirty), or MADV_FREE'd and
+			 * clean since. */
+			if ((v->flags & MM_VM_DROPPABLE) || nv_page_is_lazyfree(nm, a))
+				nv_page_set(nm, a, MM_PAGE_NONE);
+			continue;
+		}
+		if (st != MM_PAGE_FILE)
+			continue;
+		if (cache_page_mapcount(nm, v, nv_vma_file_index(v, a)) != 1)
+			continue;
+		/* try_to_unmap(); a clean page then leaves the cache too
+		 * (__remove_mapping), a dirty one fails writeout and stays. */
+		nv_page_set(nm, a, MM_PAGE_NONE);
+		if (!nv_cache_is_dirty(nm, v, a)) {
+			uint64_t index = nv_vma_file_index(v, a);
+			nv_cache_remove_range(nm, v->backing, v->object, index, index + 1);
+		}
+	}
+}
+
 /* can_madvise_modify() */
 static bool can_madvise_modify(const nvma *v, int64_t advice)
 {
@@ -160,9 +209,10 @@ static int madvise_vma_behavior(naive_mm *nm, nvma *v, uint64_t start, uint64_t 
 		return 0; /* swap-in / shmem swap-in: nothing to do without swap */
 	case MM_MADV_COLD:
 	case MM_MADV_PAGEOUT:
-		/* can_madv_lru_vma(); with no swap nothing is reclaimed */
+		/* can_madv_lru_vma() */
 		if (v->flags & (MM_VM_LOCKED | MM_VM_PFNMAP | MM_VM_HUGETLB))
 			return -EINVAL;
+		pageout_range(nm, v, start, end);
 		return 0;
 	case MM_MADV_DONTNEED:
 	case MM_MADV_DONTNEED_LOCKED:
@@ -173,9 +223,15 @@ static int madvise_vma_behavior(naive_mm *nm, nvma *v, uint64_t start, uint64_t 
 			return -EINVAL;
 		if (advice == MM_MADV_FREE) {
 			/* madvise_free_single_vma(): anonymous only; the pages become
-			 * lazy-free but stay mapped until reclaim (none here) */
+			 * lazy-free (clean, not swap-backed) but stay mapped until
+			 * reclaim -- MADV_PAGEOUT here. PMD-mapped THPs are left. */
 			if (v->backing != MM_BACKING_ANON)
 				return -EINVAL;
+			for (uint64_t a = start; a < end; a += NV_PAGE) {
+				nregion *r = nv_region_get(nm, a);
+				if (nv_page_get(nm, a) == MM_PAGE_ANON && (!r || r->kind == NV_REGION_PTE))
+					nv_page_set_lazyfree(nm, a, true);
+			}
 			return 0;
 		}
 		zap_range(nm, start, end);
@@ -275,8 +331,14 @@ static int madvise_populate(naive_mm *nm, uint64_t start, uint64_t end, bool wri
 		mm_page_state st = nv_page_get(nm, a);
 		bool present = (v->flags & MM_VM_ACCESS_FLAGS) && st != MM_PAGE_NONE && st != MM_PAGE_GUARD;
 		bool writable = (v->flags & MM_VM_WRITE) && ((v->flags & MM_VM_SHARED) || st == MM_PAGE_ANON);
-		if (present && (!write || writable))
+		if (present && (!write || writable)) {
+			/* follow_page_pte(): FOLL_TOUCH|FOLL_WRITE dirties the page */
+			if (write && st == MM_PAGE_ANON)
+				nv_page_set_lazyfree(nm, a, false);
+			if (write && st == MM_PAGE_FILE)
+				nv_cache_mark_dirty(nm, v, a);
 			continue;
+		}
 		if (nv_handle_fault(nm, v, a, write) != NV_FAULT_OK)
 			return -EFAULT;
 	}

@@ -2,6 +2,14 @@
  * arch/x86/kernel/sys_x86_64.c, mm/huge_memory.c). */
 #include "naive_internal.h"
 
+/* LEGACY_MAP_MASK (include/linux/mman.h): the flags MAP_SHARED accepts
+ * silently and MAP_SHARED_VALIDATE accepts at all. */
+#define NV_LEGACY_MAP_MASK                                                                                 \
+	(MM_MAP_SHARED | MM_MAP_PRIVATE | MM_MAP_FIXED | MM_MAP_ANONYMOUS | MM_MAP_DENYWRITE |             \
+	 MM_MAP_EXECUTABLE | MM_MAP_UNINITIALIZED | MM_MAP_GROWSDOWN | MM_MAP_LOCKED | MM_MAP_NORESERVE | \
+	 MM_MAP_POPULATE | MM_MAP_NONBLOCK | MM_MAP_STACK | MM_MAP_HUGETLB)
+
+
 /* include/linux/mm.h: vm_start_gap() */
 static uint64_t vm_start_gap(const naive_mm *nm, const nvma *v)
 {
@@ -187,13 +195,6 @@ int naive_munmap(naive_mm *nm, uint64_t addr, uint64_t len) { return nv_do_munma
 
 /* ---- mmap ------------------------------------------------------------------ */
 
-/* LEGACY_MAP_MASK (include/linux/mman.h): the flags MAP_SHARED accepts
- * silently and MAP_SHARED_VALIDATE accepts at all. */
-#define NV_LEGACY_MAP_MASK                                                                                 \
-	(MM_MAP_SHARED | MM_MAP_PRIVATE | MM_MAP_FIXED | MM_MAP_ANONYMOUS | MM_MAP_DENYWRITE |             \
-	 MM_MAP_EXECUTABLE | MM_MAP_UNINITIALIZED | MM_MAP_GROWSDOWN | MM_MAP_LOCKED | MM_MAP_NORESERVE | \
-	 MM_MAP_POPULATE | MM_MAP_NONBLOCK | MM_MAP_STACK | MM_MAP_HUGETLB)
-
 /* mm/vma.c: __mmap_region(): replace whatever is in [addr, addr+len), then
  * merge with the neighbours or insert a new VMA. */
 static int64_t mmap_region(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t vm_flags, uint64_t pgoff,
@@ -274,6 +275,14 @@ int64_t naive_mmap(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t prot, uin
 				if (nm->vmas[i].start < addr + hlen && addr < nm->vmas[i].end)
 					return -EEXIST;
 		}
+		/* do_mmap() then checks the mapping type as for any file */
+		uint64_t type = flags & MM_MAP_TYPE;
+		if (type == MM_MAP_SHARED_VALIDATE && (flags & ~(uint64_t)NV_LEGACY_MAP_MASK) != 0)
+			return -EOPNOTSUPP;
+		if (type != MM_MAP_SHARED && type != MM_MAP_SHARED_VALIDATE && type != MM_MAP_PRIVATE)
+			return -EINVAL;
+		if ((flags & MM_MAP_GROWSDOWN) != 0)
+			return -EINVAL;
 		return -ENOMEM;
 	}
 

@@ -234,7 +234,9 @@ static int64_t remap_move(naive_mm *nm, const nv_remap *whole)
 			res = r;
 		seen = true;
 		target = (uint64_t)r + vlen;
-		cur = vaddr + vlen;
+		/* The kernel's iterator goes on after the VMA just handled, which
+		 * with DONTUNMAP is still there, past the range. */
+		cur = last_end;
 	}
 	return res;
 }
