@@ -21,7 +21,8 @@ static bool hint_valid(uint64_t addr, uint64_t len)
 /* arch/x86/kernel/sys_x86_64.c: arch_get_unmapped_area_topdown(). The
  * bottom-up fallback (legacy base .. TASK_SIZE) lies outside the model's
  * search window, so a failed top-down search is ENOMEM here. */
-static int64_t topdown(mm_state *mm, uint64_t addr, uint64_t len, uint64_t pgoff, uint64_t flags)
+static int64_t topdown_aligned(mm_state *mm, uint64_t addr, uint64_t len, uint64_t pgoff, uint64_t flags,
+                               uint64_t align_mask)
 {
 	if (len > MM_TASK_SIZE)
 		return -ENOMEM;
@@ -41,12 +42,18 @@ static int64_t topdown(mm_state *mm, uint64_t addr, uint64_t len, uint64_t pgoff
 		.low_limit = low,
 		.high_limit = mm->cfg.mmap_base,
 		.align_offset = pgoff << PAGE_SHIFT,
+		.align_mask = align_mask,
 	};
 	int64_t r = vt_unmapped_area_topdown(&mm->vt, &info);
 	/* A search that wrapped below 0 (a stack guard reaching address 0)
 	 * yields an address near 2^64, which __get_unmapped_area() refuses as
 	 * beyond TASK_SIZE: ENOMEM either way. */
 	return r < 0 ? -ENOMEM : r;
+}
+
+static int64_t topdown(mm_state *mm, uint64_t addr, uint64_t len, uint64_t pgoff, uint64_t flags)
+{
+	return topdown_aligned(mm, addr, len, pgoff, flags, 0);
 }
 
 /* mm/huge_memory.c: __thp_get_unmapped_area() for anonymous memory (off 0):
@@ -128,6 +135,13 @@ static int64_t hugetlb_anon_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint
 			return -EINVAL; /* hugetlb_get_unmapped_area() */
 		if ((flags & MM_MAP_FIXED_NOREPLACE) && vt_find_intersection(&mm->vt, addr, addr + len))
 			return -EEXIST;
+	} else {
+		/* hugetlb_get_unmapped_area(): the x86 allocator with the huge
+		 * page alignment (get_align_mask); no room is ENOMEM before the
+		 * checks below. */
+		int64_t r = topdown_aligned(mm, round_hint_to_min(mm, addr), len, 0, flags, hsize - 1);
+		if (r < 0)
+			return r;
 	}
 	/* do_mmap()'s checks for a file: the hugetlbfs file of the mapping. */
 	switch (flags & MM_MAP_TYPE) {

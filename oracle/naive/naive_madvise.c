@@ -212,7 +212,8 @@ static int madvise_vma_behavior(naive_mm *nm, nvma *v, uint64_t start, uint64_t 
 		/* can_madv_lru_vma() */
 		if (v->flags & (MM_VM_LOCKED | MM_VM_PFNMAP | MM_VM_HUGETLB))
 			return -EINVAL;
-		pageout_range(nm, v, start, end);
+		if (advice == MM_MADV_PAGEOUT) /* COLD only ages: nothing visible */
+			pageout_range(nm, v, start, end);
 		return 0;
 	case MM_MADV_DONTNEED:
 	case MM_MADV_DONTNEED_LOCKED:

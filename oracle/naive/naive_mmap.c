@@ -275,6 +275,21 @@ int64_t naive_mmap(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t prot, uin
 				if (nm->vmas[i].start < addr + hlen && addr < nm->vmas[i].end)
 					return -EEXIST;
 		}
+		/* hugetlb_get_unmapped_area() without MAP_FIXED: a free hint, or
+		 * a top-down search with room for the huge page alignment; no
+		 * room is ENOMEM before the type checks. */
+		if (!fixed) {
+			uint64_t hint = addr & NV_PAGE_MASK;
+			if (hint && hint < nm->cfg.mmap_min_addr)
+				hint = nm->cfg.mmap_min_addr;
+			bool hint_ok = hint && hint <= NV_TASK_SIZE - hlen;
+			for (size_t i = 0; hint_ok && i < nm->nvmas; i++)
+				if (vm_start_gap(nm, &nm->vmas[i]) < hint + hlen && hint < nm->vmas[i].end)
+					hint_ok = false;
+			uint64_t low = nm->cfg.mmap_low > nm->cfg.mmap_min_addr ? nm->cfg.mmap_low : nm->cfg.mmap_min_addr;
+			if (!hint_ok && search_topdown(nm, hlen + hsize - NV_PAGE, low, nm->cfg.mmap_base) < 0)
+				return -ENOMEM;
+		}
 		/* do_mmap() then checks the mapping type as for any file */
 		uint64_t type = flags & MM_MAP_TYPE;
 		if (type == MM_MAP_SHARED_VALIDATE && (flags & ~(uint64_t)NV_LEGACY_MAP_MASK) != 0)
