@@ -97,12 +97,24 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 		pt_zap_pages(mm, start, end);
 		return 0;
 	}
-	case MM_MADV_COLLAPSE:
-		/* madvise_collapse(): not modelled beyond its checks; a range
-		 * without a whole aligned 2 MiB block collapses nothing. */
-		if ((f & MM_VM_NOHUGEPAGE) || (f & MM_VM_SPECIAL) || v->obj)
+	case MM_MADV_COLLAPSE: {
+		/* madvise_collapse() (mm/khugepaged.c): anonymous VMAs only
+		 * here (shmem THP is "never"), not VM_NOHUGEPAGE, and the VMA
+		 * must be able to hold an aligned 2 MiB (thp_vma_allowable_order
+		 * with TVA_FORCED_COLLAPSE ignores the sysfs mode). Then every
+		 * whole aligned block of the range becomes a THP [LIVE]. */
+		uint64_t first = (v->vm_start + MM_PMD_SIZE - 1) & ~(MM_PMD_SIZE - 1);
+		if (v->obj || (f & (MM_VM_NOHUGEPAGE | MM_VM_SPECIAL | MM_VM_HUGETLB)) || first + MM_PMD_SIZE > v->vm_end ||
+		    first < v->vm_start)
 			return -EINVAL;
+		uint64_t hstart = (start + MM_PMD_SIZE - 1) & ~(MM_PMD_SIZE - 1), hend = end & ~(MM_PMD_SIZE - 1);
+		for (uint64_t h = hstart; h < hend; h += MM_PMD_SIZE) {
+			int err = pt_collapse(mm, v, h);
+			if (err)
+				return err;
+		}
 		return 0;
+	}
 	case MM_MADV_GUARD_INSTALL: {
 		/* madvise_guard_install(): the whole VMA gets the sticky
 		 * VM_MAYBE_GUARD without a split. */

@@ -1055,3 +1055,42 @@ void pt_pageout(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end)
 		}
 	}
 }
+
+/* MADV_COLLAPSE of one aligned 2 MiB block h of v (mm/khugepaged.c:
+ * madvise_collapse -> collapse_huge_page): whatever 4 KiB pages are there,
+ * and even none at all, become one PMD-mapped anonymous THP; a block already
+ * PMD-mapped is done; a guard marker in the block refuses (-EINVAL). */
+int pt_collapse(mm_state *mm, struct vma *v, uint64_t h)
+{
+	unsigned level;
+	uint64_t wi = pg_lookup(mm, h, &level);
+	if (wi && level == 2)
+		return 0;
+	if (wi && level == 1) {
+		const uint64_t *t = W(mm) + (wi & ~(uint64_t)(PT_ENTRIES - 1));
+		for (unsigned i = 0; i < PT_ENTRIES; i++)
+			if (t[i] && !lx_present(t[i]))
+				return -EINVAL; /* a guard marker */
+	}
+	if (anon_vma_prepare(mm, v))
+		return -ENOMEM;
+	uint64_t thp = pg_alloc_thp(mm);
+	if (!thp)
+		return -ENOMEM;
+	zap_range(mm, h, h + MM_PMD_SIZE, true);
+	uint64_t pde = pg_alloc_pmd(mm, h);
+	if (!pde) {
+		pg_free_unmapped(mm, thp);
+		return -ENOMEM;
+	}
+	uint64_t e = W(mm)[pde];
+	if (e && !(e & X86_PS)) { /* the emptied page table goes */
+		pt_phys_free(&mm->pt->phys, (e & PG_PFN_MASK) >> 12);
+		W(mm)[pde] = 0;
+	}
+	uint64_t flags = pg_vm_page_prot(v->vm_flags) | X86_PS | X86_D;
+	if (v->vm_flags & MM_VM_WRITE)
+		flags |= X86_RW;
+	pg_set_entry(mm, pde, 2, (thp << 12) | flags);
+	return 0;
+}
