@@ -132,23 +132,42 @@ uint64_t nv_vma_file_index(const nvma *v, uint64_t addr) { return v->pgoff + nv_
 
 /* ---- Pages --------------------------------------------------------------- */
 
+/* The pages array is kept sorted by address, so that a lookup is a binary
+ * search: the only concession to speed (generated traces map tens of
+ * thousands of pages). */
+static size_t page_lower_bound(const naive_mm *nm, uint64_t addr)
+{
+	size_t lo = 0, hi = nm->npages;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (nm->pages[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static npage *page_find(const naive_mm *nm, uint64_t addr)
+{
+	size_t i = page_lower_bound(nm, addr & NV_PAGE_MASK);
+	return i < nm->npages && nm->pages[i].addr == (addr & NV_PAGE_MASK) ? &nm->pages[i] : NULL;
+}
+
 mm_page_state nv_page_get(const naive_mm *nm, uint64_t addr)
 {
-	addr &= NV_PAGE_MASK;
-	for (size_t i = 0; i < nm->npages; i++)
-		if (nm->pages[i].addr == addr)
-			return nm->pages[i].state;
-	return MM_PAGE_NONE;
+	const npage *p = page_find(nm, addr);
+	return p ? p->state : MM_PAGE_NONE;
 }
 
 void nv_page_set(naive_mm *nm, uint64_t addr, mm_page_state st)
 {
 	addr &= NV_PAGE_MASK;
-	for (size_t i = 0; i < nm->npages; i++) {
-		if (nm->pages[i].addr != addr)
-			continue;
+	size_t i = page_lower_bound(nm, addr);
+	if (i < nm->npages && nm->pages[i].addr == addr) {
 		if (st == MM_PAGE_NONE) {
-			nm->pages[i] = nm->pages[--nm->npages];
+			memmove(&nm->pages[i], &nm->pages[i + 1], (nm->npages - i - 1) * sizeof(npage));
+			nm->npages--;
 		} else if (nm->pages[i].state != st) {
 			nm->pages[i].state = st;
 			nm->pages[i].lazyfree = false; /* a new page is dirty and swap-backed */
@@ -158,40 +177,47 @@ void nv_page_set(naive_mm *nm, uint64_t addr, mm_page_state st)
 	if (st == MM_PAGE_NONE)
 		return;
 	nm->pages = nv_grow(nm->pages, &nm->cap_pages, nm->npages + 1, sizeof(npage));
-	nm->pages[nm->npages].addr = addr;
-	nm->pages[nm->npages].state = st;
-	nm->pages[nm->npages].lazyfree = false;
+	memmove(&nm->pages[i + 1], &nm->pages[i], (nm->npages - i) * sizeof(npage));
+	nm->pages[i] = (npage){.addr = addr, .state = st, .lazyfree = false};
 	nm->npages++;
 }
 
 void nv_page_set_lazyfree(naive_mm *nm, uint64_t addr, bool lazyfree)
 {
-	addr &= NV_PAGE_MASK;
-	for (size_t i = 0; i < nm->npages; i++)
-		if (nm->pages[i].addr == addr)
-			nm->pages[i].lazyfree = lazyfree;
+	npage *p = page_find(nm, addr);
+	if (p)
+		p->lazyfree = lazyfree;
 }
 
 bool nv_page_is_lazyfree(const naive_mm *nm, uint64_t addr)
 {
-	addr &= NV_PAGE_MASK;
-	for (size_t i = 0; i < nm->npages; i++)
-		if (nm->pages[i].addr == addr)
-			return nm->pages[i].lazyfree;
-	return false;
+	const npage *p = page_find(nm, addr);
+	return p && p->lazyfree;
 }
 
-/* Zap [start, end): present pages go; guard markers go unless keep_guards. */
+static int page_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const npage *)a)->addr, y = ((const npage *)b)->addr;
+	return x < y ? -1 : x > y;
+}
+
+void nv_pages_resort(naive_mm *nm)
+{
+	qsort(nm->pages, nm->npages, sizeof(npage), page_cmp);
+}
+
+/* Zap [start, end): present pages go; guard markers go unless keep_guards.
+ * The survivors keep their order. */
 void nv_pages_clear(naive_mm *nm, uint64_t start, uint64_t end, bool keep_guards)
 {
-	size_t i = 0;
-	while (i < nm->npages) {
-		npage *p = &nm->pages[i];
+	size_t kept = 0;
+	for (size_t i = 0; i < nm->npages; i++) {
+		const npage *p = &nm->pages[i];
 		if (p->addr >= start && p->addr < end && !(keep_guards && p->state == MM_PAGE_GUARD))
-			*p = nm->pages[--nm->npages];
-		else
-			i++;
+			continue;
+		nm->pages[kept++] = *p;
 	}
+	nm->npages = kept;
 }
 
 /* ---- 2 MiB regions (what the PMD entry holds) ---------------------------- */
@@ -266,53 +292,77 @@ nobject *nv_object(naive_mm *nm, mm_backing kind, uint32_t id)
 	return NULL;
 }
 
+/* The cache list is sorted by (kind, id, index): lookups are binary
+ * searches, like the pages'. */
+static int cached_key_cmp(const ncached *c, mm_backing kind, uint32_t id, uint64_t index)
+{
+	if (c->kind != kind)
+		return c->kind < kind ? -1 : 1;
+	if (c->id != id)
+		return c->id < id ? -1 : 1;
+	if (c->index != index)
+		return c->index < index ? -1 : 1;
+	return 0;
+}
+
+static size_t cached_lower_bound(const naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index)
+{
+	size_t lo = 0, hi = nm->ncached;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cached_key_cmp(&nm->cached[mid], kind, id, index) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static ncached *cached_find(const naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index)
+{
+	size_t i = cached_lower_bound(nm, kind, id, index);
+	return i < nm->ncached && cached_key_cmp(&nm->cached[i], kind, id, index) == 0 ? &nm->cached[i] : NULL;
+}
+
 bool nv_is_cached(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index)
 {
-	for (size_t i = 0; i < nm->ncached; i++)
-		if (nm->cached[i].kind == kind && nm->cached[i].id == id && nm->cached[i].index == index)
-			return true;
-	return false;
+	return cached_find(nm, kind, id, index) != NULL;
 }
 
 void nv_cache_add(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index)
 {
-	if (nv_is_cached(nm, kind, id, index))
+	size_t i = cached_lower_bound(nm, kind, id, index);
+	if (i < nm->ncached && cached_key_cmp(&nm->cached[i], kind, id, index) == 0)
 		return;
 	nm->cached = nv_grow(nm->cached, &nm->cap_cached, nm->ncached + 1, sizeof(ncached));
-	nm->cached[nm->ncached].kind = kind;
-	nm->cached[nm->ncached].id = id;
-	nm->cached[nm->ncached].index = index;
-	nm->cached[nm->ncached].dirty = false;
+	memmove(&nm->cached[i + 1], &nm->cached[i], (nm->ncached - i) * sizeof(ncached));
+	nm->cached[i] = (ncached){.kind = kind, .id = id, .index = index, .dirty = false};
 	nm->ncached++;
 }
 
 void nv_cache_mark_dirty(naive_mm *nm, const nvma *v, uint64_t addr)
 {
-	uint64_t index = nv_vma_file_index(v, addr);
-	for (size_t i = 0; i < nm->ncached; i++)
-		if (nm->cached[i].kind == v->backing && nm->cached[i].id == v->object && nm->cached[i].index == index)
-			nm->cached[i].dirty = true;
+	ncached *c = cached_find(nm, v->backing, v->object, nv_vma_file_index(v, addr));
+	if (c)
+		c->dirty = true;
 }
 
 bool nv_cache_is_dirty(const naive_mm *nm, const nvma *v, uint64_t addr)
 {
-	uint64_t index = nv_vma_file_index(v, addr);
-	for (size_t i = 0; i < nm->ncached; i++)
-		if (nm->cached[i].kind == v->backing && nm->cached[i].id == v->object && nm->cached[i].index == index)
-			return nm->cached[i].dirty;
-	return false;
+	const ncached *c = cached_find(nm, v->backing, v->object, nv_vma_file_index(v, addr));
+	return c && c->dirty;
 }
 
 void nv_cache_remove_range(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first, uint64_t last_excl)
 {
-	size_t i = 0;
-	while (i < nm->ncached) {
-		ncached *c = &nm->cached[i];
+	size_t kept = 0;
+	for (size_t i = 0; i < nm->ncached; i++) {
+		const ncached *c = &nm->cached[i];
 		if (c->kind == kind && c->id == id && c->index >= first && c->index < last_excl)
-			*c = nm->cached[--nm->ncached];
-		else
-			i++;
+			continue;
+		nm->cached[kept++] = *c;
 	}
+	nm->ncached = kept;
 }
 
 /* ---- Observation ----------------------------------------------------------- */

@@ -103,6 +103,8 @@ void nv_page_set(naive_mm *nm, uint64_t addr, mm_page_state st); /* NONE removes
 /* MADV_FREE's mark on an anonymous page, cleared by the next store. */
 void nv_page_set_lazyfree(naive_mm *nm, uint64_t addr, bool lazyfree);
 bool nv_page_is_lazyfree(const naive_mm *nm, uint64_t addr);
+/* Restores the address order of the pages array after addresses changed. */
+void nv_pages_resort(naive_mm *nm);
 void nv_pages_clear(naive_mm *nm, uint64_t start, uint64_t end, bool keep_guards);
 
 nregion *nv_region_get(naive_mm *nm, uint64_t addr);

@@ -77,6 +77,7 @@ static void move_page_tables(naive_mm *nm, uint64_t from, uint64_t to, uint64_t 
 		if (p->addr >= from && p->addr < from + len)
 			p->addr = p->addr - from + to;
 	}
+	nv_pages_resort(nm);
 	for (uint64_t a = to; a < to + len; a += NV_PAGE)
 		if (nv_page_get(nm, a) != MM_PAGE_NONE && !nv_region_get(nm, a))
 			nv_region_set(nm, a, NV_REGION_PTE);
