@@ -125,6 +125,10 @@ static enum pg_fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr,
 		map_cache_page(mm, wi, v, pfn);
 		return PG_FAULT_OK;
 	}
+	/* do_cow_fault() prepares the anon_vma before __do_fault() can fail,
+	 * so a private write beyond EOF leaves the VMA with one [LIVE]. */
+	if (!(v->vm_flags & MM_VM_SHARED) && anon_vma_prepare(mm, v))
+		return PG_FAULT_OOM;
 	/* shmem_fault() / filemap_fault(): beyond i_size is VM_FAULT_SIGBUS. */
 	if (pgoff >= file_pages)
 		return PG_FAULT_SIGBUS;

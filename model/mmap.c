@@ -113,7 +113,8 @@ static uint64_t round_hint_to_min(const mm_state *mm, uint64_t hint)
 #define LEGACY_MAP_MASK                                                                                      \
 	((uint64_t)(MM_MAP_SHARED | MM_MAP_PRIVATE | MM_MAP_FIXED | MM_MAP_ANONYMOUS | MM_MAP_DENYWRITE |      \
 	            MM_MAP_EXECUTABLE | MM_MAP_UNINITIALIZED | MM_MAP_GROWSDOWN | MM_MAP_LOCKED |               \
-	            MM_MAP_NORESERVE | MM_MAP_POPULATE | MM_MAP_NONBLOCK | MM_MAP_STACK | MM_MAP_HUGETLB))
+	            MM_MAP_NORESERVE | MM_MAP_POPULATE | MM_MAP_NONBLOCK | MM_MAP_STACK | MM_MAP_HUGETLB |     \
+	            MM_MAP_32BIT | MM_MAP_ABOVE4G | MM_MAP_HUGE_2MB | MM_MAP_HUGE_1GB))
 
 /* Anonymous MAP_HUGETLB (ksys_mmap_pgoff, hugetlbfs): hugetlb VMAs are not
  * modelled, only the answers this machine gives -- 2 MiB and 1 GiB page
@@ -121,7 +122,7 @@ static uint64_t round_hint_to_min(const mm_state *mm, uint64_t hint)
  * length and MAP_FIXED alignment pass, hugetlbfs cannot reserve: ENOMEM
  * [LIVE]. (With MAP_NORESERVE the kernel would make a hugetlb VMA; traces
  * for the model do not combine the two.) */
-static int64_t hugetlb_anon_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t flags)
+static int64_t hugetlb_anon_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t flags, uint64_t pgoff)
 {
 	uint64_t log = (flags >> 26) & 0x3f;
 	uint64_t hsize = (log == 0 || log == 21) ? MM_PMD_SIZE : log == 30 ? (1ull << 30) : 0;
@@ -139,7 +140,8 @@ static int64_t hugetlb_anon_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint
 		/* hugetlb_get_unmapped_area(): the x86 allocator with the huge
 		 * page alignment (get_align_mask); no room is ENOMEM before the
 		 * checks below. */
-		int64_t r = topdown_aligned(mm, round_hint_to_min(mm, addr), len, 0, flags, hsize - 1);
+		uint64_t hint = (round_hint_to_min(mm, addr) + hsize - 1) & ~(hsize - 1);
+		int64_t r = topdown_aligned(mm, hint, len, 0, flags, hsize - 1);
 		if (r < 0)
 			return r;
 	}
@@ -157,6 +159,17 @@ static int64_t hugetlb_anon_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint
 	}
 	if (flags & MM_MAP_GROWSDOWN)
 		return -EINVAL;
+	/* hugetlbfs_file_mmap(): the offset (the caller's, even for
+	 * anonymous memory) must be huge-page aligned. */
+	if (pgoff & ((hsize >> PAGE_SHIFT) - 1))
+		return -EINVAL;
+	/* __mmap_region(): a MAP_FIXED range is unmapped first; the mapping
+	 * then fails to reserve, and the old VMAs are not restored [LIVE]. */
+	if (flags & (MM_MAP_FIXED | MM_MAP_FIXED_NOREPLACE)) {
+		int err = unmap_range(mm, addr, addr + len);
+		if (err)
+			return err;
+	}
 	return -ENOMEM;
 }
 
@@ -271,7 +284,7 @@ int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64
 		if (flags & MM_MAP_HUGETLB)
 			return -EINVAL; /* not a hugetlbfs file */
 	} else if (flags & MM_MAP_HUGETLB) {
-		return hugetlb_anon_mmap(mm, addr, len, flags);
+		return hugetlb_anon_mmap(mm, addr, len, flags, off >> PAGE_SHIFT);
 	}
 
 	/* do_mmap() */

@@ -142,6 +142,10 @@ nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write
 			map_4k(nm, addr, MM_PAGE_FILE);
 			return NV_FAULT_OK;
 		}
+		/* do_cow_fault(): the anon_vma comes before __do_fault(), so a
+		 * private write beyond EOF still gets one [LIVE] */
+		if (!(v->flags & MM_VM_SHARED))
+			nv_anon_vma_prepare(nm, v);
 		if (beyond_eof(nm, v, addr))
 			return NV_FAULT_SIGBUS;
 		nv_cache_add(nm, v->backing, v->object, index);

@@ -7,7 +7,8 @@
 #define NV_LEGACY_MAP_MASK                                                                                 \
 	(MM_MAP_SHARED | MM_MAP_PRIVATE | MM_MAP_FIXED | MM_MAP_ANONYMOUS | MM_MAP_DENYWRITE |             \
 	 MM_MAP_EXECUTABLE | MM_MAP_UNINITIALIZED | MM_MAP_GROWSDOWN | MM_MAP_LOCKED | MM_MAP_NORESERVE | \
-	 MM_MAP_POPULATE | MM_MAP_NONBLOCK | MM_MAP_STACK | MM_MAP_HUGETLB)
+	 MM_MAP_POPULATE | MM_MAP_NONBLOCK | MM_MAP_STACK | MM_MAP_HUGETLB | MM_MAP_32BIT |            \
+	 MM_MAP_ABOVE4G | MM_MAP_HUGE_2MB | MM_MAP_HUGE_1GB)
 
 
 /* include/linux/mm.h: vm_start_gap() */
@@ -105,6 +106,8 @@ int64_t nv_get_unmapped_area(naive_mm *nm, mm_backing backing, uint64_t addr, ui
 	int64_t r = 0;
 	if (len > NV_TASK_SIZE)
 		return -ENOMEM;
+	if (backing == MM_BACKING_ANON)
+		pgoff = 0; /* "Always treat pgoff as zero for anonymous memory." */
 	if (backing == MM_BACKING_ANON && !(flags & MM_MAP_SHARED) && nm->cfg.thp_enabled && !addr &&
 	    len % NV_PMD == 0)
 		r = thp_get_unmapped_area(nm, addr, len, pgoff, flags);
@@ -282,6 +285,7 @@ int64_t naive_mmap(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t prot, uin
 			uint64_t hint = addr & NV_PAGE_MASK;
 			if (hint && hint < nm->cfg.mmap_min_addr)
 				hint = nm->cfg.mmap_min_addr;
+			hint = (hint + hsize - 1) / hsize * hsize; /* ALIGN(addr, huge page) */
 			bool hint_ok = hint && hint <= NV_TASK_SIZE - hlen;
 			for (size_t i = 0; hint_ok && i < nm->nvmas; i++)
 				if (vm_start_gap(nm, &nm->vmas[i]) < hint + hlen && hint < nm->vmas[i].end)
@@ -298,6 +302,16 @@ int64_t naive_mmap(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t prot, uin
 			return -EINVAL;
 		if ((flags & MM_MAP_GROWSDOWN) != 0)
 			return -EINVAL;
+		/* hugetlbfs_file_mmap(): the caller's offset must be huge-aligned */
+		if (pgoff % (hsize >> MM_PAGE_SHIFT) != 0)
+			return -EINVAL;
+		/* __mmap_region(): the MAP_FIXED range is unmapped first and not
+		 * restored when the reservation then fails [LIVE] */
+		if (fixed) {
+			int err = do_vmi_align_munmap(nm, addr, addr + hlen);
+			if (err)
+				return err;
+		}
 		return -ENOMEM;
 	}
 
