@@ -18,6 +18,41 @@ static bool hint_valid(uint64_t addr, uint64_t len)
 	return (addr > MM_TASK_SIZE) == (addr + len > MM_TASK_SIZE);
 }
 
+/* arch/x86/kernel/sys_x86_64.c: arch_get_unmapped_area() as MAP_32BIT uses
+ * it: bottom-up in [1 GiB, 2 GiB) (find_start_end; the kernel randomises the
+ * start within 32 MiB, the model takes the lowest), intersected with the
+ * model's search window. */
+static int64_t bottomup_32bit(mm_state *mm, uint64_t addr, uint64_t len, uint64_t pgoff, uint64_t align_mask)
+{
+	const uint64_t begin = 0x40000000ull, end = 0x80000000ull;
+	if (len > end)
+		return -ENOMEM;
+	if (addr) {
+		addr &= PAGE_MASK;
+		if (hint_valid(addr, len) && end - len >= addr) {
+			struct vma *v = vt_find(&mm->vt, addr);
+			if (!v || addr + len <= vm_start_gap(mm, v))
+				return (int64_t)addr;
+		}
+	}
+	uint64_t low = begin;
+	if (low < mm->cfg.mmap_low)
+		low = mm->cfg.mmap_low;
+	if (low < mm->cfg.mmap_min_addr)
+		low = mm->cfg.mmap_min_addr;
+	struct unmapped_area_info info = {
+		.length = len,
+		.low_limit = low,
+		.high_limit = end < mm->cfg.mmap_base ? end : mm->cfg.mmap_base,
+		.align_offset = pgoff << PAGE_SHIFT,
+		.align_mask = align_mask,
+	};
+	if (info.high_limit <= info.low_limit)
+		return -ENOMEM;
+	int64_t r = vt_unmapped_area(&mm->vt, &info);
+	return r < 0 ? -ENOMEM : r;
+}
+
 /* arch/x86/kernel/sys_x86_64.c: arch_get_unmapped_area_topdown(). The
  * bottom-up fallback (legacy base .. TASK_SIZE) lies outside the model's
  * search window, so a failed top-down search is ENOMEM here. */
@@ -28,6 +63,8 @@ static int64_t topdown_aligned(mm_state *mm, uint64_t addr, uint64_t len, uint64
 		return -ENOMEM;
 	if (flags & MM_MAP_FIXED)
 		return (int64_t)addr;
+	if (flags & MM_MAP_32BIT)
+		return bottomup_32bit(mm, addr, len, pgoff, align_mask);
 	if (addr) {
 		addr &= PAGE_MASK;
 		if (hint_valid(addr, len)) {
@@ -320,6 +357,10 @@ int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64
 	/* MAP_LOCKED: can_do_mlock() and mlock_future_ok() hold for root. */
 
 	if (file) {
+		/* file_mmap_ok(): offset and length within MAX_LFS_FILESIZE. */
+		const uint64_t max_lfs = 0x7fffffffffffffffull;
+		if (len > max_lfs || pgoff > (max_lfs - len) >> PAGE_SHIFT)
+			return -EOVERFLOW;
 		/* The file is opened read-write and is shmem: no MAP_SYNC support,
 		 * not append-only, not a swapfile, executable mount. */
 		switch (flags & MM_MAP_TYPE) {
@@ -340,7 +381,7 @@ int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64
 		default:
 			return -EINVAL;
 		}
-		/* file_mmap_ok() holds for shmem (MAX_LFS_FILESIZE). */
+
 	} else {
 		switch (flags & MM_MAP_TYPE) {
 		case MM_MAP_SHARED:

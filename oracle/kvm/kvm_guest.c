@@ -7,10 +7,12 @@
  *
  * Per access (record at ACC + 32*i, result at RES + 32*i):
  *   MOV CR3 <- record.cr3 (a full TLB flush: PCIDE=0, PGE=0)
- *   CPL 0: STAC if record.ac; then movb (va),%al | movb $0xc3,(va) |
+ *   CPL 0: EFLAGS.AC = record.ac (POPF); then movb (va),%al | movb $0xc3,(va) |
  *          call *va; mark the result OK
  *   CPL 3: IRETQ to the user stub with AC = record.ac; the stub does the
- *          same access and INT $0x80, whose handler marks the result OK
+ *          same access and then UD2; the #UD handler sees the stub's
+ *          RIP and marks the result OK (INT $0x80 would be the classic
+ *          way back, but kvm_pvm turns INT n from guest user mode into #UD)
  *   any exception: the handler records vector, error code, CR2 and RIP,
  *          then resumes the runner at its next access with the stack
  *          pointer it saved (no IRETQ: the runner never returns into the
@@ -30,7 +32,7 @@
 
 extern const uint8_t kvm_guest_text[], kvm_guest_text_end[], kvm_guest_halt[];
 extern const uint8_t kvm_guest_user[], kvm_guest_user_end[];
-extern const uint8_t kvm_guest_vectors[], kvm_guest_v80[];
+extern const uint8_t kvm_guest_vectors[];
 
 /* The vectors that push an error code (SDM 3A 6.15). */
 #define ERRCODE_VECTORS "8,10,11,12,13,14,17,21,29,30"
@@ -38,11 +40,12 @@ extern const uint8_t kvm_guest_vectors[], kvm_guest_v80[];
 __asm__(".pushsection .rodata\n"
         ".balign 64\n"
         ".globl kvm_guest_text, kvm_guest_text_end, kvm_guest_halt\n"
-        ".globl kvm_guest_user, kvm_guest_user_end, kvm_guest_vectors, kvm_guest_v80\n"
+        ".globl kvm_guest_user, kvm_guest_user_end, kvm_guest_vectors\n"
         "kvm_guest_text:\n"
         "	movabs $(" H(KVM_H_CTRL) "), %rbx\n"
         "	mov " XSTR(KVM_CTRL_N) "(%rbx), %r12\n"
         "	xor %r13d, %r13d\n"
+        "	xor %r10d, %r10d\n"
         "	movabs $(" H(KVM_H_ACC) "), %r14\n"
         "	movabs $(" H(KVM_H_RES) "), %r15\n"
         "kvm_guest_loop:\n"
@@ -54,9 +57,19 @@ __asm__(".pushsection .rodata\n"
         "	lea (%r15,%rax), %rdi\n"
         "	mov %rdi, " XSTR(KVM_CTRL_RES) "(%rbx)\n"
         "	mov %rsp, " XSTR(KVM_CTRL_RSP) "(%rbx)\n"
-        "	mov 0(%rsi), %rax\n"
-        "	mov %rax, %cr3\n"
         "	mov 8(%rsi), %rdx\n"
+        "	mov 0(%rsi), %rax\n"
+        "	testb $2, " XSTR(KVM_CTRL_FLAGS) "(%rbx)\n"
+        "	jnz 7f\n"
+        "	testb $1, " XSTR(KVM_CTRL_FLAGS) "(%rbx)\n"
+        "	jz 6f\n"
+        "	cmp %rax, %r10\n"
+        "	jne 6f\n"
+        "	invlpg (%rdx)\n"
+        "	jmp 7f\n"
+        "6:	mov %rax, %cr3\n"
+        "	mov %rax, %r10\n"
+        "7:\n"
         "	movzbl 16(%rsi), %ecx\n"
         "	movzbl 17(%rsi), %r8d\n"
         "	movzbl 18(%rsi), %r9d\n"
@@ -64,7 +77,8 @@ __asm__(".pushsection .rodata\n"
         "	jnz 5f\n"
         "	test %r9d, %r9d\n"
         "	jz 2f\n"
-        "	stac\n"
+        "	pushq $0x40002\n" /* AC=1: POPF, as STAC is not emulated everywhere */
+        "	popfq\n"
         "2:	cmp $1, %ecx\n"
         "	je 3f\n"
         "	cmp $2, %ecx\n"
@@ -101,21 +115,22 @@ __asm__(".pushsection .rodata\n"
         "	movabs $(" H(KVM_H_CTRL) "), %rbx\n"
         "	mov " XSTR(KVM_CTRL_RES) "(%rbx), %rdi\n"
         "	mov (%rsp), %rax\n"
-        "	mov %eax, 0(%rdi)\n"
+        /* #UD at the user stub's UD2: the user access completed. */
+        "	cmp $6, %rax\n"
+        "	jne 1f\n"
+        "	movabs $(" H(KVM_H_UCODE) " + (kvm_guest_user_done - kvm_guest_user)), %rcx\n"
+        "	cmp 16(%rsp), %rcx\n"
+        "	jne 1f\n"
+        "	movl $" XSTR(KVM_VEC_OK) ", (%rdi)\n"
+        "	jmp 2f\n"
+        "1:	mov %eax, 0(%rdi)\n"
         "	mov 8(%rsp), %rax\n"
         "	mov %rax, 8(%rdi)\n"
         "	mov %cr2, %rax\n"
         "	mov %rax, 16(%rdi)\n"
         "	mov 16(%rsp), %rax\n"
         "	mov %rax, 24(%rdi)\n"
-        "	mov " XSTR(KVM_CTRL_RSP) "(%rbx), %rsp\n"
-        "	jmp kvm_guest_next\n"
-        /* INT $0x80 from the user stub: the access completed. */
-        "kvm_guest_v80:\n"
-        "	movabs $(" H(KVM_H_CTRL) "), %rbx\n"
-        "	mov " XSTR(KVM_CTRL_RES) "(%rbx), %rdi\n"
-        "	movl $" XSTR(KVM_VEC_OK) ", (%rdi)\n"
-        "	mov " XSTR(KVM_CTRL_RSP) "(%rbx), %rsp\n"
+        "2:	mov " XSTR(KVM_CTRL_RSP) "(%rbx), %rsp\n"
         "	jmp kvm_guest_next\n"
         /* Vectors 0..31: 16 bytes each; a dummy error code where the CPU
          * pushes none. */
@@ -142,8 +157,8 @@ __asm__(".pushsection .rodata\n"
         "1:	movb $" XSTR(KVM_DATA_BYTE) ", (%rdx)\n"
         "	jmp 3f\n"
         "2:	call *%rdx\n"
-        "3:	int $0x80\n"
-        "4:	jmp 4b\n"
+        "kvm_guest_user_done:\n"
+        "3:	ud2\n"
         "kvm_guest_user_end:\n"
         ".popsection\n");
 
@@ -220,5 +235,4 @@ void kvm_guest_build_harness(uint8_t *h)
 	uint64_t code = KVM_HBASE + KVM_H_CODE;
 	for (unsigned v = 0; v < 32; v++)
 		idt_gate(h, v, code + (uint64_t)(kvm_guest_vectors - kvm_guest_text) + 16ull * v, 0);
-	idt_gate(h, 0x80, code + (uint64_t)(kvm_guest_v80 - kvm_guest_text), 3);
 }

@@ -56,6 +56,10 @@
 #define KVM_CTRL_N 0    /* number of accesses */
 #define KVM_CTRL_RES 8  /* the current result record (linear) */
 #define KVM_CTRL_RSP 16 /* the runner's stack pointer to resume with */
+#define KVM_CTRL_FLAGS 24 /* how translations are flushed between accesses: */
+#define KVM_FLUSH_CR3 0    /* MOV to CR3 before every access */
+#define KVM_FLUSH_INVLPG 1 /* MOV to CR3 when the root changes, else INVLPG va */
+#define KVM_FLUSH_NONE 2   /* nothing (measurements only: the TLB may answer) */
 
 /* An access record: cr3 (8), va (8), kind (1: 0 read, 1 write, 2 fetch),
  * user (1), ac (1). A result record: vector (4), pad, error code (8),

@@ -65,6 +65,12 @@ int kvm_oracle_run(kvm_oracle *o, const mm_cpu_mode *mode, const kvm_access *acc
 
 const char *kvm_oracle_error(const kvm_oracle *o);
 
+/* How translations are flushed between accesses: KVM_FLUSH_CR3 (the
+ * default), KVM_FLUSH_INVLPG (INVLPG when the root is unchanged: it also
+ * empties the paging-structure caches, SDM 3A 4.10.4.1, so the next access
+ * walks all four levels again) or KVM_FLUSH_NONE (for measurements). */
+void kvm_oracle_set_flush(kvm_oracle *o, unsigned flush);
+
 /* Counters since open: guest entries and exits other than the final HLT. */
 typedef struct kvm_oracle_stats {
 	uint64_t runs;

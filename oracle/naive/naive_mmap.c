@@ -51,12 +51,50 @@ retry:
 }
 
 /* arch/x86/kernel/sys_x86_64.c: arch_get_unmapped_area_topdown() */
+/* arch_get_unmapped_area() as MAP_32BIT uses it: the lowest free range in
+ * [1 GiB, 2 GiB) (find_start_end; the kernel's 32 MiB randomisation of the
+ * start is not modelled), within the configured window. */
+static int64_t search_32bit(naive_mm *nm, uint64_t addr, uint64_t len)
+{
+	const uint64_t begin = 0x40000000ull, end = 0x80000000ull;
+	if (len > end)
+		return -ENOMEM;
+	if (addr) {
+		addr &= NV_PAGE_MASK;
+		if (addr <= NV_TASK_SIZE - len && end - len >= addr) {
+			nvma *v = nv_find_vma(nm, addr);
+			if (!v || addr + len <= vm_start_gap(nm, v))
+				return (int64_t)addr;
+		}
+	}
+	uint64_t low = begin;
+	if (low < nm->cfg.mmap_low)
+		low = nm->cfg.mmap_low;
+	if (low < nm->cfg.mmap_min_addr)
+		low = nm->cfg.mmap_min_addr;
+	uint64_t high = end < nm->cfg.mmap_base ? end : nm->cfg.mmap_base;
+	/* from the bottom: each candidate start is the end of a VMA (or low) */
+	for (size_t k = 0; k <= nm->nvmas; k++) {
+		uint64_t gap_start = k == 0 ? 0 : nm->vmas[k - 1].end;
+		uint64_t gap_end = k < nm->nvmas ? vm_start_gap(nm, &nm->vmas[k]) : UINT64_MAX;
+		if (gap_start < low)
+			gap_start = low;
+		if (gap_end > high)
+			gap_end = high;
+		if (gap_end > gap_start && gap_end - gap_start >= len)
+			return (int64_t)gap_start;
+	}
+	return -ENOMEM;
+}
+
 static int64_t arch_get_unmapped_area_topdown(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t flags)
 {
 	if (len > NV_TASK_SIZE)
 		return -ENOMEM;
 	if (flags & MM_MAP_FIXED)
 		return (int64_t)addr;
+	if (flags & MM_MAP_32BIT)
+		return search_32bit(nm, addr, len);
 	if (addr) {
 		/* mmap_address_hint_valid(); only the next VMA's start gap counts */
 		addr &= NV_PAGE_MASK;
