@@ -45,6 +45,10 @@ static const char usage_text[] =
         "        write random traces\n"
         "  serve [--target T]\n"
         "        answer statements on stdin (the exec protocol), e.g. exec:'mmref serve'\n"
+        "  decode [--out DIR] FILE...\n"
+        "        print fuzzer inputs as traces\n"
+        "  shrink [--targets T,T,...] [--decode] [--out FILE] TRACE\n"
+        "        reduce a diverging trace to a minimal one with the same divergence\n"
         "\n"
         "Targets: model, naive, kernel, exec:COMMAND.\n"
         "Exit status: 0 all held, 1 a result differed, 2 invalid trace or usage.\n"
@@ -523,6 +527,10 @@ out:
 	return rc;
 }
 
+/* cli/cmd_fuzzing.c */
+int cmd_decode(int argc, char **argv);
+int cmd_shrink(int argc, char **argv);
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -541,7 +549,8 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(int, char **);
-	} cmds[] = {{"replay", cmd_replay}, {"diff", cmd_diff}, {"gen", cmd_gen}, {"serve", cmd_serve}};
+	} cmds[] = {{"replay", cmd_replay}, {"diff", cmd_diff},     {"gen", cmd_gen},
+	            {"serve", cmd_serve},   {"decode", cmd_decode}, {"shrink", cmd_shrink}};
 	for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++)
 		if (strcmp(cmd, cmds[i].name) == 0) {
 			char *prg = g_strdup_printf("mmref %s", cmd);

@@ -1,7 +1,7 @@
 /* The fuzz decoder (decode.h). The byte layout, in docs/fuzzing.md:
  *
  *   header  4 bytes   h0 % 3 files; h1, h2 their sizes; h3 reserved
- *   record  8 bytes   r0 the operation (and "raw" when r0 >= 0xf0), r1 r2
+ *   record  8 bytes   r0 the operation (r0 % 32; "raw" when r0 >= 0xe0), r1 r2
  *                     the address, r3 a length, r4..r7 the operation's own
  *
  * Every field is bounded by a modulus or a table; every address is an
@@ -127,7 +127,9 @@ static uint64_t pick_addr(decoder *d, guint8 a, guint8 b)
 
 /* A length for a range at off, off + len <= size:
  *   < 192 1..8 pages, < 208 zero, < 224 not a page multiple,
- *   < 240 16..76 pages, < 252 2 MiB, else 4 MiB. */
+ *   < 240 16..76 pages, < 250 2 MiB, < 255 9..13 pages, 255 4 MiB.
+ * (Big lengths are rare: every page of every VMA is compared after every
+ * statement, so they cost throughput.) */
 static uint64_t pick_len(decoder *d, guint8 v, uint64_t off)
 {
 	uint64_t len;
@@ -139,8 +141,10 @@ static uint64_t pick_len(decoder *d, guint8 v, uint64_t off)
 		len = (v % 4) * PAGE + 1 + ((uint64_t)v * 37) % (PAGE - 1);
 	else if (v < 240)
 		len = (16 + (v % 16) * 4) * PAGE;
-	else if (v < 252)
+	else if (v < 250)
 		len = MM_PMD_SIZE;
+	else if (v < 255)
+		len = (uint64_t)(v - 241) * PAGE;
 	else
 		len = 2 * MM_PMD_SIZE;
 	return MIN(len, d->size - off);
@@ -336,7 +340,7 @@ static const guint8 op_table[32] = {
 
 static void dec_record(decoder *d, const guint8 *r, const decode_options *opt)
 {
-	d->raw = r[0] >= 0xf0;
+	d->raw = r[0] >= 0xe0; /* 224..255: every operation, 1 in 8 */
 	switch ((op)op_table[r[0] % 32]) {
 	case OP_MMAP:
 		dec_mmap(d, r);

@@ -13,7 +13,9 @@
  *      addresses toward the arena base (+0), flag and protection bits
  *      cleared one by one, file mappings made anonymous, offsets to 0,
  *      touches to reads. Repeat while anything changes (bounded).
- *   4. Drop the files no statement maps.
+ *   4. Move all addresses down together toward the arena base.
+ *   Steps 2-4 repeat while they change anything (at most 4 rounds).
+ *   5. Drop the files no statement maps.
  * Every candidate is a valid trace: statements are only removed (each is
  * valid on its own) and changed arguments are checked against the
  * format's range rules before they are run. */
@@ -313,6 +315,8 @@ static guint candidates(const trace *t, const tr_stmt *s, tr_stmt *out)
 				c = *s, c.prot &= ~(1ull << b), ADD(c);
 		if (s->file)
 			c = *s, c.file = 0, c.off = 0, c.flags |= MM_MAP_ANONYMOUS, ADD(c);
+		if (s->file && s->off)
+			c = *s, c.file = 0, c.flags |= MM_MAP_ANONYMOUS, ADD(c); /* the offset may matter */
 		if (s->off)
 			c = *s, c.off = 0, ADD(c);
 		break;
@@ -392,6 +396,50 @@ static void simplify(shrinker *sh)
 	}
 }
 
+/* Moves every address of the trace down by the same amount, toward the
+ * arena base: a divergence rarely depends on where it happens, but single
+ * statements cannot move while the others stay. */
+static void translate(shrinker *sh)
+{
+	for (int round = 0; round < 16 && sh->runs < sh->max_runs; round++) {
+		uint64_t base = sh->cur->arena_base, low = UINT64_MAX;
+		for (guint i = 0; i < sh->cur->stmts->len; i++) {
+			const tr_stmt *s = &g_array_index(sh->cur->stmts, tr_stmt, i);
+			if (tr_is_observation(s->kind) && s->kind != TR_PAGES)
+				continue;
+			if (!(s->kind == TR_MMAP && s->addr == 0))
+				low = MIN(low, s->addr - base);
+			if (s->kind == TR_MREMAP && s->has_new_addr)
+				low = MIN(low, s->new_addr - base);
+		}
+		low &= ~(PAGE - 1);
+		if (low == UINT64_MAX || low == 0)
+			return;
+		gboolean moved = FALSE;
+		uint64_t shifts[2] = {low, (low / 2) & ~(PAGE - 1)};
+		for (int k = 0; k < 2 && !moved && shifts[k]; k++) {
+			trace *cand = trace_copy_bare(sh->cur, 0, sh->cur->stmts->len);
+			for (guint i = 0; i < cand->stmts->len; i++) {
+				tr_stmt *s = &g_array_index(cand->stmts, tr_stmt, i);
+				if (tr_is_observation(s->kind) && s->kind != TR_PAGES)
+					continue;
+				if (!(s->kind == TR_MMAP && s->addr == 0))
+					s->addr -= shifts[k];
+				if (s->kind == TR_MREMAP && s->has_new_addr)
+					s->new_addr -= shifts[k];
+			}
+			if (interesting(sh, cand)) {
+				accept(sh, cand);
+				moved = TRUE;
+			} else {
+				trace_free(cand);
+			}
+		}
+		if (!moved)
+			return;
+	}
+}
+
 /* Drops the files no statement maps (renumbering the others). */
 static void drop_unused_files(shrinker *sh)
 {
@@ -445,9 +493,21 @@ trace *shrink_trace(const trace *t, target *const *targets, guint n, const shrin
 	if (sh.goal.index != G_MAXUINT)
 		g_array_set_size(sh.cur->stmts, sh.goal.index + 1);
 	if (sh.goal.index != G_MAXUINT) { /* a start failure has nothing to shrink */
-		ddmin(&sh);
-		simplify(&sh);
-		ddmin(&sh); /* simpler arguments can make more statements unnecessary */
+		/* simpler arguments can make more statements unnecessary, and
+		 * fewer statements more arguments simpler: until nothing changes */
+		for (int round = 0; round < 4; round++) {
+			guint before = sh.runs;
+			char *was = trace_to_string(sh.cur);
+			ddmin(&sh);
+			translate(&sh);
+			simplify(&sh);
+			char *now = trace_to_string(sh.cur);
+			gboolean same = strcmp(was, now) == 0;
+			g_free(was);
+			g_free(now);
+			if (same || sh.runs == before)
+				break;
+		}
 		drop_unused_files(&sh);
 	}
 	renumber(sh.cur);

@@ -203,7 +203,8 @@ static int page_cmp(const void *a, const void *b)
 
 void nv_pages_resort(naive_mm *nm)
 {
-	qsort(nm->pages, nm->npages, sizeof(npage), page_cmp);
+	if (nm->npages)
+		qsort(nm->pages, nm->npages, sizeof(npage), page_cmp);
 }
 
 /* Zap [start, end): present pages go; guard markers go unless keep_guards.
