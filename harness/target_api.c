@@ -184,9 +184,7 @@ static gboolean api_snapshot(target *tg, const trace *t, snapshot *snap, GError 
 		}
 		guint npages = (guint)((vi->end - vi->start) >> MM_PAGE_SHIFT);
 		g_array_set_size(p->pages, npages);
-		for (guint k = 0; k < npages; k++)
-			g_array_index(p->pages, guint8, k) =
-			        (guint8)p->api->page(p->mm, vi->start + ((uint64_t)k << MM_PAGE_SHIFT));
+		p->api->pages(p->mm, vi->start, npages, (uint8_t *)(void *)p->pages->data);
 		snapshot_add_vma(snap, &v, (const guint8 *)p->pages->data);
 	}
 	if (shmem)

@@ -21,6 +21,7 @@ typedef struct mm_api {
 	mm_touch_result (*touch)(void *mm, uint64_t addr, mm_access access);
 	size_t (*vmas)(const void *mm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap);
 	mm_page_state (*page)(const void *mm, uint64_t addr);
+	void (*pages)(const void *mm, uint64_t start, size_t npages, uint8_t *out);
 } mm_api;
 
 /* A target over api, named name. */

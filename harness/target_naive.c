@@ -41,6 +41,11 @@ static size_t api_vmas(const void *mm, uint64_t lo, uint64_t hi, mm_vma_info *ou
 {
 	return naive_vmas(mm, lo, hi, out, cap);
 }
+static void api_pages(const void *mm, uint64_t start, size_t npages, uint8_t *out)
+{
+	naive_pages(mm, start, npages, out);
+}
+
 static mm_page_state api_page(const void *mm, uint64_t addr) { return naive_page(mm, addr); }
 
 static const mm_api naive_api_table = {
@@ -58,6 +63,7 @@ static const mm_api naive_api_table = {
 	.touch = api_touch,
 	.vmas = api_vmas,
 	.page = api_page,
+	.pages = api_pages,
 };
 
 target *target_naive_new(void) { return target_api_new(&naive_api_table, "naive"); }

@@ -830,15 +830,9 @@ void pt_punch_hole(mm_state *mm, struct mm_object *obj, uint64_t pgoff, uint64_t
 
 /* ---- Observation ------------------------------------------------------------- */
 
-mm_page_state mm_page(const mm_state *mm, uint64_t addr)
+/* What the leaf entry e at level covering addr shows. */
+static mm_page_state entry_state(const mm_state *mm, uint64_t e, unsigned level, uint64_t addr)
 {
-	unsigned level;
-	if (addr >= USER_TOP)
-		return MM_PAGE_NONE;
-	uint64_t wi = pg_lookup(mm, addr, &level);
-	if (!wi)
-		return MM_PAGE_NONE;
-	uint64_t e = mm->pt->phys.mem.words[wi];
 	if (lx_none(e))
 		return MM_PAGE_NONE;
 	if (level == 1 && e == LX_GUARD_MARKER)
@@ -859,6 +853,41 @@ mm_page_state mm_page(const mm_state *mm, uint64_t addr)
 		return MM_PAGE_FILE;
 	default:
 		return MM_PAGE_NONE;
+	}
+}
+
+mm_page_state mm_page(const mm_state *mm, uint64_t addr)
+{
+	unsigned level;
+	if (addr >= USER_TOP)
+		return MM_PAGE_NONE;
+	uint64_t wi = pg_lookup(mm, addr, &level);
+	if (!wi)
+		return MM_PAGE_NONE;
+	return entry_state(mm, mm->pt->phys.mem.words[wi], level, addr);
+}
+
+void mm_pages(const mm_state *mm, uint64_t start, size_t npages, uint8_t *out)
+{
+	/* One table lookup per 2 MiB instead of one walk per page. */
+	size_t k = 0;
+	while (k < npages) {
+		uint64_t va = start + ((uint64_t)k << PAGE_SHIFT);
+		uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
+		size_t run = (size_t)((next_pmd - va) >> PAGE_SHIFT);
+		if (run > npages - k)
+			run = npages - k;
+		unsigned level;
+		uint64_t wi = va < USER_TOP ? pg_lookup(mm, va, &level) : 0;
+		for (size_t i = 0; i < run; i++, va += PAGE_SIZE) {
+			if (!wi)
+				out[k + i] = MM_PAGE_NONE;
+			else if (level == 2)
+				out[k + i] = (uint8_t)entry_state(mm, mm->pt->phys.mem.words[wi], 2, va);
+			else
+				out[k + i] = (uint8_t)entry_state(mm, mm->pt->phys.mem.words[wi + i], 1, va);
+		}
+		k += run;
 	}
 }
 

@@ -195,6 +195,15 @@ bool nv_page_is_lazyfree(const naive_mm *nm, uint64_t addr)
 	return p && p->lazyfree;
 }
 
+void naive_pages(const naive_mm *nm, uint64_t start, size_t npages, uint8_t *out)
+{
+	/* Every page none, then the listed pages of the range, in order. */
+	memset(out, MM_PAGE_NONE, npages);
+	uint64_t end = start + ((uint64_t)npages << MM_PAGE_SHIFT);
+	for (size_t i = page_lower_bound(nm, start); i < nm->npages && nm->pages[i].addr < end; i++)
+		out[(nm->pages[i].addr - start) >> MM_PAGE_SHIFT] = (uint8_t)nm->pages[i].state;
+}
+
 static int page_cmp(const void *a, const void *b)
 {
 	uint64_t x = ((const npage *)a)->addr, y = ((const npage *)b)->addr;

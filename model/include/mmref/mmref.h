@@ -237,6 +237,9 @@ size_t mm_map_count(const mm_state *mm);
  * (which may exceed cap: only cap are written). */
 size_t mm_vmas(const mm_state *mm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap);
 mm_page_state mm_page(const mm_state *mm, uint64_t addr);
+/* The states of npages pages from start (page aligned) into out, as
+ * mm_page would give them one by one, in one pass over the tables. */
+void mm_pages(const mm_state *mm, uint64_t start, size_t npages, uint8_t *out);
 
 /* "rd wr mr mw me ac " style: each set bit's mnemonic followed by a space, in
  * bit order, as show_smap_vma_flags prints them (fs/proc/task_mmu.c). */
