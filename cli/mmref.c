@@ -49,6 +49,8 @@ static const char usage_text[] =
         "        print fuzzer inputs as traces\n"
         "  shrink [--targets T,T,...] [--decode] [--out FILE] TRACE\n"
         "        reduce a diverging trace to a minimal one with the same divergence\n"
+        "  walkcheck [--seed N] [--cases N]\n"
+        "        random page walks on the model walker, the naive walker and the MMU (KVM)\n"
         "\n"
         "Targets: model, naive, kernel, exec:COMMAND.\n"
         "Exit status: 0 all held, 1 a result differed, 2 invalid trace or usage.\n"
@@ -530,6 +532,8 @@ out:
 /* cli/cmd_fuzzing.c */
 int cmd_decode(int argc, char **argv);
 int cmd_shrink(int argc, char **argv);
+/* cli/cmd_walkcheck.c */
+int cmd_walkcheck(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
@@ -550,7 +554,8 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {{"replay", cmd_replay}, {"diff", cmd_diff},     {"gen", cmd_gen},
-	            {"serve", cmd_serve},   {"decode", cmd_decode}, {"shrink", cmd_shrink}};
+	            {"serve", cmd_serve},   {"decode", cmd_decode}, {"shrink", cmd_shrink},
+	            {"walkcheck", cmd_walkcheck}};
 	for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++)
 		if (strcmp(cmd, cmds[i].name) == 0) {
 			char *prg = g_strdup_printf("mmref %s", cmd);

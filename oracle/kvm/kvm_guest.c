@@ -6,17 +6,22 @@
  * so the bytes run wherever kvm_layout.h puts them.
  *
  * Per access (record at ACC + 32*i, result at RES + 32*i):
- *   MOV CR3 <- record.cr3 (a full TLB flush: PCIDE=0, PGE=0)
- *   CPL 0: EFLAGS.AC = record.ac (POPF); then movb (va),%al | movb $0xc3,(va) |
- *          call *va; mark the result OK
- *   CPL 3: IRETQ to the user stub with AC = record.ac; the stub does the
- *          same access and then UD2; the #UD handler sees the stub's
- *          RIP and marks the result OK (INT $0x80 would be the classic
- *          way back, but kvm_pvm turns INT n from guest user mode into #UD)
+ *   MOV CR3 <- record.cr3: a full flush (PCIDE=0, PGE=0), so the access
+ *          walks all four levels from memory
+ *   JMP to the record's snippet (the host picked it by kind, CPL and AC):
+ *   CPL 0: [POPF AC=1] movb (va),%al | movb $0xc3,(va) | call *va; mark
+ *          the result OK [POPF AC=0]
+ *   CPL 3: IRETQ through the record's frame (user CS/SS, user stack, AC)
+ *          to the user stub for the kind, which does the access and then
+ *          UD2; the #UD handler sees the stubs' UD2 and marks the result OK
+ *          (INT $0x80 would be the classic way back, but kvm_pvm turns INT n
+ *          from guest user mode into #UD)
  *   any exception: the handler records vector, error code, CR2 and RIP,
- *          then resumes the runner at its next access with the stack
- *          pointer it saved (no IRETQ: the runner never returns into the
- *          faulting instruction).
+ *          then resumes the runner at its next access on a fresh stack (no
+ *          IRETQ: the runner never returns into the faulting instruction).
+ * The path of an access is kept short (10 instructions for a CPL 0 load)
+ * because a hypervisor may emulate it instruction by instruction (kvm_pvm
+ * does: docs/kvm-oracle.md).
  * A fetch executes the byte at the target; every data byte is 0xC3 (RET),
  * so a fetch that translates returns to the caller at once.
  */
@@ -31,6 +36,9 @@
 #define H(off) XSTR(KVM_HBASE + off)
 
 extern const uint8_t kvm_guest_text[], kvm_guest_text_end[], kvm_guest_halt[];
+extern const uint8_t kvm_guest_k_read[], kvm_guest_k_write[], kvm_guest_k_fetch[];
+extern const uint8_t kvm_guest_ka_read[], kvm_guest_ka_write[], kvm_guest_ka_fetch[], kvm_guest_u_enter[];
+extern const uint8_t kvm_guest_u_read[], kvm_guest_u_write[], kvm_guest_u_fetch[];
 extern const uint8_t kvm_guest_user[], kvm_guest_user_end[];
 extern const uint8_t kvm_guest_vectors[];
 
@@ -39,98 +47,92 @@ extern const uint8_t kvm_guest_vectors[];
 
 __asm__(".pushsection .rodata\n"
         ".balign 64\n"
-        ".globl kvm_guest_text, kvm_guest_text_end, kvm_guest_halt\n"
-        ".globl kvm_guest_user, kvm_guest_user_end, kvm_guest_vectors\n"
+        ".globl kvm_guest_text, kvm_guest_text_end, kvm_guest_halt, kvm_guest_vectors\n"
+        ".globl kvm_guest_k_read, kvm_guest_k_write, kvm_guest_k_fetch\n"
+        ".globl kvm_guest_ka_read, kvm_guest_ka_write, kvm_guest_ka_fetch, kvm_guest_u_enter\n"
+        ".globl kvm_guest_user, kvm_guest_user_end, kvm_guest_u_read, kvm_guest_u_write, kvm_guest_u_fetch\n"
+        ".globl kvm_guest_user_done\n"
         "kvm_guest_text:\n"
+        "	movabs $(" H(KVM_H_ACC) "), %rsi\n"
+        "	movabs $(" H(KVM_H_RES) "), %rdi\n"
         "	movabs $(" H(KVM_H_CTRL) "), %rbx\n"
         "	mov " XSTR(KVM_CTRL_N) "(%rbx), %r12\n"
-        "	xor %r13d, %r13d\n"
-        "	xor %r10d, %r10d\n"
-        "	movabs $(" H(KVM_H_ACC) "), %r14\n"
-        "	movabs $(" H(KVM_H_RES) "), %r15\n"
+        "	shl $5, %r12\n"
+        "	add %rsi, %r12\n" /* end of the access list */
+        "	cmp %rsi, %r12\n"
+        "	je kvm_guest_halt\n"
+        /* One access: flush, then the record's snippet. */
         "kvm_guest_loop:\n"
-        "	cmp %r12, %r13\n"
-        "	jae kvm_guest_halt\n"
-        "	mov %r13, %rax\n"
-        "	shl $5, %rax\n"
-        "	lea (%r14,%rax), %rsi\n"
-        "	lea (%r15,%rax), %rdi\n"
-        "	mov %rdi, " XSTR(KVM_CTRL_RES) "(%rbx)\n"
-        "	mov %rsp, " XSTR(KVM_CTRL_RSP) "(%rbx)\n"
         "	mov 8(%rsi), %rdx\n"
-        "	mov 0(%rsi), %rax\n"
-        "	testb $2, " XSTR(KVM_CTRL_FLAGS) "(%rbx)\n"
-        "	jnz 7f\n"
-        "	testb $1, " XSTR(KVM_CTRL_FLAGS) "(%rbx)\n"
-        "	jz 6f\n"
-        "	cmp %rax, %r10\n"
-        "	jne 6f\n"
-        "	invlpg (%rdx)\n"
-        "	jmp 7f\n"
-        "6:	mov %rax, %cr3\n"
-        "	mov %rax, %r10\n"
-        "7:\n"
-        "	movzbl 16(%rsi), %ecx\n"
-        "	movzbl 17(%rsi), %r8d\n"
-        "	movzbl 18(%rsi), %r9d\n"
-        "	test %r8d, %r8d\n"
-        "	jnz 5f\n"
-        "	test %r9d, %r9d\n"
-        "	jz 2f\n"
-        "	pushq $0x40002\n" /* AC=1: POPF, as STAC is not emulated everywhere */
-        "	popfq\n"
-        "2:	cmp $1, %ecx\n"
-        "	je 3f\n"
-        "	cmp $2, %ecx\n"
-        "	je 4f\n"
+        "	mov (%rsi), %rax\n"
+        "	mov %rax, %cr3\n"
+        "	jmp *16(%rsi)\n"
+        /* CPL 0, AC=0. */
+        "kvm_guest_k_read:\n"
         "	movb (%rdx), %al\n"
-        "	jmp 8f\n"
-        "3:	movb $" XSTR(KVM_DATA_BYTE) ", (%rdx)\n"
-        "	jmp 8f\n"
-        "4:	call *%rdx\n"
-        "8:	movl $" XSTR(KVM_VEC_OK) ", (%rdi)\n"
+        "	jmp 1f\n"
+        "kvm_guest_k_write:\n"
+        "	movb $" XSTR(KVM_DATA_BYTE) ", (%rdx)\n"
+        "	jmp 1f\n"
+        "kvm_guest_k_fetch:\n"
+        "	call *%rdx\n"
+        "1:	movl $" XSTR(KVM_VEC_OK) ", (%rdi)\n"
         "kvm_guest_next:\n"
-        "	pushq $2\n" /* RFLAGS: AC=0, IF=0 */
-        "	popfq\n"
-        "	inc %r13\n"
-        "	jmp kvm_guest_loop\n"
-        /* CPL 3: an IRETQ frame for the user stub; rdx/ecx carry the access. */
-        "5:	pushq $" XSTR(KVM_SEL_UDATA) "\n"
-        "	movabs $(" H(KVM_H_USTACK_TOP) "), %rax\n"
-        "	push %rax\n"
-        "	mov $2, %eax\n"
-        "	test %r9d, %r9d\n"
-        "	jz 6f\n"
-        "	or $0x40000, %eax\n"
-        "6:	push %rax\n"
-        "	pushq $" XSTR(KVM_SEL_UCODE) "\n"
-        "	movabs $(" H(KVM_H_UCODE) "), %rax\n"
-        "	push %rax\n"
-        "	iretq\n"
+        "	add $32, %rsi\n"
+        "	add $32, %rdi\n"
+        "	cmp %rsi, %r12\n"
+        "	jne kvm_guest_loop\n"
         "kvm_guest_halt:\n"
         "	hlt\n"
         "	jmp kvm_guest_halt\n"
-        /* Exceptions: [rsp] vector, error code, RIP, CS, RFLAGS, RSP, SS. */
+        /* CPL 0, AC=1 (by POPF: kvm_pvm does not emulate STAC). */
+        "kvm_guest_ka_read:\n"
+        "	pushq $0x40002\n"
+        "	popfq\n"
+        "	movb (%rdx), %al\n"
+        "	jmp 2f\n"
+        "kvm_guest_ka_write:\n"
+        "	pushq $0x40002\n"
+        "	popfq\n"
+        "	movb $" XSTR(KVM_DATA_BYTE) ", (%rdx)\n"
+        "	jmp 2f\n"
+        "kvm_guest_ka_fetch:\n"
+        "	pushq $0x40002\n"
+        "	popfq\n"
+        "	call *%rdx\n"
+        "2:	movl $" XSTR(KVM_VEC_OK) ", (%rdi)\n"
+        "	pushq $2\n" /* AC=0 */
+        "	popfq\n"
+        "	jmp kvm_guest_next\n"
+        /* CPL 3: IRETQ through the frame the record points at (user CS and
+         * SS, the user stack, RFLAGS with the record's AC, the stub for the
+         * record's kind). */
+        "kvm_guest_u_enter:\n"
+        "	mov 24(%rsi), %rsp\n"
+        "	iretq\n"
+        /* Exceptions: [rsp] vector, error code, RIP, CS, RFLAGS, RSP, SS.
+         * rsi, rdi (the result record) and rbx are the runner's still: the
+         * accesses and the stubs change only rax and rdx. */
         "kvm_guest_common:\n"
-        "	movabs $(" H(KVM_H_CTRL) "), %rbx\n"
-        "	mov " XSTR(KVM_CTRL_RES) "(%rbx), %rdi\n"
-        "	mov (%rsp), %rax\n"
-        /* #UD at the user stub's UD2: the user access completed. */
-        "	cmp $6, %rax\n"
+        "	cmpl $6, (%rsp)\n"
         "	jne 1f\n"
-        "	movabs $(" H(KVM_H_UCODE) " + (kvm_guest_user_done - kvm_guest_user)), %rcx\n"
-        "	cmp 16(%rsp), %rcx\n"
+        /* #UD at the user stubs' UD2: the user access completed. */
+        "	movabs $(" H(KVM_H_UCODE) " + (kvm_guest_user_done - kvm_guest_user)), %rax\n"
+        "	cmp 16(%rsp), %rax\n"
         "	jne 1f\n"
         "	movl $" XSTR(KVM_VEC_OK) ", (%rdi)\n"
         "	jmp 2f\n"
-        "1:	mov %eax, 0(%rdi)\n"
+        "1:	mov (%rsp), %eax\n"
+        "	mov %eax, 0(%rdi)\n"
         "	mov 8(%rsp), %rax\n"
         "	mov %rax, 8(%rdi)\n"
         "	mov %cr2, %rax\n"
         "	mov %rax, 16(%rdi)\n"
         "	mov 16(%rsp), %rax\n"
         "	mov %rax, 24(%rdi)\n"
-        "2:	mov " XSTR(KVM_CTRL_RSP) "(%rbx), %rsp\n"
+        "2:	movabs $(" H(KVM_H_KSTACK_TOP) "), %rsp\n"
+        "	pushq $2\n" /* AC=0 */
+        "	popfq\n"
         "	jmp kvm_guest_next\n"
         /* Vectors 0..31: 16 bytes each; a dummy error code where the CPU
          * pushes none. */
@@ -145,20 +147,19 @@ __asm__(".pushsection .rodata\n"
         "	jmp kvm_guest_common\n"
         ".endr\n"
         "kvm_guest_text_end:\n"
-        /* The ring-3 stub (its own user page). */
+        /* The ring-3 stubs (their own user page), one per kind. */
         ".balign 16\n"
         "kvm_guest_user:\n"
-        "	cmp $1, %ecx\n"
-        "	je 1f\n"
-        "	cmp $2, %ecx\n"
-        "	je 2f\n"
+        "kvm_guest_u_read:\n"
         "	movb (%rdx), %al\n"
-        "	jmp 3f\n"
-        "1:	movb $" XSTR(KVM_DATA_BYTE) ", (%rdx)\n"
-        "	jmp 3f\n"
-        "2:	call *%rdx\n"
+        "	jmp kvm_guest_user_done\n"
+        "kvm_guest_u_write:\n"
+        "	movb $" XSTR(KVM_DATA_BYTE) ", (%rdx)\n"
+        "	jmp kvm_guest_user_done\n"
+        "kvm_guest_u_fetch:\n"
+        "	call *%rdx\n"
         "kvm_guest_user_done:\n"
-        "3:	ud2\n"
+        "	ud2\n"
         "kvm_guest_user_end:\n"
         ".popsection\n");
 
@@ -182,6 +183,16 @@ static void idt_gate(uint8_t *h, unsigned vector, uint64_t la, unsigned dpl)
 
 uint64_t kvm_guest_harness_pml4e(void) { return (KVM_HARNESS_GPA + KVM_H_PDPT) | P | RW | US | A; }
 uint64_t kvm_guest_entry_la(void) { return KVM_HBASE + KVM_H_CODE; }
+
+uint64_t kvm_guest_frame_off(unsigned kind, bool ac) { return KVM_CTRL_FRAMES + 64ull * (2 * kind + ac); }
+
+uint64_t kvm_guest_snippet_la(unsigned kind, bool user, bool ac)
+{
+	static const uint8_t *const k[2][3] = {{kvm_guest_k_read, kvm_guest_k_write, kvm_guest_k_fetch},
+	                                       {kvm_guest_ka_read, kvm_guest_ka_write, kvm_guest_ka_fetch}};
+	const uint8_t *p = user ? kvm_guest_u_enter : k[ac][kind];
+	return KVM_HBASE + KVM_H_CODE + (uint64_t)(p - kvm_guest_text);
+}
 uint64_t kvm_guest_halt_la(void)
 {
 	return KVM_HBASE + KVM_H_CODE + (uint64_t)(kvm_guest_halt - kvm_guest_text);
@@ -228,6 +239,19 @@ void kvm_guest_build_harness(uint8_t *h)
 	/* TSS: RSP0 for entries from CPL 3; no I/O bitmap. */
 	put64(h, KVM_H_TSS + 4, KVM_HBASE + KVM_H_KSTACK_TOP);
 	h[KVM_H_TSS + 0x66] = 0x68;
+
+	/* The six IRETQ frames to the user stubs (SDM 3A 6.14.3): one per
+	 * kind and value of AC. */
+	const uint8_t *stub[3] = {kvm_guest_u_read, kvm_guest_u_write, kvm_guest_u_fetch};
+	for (unsigned kind = 0; kind < 3; kind++)
+		for (unsigned ac = 0; ac < 2; ac++) {
+			uint64_t f = KVM_H_CTRL + kvm_guest_frame_off(kind, ac);
+			put64(h, f, KVM_HBASE + KVM_H_UCODE + (uint64_t)(stub[kind] - kvm_guest_user));
+			put64(h, f + 8, KVM_SEL_UCODE);
+			put64(h, f + 16, ac ? 0x40002 : 0x2);
+			put64(h, f + 24, KVM_HBASE + KVM_H_USTACK_TOP);
+			put64(h, f + 32, KVM_SEL_UDATA);
+		}
 
 	/* Code. */
 	memcpy(h + KVM_H_CODE, kvm_guest_text, (size_t)(kvm_guest_text_end - kvm_guest_text));

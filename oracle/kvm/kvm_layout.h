@@ -7,11 +7,11 @@
  *   0x00000000 +---------------------------+ slot 0: the page-table area
  *              | frame 0 (kept zero)       |  = the walkers' mm_phys_mem,
  *              | the test's table frames   |  KVM_TABLE_FRAMES frames
- *   0x00400000 +---------------------------+ slot 1: the harness
+ *   0x01000000 +---------------------------+ slot 1: the harness
  *              | harness tables, GDT, TSS, |  mapped at KVM_HBASE through
  *              | IDT, code, stacks, access |  PML4 slot KVM_HARNESS_SLOT
  *              | list, results             |  of every root the test uses
- *   0x00800000 +---------------------------+
+ *   0x01400000 +---------------------------+
  *                (nothing)
  *   0x40000000 +---------------------------+ slot 2: the data window
  *              | 1 GiB, every byte 0xC3    |  (one 2 MiB buffer mapped 512
@@ -21,8 +21,8 @@
 #define MMREF_KVM_LAYOUT_H
 
 /* ---- Guest-physical ---- */
-#define KVM_TABLE_FRAMES 1024        /* slot 0: 4 MiB of page tables */
-#define KVM_HARNESS_GPA 0x400000     /* slot 1 */
+#define KVM_TABLE_FRAMES 4096        /* slot 0: 16 MiB of page tables */
+#define KVM_HARNESS_GPA 0x1000000    /* slot 1 */
 #define KVM_HARNESS_SIZE 0x400000
 #define KVM_DATA_GPA 0x40000000      /* slot 2 */
 #define KVM_DATA_SIZE 0x40000000
@@ -52,18 +52,16 @@
 #define KVM_H_RES 0x200000           /* result records, 32 bytes each */
 #define KVM_MAX_ACCESSES 32768
 
-/* The control block. */
-#define KVM_CTRL_N 0    /* number of accesses */
-#define KVM_CTRL_RES 8  /* the current result record (linear) */
-#define KVM_CTRL_RSP 16 /* the runner's stack pointer to resume with */
-#define KVM_CTRL_FLAGS 24 /* how translations are flushed between accesses: */
-#define KVM_FLUSH_CR3 0    /* MOV to CR3 before every access */
-#define KVM_FLUSH_INVLPG 1 /* MOV to CR3 when the root changes, else INVLPG va */
-#define KVM_FLUSH_NONE 2   /* nothing (measurements only: the TLB may answer) */
+/* The control block: the number of accesses, then six IRETQ frames to the
+ * user stubs (RIP, CS, RFLAGS, RSP, SS), one per kind and value of AC, 64
+ * bytes apart. */
+#define KVM_CTRL_N 0
+#define KVM_CTRL_FRAMES 64
 
-/* An access record: cr3 (8), va (8), kind (1: 0 read, 1 write, 2 fetch),
- * user (1), ac (1). A result record: vector (4), pad, error code (8),
- * CR2 (8), RIP (8). Vector KVM_VEC_OK: the access completed. */
+/* An access record (32 bytes): cr3 (8), va (8), the linear address of the
+ * code that performs it (8: kvm_guest_snippet_la), the IRETQ frame of a
+ * user access (8). A result record (32 bytes): vector (4), pad (4), error
+ * code (8), CR2 (8), RIP (8). Vector KVM_VEC_OK: the access completed. */
 #define KVM_VEC_OK 0x100
 #define KVM_VEC_NOT_RUN 0xffff
 

@@ -27,15 +27,15 @@ typedef struct kvm_access {
 	uint64_t cr3;
 	uint64_t va;
 	mm_walk_access acc; /* MM_WALK_READ, _WRITE or _FETCH only */
-	bool user;          /* CPL 3, else CPL 0 */
-	bool ac;            /* EFLAGS.AC during the access */
+	bool user;	    /* CPL 3, else CPL 0 */
+	bool ac;	    /* EFLAGS.AC during the access */
 } kvm_access;
 
 typedef struct kvm_outcome {
 	uint32_t vector; /* KVM_VEC_OK, 14 (#PF), 13 (#GP), other: unexpected */
-	uint64_t error;  /* the exception's error code */
-	uint64_t cr2;    /* CR2 after a #PF */
-	uint64_t rip;    /* the faulting RIP (diagnostic) */
+	uint64_t error;	 /* the exception's error code */
+	uint64_t cr2;	 /* CR2 after a #PF */
+	uint64_t rip;	 /* the faulting RIP (diagnostic) */
 } kvm_outcome;
 
 /* Opens /dev/kvm and builds the VM. 0, or a negative errno with a message
@@ -46,6 +46,17 @@ void kvm_oracle_close(kvm_oracle *o);
 /* The guest's physical-address width (CPUID 0x80000008 EAX[7:0], as KVM
  * reports it): the walkers must be run with this maxphyaddr. */
 unsigned kvm_oracle_maxphyaddr(const kvm_oracle *o);
+
+/* Whether the guest has 1 GiB pages (probed at open: KVM may lack them
+ * even though the CPU has them, e.g. under kvm_pvm). The walkers always
+ * assume them (mmref/walk.h). */
+bool kvm_oracle_has_gbpages(const kvm_oracle *o);
+
+/* Whether CPL 3 accesses to the upper half (bit 47 set) are translated by
+ * the guest's tables (probed at open). kvm_pvm cannot: it runs guest user
+ * mode natively below the host kernel's half and faults every user access
+ * above it without a walk. */
+bool kvm_oracle_has_user_high(const kvm_oracle *o);
 
 /* The guest's page-table area as physical memory (frames 0 ..
  * KVM_TABLE_FRAMES-1), writable in place: write the tables here; after
@@ -65,17 +76,13 @@ int kvm_oracle_run(kvm_oracle *o, const mm_cpu_mode *mode, const kvm_access *acc
 
 const char *kvm_oracle_error(const kvm_oracle *o);
 
-/* How translations are flushed between accesses: KVM_FLUSH_CR3 (the
- * default), KVM_FLUSH_INVLPG (INVLPG when the root is unchanged: it also
- * empties the paging-structure caches, SDM 3A 4.10.4.1, so the next access
- * walks all four levels again) or KVM_FLUSH_NONE (for measurements). */
-void kvm_oracle_set_flush(kvm_oracle *o, unsigned flush);
-
 /* Counters since open: guest entries and exits other than the final HLT. */
 typedef struct kvm_oracle_stats {
 	uint64_t runs;
 	uint64_t accesses;
 	uint64_t mmio_exits;
+	double setup_seconds; /* dropping shadow state, setting registers */
+	double guest_seconds; /* in KVM_RUN */
 } kvm_oracle_stats;
 kvm_oracle_stats kvm_oracle_get_stats(const kvm_oracle *o);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kvm_guest.h"
@@ -29,10 +30,11 @@ struct kvm_oracle {
 	size_t run_size;
 	uint8_t *tables;  /* KVM_TABLE_FRAMES frames at guest-physical 0 */
 	uint8_t *harness; /* KVM_HARNESS_SIZE at KVM_HARNESS_GPA */
-	uint8_t *data;    /* KVM_DATA_SIZE at KVM_DATA_GPA: DATA_CHUNK mapped repeatedly */
+	uint8_t *data;	  /* KVM_DATA_SIZE at KVM_DATA_GPA: DATA_CHUNK mapped repeatedly */
 	int data_fd;
 	unsigned maxphyaddr;
-	unsigned flush; /* KVM_FLUSH_* */
+	bool gbpages;	/* 1 GiB pages work (probed at open) */
+	bool user_high; /* CPL 3 accesses to the upper half work (probed at open) */
 	kvm_oracle_stats stats;
 	char error[256];
 };
@@ -49,7 +51,7 @@ static int fail(kvm_oracle *o, int err, const char *fmt, ...)
 static int set_slot(kvm_oracle *o, unsigned slot, uint64_t gpa, uint64_t size, void *host)
 {
 	struct kvm_userspace_memory_region r = {
-	        .slot = slot, .guest_phys_addr = gpa, .memory_size = size, .userspace_addr = (uintptr_t)host};
+	    .slot = slot, .guest_phys_addr = gpa, .memory_size = size, .userspace_addr = (uintptr_t)host};
 	if (ioctl(o->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
 		return fail(o, -errno, "KVM_SET_USER_MEMORY_REGION slot %u: %s", slot, strerror(errno));
 	return 0;
@@ -103,7 +105,8 @@ static int map_data(kvm_oracle *o)
 		return fail(o, -errno, "mmap: %s", strerror(errno));
 	o->data = base;
 	for (size_t off = 0; off < KVM_DATA_SIZE; off += DATA_CHUNK) {
-		void *p = mmap(o->data + off, DATA_CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, o->data_fd, 0);
+		void *p = mmap(o->data + off, DATA_CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			       o->data_fd, 0);
 		if (p == MAP_FAILED)
 			return fail(o, -errno, "mmap data window: %s", strerror(errno));
 	}
@@ -159,8 +162,8 @@ static int set_mode(kvm_oracle *o, const mm_cpu_mode *mode)
 	s.cr3 = KVM_HARNESS_GPA + KVM_H_PML4;
 	memset(s.interrupt_bitmap, 0, sizeof(s.interrupt_bitmap));
 	if (ioctl(o->vcpu_fd, KVM_SET_SREGS, &s) < 0)
-		return fail(o, -errno, "KVM_SET_SREGS (cr0 %#llx cr4 %#llx efer %#llx): %s", s.cr0, s.cr4, s.efer,
-		            strerror(errno));
+		return fail(o, -errno, "KVM_SET_SREGS (cr0 %#llx cr4 %#llx efer %#llx): %s", s.cr0, s.cr4,
+			    s.efer, strerror(errno));
 	struct kvm_regs r;
 	memset(&r, 0, sizeof(r));
 	r.rip = kvm_guest_entry_la();
@@ -169,6 +172,59 @@ static int set_mode(kvm_oracle *o, const mm_cpu_mode *mode)
 	if (ioctl(o->vcpu_fd, KVM_SET_REGS, &r) < 0)
 		return fail(o, -errno, "KVM_SET_REGS: %s", strerror(errno));
 	return 0;
+}
+
+/* Does a 1 GiB leaf translate? KVM leaves the feature out when its host
+ * does, and then PS in a PDPTE is a reserved bit (SDM 3A table 4-16),
+ * whatever the guest's CPUID says. A supervisor read of linear 0 through
+ * PML4 frame 1 and a PDPTE leaf in frame 2. */
+static int probe_gbpages(kvm_oracle *o)
+{
+	mm_phys_mem t = kvm_oracle_tables(o);
+	t.words[512] = 0x2000 | 0x27;		    /* PML4E: P RW US A */
+	t.words[1024] = KVM_DATA_GPA | 0x80 | 0x67; /* PDPTE: PS P RW US A D */
+	kvm_access a = {.cr3 = 0x1000, .va = 0x1234, .acc = MM_WALK_READ};
+	kvm_outcome out;
+	mm_cpu_mode m = {.cr0_wp = true, .efer_nxe = true, .maxphyaddr = (uint8_t)o->maxphyaddr};
+	int rc = kvm_oracle_run(o, &m, &a, 1, &out);
+	t.words[512] = t.words[1024] = 0;
+	if (rc < 0)
+		return rc;
+	o->gbpages = out.vector == KVM_VEC_OK;
+	return 0;
+}
+
+bool kvm_oracle_has_gbpages(const kvm_oracle *o)
+{
+	return o->gbpages;
+}
+
+/* Does a CPL 3 read in the upper half translate? kvm_pvm runs guest user
+ * mode natively in the lower half of the host's address space and faults
+ * every user access to the upper half (where the host kernel lives) without
+ * walking the guest's tables. A user read of 0xffff8000_00001234 through
+ * user RW entries at every level, into the data window. */
+static int probe_user_high(kvm_oracle *o)
+{
+	mm_phys_mem t = kvm_oracle_tables(o);
+	t.words[512 + 256] = 0x2000 | 0x27;
+	t.words[1024] = 0x3000 | 0x27;
+	t.words[1536] = 0x4000 | 0x27;
+	t.words[2048 + 1] = KVM_DATA_GPA | 0x67;
+	kvm_access a = {.cr3 = 0x1000, .va = 0xffff800000001234ull, .acc = MM_WALK_READ, .user = true};
+	kvm_outcome out;
+	mm_cpu_mode m = {.cr0_wp = true, .efer_nxe = true, .maxphyaddr = (uint8_t)o->maxphyaddr};
+	int rc = kvm_oracle_run(o, &m, &a, 1, &out);
+	t.words[512 + 256] = t.words[1024] = t.words[1536] = t.words[2048 + 1] = 0;
+	if (rc < 0)
+		return rc;
+	o->user_high = out.vector == KVM_VEC_OK;
+	return 0;
+}
+
+bool kvm_oracle_has_user_high(const kvm_oracle *o)
+{
+	return o->user_high;
 }
 
 int kvm_oracle_open(kvm_oracle **out, char *err, size_t errlen)
@@ -229,6 +285,8 @@ int kvm_oracle_open(kvm_oracle **out, char *err, size_t errlen)
 	/* A trial of the strictest mode: fails early if KVM refuses it. */
 	if ((rc = set_mode(o, &(mm_cpu_mode){true, true, true, true, false, 0})) < 0)
 		goto out_err;
+	if ((rc = probe_gbpages(o)) < 0 || (rc = probe_user_high(o)) < 0)
+		goto out_err;
 	*out = o;
 	return 0;
 
@@ -261,17 +319,35 @@ void kvm_oracle_close(kvm_oracle *o)
 	free(o);
 }
 
-unsigned kvm_oracle_maxphyaddr(const kvm_oracle *o) { return o->maxphyaddr; }
-const char *kvm_oracle_error(const kvm_oracle *o) { return o->error; }
-void kvm_oracle_set_flush(kvm_oracle *o, unsigned flush) { o->flush = flush; }
-kvm_oracle_stats kvm_oracle_get_stats(const kvm_oracle *o) { return o->stats; }
+unsigned kvm_oracle_maxphyaddr(const kvm_oracle *o)
+{
+	return o->maxphyaddr;
+}
+const char *kvm_oracle_error(const kvm_oracle *o)
+{
+	return o->error;
+}
+kvm_oracle_stats kvm_oracle_get_stats(const kvm_oracle *o)
+{
+	return o->stats;
+}
 
 mm_phys_mem kvm_oracle_tables(kvm_oracle *o)
 {
 	return (mm_phys_mem){(uint64_t *)(void *)o->tables, KVM_TABLE_FRAMES};
 }
 
-static uint64_t *table_word(kvm_oracle *o, uint64_t pa) { return (uint64_t *)(void *)(o->tables + (pa & ~7ull)); }
+static double seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t *table_word(kvm_oracle *o, uint64_t pa)
+{
+	return (uint64_t *)(void *)(o->tables + (pa & ~7ull));
+}
 
 int kvm_oracle_run(kvm_oracle *o, const mm_cpu_mode *mode, const kvm_access *acc, size_t n, kvm_outcome *out)
 {
@@ -285,39 +361,43 @@ int kvm_oracle_run(kvm_oracle *o, const mm_cpu_mode *mode, const kvm_access *acc
 		uint64_t root = acc[i].cr3 & root_mask;
 		if (root >= TABLE_BYTES || (acc[i].cr3 & ~root_mask) || acc[i].acc > MM_WALK_FETCH)
 			return fail(o, -EINVAL, "access %zu: cr3 %#llx or kind %d out of range", i,
-			            (unsigned long long)acc[i].cr3, (int)acc[i].acc);
+				    (unsigned long long)acc[i].cr3, (int)acc[i].acc);
 		uint64_t *slot = table_word(o, root + 8 * KVM_HARNESS_SLOT);
 		if (*slot != 0 && *slot != kvm_guest_harness_pml4e())
 			return fail(o, -EINVAL, "access %zu: root %#llx uses PML4 slot %d, the harness's", i,
-			            (unsigned long long)root, KVM_HARNESS_SLOT);
+				    (unsigned long long)root, KVM_HARNESS_SLOT);
 	}
 	/* Map the harness in every root, write the access list. */
 	uint8_t *rec = o->harness + KVM_H_ACC;
 	for (size_t i = 0; i < n; i++, rec += 32) {
 		*table_word(o, (acc[i].cr3 & root_mask) + 8 * KVM_HARNESS_SLOT) = kvm_guest_harness_pml4e();
-		memset(rec, 0, 32);
+		unsigned kind = (unsigned)acc[i].acc;
+		uint64_t code = kvm_guest_snippet_la(kind, acc[i].user, acc[i].ac);
+		uint64_t frame = KVM_HBASE + KVM_H_CTRL + kvm_guest_frame_off(kind, acc[i].ac);
 		memcpy(rec, &acc[i].cr3, 8);
 		memcpy(rec + 8, &acc[i].va, 8);
-		rec[16] = (uint8_t)acc[i].acc;
-		rec[17] = acc[i].user;
-		rec[18] = acc[i].ac;
+		memcpy(rec + 16, &code, 8);
+		memcpy(rec + 24, &frame, 8);
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint32_t v = KVM_VEC_NOT_RUN;
+		memset(o->harness + KVM_H_RES + 32 * i, 0, 32);
 		memcpy(o->harness + KVM_H_RES + 32 * i, &v, 4);
 	}
-	uint64_t nn = n, flags = o->flush;
+	uint64_t nn = n;
 	memcpy(o->harness + KVM_H_CTRL + KVM_CTRL_N, &nn, 8);
-	memcpy(o->harness + KVM_H_CTRL + KVM_CTRL_FLAGS, &flags, 8);
 
 	/* The host wrote the tables behind KVM's back: a shadow MMU would keep
 	 * translations built from the old ones. Deleting and re-adding the
 	 * slot makes KVM drop every shadow page (kvm_arch_flush_shadow_memslot). */
+	double t0 = seconds();
 	if ((rc = set_slot(o, SLOT_TABLES, 0, 0, o->tables)) < 0 ||
 	    (rc = set_slot(o, SLOT_TABLES, 0, TABLE_BYTES, o->tables)) < 0)
 		goto out;
 	if ((rc = set_mode(o, mode)) < 0)
 		goto out;
+	double t1 = seconds();
+	o->stats.setup_seconds += t1 - t0;
 
 	for (;;) {
 		o->stats.runs++;
@@ -340,9 +420,10 @@ int kvm_oracle_run(kvm_oracle *o, const mm_cpu_mode *mode, const kvm_access *acc
 		struct kvm_regs regs;
 		ioctl(o->vcpu_fd, KVM_GET_REGS, &regs);
 		rc = fail(o, -EIO, "guest stopped: exit reason %u at rip %#llx (suberror %u)", r->exit_reason,
-		          regs.rip, r->exit_reason == KVM_EXIT_INTERNAL_ERROR ? r->internal.suberror : 0);
+			  regs.rip, r->exit_reason == KVM_EXIT_INTERNAL_ERROR ? r->internal.suberror : 0);
 		goto out;
 	}
+	o->stats.guest_seconds += seconds() - t1;
 	struct kvm_regs regs;
 	if (ioctl(o->vcpu_fd, KVM_GET_REGS, &regs) < 0 || regs.rip != kvm_guest_halt_la() + 1) {
 		rc = fail(o, -EIO, "guest halted at rip %#llx, not at the end", regs.rip);
