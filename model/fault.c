@@ -284,6 +284,9 @@ static bool access_error(uint32_t err, const struct vma *v)
 
 mm_touch_result mm_touch(mm_state *mm, uint64_t addr, mm_access access)
 {
+	/* A fault never merges VMAs (stack growth only moves vm_start), so
+	 * the merge check I9 has no boundary to look at after it. */
+	mm->n_touched = 0;
 	static const mm_walk_access acc_of[] = {MM_WALK_READ, MM_WALK_WRITE, MM_WALK_FETCH};
 	mm_walk_access acc = acc_of[access <= MM_ACCESS_EXEC ? access : 0];
 	unsigned flags = (access == MM_ACCESS_WRITE ? PG_FAULT_WRITE : 0u) |
