@@ -4,6 +4,14 @@
  *
  *   mmref walkcheck [--seed N] [--cases N] [--first N] [--case N] [--max-reports N]
  *                   [--cpl 0|3|both] [--strict-ad] [--sdm] [--quiet]
+ *   mmref walkcheck --trace FILE.trace [--trace FILE ...] [--sweep every|touch|end]
+ *                   [--max-reports N] [--quiet]
+ *
+ * --trace: the trace runs on the model and the page tables its Linux fault
+ * path built are loaded into the guest and walked there after every
+ * operation (oracle/kvm/tracecheck.h): each touch's retried access and a
+ * load, store and fetch at every page of every VMA in the arena, model's
+ * walker against the MMU. Disagreements name the trace line and address.
  *
  * Exit status: 0 all agree, 1 a disagreement (each printed on stdout as a
  * reproducible case), 2 bad usage, 3 /dev/kvm unusable (said on stderr).
@@ -28,6 +36,7 @@
 
 #include "kvm_oracle.h"
 #include "sdmcases.h"
+#include "tracecheck.h"
 #include "walkcheck.h"
 
 int cmd_walkcheck(int argc, char **argv);
@@ -91,12 +100,105 @@ static double seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+typedef struct trace_reporter {
+	uint64_t printed, max;
+} trace_reporter;
+
+static void print_trace_report(void *ctx, const char *text)
+{
+	trace_reporter *r = ctx;
+	if (r->printed++ < r->max) {
+		fputs(text, stdout);
+		fflush(stdout);
+	}
+}
+
+/* mmref walkcheck --trace: the model's tables for each trace walked by the MMU. */
+static int walkcheck_traces(char **paths, const char *sweep, gint64 max_reports, gboolean quiet)
+{
+	tc_sweep when = TC_SWEEP_EVERY;
+	if (sweep && strcmp(sweep, "touch") == 0)
+		when = TC_SWEEP_TOUCH;
+	else if (sweep && strcmp(sweep, "end") == 0)
+		when = TC_SWEEP_END;
+	else if (sweep && strcmp(sweep, "every") != 0) {
+		fprintf(stderr, "mmref walkcheck: --sweep takes every, touch or end\n");
+		return WC_EXIT_USAGE;
+	}
+	char msg[256];
+	kvm_oracle *o = NULL;
+	if (kvm_oracle_open(&o, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "mmref walkcheck: the KVM oracle is not usable: %s\n", msg);
+		return WC_EXIT_NO_KVM;
+	}
+	tc_checker *c = tc_checker_new(o);
+	if (!c) {
+		fprintf(stderr, "mmref walkcheck: out of memory\n");
+		kvm_oracle_close(o);
+		return WC_EXIT_NO_KVM;
+	}
+	tc_checker_set_sweep(c, when);
+	trace_reporter rep = {0, (uint64_t)max_reports};
+	tc_stats st;
+	memset(&st, 0, sizeof(st));
+	int status = WC_EXIT_AGREE;
+	double t0 = seconds();
+	for (char **p = paths; *p && status != WC_EXIT_NO_KVM; p++) {
+		GError *err = NULL;
+		int rc = tc_check_trace(c, *p, &st, print_trace_report, &rep, &err);
+		if (rc > 0) {
+			fprintf(stderr, "mmref walkcheck: %s\n", err ? err->message : *p);
+			g_clear_error(&err);
+			status = WC_EXIT_USAGE;
+		} else if (rc < 0) {
+			fprintf(stderr, "mmref walkcheck: the KVM guest failed in %s: %s\n", *p, kvm_oracle_error(o));
+			status = WC_EXIT_NO_KVM;
+		}
+	}
+	double total = seconds() - t0;
+	uint64_t bad = st.disagree + st.disagree_touch + st.disagree_words;
+	if (status == WC_EXIT_AGREE && bad)
+		status = WC_EXIT_DISAGREE;
+	if (rep.printed > rep.max)
+		printf("(%" PRIu64 " more disagreements not printed)\n", rep.printed - rep.max);
+	if (!quiet || bad)
+		printf("walkcheck traces %" PRIu64 ": %" PRIu64 " operations, %" PRIu64 " snapshots, %" PRIu64
+		       " walks (%" PRIu64 " touches, %" PRIu64 " sweep walks covering %" PRIu64
+		       " page accesses; %" PRIu64 " ok, %" PRIu64 " #PF, %" PRIu64 " #GP)\n"
+		       "disagreements: %" PRIu64 " (kvm vs model walker: %" PRIu64 ", touch result vs walk: %" PRIu64
+		       ", table words: %" PRIu64 ")\n",
+		       st.traces, st.statements, st.snapshots, st.touch_walks + st.sweep_walks, st.touch_walks,
+		       st.sweep_walks, st.sweep_pages, st.ok, st.pf, st.gp, bad, st.disagree, st.disagree_touch,
+		       st.disagree_words);
+	if (!quiet) {
+		if (st.skipped_user_high)
+			printf("touches in the upper half left out (this KVM cannot run them): %" PRIu64 "\n",
+			       st.skipped_user_high);
+		if (st.ad_fault_relaxed)
+			printf("table words equal only because KVM left A clear after a faulting walk: %" PRIu64 "\n",
+			       st.ad_fault_relaxed);
+		kvm_oracle_stats ks = kvm_oracle_get_stats(o);
+		printf("guest: %" PRIu64 " entries, %.2f s in kvm_oracle_run, %.2f s in all\n", ks.runs,
+		       st.hw_seconds, total);
+	}
+	tc_checker_free(c);
+	kvm_oracle_close(o);
+	return status;
+}
+
 int cmd_walkcheck(int argc, char **argv)
 {
 	gint64 seed = 1, cases = 100000, first = 0, one = -1, max_reports = 20;
 	gboolean quiet = FALSE, strict_ad = FALSE, sdm = FALSE;
-	gchar *cpl = NULL;
+	gchar *cpl = NULL, *sweep = NULL;
+	gchar **traces = NULL;
 	GOptionEntry entries[] = {
+	    {"trace", 't', 0, G_OPTION_ARG_FILENAME_ARRAY, &traces,
+	     "run FILE on the model and walk the tables it builds on the MMU (repeatable)", "FILE"},
+	    {"sweep", 0, 0, G_OPTION_ARG_STRING, &sweep,
+	     "with --trace: walk every VMA page after every operation (default), after touches, or at the "
+	     "end",
+	     "every|touch|end"},
 	    {"seed", 's', 0, G_OPTION_ARG_INT64, &seed, "random seed (default 1)", "N"},
 	    {"cases", 'n', 0, G_OPTION_ARG_INT64, &cases, "number of cases (default 100000)", "N"},
 	    {"first", 0, 0, G_OPTION_ARG_INT64, &first, "index of the first case (default 0)", "N"},
@@ -138,6 +240,24 @@ int cmd_walkcheck(int argc, char **argv)
 	}
 	if (argc > 1) {
 		fprintf(stderr, "mmref walkcheck: unexpected argument '%s'\n", argv[1]);
+		g_strfreev(traces);
+		g_free(sweep);
+		g_free(cpl);
+		return WC_EXIT_USAGE;
+	}
+	if (traces) {
+		int rc = max_reports < 0 ? WC_EXIT_USAGE : walkcheck_traces(traces, sweep, max_reports, quiet);
+		if (max_reports < 0)
+			fprintf(stderr, "mmref walkcheck: --max-reports takes a number >= 0\n");
+		g_strfreev(traces);
+		g_free(sweep);
+		g_free(cpl);
+		return rc;
+	}
+	if (sweep) {
+		fprintf(stderr, "mmref walkcheck: --sweep goes with --trace\n");
+		g_free(sweep);
+		g_free(cpl);
 		return WC_EXIT_USAGE;
 	}
 	if (seed < 0 || cases < 0 || first < 0 || max_reports < 0) {

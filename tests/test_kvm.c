@@ -9,6 +9,11 @@
  *   /kvm/seeds/cpl0, /kvm/seeds/cpl3
  *                   20,000 generated cases each (walkcheck.c), the same
  *                   tables and addresses run at CPL 0 and at CPL 3.
+ *   /kvm/traces     corpus traces (pages-*, touch-*, guard-*) run on the
+ *                   model, their page tables loaded into the guest after
+ *                   every operation and walked there (tracecheck.c): each
+ *                   touch's retried access and a load, store and fetch at
+ *                   every VMA page, model's walker against the MMU.
  *
  * The walkers must give the SDM's answer and agree with each other: any
  * difference fails. The KVM guest is held to the same only where it proved
@@ -27,7 +32,10 @@
 
 #include "kvm_oracle.h"
 #include "sdmcases.h"
+#include "tracecheck.h"
 #include "walkcheck.h"
+
+#define TRACES_DIR MMREF_SOURCE_DIR "/corpus/traces"
 
 #define SEED 20251126
 #define CASES 20000
@@ -110,6 +118,60 @@ static void test_seeds(gconstpointer data)
 				   st.disagree_hw, user ? 3 : 0);
 }
 
+static void print_trace_disagreement(void *ctx, const char *text)
+{
+	(void)ctx;
+	g_test_message("%s", text);
+}
+
+static void test_traces(void)
+{
+	GDir *dir = g_dir_open(TRACES_DIR, 0, NULL);
+	g_assert_nonnull(dir);
+	GPtrArray *paths = g_ptr_array_new_with_free_func(g_free);
+	const char *name;
+	while ((name = g_dir_read_name(dir)))
+		if (g_str_has_suffix(name, ".trace") &&
+		    (g_str_has_prefix(name, "pages-") || g_str_has_prefix(name, "touch-") ||
+		     g_str_has_prefix(name, "guard-")))
+			g_ptr_array_add(paths, g_build_filename(TRACES_DIR, name, NULL));
+	g_dir_close(dir);
+	g_assert_cmpuint(paths->len, >, 0);
+	tc_checker *c = tc_checker_new(oracle);
+	g_assert_nonnull(c);
+	tc_stats st;
+	memset(&st, 0, sizeof(st));
+	for (guint i = 0; i < paths->len; i++) {
+		GError *err = NULL;
+		int rc = tc_check_trace(c, g_ptr_array_index(paths, i), &st, print_trace_disagreement, NULL, &err);
+		if (rc > 0)
+			g_error("%s", err->message);
+		if (rc < 0)
+			g_error("the KVM guest failed: %s", kvm_oracle_error(oracle));
+	}
+	g_test_message("%" PRIu64 " traces, %" PRIu64 " snapshots, %" PRIu64 " touch walks, %" PRIu64
+		       " sweep walks (%" PRIu64 " ok, %" PRIu64 " #PF)",
+		       st.traces, st.snapshots, st.touch_walks, st.sweep_walks, st.ok, st.pf);
+	g_assert_cmpuint(st.traces, ==, paths->len);
+	/* The traces must exercise both outcomes through touches and sweeps. */
+	g_assert_cmpuint(st.touch_walks, >, 20);
+	g_assert_cmpuint(st.sweep_walks, >, 1000);
+	g_assert_cmpuint(st.ok, >, 100);
+	g_assert_cmpuint(st.pf, >, 100);
+	tc_checker_free(c);
+	g_ptr_array_free(paths, TRUE);
+	g_assert_cmpuint(st.disagree_touch, ==, 0);
+	if ((st.disagree || st.disagree_words) && !trusted[1] && !strict)
+		g_test_skip_printf("KVM differs from the model's walker in %" PRIu64 " walks and %" PRIu64
+				   " table words, where it also differs from the SDM's hand-written "
+				   "CPL 3 cases",
+				   st.disagree, st.disagree_words);
+	else {
+		g_assert_cmpuint(st.disagree, ==, 0);
+		g_assert_cmpuint(st.disagree_words, ==, 0);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -134,6 +196,7 @@ int main(int argc, char **argv)
 	}
 	g_test_add_data_func("/kvm/seeds/cpl0", GUINT_TO_POINTER(0), test_seeds);
 	g_test_add_data_func("/kvm/seeds/cpl3", GUINT_TO_POINTER(1), test_seeds);
+	g_test_add_func("/kvm/traces", test_traces);
 	int rc = g_test_run();
 	kvm_oracle_close(oracle);
 	return rc;
