@@ -992,11 +992,11 @@ size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 	return n;
 }
 
-/* MADV_FREE (mm/madvise.c: madvise_free_pte_range): every anonymous page
- * mapped only here becomes lazily freeable -- clean (PTE dirty bit cleared)
- * and no longer swap-backed -- but stays mapped. A later store dirties it
- * again, and then reclaim keeps it. PMD leaves are left as they are. */
-void pt_mark_lazyfree(mm_state *mm, uint64_t start, uint64_t end)
+/* Calls fn for every present 4 KiB leaf entry in [start, end), with its word
+ * index; PMD leaves and missing tables are skipped. The shape of the
+ * kernel's madvise_*_pte_range walkers. */
+static void for_each_present_pte(mm_state *mm, uint64_t start, uint64_t end,
+                                 void (*fn)(mm_state *mm, uint64_t wi, uint64_t va, void *ctx), void *ctx)
 {
 	uint64_t va = start;
 	while (va < end) {
@@ -1011,18 +1011,36 @@ void pt_mark_lazyfree(mm_state *mm, uint64_t start, uint64_t end)
 			va = next_pmd;
 			continue;
 		}
-		uint64_t stop = min_u64(end, next_pmd);
-		for (; va < stop; va += PAGE_SIZE, wi++) {
-			uint64_t e = W(mm)[wi];
-			if (!lx_present(e))
-				continue;
-			struct frame *f = frame_of(mm->pt, lx_pfn(e, PG_PFN_MASK));
-			if (!f || f->kind != FR_ANON || f->mapcount != 1)
-				continue;
-			f->lazyfree = 1;
-			W(mm)[wi] = e & ~(uint64_t)(X86_D | X86_A);
-		}
+		for (uint64_t stop = min_u64(end, next_pmd); va < stop; va += PAGE_SIZE, wi++)
+			if (lx_present(W(mm)[wi]))
+				fn(mm, wi, va, ctx);
 	}
+}
+
+/* The data frame a present 4 KiB entry maps, or NULL. */
+static struct frame *pte_frame(mm_state *mm, uint64_t wi)
+{
+	return frame_of(mm->pt, lx_pfn(W(mm)[wi], PG_PFN_MASK));
+}
+
+static void mark_lazyfree_one(mm_state *mm, uint64_t wi, uint64_t va, void *ctx)
+{
+	(void)va;
+	(void)ctx;
+	struct frame *f = pte_frame(mm, wi);
+	if (!f || f->kind != FR_ANON || f->mapcount != 1)
+		return;
+	f->lazyfree = 1;
+	W(mm)[wi] &= ~(uint64_t)(X86_D | X86_A);
+}
+
+/* MADV_FREE (mm/madvise.c: madvise_free_pte_range): every anonymous page
+ * mapped only here becomes lazily freeable -- clean (PTE dirty bit cleared)
+ * and no longer swap-backed -- but stays mapped. A later store dirties it
+ * again, and then reclaim keeps it. PMD leaves are left as they are. */
+void pt_mark_lazyfree(mm_state *mm, uint64_t start, uint64_t end)
+{
+	for_each_present_pte(mm, start, end, mark_lazyfree_one, NULL);
 }
 
 /* Drops page pgoff of the object's cache (it must be unmapped everywhere). */
@@ -1036,53 +1054,40 @@ static void cache_drop(mm_state *mm, struct page_cache *c, uint64_t pgoff)
 	c->count--;
 }
 
+static void pageout_one(mm_state *mm, uint64_t wi, uint64_t va, void *ctx)
+{
+	const struct vma *v = ctx;
+	uint64_t e = W(mm)[wi];
+	struct frame *f = pte_frame(mm, wi);
+	if (!f || f->mapcount != 1)
+		return;
+	if (f->kind == FR_ANON) {
+		/* try_to_unmap_one(): a folio that is not swap-backed
+		 * (droppable, or MADV_FREE'd) is discarded if clean -- a
+		 * droppable one even when dirty. The rest needs swap. */
+		if ((v->vm_flags & MM_VM_DROPPABLE) || (f->lazyfree && !(e & X86_D)))
+			pg_set_entry(mm, wi, 1, 0);
+		return;
+	}
+	if (f->kind != FR_CACHE)
+		return;
+	pg_set_entry(mm, wi, 1, 0);
+	if (!f->dirty && v->obj)
+		cache_drop(mm, v->obj->cache, v->vm_pgoff + ((va - v->vm_start) >> PAGE_SHIFT));
+}
+
 /* MADV_PAGEOUT (mm/madvise.c: madvise_cold_or_pageout_pte_range, then
  * reclaim_pages -> shrink_folio_list): with no swap configured only
- * page-cache (shmem) folios can go. They are unmapped (try_to_unmap, which
- * moves the PTE's dirty bit to the folio); a dirty one then fails its
- * writeout and stays in the cache, a clean one -- never written -- is
- * removed from the cache (__remove_mapping), so a later fault-around no
- * longer finds it [LIVE]. Anonymous pages stay mapped. Folios mapped more
- * than once are left alone ("do not interfere with other mappings"), and so
- * are PMD leaves. */
+ * page-cache (shmem) folios and anonymous folios that are not swap-backed
+ * can go. Page-cache folios are unmapped (try_to_unmap, which moves the PTE's
+ * dirty bit to the folio); a dirty one then fails its writeout and stays in
+ * the cache, a clean one -- never written -- is removed from the cache
+ * (__remove_mapping), so a later fault-around no longer finds it [LIVE].
+ * Folios mapped more than once are left alone ("do not interfere with other
+ * mappings"), and so are PMD leaves. */
 void pt_pageout(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end)
 {
-	uint64_t va = start;
-	while (va < end) {
-		unsigned level;
-		uint64_t wi = pg_lookup(mm, va, &level);
-		uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
-		if (!wi) {
-			va = skip_missing(mm, va);
-			continue;
-		}
-		if (level != 1) {
-			va = next_pmd;
-			continue;
-		}
-		uint64_t stop = min_u64(end, next_pmd);
-		for (; va < stop; va += PAGE_SIZE, wi++) {
-			uint64_t e = W(mm)[wi];
-			if (!lx_present(e))
-				continue;
-			struct frame *f = frame_of(mm->pt, lx_pfn(e, PG_PFN_MASK));
-			if (!f || f->mapcount != 1)
-				continue;
-			if (f->kind == FR_ANON) {
-				/* try_to_unmap_one(): a folio that is not swap-backed
-				 * (droppable, or MADV_FREE'd) is discarded if clean --
-				 * a droppable one even when dirty. The rest needs swap. */
-				if ((v->vm_flags & MM_VM_DROPPABLE) || (f->lazyfree && !(e & X86_D)))
-					pg_set_entry(mm, wi, 1, 0);
-				continue;
-			}
-			if (f->kind != FR_CACHE)
-				continue;
-			pg_set_entry(mm, wi, 1, 0);
-			if (!f->dirty && v->obj)
-				cache_drop(mm, v->obj->cache, v->vm_pgoff + ((va - v->vm_start) >> PAGE_SHIFT));
-		}
-	}
+	for_each_present_pte(mm, start, end, pageout_one, (void *)v);
 }
 
 /* MADV_COLLAPSE of one aligned 2 MiB block h of v (mm/khugepaged.c:
