@@ -1,7 +1,7 @@
 /* mmref: replay, diff and generate mmtrace traces.
  *
  *   mmref replay [--target T] [--annotate] [--check] TRACE...
- *   mmref diff [--targets T,T,...] [--check] [--quiet] TRACE...
+ *   mmref diff [--targets T,T,...] [--check] [--quiet] [--report FILE.html] TRACE...
  *   mmref diff --gen N [--seed S] [--length L] [--targets ...] [--out DIR]
  *   mmref gen [--seed N] [--count N] [--length N] [--out DIR]
  *   mmref serve [--target T]      (the exec protocol on stdin/stdout)
@@ -16,6 +16,7 @@
 
 #include "diff.h"
 #include "gen.h"
+#include "report.h"
 #include "target.h"
 #include "trace.h"
 
@@ -37,7 +38,7 @@ static const char usage_text[] =
         "Commands:\n"
         "  replay [--target T] [--annotate] [--check] TRACE...\n"
         "        run each trace on one target and check its expectations\n"
-        "  diff [--targets T,T,...] [--check] [--quiet] TRACE...\n"
+        "  diff [--targets T,T,...] [--check] [--quiet] [--report FILE.html] TRACE...\n"
         "        run each trace on several targets side by side (default model,naive)\n"
         "  diff --gen N [--seed S] [--length L] [--targets T,T,...] [--out DIR]\n"
         "        the same on N generated traces\n"
@@ -218,9 +219,25 @@ static void progress_show(progress *p, gboolean final)
 	        p->tty && !final ? "   " : "\n");
 }
 
+/* --report: the first divergence as one HTML page (harness/report.h). It runs
+ * the trace again, to capture every target's state before and after the
+ * diverging statement. FALSE (and a message) if that failed. */
+static gboolean write_report(const char *path, const trace *t, target *const *tv, guint n, const diff_options *opt)
+{
+	GError *err = NULL;
+	if (!diff_write_report(path, t, tv, n, opt, &err)) {
+		fprintf(stderr, "mmref diff: --report %s: %s\n", path, err->message);
+		g_error_free(err);
+		return FALSE;
+	}
+	fprintf(stderr, "mmref diff: the divergence of %s is drawn in %s\n", t->filename, path);
+	return TRUE;
+}
+
 static int cmd_diff(int argc, char **argv)
 {
-	char *targets_opt = NULL, *out_dir = NULL;
+	char *targets_opt = NULL, *out_dir = NULL, *report_path = NULL;
+	gboolean report_written = FALSE;
 	gboolean check = CHECK_DEFAULT, quiet = FALSE;
 	gint gen_count = 0, length = 100;
 	gint64 seed = -1;
@@ -236,6 +253,8 @@ static int cmd_diff(int argc, char **argv)
 		{"seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed of the first generated trace (default: random)", "S"},
 		{"length", 0, 0, G_OPTION_ARG_INT, &length, "Statements per generated trace (default 100)", "L"},
 		{"out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Save diverging generated traces in DIR", "DIR"},
+		{"report", 'r', 0, G_OPTION_ARG_FILENAME, &report_path,
+		 "Write the first divergence as a self-contained HTML page to FILE", "FILE.html"},
 		{"timeout", 0, 0, G_OPTION_ARG_DOUBLE, &timeout, "Seconds to wait for an exec target (default 10)", "S"},
 		{G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "TRACE..."},
 		{NULL, 0, 0, 0, NULL, NULL, NULL},
@@ -290,6 +309,8 @@ static int cmd_diff(int argc, char **argv)
 			diverged++;
 			if (!quiet)
 				fputs(report, stdout);
+			if (report_path && !report_written)
+				report_written = write_report(report_path, l->t, tv, tgs->len, &opt);
 		}
 		g_free(report);
 	}
@@ -315,6 +336,8 @@ static int cmd_diff(int argc, char **argv)
 			if (diff_run(t, tv, tgs->len, &opt, &report, &p.stmts) != DIFF_SAME) {
 				rc = rc == EXIT_INVALID ? rc : EXIT_DIFFERED;
 				gen_diverged++;
+				if (report_path && !report_written)
+					report_written = write_report(report_path, t, tv, tgs->len, &opt);
 				char *saved = NULL;
 				if (out_dir) {
 					saved = g_build_filename(out_dir, name, NULL);
@@ -360,6 +383,7 @@ out:
 	g_strfreev(files);
 	g_free(targets_opt);
 	g_free(out_dir);
+	g_free(report_path);
 	g_option_context_free(ctx);
 	return rc;
 }
