@@ -1,5 +1,5 @@
 /* The guest: a runner at CPL 0 that performs a list of accesses, a ring-3
- * stub for user-mode accesses, and exception handlers that record what
+ * trampoline for user-mode accesses, and exception handlers that record what
  * happened. Written in GNU assembler (AT&T) inside a top-level __asm__,
  * emitted into .rodata as plain bytes and copied into the harness; all
  * references to harness data are absolute (movabs), all jumps relative,
@@ -12,8 +12,8 @@
  *   CPL 0: [POPF AC=1] movb (va),%al | movb $0xc3,(va) | call *va; mark
  *          the result OK [POPF AC=0]
  *   CPL 3: IRETQ through the record's frame (user CS/SS, user stack, AC)
- *          to the user stub for the kind, which does the access and then
- *          UD2; the #UD handler sees the stubs' UD2 and marks the result OK
+ *          to the user trampoline for the kind, which does the access and then
+ *          UD2; the #UD handler sees the trampolines' UD2 and marks the result OK
  *          (INT $0x80 would be the classic way back, but kvm_pvm turns INT n
  *          from guest user mode into #UD)
  *   any exception: the handler records vector, error code, CR2 and RIP,
@@ -105,18 +105,18 @@ __asm__(".pushsection .rodata\n"
         "	popfq\n"
         "	jmp kvm_guest_next\n"
         /* CPL 3: IRETQ through the frame the record points at (user CS and
-         * SS, the user stack, RFLAGS with the record's AC, the stub for the
+         * SS, the user stack, RFLAGS with the record's AC, the trampoline for the
          * record's kind). */
         "kvm_guest_u_enter:\n"
         "	mov 24(%rsi), %rsp\n"
         "	iretq\n"
         /* Exceptions: [rsp] vector, error code, RIP, CS, RFLAGS, RSP, SS.
          * rsi, rdi (the result record) and rbx are the runner's still: the
-         * accesses and the stubs change only rax and rdx. */
+         * accesses and the trampolines change only rax and rdx. */
         "kvm_guest_common:\n"
         "	cmpl $6, (%rsp)\n"
         "	jne 1f\n"
-        /* #UD at the user stubs' UD2: the user access completed. */
+        /* #UD at the user trampolines' UD2: the user access completed. */
         "	movabs $(" H(KVM_H_UCODE) " + (kvm_guest_user_done - kvm_guest_user)), %rax\n"
         "	cmp 16(%rsp), %rax\n"
         "	jne 1f\n"
@@ -147,7 +147,7 @@ __asm__(".pushsection .rodata\n"
         "	jmp kvm_guest_common\n"
         ".endr\n"
         "kvm_guest_text_end:\n"
-        /* The ring-3 stubs (their own user page), one per kind. */
+        /* The ring-3 trampolines (their own user page), one per kind. */
         ".balign 16\n"
         "kvm_guest_user:\n"
         "kvm_guest_u_read:\n"
@@ -240,13 +240,13 @@ void kvm_guest_build_harness(uint8_t *h)
 	put64(h, KVM_H_TSS + 4, KVM_HBASE + KVM_H_KSTACK_TOP);
 	h[KVM_H_TSS + 0x66] = 0x68;
 
-	/* The six IRETQ frames to the user stubs (SDM 3A 6.14.3): one per
+	/* The six IRETQ frames to the user trampolines (SDM 3A 6.14.3): one per
 	 * kind and value of AC. */
-	const uint8_t *stub[3] = {kvm_guest_u_read, kvm_guest_u_write, kvm_guest_u_fetch};
+	const uint8_t *tramp[3] = {kvm_guest_u_read, kvm_guest_u_write, kvm_guest_u_fetch};
 	for (unsigned kind = 0; kind < 3; kind++)
 		for (unsigned ac = 0; ac < 2; ac++) {
 			uint64_t f = KVM_H_CTRL + kvm_guest_frame_off(kind, ac);
-			put64(h, f, KVM_HBASE + KVM_H_UCODE + (uint64_t)(stub[kind] - kvm_guest_user));
+			put64(h, f, KVM_HBASE + KVM_H_UCODE + (uint64_t)(tramp[kind] - kvm_guest_user));
 			put64(h, f + 8, KVM_SEL_UCODE);
 			put64(h, f + 16, ac ? 0x40002 : 0x2);
 			put64(h, f + 24, KVM_HBASE + KVM_H_USTACK_TOP);

@@ -53,7 +53,7 @@
 #define KVM_MAX_ACCESSES 32768
 
 /* The control block: the number of accesses, then six IRETQ frames to the
- * user stubs (RIP, CS, RFLAGS, RSP, SS), one per kind and value of AC, 64
+ * user trampolines (RIP, CS, RFLAGS, RSP, SS), one per kind and value of AC, 64
  * bytes apart. */
 #define KVM_CTRL_N 0
 #define KVM_CTRL_FRAMES 64
