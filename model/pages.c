@@ -1128,3 +1128,19 @@ int pt_collapse(mm_state *mm, struct vma *v, uint64_t h)
 	pg_set_entry(mm, pde, 2, (thp << 12) | flags);
 	return 0;
 }
+
+/* vma_adjust_trans_huge() / split_huge_pmd_if_needed(): a VMA boundary is
+ * about to fall at addr; a PMD-mapped huge page spanning it is split into
+ * PTEs (the pages stay mapped). Without memory for the table, the huge page
+ * is dropped instead. */
+void pt_split_huge_at(mm_state *mm, uint64_t addr)
+{
+	if (!(addr & (MM_PMD_SIZE - 1)) || addr >= USER_TOP)
+		return;
+	unsigned level;
+	uint64_t wi = pg_lookup(mm, addr, &level);
+	if (!wi || level != 2)
+		return;
+	if (split_huge_pmd(mm, wi))
+		pg_set_entry(mm, wi, 2, 0);
+}

@@ -47,6 +47,17 @@ void vma_free(mm_state *mm, struct vma *v)
 	mm_free(mm, v);
 }
 
+/* Moves v's bounds, splitting any huge page that a new boundary would cut
+ * (mm/vma.c: vma_adjust_trans_huge before the VMA changes). */
+static void vma_set_bounds(mm_state *mm, struct vma *v, uint64_t start, uint64_t end)
+{
+	if (start != v->vm_start)
+		pt_split_huge_at(mm, start);
+	if (end != v->vm_end)
+		pt_split_huge_at(mm, end);
+	vt_set_bounds(&mm->vt, v, start, end);
+}
+
 /* Unlinks v from the index and frees it. Its pages must be gone already. */
 void vma_remove(mm_state *mm, struct vma *v)
 {
@@ -79,13 +90,13 @@ int vma_split_unchecked(mm_state *mm, struct vma *v, uint64_t addr, bool new_bel
 		n->vm_start = v->vm_start;
 		n->vm_end = addr;
 		n->vm_pgoff = v->vm_pgoff;
-		vt_set_bounds(&mm->vt, v, addr, v->vm_end);
+		vma_set_bounds(mm, v, addr, v->vm_end);
 		v->vm_pgoff += delta;
 	} else {
 		n->vm_start = addr;
 		n->vm_end = v->vm_end;
 		n->vm_pgoff = v->vm_pgoff + delta;
-		vt_set_bounds(&mm->vt, v, v->vm_start, addr);
+		vma_set_bounds(mm, v, v->vm_start, addr);
 	}
 	vt_insert(&mm->vt, n);
 	mm_note_touched(mm, addr);
@@ -183,21 +194,23 @@ struct vma *vma_merge_new_range(mm_state *mm, struct vma_merge *g)
 		uint64_t end = next->vm_end;
 		pt_note_vma_removed(mm, next);
 		vma_remove(mm, next);
-		vt_set_bounds(&mm->vt, target, target->vm_start, end);
+		vma_set_bounds(mm, target, target->vm_start, end);
 	} else if (left) {
 		target = prev;
 		dup_anon_vma(mm, target, g->anon_vma);
-		vt_set_bounds(&mm->vt, target, target->vm_start, g->end);
+		vma_set_bounds(mm, target, target->vm_start, g->end);
 	} else {
 		/* 6.18.y copied_from fix: next adopts the source's anon_vma. */
 		target = next;
 		dup_anon_vma(mm, target, g->anon_vma);
 		target->vm_pgoff = g->pgoff;
-		vt_set_bounds(&mm->vt, target, g->start, target->vm_end);
+		vma_set_bounds(mm, target, g->start, target->vm_end);
 	}
 	target->vm_flags |= sticky;
-	mm_note_touched(mm, target->vm_start);
-	mm_note_touched(mm, target->vm_end);
+	/* Only the range's own edges were merge candidates; the far ends of
+	 * the VMAs it merged into were not looked at. */
+	mm_note_touched(mm, g->start);
+	mm_note_touched(mm, g->end);
 	return target;
 }
 
@@ -232,7 +245,7 @@ static struct vma *vma_merge_existing_range(mm_state *mm, struct vma_merge *g)
 		vma_remove(mm, middle);
 		pt_note_vma_removed(mm, next);
 		vma_remove(mm, next);
-		vt_set_bounds(&mm->vt, target, target->vm_start, end);
+		vma_set_bounds(mm, target, target->vm_start, end);
 	} else if (merge_left) {
 		target = prev;
 		sticky |= prev->vm_flags & MM_VM_STICKY;
@@ -242,9 +255,9 @@ static struct vma *vma_merge_existing_range(mm_state *mm, struct vma_merge *g)
 			vma_remove(mm, middle);
 		} else {
 			middle->vm_pgoff += (g->end - middle->vm_start) >> PAGE_SHIFT;
-			vt_set_bounds(&mm->vt, middle, g->end, middle->vm_end);
+			vma_set_bounds(mm, middle, g->end, middle->vm_end);
 		}
-		vt_set_bounds(&mm->vt, target, target->vm_start, g->end);
+		vma_set_bounds(mm, target, target->vm_start, g->end);
 	} else {
 		target = next;
 		sticky |= next->vm_flags & MM_VM_STICKY;
@@ -253,15 +266,15 @@ static struct vma *vma_merge_existing_range(mm_state *mm, struct vma_merge *g)
 			pt_note_vma_removed(mm, middle);
 			vma_remove(mm, middle);
 		} else {
-			vt_set_bounds(&mm->vt, middle, middle->vm_start, g->start);
+			vma_set_bounds(mm, middle, middle->vm_start, g->start);
 		}
 		target->vm_pgoff -= (target->vm_start - g->start) >> PAGE_SHIFT;
-		vt_set_bounds(&mm->vt, target, g->start, target->vm_end);
+		vma_set_bounds(mm, target, g->start, target->vm_end);
 	}
 	target->vm_flags |= sticky;
 	g->flags |= sticky;
-	mm_note_touched(mm, target->vm_start);
-	mm_note_touched(mm, target->vm_end);
+	mm_note_touched(mm, g->start);
+	mm_note_touched(mm, g->end);
 	return target;
 }
 
@@ -383,6 +396,6 @@ int vma_expand_downwards(mm_state *mm, struct vma *v, uint64_t addr)
 	if (v->vm_end - addr > mm->cfg.stack_rlimit)
 		return -ENOMEM;
 	v->vm_pgoff -= grow;
-	vt_set_bounds(&mm->vt, v, addr, v->vm_end);
+	vma_set_bounds(mm, v, addr, v->vm_end);
 	return 0;
 }
