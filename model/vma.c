@@ -58,6 +58,22 @@ static void vma_set_bounds(mm_state *mm, struct vma *v, uint64_t start, uint64_t
 	vt_set_bounds(&mm->vt, v, start, end);
 }
 
+/* v grows over victim, its neighbour in the index (nothing between them),
+ * which goes: one erase, no transient hole. */
+static void vma_absorb(mm_state *mm, struct vma *v, struct vma *victim)
+{
+	vt_absorb(&mm->vt, v, victim);
+	vma_free(mm, victim);
+}
+
+/* The boundary between v and its adjacent next moves to addr, splitting a
+ * huge page that the new boundary would cut. */
+static void vma_move_boundary(mm_state *mm, struct vma *v, uint64_t addr)
+{
+	pt_split_huge_at(mm, addr);
+	vt_move_boundary(&mm->vt, v, addr);
+}
+
 /* Unlinks v from the index and frees it. Its pages must be gone already. */
 void vma_remove(mm_state *mm, struct vma *v)
 {
@@ -86,19 +102,19 @@ int vma_split_unchecked(mm_state *mm, struct vma *v, uint64_t addr, bool new_bel
 		n->obj->refs++;
 	n->anon_vma = anon_vma_get(v->anon_vma);
 	uint64_t delta = (addr - v->vm_start) >> PAGE_SHIFT;
+	pt_split_huge_at(mm, addr);
 	if (new_below) {
 		n->vm_start = v->vm_start;
 		n->vm_end = addr;
 		n->vm_pgoff = v->vm_pgoff;
-		vma_set_bounds(mm, v, addr, v->vm_end);
 		v->vm_pgoff += delta;
 	} else {
 		n->vm_start = addr;
 		n->vm_end = v->vm_end;
 		n->vm_pgoff = v->vm_pgoff + delta;
-		vma_set_bounds(mm, v, v->vm_start, addr);
 	}
-	vt_insert(&mm->vt, n);
+	/* One insertion, no transient hole for the gap augmentation. */
+	vt_split(&mm->vt, v, n);
 	mm_note_touched(mm, addr);
 	if (out_new)
 		*out_new = n;
@@ -191,10 +207,8 @@ struct vma *vma_merge_new_range(mm_state *mm, struct vma_merge *g)
 		target = prev;
 		sticky |= next->vm_flags & MM_VM_STICKY;
 		dup_anon_vma(mm, target, next->anon_vma ? next->anon_vma : g->anon_vma);
-		uint64_t end = next->vm_end;
 		pt_note_vma_removed(mm, next);
-		vma_remove(mm, next);
-		vma_set_bounds(mm, target, target->vm_start, end);
+		vma_absorb(mm, target, next); /* over the new range too */
 	} else if (left) {
 		target = prev;
 		dup_anon_vma(mm, target, g->anon_vma);
@@ -240,36 +254,32 @@ static struct vma *vma_merge_existing_range(mm_state *mm, struct vma_merge *g)
 		target = prev;
 		sticky |= (prev->vm_flags | next->vm_flags) & MM_VM_STICKY;
 		dup_anon_vma(mm, target, next->anon_vma ? next->anon_vma : middle->anon_vma);
-		uint64_t end = next->vm_end;
 		pt_note_vma_removed(mm, middle);
-		vma_remove(mm, middle);
+		vma_absorb(mm, target, middle);
 		pt_note_vma_removed(mm, next);
-		vma_remove(mm, next);
-		vma_set_bounds(mm, target, target->vm_start, end);
+		vma_absorb(mm, target, next);
 	} else if (merge_left) {
 		target = prev;
 		sticky |= prev->vm_flags & MM_VM_STICKY;
 		dup_anon_vma(mm, target, middle->anon_vma);
 		if (right_side) {
 			pt_note_vma_removed(mm, middle);
-			vma_remove(mm, middle);
+			vma_absorb(mm, target, middle);
 		} else {
 			middle->vm_pgoff += (g->end - middle->vm_start) >> PAGE_SHIFT;
-			vma_set_bounds(mm, middle, g->end, middle->vm_end);
+			vma_move_boundary(mm, target, g->end);
 		}
-		vma_set_bounds(mm, target, target->vm_start, g->end);
 	} else {
 		target = next;
 		sticky |= next->vm_flags & MM_VM_STICKY;
 		dup_anon_vma(mm, target, middle->anon_vma);
+		target->vm_pgoff -= (target->vm_start - g->start) >> PAGE_SHIFT;
 		if (left_side) {
 			pt_note_vma_removed(mm, middle);
-			vma_remove(mm, middle);
+			vma_absorb(mm, target, middle);
 		} else {
-			vma_set_bounds(mm, middle, middle->vm_start, g->start);
+			vma_move_boundary(mm, middle, g->start);
 		}
-		target->vm_pgoff -= (target->vm_start - g->start) >> PAGE_SHIFT;
-		vma_set_bounds(mm, target, g->start, target->vm_end);
 	}
 	target->vm_flags |= sticky;
 	g->flags |= sticky;

@@ -146,11 +146,22 @@ static void fix_up(struct vma_tree *vt, struct vma *x, const struct vma *must_pa
 	}
 }
 
-/* Repairs subtree_gap on the path from x to the root (no shape change). */
-static void update_path(struct vma *x)
+/* Repairs subtree_gap on the path from x to the root (no shape change),
+ * stopping at the first subtree whose subtree_gap came out unchanged once
+ * the walk has passed must_pass (the highest node whose own gap changed). */
+static void update_path(struct vma *x, const struct vma *must_pass)
 {
-	for (; x; x = NODE_PARENT(x))
+	bool passed = false;
+
+	for (; x; x = NODE_PARENT(x)) {
+		uint64_t old_gap = x->node.subtree_gap;
+
+		if (x == must_pass)
+			passed = true;
 		recompute(x);
+		if (passed && x->node.subtree_gap == old_gap)
+			return;
+	}
 }
 
 void vt_init(struct vma_tree *vt, uint64_t stack_guard_gap)
@@ -201,6 +212,39 @@ void vt_insert(struct vma_tree *vt, struct vma *v)
 	/* v is a leaf, so next (if any) is an ancestor of v: the walk from the
 	 * parent up passes it. */
 	fix_up(vt, parent, next);
+}
+
+void vt_split(struct vma_tree *vt, struct vma *v, struct vma *n)
+{
+	/* v's key only moves within its old range, so the order holds. Below:
+	 * v's gap becomes 0, and vt_insert() recomputes it (v is n's next, an
+	 * ancestor of the new leaf). Above: v's own gap does not change and
+	 * n's next keeps its gap (n ends where v ended). */
+	if (n->vm_start == v->vm_start)
+		v->vm_start = n->vm_end;
+	else
+		v->vm_end = n->vm_start;
+	vt_insert(vt, n);
+}
+
+void vt_move_boundary(struct vma_tree *vt, struct vma *v, uint64_t addr)
+{
+	(void)vt;
+	v->vm_end = addr;
+	v->node.next->vm_start = addr;
+}
+
+void vt_absorb(struct vma_tree *vt, struct vma *v, struct vma *victim)
+{
+	/* v's key moves (growing down) only over victim's range, which leaves
+	 * with it. vt_erase() recomputes the gap of victim's successor from
+	 * victim's predecessor: v's new gap when v grows down, and unchanged
+	 * when v grows up (v now ends where victim ended). */
+	if (victim == v->node.next)
+		v->vm_end = victim->vm_end;
+	else
+		v->vm_start = victim->vm_start;
+	vt_erase(vt, victim);
 }
 
 void vt_erase(struct vma_tree *vt, struct vma *v)
@@ -287,13 +331,16 @@ void vt_set_bounds(struct vma_tree *vt, struct vma *v, uint64_t start, uint64_t 
 	v->vm_end = end;
 	v->node.gap = compute_gap(v);
 	if (!next) {
-		update_path(v);
+		update_path(v, v);
 		return;
 	}
 	next->node.gap = compute_gap(next);
 	/* next is the leftmost node of v's right subtree, or else an ancestor
 	 * of v: one walk from the lower of the two covers both. */
-	update_path(NODE_RIGHT(v) ? next : v);
+	if (NODE_RIGHT(v))
+		update_path(next, v);
+	else
+		update_path(v, next);
 }
 
 struct vma *vt_find(const struct vma_tree *vt, uint64_t addr)

@@ -69,6 +69,17 @@ void vt_init(struct vma_tree *vt, uint64_t stack_guard_gap);
  * VMA in the tree). */
 void vt_insert(struct vma_tree *vt, struct vma *v);
 void vt_erase(struct vma_tree *vt, struct vma *v);
+/* Splits v in two: n (its bounds set, not linked) takes the part of v below
+ * or above n's boundary and v keeps the rest. The range stays covered, so
+ * no hole appears even for a moment: the repair is that of one insertion. */
+void vt_split(struct vma_tree *vt, struct vma *v, struct vma *n);
+/* v and its successor are adjacent; the boundary between them moves to addr
+ * (strictly inside the pair). No gap changes, so nothing to repair. */
+void vt_move_boundary(struct vma_tree *vt, struct vma *v, uint64_t addr);
+/* victim, v's adjacent successor or predecessor, leaves the index and v
+ * grows over its range: one erase, no hole in between. The caller frees
+ * victim. */
+void vt_absorb(struct vma_tree *vt, struct vma *v, struct vma *victim);
 /* Changes v's bounds in place; the new bounds must keep the order and not
  * overlap the neighbours. Repairs the gap augmentation of v and of v's next. */
 void vt_set_bounds(struct vma_tree *vt, struct vma *v, uint64_t start, uint64_t end);
