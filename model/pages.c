@@ -11,6 +11,7 @@
  * whose mapped range covers it (a PMD leaf covers 512 frames), which is what
  * pt_check recounts.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -44,6 +45,10 @@ struct page_tables {
 	uint64_t *free2m, nfree2m; /* capacity fm_cap / 512 + 1 */
 	uint64_t zero_pfn, hzero_pfn;
 	struct page_cache *caches;
+	uint64_t total_mapcount; /* the sum of every frame's mapcount */
+	uint32_t *check_counts;  /* pt_check's scratch: map counts per frame (zero between calls) */
+	uint64_t *check_seen;    /* pt_check's scratch: the frames it counted */
+	uint64_t check_cap;
 };
 
 #define W(mm) ((mm)->pt->phys.mem.words)
@@ -137,6 +142,7 @@ static void free_frame(struct page_tables *pt, uint64_t pfn)
 {
 	uint64_t idx = pfn - PG_DATA_PFN_BASE;
 	struct frame *f = &pt->fm[idx];
+	pt->total_mapcount -= f->mapcount;
 	f->kind = FR_FREE;
 	f->dirty = 0;
 	f->lazyfree = 0;
@@ -331,12 +337,14 @@ static void account(struct page_tables *pt, uint64_t e, unsigned level, int delt
 			continue;
 		if (delta > 0) {
 			f->mapcount++;
+			pt->total_mapcount++;
 		} else {
 			/* zap_pte_range() / try_to_unmap(): a dirty PTE dirties
 			 * the folio it maps. */
 			if (f->kind == FR_CACHE && (e & X86_D))
 				f->dirty = 1;
 			f->mapcount--;
+			pt->total_mapcount--;
 			if (f->mapcount == 0 && f->kind == FR_ANON)
 				free_frame(pt, pfn + i);
 		}
@@ -481,6 +489,8 @@ void pt_destroy(mm_state *mm)
 	mm_free(mm, pt->fm);
 	mm_free(mm, pt->free4k);
 	mm_free(mm, pt->free2m);
+	free(pt->check_counts);
+	free(pt->check_seen);
 	mm_free(mm, pt);
 	mm->pt = NULL;
 }
@@ -907,7 +917,27 @@ size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 	const struct page_tables *pt = mm->pt;
 	const uint64_t *w = pt->phys.mem.words;
 	size_t n = 0;
-	uint32_t *counts = mm_alloc(NULL, (pt->nfm + 1) * sizeof(*counts));
+	/* The scratch array is kept between calls: the checker runs after
+	 * every statement of a fuzz run. Outside the allocation seam: the
+	 * checker must not change what the model's allocations do. */
+	struct page_tables *ptm = mm->pt;
+	if (ptm->check_cap < pt->nfm + 1) {
+		free(ptm->check_counts);
+		free(ptm->check_seen);
+		ptm->check_cap = pt->nfm + 1;
+		ptm->check_counts = calloc(ptm->check_cap, sizeof(*ptm->check_counts));
+		ptm->check_seen = malloc(ptm->check_cap * sizeof(*ptm->check_seen));
+		if (!ptm->check_counts || !ptm->check_seen) {
+			free(ptm->check_counts);
+			free(ptm->check_seen);
+			ptm->check_counts = NULL;
+			ptm->check_seen = NULL;
+			ptm->check_cap = 0;
+		}
+	}
+	uint32_t *counts = ptm->check_counts;
+	uint64_t nseen = 0;
+	const struct vma *v = NULL; /* the VMA of the last entry, reused while it covers */
 #define REPORT(inv, v, what)                   \
 	do {                                   \
 		n++;                           \
@@ -946,7 +976,8 @@ size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 					uint64_t va = va2 | ((uint64_t)i1 << 12);
 					if (lx_none(e))
 						continue;
-					struct vma *v = vt_lookup(&mm->vt, va);
+					if (!v || va < v->vm_start || va >= v->vm_end)
+						v = vt_lookup(&mm->vt, va);
 					uint64_t vend = va + (level == 2 ? MM_PMD_SIZE : PAGE_SIZE);
 					if (!v || vend > v->vm_end) {
 						REPORT(11, v, "entry outside every VMA");
@@ -975,18 +1006,28 @@ size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 						const struct frame *fr = frame_of(pt, pfn + k);
 						if (!fr || fr->kind == FR_FREE)
 							REPORT(14, v, "entry maps a free or unknown frame");
-						else if (counts)
-							counts[pfn + k - PG_DATA_PFN_BASE]++;
+						else if (counts && counts[pfn + k - PG_DATA_PFN_BASE]++ == 0)
+							ptm->check_seen[nseen++] = pfn + k - PG_DATA_PFN_BASE;
 					}
 				}
 			}
 		}
 	}
 	if (counts) {
-		for (uint64_t i = 0; i < pt->nfm; i++)
-			if (pt->fm[i].kind != FR_FREE && counts[i] != pt->fm[i].mapcount)
+		/* Every frame an entry maps has exactly that many entries; and
+		 * since the map counts of all frames add up to no more than those
+		 * seen, no frame counts a mapping that is not there. O(entries),
+		 * not O(frames): the scratch array is zeroed as it is read. */
+		uint64_t seen_total = 0;
+		for (uint64_t i = 0; i < nseen; i++) {
+			uint64_t f = ptm->check_seen[i];
+			if (counts[f] != pt->fm[f].mapcount)
 				REPORT(14, NULL, "frame map count differs from the entries that map it");
-		mm_free(NULL, counts);
+			seen_total += pt->fm[f].mapcount;
+			counts[f] = 0;
+		}
+		if (seen_total != pt->total_mapcount)
+			REPORT(14, NULL, "frames count mappings that no entry makes");
 	}
 #undef REPORT
 	return n;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "pagetable.h"
 #include "mmref/mmref.h"
 
 #define BASE 0x100000000000ull
@@ -701,6 +702,36 @@ static void test_checker_reports_corruption(void)
 	mm_destroy(mm);
 }
 
+/* The page part of the checker (I11-I15, model/pages.c) on entries
+ * corrupted behind the model's back. */
+static void test_checker_reports_page_corruption(void)
+{
+	mm_state *mm = new_mm();
+	map(mm, 0, 4, RW, 0);
+	g_assert_cmpint(mm_touch(mm, BASE, MM_ACCESS_READ).outcome, ==, MM_TOUCH_OK); /* zero page */
+	assert_checked(mm);
+	unsigned level;
+	uint64_t wi = pg_lookup(mm, BASE, &level);
+	g_assert_cmpuint(level, ==, 1);
+	uint64_t *w = pg_words(mm), saved = w[wi];
+
+	w[wi] = saved | X86_RW; /* the zero page made writable */
+	g_assert_cmpuint(check_finds(mm, 13), ==, 1);
+	g_assert_cmpuint(check_finds(mm, 12), >=, 1);
+	w[wi] = saved;
+	assert_checked(mm);
+
+	w[wi + 4] = saved; /* a mapping past the VMA's end, uncounted */
+	g_assert_cmpuint(check_finds(mm, 11), ==, 1);
+	w[wi + 4] = 0;
+
+	w[wi] = 0; /* an entry gone without its frame's map count */
+	g_assert_cmpuint(check_finds(mm, 14), ==, 1);
+	w[wi] = saved;
+	assert_checked(mm);
+	mm_destroy(mm);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -730,5 +761,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/model/errno-table", test_errno_table);
 	g_test_add_func("/model/alloc-failure-paths", test_alloc_failure_paths);
 	g_test_add_func("/model/checker-reports-corruption", test_checker_reports_corruption);
+	g_test_add_func("/model/checker-reports-page-corruption", test_checker_reports_page_corruption);
 	return g_test_run();
 }
