@@ -24,6 +24,68 @@ typedef struct mm_api {
 	void (*pages)(const void *mm, uint64_t start, size_t npages, uint8_t *out);
 } mm_api;
 
+/* Defines `static const mm_api TABLE` over an implementation whose functions
+ * are PREFIX_create, PREFIX_mmap, ... with the signatures of mmref.h -- the
+ * model's mm_* and the naive oracle's naive_* -- converting the handle to and
+ * from void *. The one place where an implementation is wired in. */
+#define MM_API_TABLE(TABLE, PREFIX)                                                                        \
+	static void *TABLE##_create(const mm_config *cfg) { return PREFIX##_create(cfg); }                 \
+	static void TABLE##_destroy(void *mm) { PREFIX##_destroy(mm); }                                    \
+	static int TABLE##_file_create(void *mm, uint64_t size) { return PREFIX##_file_create(mm, size); } \
+	static int64_t TABLE##_mmap(void *mm, uint64_t a, uint64_t l, uint64_t p, uint64_t f, int fd, uint64_t o) \
+	{                                                                                                  \
+		return PREFIX##_mmap(mm, a, l, p, f, fd, o);                                               \
+	}                                                                                                  \
+	static int TABLE##_munmap(void *mm, uint64_t a, uint64_t l) { return PREFIX##_munmap(mm, a, l); } \
+	static int TABLE##_mprotect(void *mm, uint64_t a, uint64_t l, uint64_t p)                          \
+	{                                                                                                  \
+		return PREFIX##_mprotect(mm, a, l, p);                                                     \
+	}                                                                                                  \
+	static int64_t TABLE##_mremap(void *mm, uint64_t a, uint64_t ol, uint64_t nl, uint64_t f, uint64_t na) \
+	{                                                                                                  \
+		return PREFIX##_mremap(mm, a, ol, nl, f, na);                                              \
+	}                                                                                                  \
+	static int TABLE##_madvise(void *mm, uint64_t a, uint64_t l, int64_t adv)                          \
+	{                                                                                                  \
+		return PREFIX##_madvise(mm, a, l, adv);                                                    \
+	}                                                                                                  \
+	static int TABLE##_mlock2(void *mm, uint64_t a, uint64_t l, uint64_t f)                            \
+	{                                                                                                  \
+		return PREFIX##_mlock2(mm, a, l, f);                                                       \
+	}                                                                                                  \
+	static int TABLE##_munlock(void *mm, uint64_t a, uint64_t l) { return PREFIX##_munlock(mm, a, l); } \
+	static int TABLE##_mseal(void *mm, uint64_t a, uint64_t l, uint64_t f) { return PREFIX##_mseal(mm, a, l, f); } \
+	static mm_touch_result TABLE##_touch(void *mm, uint64_t a, mm_access acc)                          \
+	{                                                                                                  \
+		return PREFIX##_touch(mm, a, acc);                                                         \
+	}                                                                                                  \
+	static size_t TABLE##_vmas(const void *mm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap) \
+	{                                                                                                  \
+		return PREFIX##_vmas(mm, lo, hi, out, cap);                                                \
+	}                                                                                                  \
+	static mm_page_state TABLE##_page(const void *mm, uint64_t a) { return PREFIX##_page(mm, a); }    \
+	static void TABLE##_pages(const void *mm, uint64_t s, size_t n, uint8_t *out)                      \
+	{                                                                                                  \
+		PREFIX##_pages(mm, s, n, out);                                                             \
+	}                                                                                                  \
+	static const mm_api TABLE = {                                                                      \
+	        .create = TABLE##_create,                                                                  \
+	        .destroy = TABLE##_destroy,                                                                \
+	        .file_create = TABLE##_file_create,                                                        \
+	        .mmap = TABLE##_mmap,                                                                      \
+	        .munmap = TABLE##_munmap,                                                                  \
+	        .mprotect = TABLE##_mprotect,                                                              \
+	        .mremap = TABLE##_mremap,                                                                  \
+	        .madvise = TABLE##_madvise,                                                                \
+	        .mlock2 = TABLE##_mlock2,                                                                  \
+	        .munlock = TABLE##_munlock,                                                                \
+	        .mseal = TABLE##_mseal,                                                                    \
+	        .touch = TABLE##_touch,                                                                    \
+	        .vmas = TABLE##_vmas,                                                                      \
+	        .page = TABLE##_page,                                                                      \
+	        .pages = TABLE##_pages,                                                                    \
+	}
+
 /* A target over api, named name. */
 target *target_api_new(const mm_api *api, const char *name);
 /* The address space of such a target, NULL before start. */
