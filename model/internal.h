@@ -144,10 +144,6 @@ void pt_split_huge_at(mm_state *mm, uint64_t addr);
 /* MADV_COLLAPSE of the aligned 2 MiB block at h inside v. */
 int pt_collapse(mm_state *mm, struct vma *v, uint64_t h);
 /* The object's last reference is gone: free its page cache (pages.c). */
-/* A merge is about to free v while its range lives on in another VMA: the
- * page layer need not do anything today (pages belong to addresses), but
- * gets told. */
-static inline void pt_note_vma_removed(mm_state *mm, struct vma *v) { (void)mm; (void)v; }
 void pt_object_release(mm_state *mm, struct mm_object *obj);
 size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const struct vma *v, const char *what),
                 void *ctx);

@@ -207,7 +207,6 @@ struct vma *vma_merge_new_range(mm_state *mm, struct vma_merge *g)
 		target = prev;
 		sticky |= next->vm_flags & MM_VM_STICKY;
 		dup_anon_vma(mm, target, next->anon_vma ? next->anon_vma : g->anon_vma);
-		pt_note_vma_removed(mm, next);
 		vma_absorb(mm, target, next); /* over the new range too */
 	} else if (left) {
 		target = prev;
@@ -254,16 +253,13 @@ static struct vma *vma_merge_existing_range(mm_state *mm, struct vma_merge *g)
 		target = prev;
 		sticky |= (prev->vm_flags | next->vm_flags) & MM_VM_STICKY;
 		dup_anon_vma(mm, target, next->anon_vma ? next->anon_vma : middle->anon_vma);
-		pt_note_vma_removed(mm, middle);
 		vma_absorb(mm, target, middle);
-		pt_note_vma_removed(mm, next);
 		vma_absorb(mm, target, next);
 	} else if (merge_left) {
 		target = prev;
 		sticky |= prev->vm_flags & MM_VM_STICKY;
 		dup_anon_vma(mm, target, middle->anon_vma);
 		if (right_side) {
-			pt_note_vma_removed(mm, middle);
 			vma_absorb(mm, target, middle);
 		} else {
 			middle->vm_pgoff += (g->end - middle->vm_start) >> PAGE_SHIFT;
@@ -275,7 +271,6 @@ static struct vma *vma_merge_existing_range(mm_state *mm, struct vma_merge *g)
 		dup_anon_vma(mm, target, middle->anon_vma);
 		target->vm_pgoff -= (target->vm_start - g->start) >> PAGE_SHIFT;
 		if (left_side) {
-			pt_note_vma_removed(mm, middle);
 			vma_absorb(mm, target, middle);
 		} else {
 			vma_move_boundary(mm, middle, g->start);
