@@ -54,7 +54,9 @@ struct mm_state {
 	struct mm_object *objects; /* every live object */
 	uint64_t fail_alloc_countdown; /* 0: off; else the allocation that fails */
 	struct page_tables *pt;         /* pages.c */
-	/* Boundaries the last operation touched, for merge checks (I9). */
+	/* Boundaries where the last operation tried a merge, for the merge
+	 * check (I9): the first eight only, enough for the edges of any
+	 * single-VMA change; a change over many VMAs is checked at its first. */
 	uint64_t touched[8];
 	unsigned n_touched;
 };
