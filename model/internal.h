@@ -145,6 +145,9 @@ void pt_mark_lazyfree(mm_state *mm, uint64_t start, uint64_t end);
 void pt_split_huge_at(mm_state *mm, uint64_t addr);
 /* MADV_COLLAPSE of the aligned 2 MiB block at h inside v. */
 int pt_collapse(mm_state *mm, struct vma *v, uint64_t h);
+/* Page-table pages and anonymous frames in use (for the leak tests). */
+uint64_t pt_table_pages(const mm_state *mm);
+uint64_t pt_anon_frames(const mm_state *mm);
 /* The object's last reference is gone: free its page cache (pages.c). */
 void pt_object_release(mm_state *mm, struct mm_object *obj);
 size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const struct vma *v, const char *what),

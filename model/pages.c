@@ -46,6 +46,7 @@ struct page_tables {
 	uint64_t zero_pfn, hzero_pfn;
 	struct page_cache *caches;
 	uint64_t total_mapcount; /* the sum of every frame's mapcount */
+	uint64_t n_anon, n_cache; /* frames of each kind handed out (the leak checks) */
 	uint32_t *check_counts;  /* pt_check's scratch: map counts per frame (zero between calls) */
 	uint64_t *check_seen;    /* pt_check's scratch: the frames it counted */
 	uint64_t check_cap;
@@ -112,6 +113,8 @@ static uint64_t alloc_frame(mm_state *mm, enum frame_kind kind)
 		idx = pt->nfm++;
 	}
 	pt->fm[idx] = (struct frame){0, (uint8_t)kind, 0, 0, 0, 0};
+	pt->n_anon += kind == FR_ANON;
+	pt->n_cache += kind == FR_CACHE;
 	return PG_DATA_PFN_BASE + idx;
 }
 
@@ -135,6 +138,8 @@ static uint64_t alloc_block(mm_state *mm, enum frame_kind kind)
 	for (uint64_t i = 0; i < PMD_PAGES; i++)
 		pt->fm[base + i] = (struct frame){0, (uint8_t)kind, 1, 0, 0, 0};
 	pt->fm[base].block_live = PMD_PAGES;
+	if (kind == FR_ANON)
+		pt->n_anon += PMD_PAGES;
 	return PG_DATA_PFN_BASE + base;
 }
 
@@ -143,6 +148,8 @@ static void free_frame(struct page_tables *pt, uint64_t pfn)
 	uint64_t idx = pfn - PG_DATA_PFN_BASE;
 	struct frame *f = &pt->fm[idx];
 	pt->total_mapcount -= f->mapcount;
+	pt->n_anon -= f->kind == FR_ANON;
+	pt->n_cache -= f->kind == FR_CACHE;
 	f->kind = FR_FREE;
 	f->dirty = 0;
 	f->lazyfree = 0;
@@ -832,7 +839,11 @@ void pt_punch_hole(mm_state *mm, struct mm_object *obj, uint64_t pgoff, uint64_t
 		if (f && f->mapcount == 0)
 			free_frame(mm->pt, c->pfns[i]);
 		else if (f)
+		{
 			f->kind = FR_ANON; /* still mapped (cannot happen): freed with its last entry */
+			mm->pt->n_cache--;
+			mm->pt->n_anon++;
+		}
 		c->keys[i] = 1;
 		c->count--;
 	}
@@ -910,7 +921,9 @@ void mm_pages(const mm_state *mm, uint64_t start, size_t npages, uint8_t *out)
  * I13 the zero pages are never mapped writable;
  * I14 every data frame's map count equals the entries that map it, and no
  *     entry maps a free frame;
- * I15 upper-level entries are tables in Linux's _PAGE_TABLE format. */
+ * I15 upper-level entries are tables in Linux's _PAGE_TABLE format;
+ * I16 nothing leaks: every anonymous frame is mapped, every page-cache frame
+ *     in its object's cache, every table page pointed to. */
 size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const struct vma *v, const char *what),
                 void *ctx)
 {
@@ -936,7 +949,7 @@ size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 		}
 	}
 	uint32_t *counts = ptm->check_counts;
-	uint64_t nseen = 0;
+	uint64_t nseen = 0, anon_seen = 0, tables_seen = 1; /* the PML4 */
 	const struct vma *v = NULL; /* the VMA of the last entry, reused while it covers */
 #define REPORT(inv, v, what)                   \
 	do {                                   \
@@ -952,6 +965,7 @@ size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 			REPORT(15, NULL, "PML4E not in _PAGE_TABLE format");
 			continue;
 		}
+		tables_seen++;
 		for (unsigned i3 = 0; i3 < 512; i3++) {
 			uint64_t e3 = w[table_of(e4) * 512 + i3];
 			if (!e3)
@@ -960,6 +974,7 @@ size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 				REPORT(15, NULL, "PDPTE not in _PAGE_TABLE format");
 				continue;
 			}
+			tables_seen++;
 			for (unsigned i2 = 0; i2 < 512; i2++) {
 				uint64_t e2 = w[table_of(e3) * 512 + i2];
 				uint64_t va2 = ((uint64_t)i4 << 39) | ((uint64_t)i3 << 30) | ((uint64_t)i2 << 21);
@@ -970,6 +985,7 @@ size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 					REPORT(15, NULL, "PDE neither a table nor a huge leaf");
 					continue;
 				}
+				tables_seen += !is_huge_pde(e2);
 				for (unsigned i1 = 0; i1 < nleaf; i1++) {
 					unsigned level = nleaf == 1 ? 2 : 1;
 					uint64_t e = nleaf == 1 ? e2 : w[table_of(e2) * 512 + i1];
@@ -1006,8 +1022,10 @@ size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 						const struct frame *fr = frame_of(pt, pfn + k);
 						if (!fr || fr->kind == FR_FREE)
 							REPORT(14, v, "entry maps a free or unknown frame");
-						else if (counts && counts[pfn + k - PG_DATA_PFN_BASE]++ == 0)
+						else if (counts && counts[pfn + k - PG_DATA_PFN_BASE]++ == 0) {
 							ptm->check_seen[nseen++] = pfn + k - PG_DATA_PFN_BASE;
+							anon_seen += fr->kind == FR_ANON;
+						}
 					}
 				}
 			}
@@ -1028,7 +1046,19 @@ size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 		}
 		if (seen_total != pt->total_mapcount)
 			REPORT(14, NULL, "frames count mappings that no entry makes");
+		/* I16: nothing leaks. An anonymous frame lives only while mapped
+		 * (zap frees it), a page-cache frame while in its object's cache,
+		 * a table page while a table entry points to it. */
+		if (anon_seen != pt->n_anon)
+			REPORT(16, NULL, "anonymous frames that no entry maps");
 	}
+	uint64_t cached = 0;
+	for (const struct page_cache *c = pt->caches; c; c = c->next)
+		cached += c->count;
+	if (cached != pt->n_cache)
+		REPORT(16, NULL, "page-cache frames in no object's cache");
+	if (tables_seen != pt->phys.in_use)
+		REPORT(16, NULL, "page-table pages that no table entry points to");
 #undef REPORT
 	return n;
 }
@@ -1184,4 +1214,14 @@ void pt_split_huge_at(mm_state *mm, uint64_t addr)
 		return;
 	if (split_huge_pmd(mm, wi))
 		pg_set_entry(mm, wi, 2, 0);
+}
+
+uint64_t pt_table_pages(const mm_state *mm)
+{
+	return mm->pt->phys.in_use;
+}
+
+uint64_t pt_anon_frames(const mm_state *mm)
+{
+	return mm->pt->n_anon;
 }

@@ -732,6 +732,36 @@ static void test_checker_reports_page_corruption(void)
 	mm_destroy(mm);
 }
 
+/* Issue 4: no frame or table page outlives the mappings. Map, fault
+ * (4 KiB pages, a THP, shared pages), move and protect, then unmap
+ * everything: one table page (the PML4) and no anonymous frame remain. */
+static void test_no_leak_after_unmapping_everything(void)
+{
+	mm_state *mm = new_mm();
+	uint64_t tables0 = pt_table_pages(mm);
+	map(mm, 0, 16, RW, 0);
+	map(mm, 512, 1024, RW, 0); /* 4 MiB, a 2 MiB block inside */
+	g_assert_cmpint(mm_madvise(mm, BASE + P(512), P(1024), MM_MADV_HUGEPAGE), ==, 0);
+	map(mm, 4096, 8, RW, MM_MAP_SHARED);
+	for (uint64_t p = 0; p < 16; p += 3)
+		g_assert_cmpint(mm_touch(mm, BASE + P(p), p % 2 ? MM_ACCESS_WRITE : MM_ACCESS_READ).outcome, ==,
+		                MM_TOUCH_OK);
+	g_assert_cmpint(mm_touch(mm, BASE + P(1024), MM_ACCESS_WRITE).outcome, ==, MM_TOUCH_OK); /* THP */
+	g_assert_cmpint(mm_touch(mm, BASE + P(4097), MM_ACCESS_WRITE).outcome, ==, MM_TOUCH_OK);
+	g_assert_cmpint(mm_mremap(mm, BASE, P(16), P(16), MM_MREMAP_MAYMOVE | MM_MREMAP_FIXED, BASE + P(9000)), ==,
+	                (int64_t)(BASE + P(9000)));
+	g_assert_cmpint(mm_mprotect(mm, BASE + P(1024), P(8), RO), ==, 0);
+	g_assert_cmpuint(pt_table_pages(mm), >, tables0);
+	g_assert_cmpuint(pt_anon_frames(mm), >, 0);
+	assert_checked(mm);
+	g_assert_cmpint(mm_munmap(mm, BASE, 1ull << 30), ==, 0);
+	g_assert_cmpuint(mm_map_count(mm), ==, 0);
+	g_assert_cmpuint(pt_table_pages(mm), ==, 1);
+	g_assert_cmpuint(pt_anon_frames(mm), ==, 0);
+	assert_checked(mm);
+	mm_destroy(mm);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -762,5 +792,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/model/alloc-failure-paths", test_alloc_failure_paths);
 	g_test_add_func("/model/checker-reports-corruption", test_checker_reports_corruption);
 	g_test_add_func("/model/checker-reports-page-corruption", test_checker_reports_page_corruption);
+	g_test_add_func("/model/no-leak-after-unmapping-everything", test_no_leak_after_unmapping_everything);
 	return g_test_run();
 }
