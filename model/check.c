@@ -16,7 +16,9 @@
  *       the two VMAs there could not have been merged (mm/vma.c rules)
  *   I10 reference counts: every object and anon_vma is referenced by
  *       exactly the VMAs that point to it (+1 for a declared file)
- *   I11.. the page tables (pt_check, model/pages.c)
+ *   I11..I16 the page tables (pt_check, model/pages.c): entries inside VMAs,
+ *       no entry granting more than its VMA, zero pages never writable, map
+ *       counts exact, nothing leaked (frames, cache pages, table pages)
  */
 #include <stdarg.h>
 #include <stdio.h>
