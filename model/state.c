@@ -17,6 +17,14 @@ void mm_config_default(mm_config *cfg)
 	cfg->mmap_low = MM_PAGE_SIZE;
 	cfg->stack_rlimit = 8ull << 20;
 	cfg->thp_enabled = true;
+	/* The default profile: docs/profiles.md. */
+	cfg->kernel_version = MM_DEFAULT_KERNEL_VERSION;
+	cfg->zero_page = true;
+	cfg->thp_mode = MM_THP_MADVISE;
+	cfg->thp_zero_page = true;
+	cfg->overcommit = 0;
+	cfg->memlock = MM_MEMLOCK_UNLIMITED;
+	cfg->soft_dirty = false;
 }
 
 mm_state *mm_create(const mm_config *cfg)

@@ -23,7 +23,12 @@ static naive_mm *fresh(void)
 	                 .mmap_base = A + (1ull << 30),
 	                 .mmap_low = A,
 	                 .stack_rlimit = 8ull << 20,
-	                 .thp_enabled = true};
+	                 .thp_enabled = true,
+	                 .kernel_version = MM_DEFAULT_KERNEL_VERSION,
+	                 .zero_page = true,
+	                 .thp_mode = MM_THP_MADVISE,
+	                 .thp_zero_page = true,
+	                 .memlock = MM_MEMLOCK_UNLIMITED};
 	return naive_create(&cfg);
 }
 
@@ -499,7 +504,9 @@ static void test_stack_growth(void)
 static void test_map_count_limits(void)
 {
 	mm_config cfg = {.max_map_count = 3, .mmap_min_addr = 0x10000, .stack_guard_gap = MM_DEFAULT_STACK_GUARD_GAP,
-	                 .mmap_base = A + (1ull << 30), .mmap_low = A, .stack_rlimit = 8ull << 20, .thp_enabled = true};
+	                 .mmap_base = A + (1ull << 30), .mmap_low = A, .stack_rlimit = 8ull << 20, .thp_enabled = true,
+	                 .kernel_version = MM_DEFAULT_KERNEL_VERSION, .zero_page = true, .thp_mode = MM_THP_MADVISE,
+	                 .thp_zero_page = true, .memlock = MM_MEMLOCK_UNLIMITED};
 	naive_mm *nm = naive_create(&cfg);
 	for (int i = 0; i < 4; i++)
 		map_at(nm, (uint64_t)i * 10, 4, RW, ANON_NR);

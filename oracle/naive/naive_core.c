@@ -33,6 +33,12 @@ naive_mm *naive_create(const mm_config *cfg)
 		nm->cfg.mmap_low = MM_PAGE_SIZE;
 		nm->cfg.stack_rlimit = 8ull << 20;
 		nm->cfg.thp_enabled = true;
+		/* The default profile of docs/profiles.md. */
+		nm->cfg.kernel_version = MM_DEFAULT_KERNEL_VERSION;
+		nm->cfg.zero_page = true;
+		nm->cfg.thp_mode = MM_THP_MADVISE;
+		nm->cfg.thp_zero_page = true;
+		nm->cfg.memlock = MM_MEMLOCK_UNLIMITED;
 	}
 	return nm;
 }

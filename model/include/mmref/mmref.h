@@ -60,7 +60,7 @@ extern "C" {
 #define MM_VM_ARCH_1 (1ull << 24)      /* ar */
 #define MM_VM_WIPEONFORK (1ull << 25)  /* wf */
 #define MM_VM_DONTDUMP (1ull << 26)    /* dd */
-#define MM_VM_SOFTDIRTY (1ull << 27)   /* sd: never set, CONFIG_MEM_SOFT_DIRTY=n */
+#define MM_VM_SOFTDIRTY (1ull << 27)   /* sd: only with mm_config.soft_dirty */
 #define MM_VM_MIXEDMAP (1ull << 28)    /* mm */
 #define MM_VM_HUGEPAGE (1ull << 29)    /* hg */
 #define MM_VM_NOHUGEPAGE (1ull << 30)  /* nh */
@@ -153,8 +153,21 @@ extern "C" {
 /* ---- Types --------------------------------------------------------------- */
 typedef struct mm_state mm_state;
 
-/* Limits and layout of one address space. mm_config_default() fills in this
- * machine's values; a caller may then narrow the search window. */
+/* How transparent_hugepage/enabled is set (mm/huge_memory.c). */
+typedef enum mm_thp_mode {
+	MM_THP_NEVER = 0,   /* no THP at fault time; MADV_COLLAPSE still works */
+	MM_THP_MADVISE = 1, /* only VMAs with VM_HUGEPAGE (MADV_HUGEPAGE) */
+	MM_THP_ALWAYS = 2,  /* every eligible anonymous VMA without VM_NOHUGEPAGE */
+} mm_thp_mode;
+
+#define MM_MEMLOCK_UNLIMITED UINT64_MAX
+#define MM_DEFAULT_KERNEL_VERSION 618u /* MAJOR * 100 + MINOR: Linux 6.18 */
+
+/* Limits, layout and kernel profile of one address space.
+ * mm_config_default() fills in the documented default profile (docs/profiles.md:
+ * the kernel the project was first checked on); a caller that models another
+ * kernel sets the profile fields (the harness does it from a `profile` line or
+ * from a live target's detected profile), and may narrow the search window. */
 typedef struct mm_config {
 	uint64_t max_map_count;   /* vm.max_map_count */
 	uint64_t mmap_min_addr;   /* effective floor (LSM), 0x10000 here */
@@ -163,6 +176,16 @@ typedef struct mm_config {
 	uint64_t mmap_low;        /* bottom of the search (low_limit), >= PAGE_SIZE */
 	uint64_t stack_rlimit;    /* RLIMIT_STACK, bytes: bounds stack growth */
 	bool thp_enabled;         /* CONFIG_TRANSPARENT_HUGEPAGE (anon 2 MiB alignment) */
+	/* ---- the kernel profile (trace-format spec, Profiles; docs/profiles.md) ---- */
+	unsigned kernel_version; /* profile `kernel`: MAJOR * 100 + MINOR (618) */
+	bool zero_page;          /* profile `zero_page`: false = mm_forbids_zeropage() */
+	mm_thp_mode thp_mode;    /* profile `thp`: transparent_hugepage/enabled */
+	bool thp_zero_page;      /* profile `thp_zero_page`: transparent_hugepage/use_zero_page */
+	unsigned overcommit;     /* profile `overcommit`: vm.overcommit_memory, 0..2 */
+	uint64_t memlock;        /* profile `memlock`: RLIMIT_MEMLOCK in bytes as it binds this
+	                          * process; MM_MEMLOCK_UNLIMITED for RLIM_INFINITY or when the
+	                          * process has CAP_IPC_LOCK (mm/mlock.c: can_do_mlock()) */
+	bool soft_dirty;         /* profile `soft_dirty`: CONFIG_MEM_SOFT_DIRTY (`sd` on new VMAs) */
 } mm_config;
 
 typedef enum mm_backing {

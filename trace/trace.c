@@ -284,6 +284,8 @@ static int parse_u64(const char *s, uint64_t *out)
 	return NUM_OK;
 }
 
+bool tr_parse_number(const char *s, uint64_t *out) { return parse_u64(s, out) == NUM_OK; }
+
 static bool number(const parse_ctx *c, const char *what, const char *tok, uint64_t *out, GError **error)
 {
 	switch (parse_u64(tok, out)) {
@@ -619,6 +621,8 @@ static bool parse_directive(parse_ctx *c, char **tok, int n, bool streaming, con
 			for (guint i = 0; i < t->files->len; i++)
 				g_free(g_array_index(t->files, tr_file, i).name);
 			g_array_set_size(t->files, 0);
+			memset(&t->profile, 0, sizeof(t->profile));
+			t->profile_line = 0;
 			c->seen_stmt = false;
 			c->seen_arena = false;
 		}
@@ -649,6 +653,26 @@ static bool parse_directive(parse_ctx *c, char **tok, int n, bool streaming, con
 		t->arena_size = size;
 		c->seen_arena = true;
 		*directive = "arena";
+		return true;
+	}
+	if (strcmp(tok[0], "profile") == 0) {
+		/* profile KEY=VALUE ...: at most one (spec: Profiles). */
+		if (t->profile_line)
+			return fail(c, error, "'profile' given twice (first on line %d)", t->profile_line);
+		if (n < 2)
+			return fail(c, error, "missing arguments: usage: profile KEY=VALUE ...");
+		tr_profile p = {0};
+		for (int i = 1; i < n; i++) {
+			GError *perr = NULL;
+			if (!tr_profile_parse_item(&p, tok[i], &perr)) {
+				bool r = fail(c, error, "%s", perr->message);
+				g_error_free(perr);
+				return r;
+			}
+		}
+		t->profile = p;
+		t->profile_line = c->line;
+		*directive = "profile";
 		return true;
 	}
 	/* file NAME SIZE */
@@ -832,7 +856,8 @@ static line_kind parse_line(parse_ctx *c, char *buf, bool streaming, tr_stmt *s,
 	}
 	if (n == 0)
 		return LINE_BLANK;
-	if (strcmp(tok[0], "mmtrace") == 0 || strcmp(tok[0], "arena") == 0 || strcmp(tok[0], "file") == 0)
+	if (strcmp(tok[0], "mmtrace") == 0 || strcmp(tok[0], "arena") == 0 || strcmp(tok[0], "file") == 0 ||
+	    strcmp(tok[0], "profile") == 0)
 		return parse_directive(c, tok, n, streaming, directive, error) ? LINE_DIRECTIVE : LINE_ERROR;
 	return parse_stmt(c, tok, n, s, error) ? LINE_STMT : LINE_ERROR;
 }
@@ -1226,6 +1251,11 @@ void trace_print_stmt(GString *out, const trace *t, const tr_stmt *s, bool with_
 void trace_print_header(GString *out, const trace *t)
 {
 	g_string_append(out, "mmtrace 1\n");
+	if (!tr_profile_empty(&t->profile)) {
+		g_string_append(out, "profile ");
+		tr_profile_format(out, &t->profile);
+		g_string_append_c(out, '\n');
+	}
 	if (t->arena_base != TR_DEFAULT_ARENA_BASE || t->arena_size != TR_DEFAULT_ARENA_SIZE) {
 		g_string_append(out, "arena ");
 		print_hex(out, t->arena_base);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "mmref/mmref.h"
+#include "profile.h"
 
 #define TR_DEFAULT_ARENA_BASE 0x100000000000ull
 #define TR_DEFAULT_ARENA_SIZE (1ull << 30)
@@ -73,7 +74,13 @@ typedef struct trace {
 	uint64_t arena_base, arena_size;
 	GArray *files; /* tr_file */
 	GArray *stmts; /* tr_stmt */
+	tr_profile profile; /* the `profile` line's keys; none set when absent */
+	int profile_line;   /* its line, 0 when absent */
 } trace;
+
+/* Decimal or 0x hexadecimal with an optional K/M/G suffix, as the format
+ * writes numbers; false on bad syntax or overflow. */
+bool tr_parse_number(const char *s, uint64_t *out);
 
 /* Parses text; on error returns NULL and sets *error to
  * "FILE:LINE: error: WHAT". */
@@ -99,7 +106,7 @@ void trace_parser_free(trace_parser *p);
 /* Feeds the next line (without its newline). Returns 1 and fills *out when
  * the line is an operation or observation (out->expect_lines stays NULL;
  * "| " lines are rejected), 0 for a blank line, a comment or a directive
- * (then *directive says which: "mmtrace", "arena", "file", or NULL), and -1
+ * (then *directive says which: "mmtrace", "arena", "file", "profile", or NULL), and -1
  * with *error set ("FILE:LINE: error: WHAT") for bad input. A "mmtrace 1"
  * line resets the parser's trace to the defaults. */
 int trace_parser_feed(trace_parser *p, const char *line, tr_stmt *out, const char **directive, GError **error);
