@@ -206,6 +206,12 @@ int cmd_shrink(int argc, char **argv)
 		fprintf(stderr, "mmref shrink: needs at least two targets (see --help)\n");
 		goto out;
 	}
+	/* The model follows a live target's profile, as in diff. */
+	if (!targets_setup_profiles((target *const *)tgs->pdata, tgs->len, NULL, &err)) {
+		fprintf(stderr, "mmref shrink: %s\n", err->message);
+		g_error_free(err);
+		goto out;
+	}
 
 	shrink_options opt = {.check = !no_check, .max_runs = max_runs > 0 ? (guint)max_runs : 0, .verbose = verbose};
 	shrink_stats st;

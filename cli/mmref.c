@@ -30,7 +30,7 @@
 #define CHECK_DEFAULT FALSE
 #endif
 
-enum { EXIT_HELD = 0, EXIT_DIFFERED = 1, EXIT_INVALID = 2 };
+enum { EXIT_HELD = 0, EXIT_DIFFERED = 1, EXIT_INVALID = 2, EXIT_NOT_APPLICABLE = 3 };
 
 static const char usage_text[] =
         "Usage: mmref COMMAND [OPTION...] ARGS\n"
@@ -55,7 +55,11 @@ static const char usage_text[] =
         "        or a trace's page tables, built by the model, walked on the MMU\n"
         "\n"
         "Targets: model, naive, kernel, exec:COMMAND.\n"
-        "Exit status: 0 all held, 1 a result differed, 2 invalid trace or usage.\n"
+        "Profiles: the model and the naive oracle run under the documented default profile, or the\n"
+        "live target's (kernel, exec:...) when one takes part, or --profile KEY=VALUE,...; a trace's\n"
+        "own 'profile' line overrides them (docs/profiles.md).\n"
+        "Exit status: 0 all held, 1 a result differed, 2 invalid trace or usage,\n"
+        "3 not applicable (a trace's profile does not match a live target's).\n"
         "'mmref COMMAND --help' describes each command's options.\n";
 
 /* ---- Common ------------------------------------------------------------------- */
@@ -116,6 +120,45 @@ static target *make_target(const char *name, double timeout)
 	return tg;
 }
 
+/* --profile KEY=VALUE,...: FALSE (and a message) when it does not parse. */
+static gboolean parse_profile_option(const char *cmd, const char *text, tr_profile *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!text)
+		return TRUE;
+	GError *err = NULL;
+	if (!tr_profile_parse(out, text, &err)) {
+		fprintf(stderr, "mmref %s: --profile: %s\n", cmd, err->message);
+		g_error_free(err);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Makes the model and the naive oracle follow the live targets' profile
+ * (and --profile); says so unless quiet. FALSE (and a message) when the
+ * live targets disagree or cannot start. */
+static gboolean setup_profiles(const char *cmd, target *const *tv, guint n, const tr_profile *cli, gboolean quiet)
+{
+	GError *err = NULL;
+	if (!targets_setup_profiles(tv, n, cli, &err)) {
+		fprintf(stderr, "mmref %s: %s\n", cmd, err->message);
+		g_error_free(err);
+		return FALSE;
+	}
+	for (guint i = 0; i < n && !quiet; i++) {
+		if (tv[i]->adapts_profile || tr_profile_empty(&tv[i]->announced))
+			continue;
+		GString *g = g_string_new(NULL);
+		tr_profile_format(g, &tv[i]->announced);
+		fprintf(stderr, "mmref %s: %s announced profile %s; the model and naive oracle follow it\n", cmd,
+		        tv[i]->name, g->str);
+		g_string_free(g, TRUE);
+		break;
+	}
+	return TRUE;
+}
+
 static gboolean parse_options(GOptionContext *ctx, int *argc, char ***argv)
 {
 	GError *err = NULL;
@@ -131,12 +174,15 @@ static gboolean parse_options(GOptionContext *ctx, int *argc, char ***argv)
 
 static int cmd_replay(int argc, char **argv)
 {
-	char *target_name = NULL;
+	char *target_name = NULL, *profile_opt = NULL;
 	gboolean annotate = FALSE, check = CHECK_DEFAULT, quiet = FALSE;
 	double timeout = 0;
 	char **files = NULL;
+	tr_profile cli_profile;
 	GOptionEntry entries[] = {
 		{"target", 't', 0, G_OPTION_ARG_STRING, &target_name, "Target to run on (default model)", "T"},
+		{"profile", 'p', 0, G_OPTION_ARG_STRING, &profile_opt,
+		 "Kernel profile for traces without those keys (e.g. zero_page=off,thp=always)", "KEY=VALUE,..."},
 		{"annotate", 'a', 0, G_OPTION_ARG_NONE, &annotate, "Print the trace back with every result filled in",
 		 NULL},
 		{"check", 0, 0, G_OPTION_ARG_NONE, &check, "Run mm_check after every statement (model)", NULL},
@@ -148,11 +194,12 @@ static int cmd_replay(int argc, char **argv)
 	};
 	GOptionContext *ctx = g_option_context_new("TRACE... - run traces on one target and check their expectations");
 	g_option_context_add_main_entries(ctx, entries, NULL);
-	g_option_context_set_description(ctx, "Exit status: 0 all held, 1 a result differed, 2 invalid trace or usage.");
+	g_option_context_set_description(ctx, "Exit status: 0 all held, 1 a result differed, 2 invalid trace or usage, "
+	                                      "3 not applicable on this target (its profile differs; nothing else failed).");
 	int rc = EXIT_INVALID;
 	GArray *traces = g_array_new(FALSE, TRUE, sizeof(loaded));
 	target *tg = NULL;
-	if (!parse_options(ctx, &argc, &argv))
+	if (!parse_options(ctx, &argc, &argv) || !parse_profile_option("replay", profile_opt, &cli_profile))
 		goto out;
 	if (!files || !files[0]) {
 		fprintf(stderr, "mmref replay: no trace given (see --help)\n");
@@ -161,18 +208,31 @@ static int cmd_replay(int argc, char **argv)
 	if (!load_all(files, traces))
 		goto out;
 	tg = make_target(target_name ? target_name : "model", timeout);
-	if (!tg)
+	if (!tg || !setup_profiles("replay", &tg, 1, &cli_profile, TRUE))
 		goto out;
 	rc = EXIT_HELD;
-	guint failed = 0;
+	guint failed = 0, skipped = 0;
 	for (guint i = 0; i < traces->len; i++) {
 		loaded *l = &g_array_index(traces, loaded, i);
-		replay_options opt = {.check = check, .annotate = annotate, .source = l->text, .source_len = l->len};
+		replay_options opt = {.check = check,
+		                      .annotate = annotate,
+		                      .source = l->text,
+		                      .source_len = l->len,
+		                      .profile = &cli_profile};
 		GString *failures = g_string_new(NULL);
 		GString *annotated = g_string_new(NULL);
-		if (replay_run(l->t, tg, &opt, failures, annotated, NULL) != DIFF_SAME) {
+		switch (replay_run(l->t, tg, &opt, failures, annotated, NULL)) {
+		case DIFF_SAME:
+			break;
+		case DIFF_NOT_APPLICABLE:
+			skipped++;
+			if (rc == EXIT_HELD)
+				rc = EXIT_NOT_APPLICABLE;
+			break;
+		default:
 			rc = EXIT_DIFFERED;
 			failed++;
+			break;
 		}
 		if (annotate)
 			fputs(annotated->str, stdout);
@@ -182,13 +242,14 @@ static int cmd_replay(int argc, char **argv)
 	}
 	fflush(stdout);
 	if (!quiet && traces->len > 1)
-		fprintf(stderr, "mmref replay: %u trace%s on %s, %u failed\n", traces->len, traces->len == 1 ? "" : "s",
-		        tg->name, failed);
+		fprintf(stderr, "mmref replay: %u trace%s on %s, %u failed, %u not applicable\n", traces->len,
+		        traces->len == 1 ? "" : "s", tg->name, failed, skipped);
 out:
 	target_free(tg);
 	free_loaded(traces);
 	g_strfreev(files);
 	g_free(target_name);
+	g_free(profile_opt);
 	g_option_context_free(ctx);
 	return rc;
 }
@@ -236,7 +297,8 @@ static gboolean write_report(const char *path, const trace *t, target *const *tv
 
 static int cmd_diff(int argc, char **argv)
 {
-	char *targets_opt = NULL, *out_dir = NULL, *report_path = NULL;
+	char *targets_opt = NULL, *out_dir = NULL, *report_path = NULL, *profile_opt = NULL;
+	tr_profile cli_profile;
 	gboolean report_written = FALSE;
 	gboolean check = CHECK_DEFAULT, quiet = FALSE;
 	gint gen_count = 0, length = 100;
@@ -246,6 +308,9 @@ static int cmd_diff(int argc, char **argv)
 	GOptionEntry entries[] = {
 		{"targets", 't', 0, G_OPTION_ARG_STRING, &targets_opt, "Targets, comma-separated (default model,naive)",
 		 "T,T,..."},
+		{"profile", 'p', 0, G_OPTION_ARG_STRING, &profile_opt,
+		 "Kernel profile for traces without those keys (default: the live target's, else the documented one)",
+		 "KEY=VALUE,..."},
 		{"check", 0, 0, G_OPTION_ARG_NONE, &check, "Run mm_check after every statement (model)", NULL},
 		{"no-check", 0, G_OPTION_FLAG_REVERSE, G_OPTION_ARG_NONE, &check, "Do not run mm_check", NULL},
 		{"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only the summary, not the divergences", NULL},
@@ -261,12 +326,14 @@ static int cmd_diff(int argc, char **argv)
 	};
 	GOptionContext *ctx = g_option_context_new("TRACE... - run traces on several targets side by side");
 	g_option_context_add_main_entries(ctx, entries, NULL);
-	g_option_context_set_description(ctx, "Exit status: 0 no divergence, 1 a divergence, 2 invalid trace or usage.");
+	g_option_context_set_description(ctx, "Exit status: 0 no divergence, 1 a divergence, 2 invalid trace or usage, "
+	                                      "3 no divergence but some trace was not applicable (its profile differs "
+	                                      "from a live target's).");
 	int rc = EXIT_INVALID;
 	GArray *traces = g_array_new(FALSE, TRUE, sizeof(loaded));
 	GPtrArray *tgs = g_ptr_array_new_with_free_func((GDestroyNotify)target_free);
 	char **names = NULL;
-	if (!parse_options(ctx, &argc, &argv))
+	if (!parse_options(ctx, &argc, &argv) || !parse_profile_option("diff", profile_opt, &cli_profile))
 		goto out;
 	if ((!files || !files[0]) && gen_count <= 0) {
 		fprintf(stderr, "mmref diff: no trace given and no --gen N (see --help)\n");
@@ -289,6 +356,8 @@ static int cmd_diff(int argc, char **argv)
 		fprintf(stderr, "mmref diff: needs at least two targets\n");
 		goto out;
 	}
+	if (!setup_profiles("diff", (target *const *)tgs->pdata, tgs->len, &cli_profile, quiet))
+		goto out;
 	if (out_dir && g_mkdir_with_parents(out_dir, 0777) != 0) {
 		fprintf(stderr, "mmref diff: cannot create %s\n", out_dir);
 		goto out;
@@ -297,14 +366,22 @@ static int cmd_diff(int argc, char **argv)
 		seed = (gint64)((guint64)g_get_real_time() ^ ((guint64)getpid() << 32)) & G_MAXINT64;
 
 	rc = EXIT_HELD;
-	diff_options opt = {.check = check};
+	diff_options opt = {.check = check, .profile = &cli_profile};
 	target *const *tv = (target *const *)tgs->pdata;
-	guint diverged = 0;
+	guint diverged = 0, skipped = 0;
 	guint64 stmts = 0;
 	for (guint i = 0; i < traces->len; i++) {
 		loaded *l = &g_array_index(traces, loaded, i);
 		char *report = NULL;
-		if (diff_run(l->t, tv, tgs->len, &opt, &report, &stmts) != DIFF_SAME) {
+		diff_status st = diff_run(l->t, tv, tgs->len, &opt, &report, &stmts);
+		if (st == DIFF_NOT_APPLICABLE) {
+			/* Reported, never counted as agreeing. */
+			skipped++;
+			if (rc == EXIT_HELD)
+				rc = EXIT_NOT_APPLICABLE;
+			if (!quiet)
+				fputs(report, stderr);
+		} else if (st != DIFF_SAME) {
 			rc = EXIT_DIFFERED;
 			diverged++;
 			if (!quiet)
@@ -372,11 +449,12 @@ static int cmd_diff(int argc, char **argv)
 		diverged += gen_diverged;
 	}
 	if (!quiet && traces->len > 1)
-		fprintf(stderr, "mmref diff: %u trace%s, %" G_GUINT64_FORMAT " statements, %u diverged\n", traces->len,
-		        traces->len == 1 ? "" : "s", stmts, diverged);
+		fprintf(stderr, "mmref diff: %u trace%s, %" G_GUINT64_FORMAT " statements, %u diverged, %u not applicable\n",
+		        traces->len, traces->len == 1 ? "" : "s", stmts, diverged, skipped);
 	else if (quiet && traces->len)
-		fprintf(stderr, "mmref diff: %u diverged\n", diverged);
+		fprintf(stderr, "mmref diff: %u diverged, %u not applicable\n", diverged, skipped);
 out:
+	g_free(profile_opt);
 	g_ptr_array_unref(tgs);
 	g_strfreev(names);
 	free_loaded(traces);

@@ -50,6 +50,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		exit(1);
 	}
 	target_exec_set_timeout(targets[1], 5000);
+	/* The model follows the kernel's profile (zero page, THP mode, ...), so
+	 * that only real divergences are found on any machine. */
+	if (!targets_setup_profiles(targets, 2, NULL, &err)) {
+		fprintf(stderr, "diff_model_kernel: %s\n", err->message);
+		exit(1);
+	}
 	return 0;
 }
 

@@ -76,6 +76,15 @@ diff_status diff_run(const trace *t, target *const *targets, guint n, const diff
 {
 	*report = NULL;
 	GError *err = NULL;
+	for (guint k = 0; k < n; k++) {
+		char *why = target_not_applicable(targets[k], t, opt ? opt->profile : NULL);
+		if (why) {
+			*report = g_strdup_printf("%s:%d: not applicable on %s: %s\n", t->filename, t->profile_line,
+			                          targets[k]->name, why);
+			g_free(why);
+			return DIFF_NOT_APPLICABLE;
+		}
+	}
 	for (guint k = 0; k < n; k++)
 		if (!targets[k]->ops->start(targets[k], t, &err)) {
 			*report = g_strdup_printf("%s:0: %s failed to start: %s\n", t->filename, targets[k]->name,
@@ -284,6 +293,14 @@ diff_status replay_run(const trace *t, target *tg, const replay_options *opt, GS
 	stmt_outcome *oc = g_new0(stmt_outcome, t->stmts->len + 1);
 	guint64 done = 0;
 
+	char *why = target_not_applicable(tg, t, opt->profile);
+	if (why) {
+		g_string_append_printf(failures, "%s:%d: not applicable on %s: %s\n", t->filename, t->profile_line, tg->name,
+		                       why);
+		g_free(why);
+		status = DIFF_NOT_APPLICABLE;
+		goto out;
+	}
 	if (!tg->ops->start(tg, t, &err)) {
 		g_string_append_printf(failures, "%s:0: %s failed to start: %s\n", t->filename, tg->name, err->message);
 		g_clear_error(&err);

@@ -85,7 +85,8 @@ gboolean divergence_find(const trace *t, target *const *targets, guint n, gboole
 	diff_options opt = {.check = check};
 	guint64 run = 0;
 	char *report = NULL;
-	if (diff_run(t, targets, n, &opt, &report, &run) == DIFF_SAME) {
+	/* A trace that is not applicable on a target shows no divergence. */
+	if (diff_run(t, targets, n, &opt, &report, &run) != DIFF_DIVERGED) {
 		g_free(report);
 		d->index = G_MAXUINT;
 		return FALSE;

@@ -58,6 +58,94 @@ void target_free(target *tg)
 		return;
 	if (tg->ops && tg->ops->destroy)
 		tg->ops->destroy(tg);
+	if (tg->profile_how)
+		g_ptr_array_unref(tg->profile_how);
 	g_free(tg->name);
 	g_free(tg);
+}
+
+/* ---- Profiles ---------------------------------------------------------------------- */
+
+gboolean target_probe_profile(target *tg, GError **error)
+{
+	if (tg->adapts_profile || !tr_profile_empty(&tg->announced) || !target_is_exec(tg))
+		return TRUE;
+	/* An exec target announces its profile in its answer to "mmtrace 1":
+	 * start it on an empty trace to hear it. */
+	trace *empty = trace_parse("(profile probe)", "mmtrace 1\n", 10, error);
+	if (!empty)
+		return FALSE;
+	gboolean ok = tg->ops->start(tg, empty, error);
+	trace_free(empty);
+	return ok;
+}
+
+gboolean targets_setup_profiles(target *const *targets, guint n, const tr_profile *cli, GError **error)
+{
+	tr_profile live = {0};
+	const target *first_live = NULL;
+	for (guint i = 0; i < n; i++) {
+		target *tg = targets[i];
+		if (!target_probe_profile(tg, error))
+			return FALSE;
+		if (tg->adapts_profile || tr_profile_empty(&tg->announced))
+			continue;
+		int k = tr_profile_conflict(&tg->announced, &live);
+		if (k >= 0) {
+			char *a = tr_profile_item(&live, (tr_profile_key)k), *b = tr_profile_item(&tg->announced, (tr_profile_key)k);
+			g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET,
+			            "targets %s and %s run under different profiles (%s, %s): the model cannot follow both",
+			            first_live->name, tg->name, a, b);
+			g_free(a);
+			g_free(b);
+			return FALSE;
+		}
+		tr_profile_overlay(&live, &tg->announced);
+		if (!first_live)
+			first_live = tg;
+	}
+	for (guint i = 0; i < n; i++) {
+		target *tg = targets[i];
+		if (!tg->adapts_profile)
+			continue;
+		tr_profile_default(&tg->base_profile);
+		tr_profile_overlay(&tg->base_profile, &live);
+		if (cli)
+			tr_profile_overlay(&tg->base_profile, cli);
+	}
+	return TRUE;
+}
+
+void trace_wanted_profile(const trace *t, const tr_profile *cli, tr_profile *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (cli)
+		tr_profile_overlay(out, cli);
+	tr_profile_overlay(out, &t->profile);
+}
+
+char *target_not_applicable(const target *tg, const trace *t, const tr_profile *cli)
+{
+	tr_profile want;
+	trace_wanted_profile(t, cli, &want);
+	if (tg->adapts_profile) {
+		/* One version's rules are modelled so far (docs/profiles.md). */
+		if (tr_profile_has(&want, TR_PK_KERNEL) && want.value[TR_PK_KERNEL] != MM_DEFAULT_KERNEL_VERSION) {
+			tr_profile have = {.set = 1u << TR_PK_KERNEL, .value[TR_PK_KERNEL] = MM_DEFAULT_KERNEL_VERSION};
+			char *a = tr_profile_item(&want, TR_PK_KERNEL), *b = tr_profile_item(&have, TR_PK_KERNEL);
+			char *why = g_strdup_printf("%s (%s implements %s only)", a, tg->name, b);
+			g_free(a);
+			g_free(b);
+			return why;
+		}
+		return NULL;
+	}
+	int k = tr_profile_conflict(&want, &tg->announced);
+	if (k < 0)
+		return NULL;
+	char *a = tr_profile_item(&want, (tr_profile_key)k), *b = tr_profile_item(&tg->announced, (tr_profile_key)k);
+	char *why = g_strdup_printf("%s (%s has %s)", a, tg->name, b);
+	g_free(a);
+	g_free(b);
+	return why;
 }

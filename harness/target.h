@@ -27,6 +27,14 @@ struct target {
 	const target_ops *ops;
 	char *name;
 	void *priv;
+	/* Profiles (docs/profiles.md). An adaptable target (model, naive) runs
+	 * each trace under base_profile overlaid with the trace's own keys; a
+	 * live target runs under the profile it announced, and a trace whose
+	 * keys differ from it is not applicable there. */
+	gboolean adapts_profile;
+	tr_profile base_profile; /* adaptable: every key (the documented default until set) */
+	tr_profile announced;    /* live: the keys it announced (none: it announced nothing) */
+	GPtrArray *profile_how;  /* live: its "KEY: how it was found" texts, or NULL */
 };
 
 /* "model", "naive", "kernel", "exec:COMMAND". NULL and *error if unknown. */
@@ -49,6 +57,27 @@ size_t target_model_check(target *tg, GString *report);
  * $MMREF_EXEC_TIMEOUT seconds). No effect on other targets. */
 void target_exec_set_timeout(target *tg, int timeout_ms);
 gboolean target_is_exec(const target *tg);
+
+/* ---- Profiles ---------------------------------------------------------------- */
+/* Makes a live target announce its profile (an exec target is started on an
+ * empty trace, if it was not started yet). No-op for adaptable targets. */
+gboolean target_probe_profile(target *tg, GError **error);
+
+/* The profile a trace runs under on the adaptable targets of a run, given the
+ * live targets' announced profiles and the command line's --profile (may be
+ * NULL): probes every live target, checks that they agree with each other,
+ * and sets each adaptable target's base profile to the documented default
+ * overlaid with the live profile, then with cli. FALSE and *error when the
+ * live targets disagree. */
+gboolean targets_setup_profiles(target *const *targets, guint n, const tr_profile *cli, GError **error);
+
+/* The keys a trace asks for: cli (may be NULL) overlaid with its own. */
+void trace_wanted_profile(const trace *t, const tr_profile *cli, tr_profile *out);
+
+/* NULL when t can run on tg; else why not, e.g. "zero_page=on (kernel has
+ * zero_page=off)" (g_free). Adaptable targets run any profile of the kernel
+ * versions the model implements. */
+char *target_not_applicable(const target *tg, const trace *t, const tr_profile *cli);
 
 /* The default observe for targets with a snapshot: renders it. */
 gboolean target_observe_from_snapshot(target *tg, const trace *t, const tr_stmt *s, GPtrArray *lines,

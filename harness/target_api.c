@@ -28,6 +28,10 @@ static gboolean api_start(target *tg, const trace *t, GError **error)
 	drop_mm(p);
 	mm_config cfg;
 	mm_config_default(&cfg);
+	/* The profile: the run's base (the documented default, or the live
+	 * target's, or the command line's), then the trace's own keys. */
+	tr_profile_to_config(&tg->base_profile, &cfg);
+	tr_profile_to_config(&t->profile, &cfg);
 	/* No-hint mmaps land in the arena: the search runs top-down from its end. */
 	cfg.mmap_base = t->arena_base + t->arena_size;
 	cfg.mmap_low = t->arena_base;
@@ -234,6 +238,8 @@ target *target_api_new(const mm_api *api, const char *name)
 	tg->ops = &api_ops;
 	tg->name = g_strdup(name);
 	tg->priv = p;
+	tg->adapts_profile = TRUE;
+	tr_profile_default(&tg->base_profile);
 	return tg;
 }
 

@@ -211,6 +211,34 @@ static gboolean converse(target *tg, const char *line, GPtrArray *answer, GError
 	return TRUE;
 }
 
+/* A live target may announce its profile in its answer to "mmtrace 1"
+ * (docs/exec-protocol.md): a "profile KEY=VALUE ..." line, and one
+ * "# profile KEY: HOW" comment per key saying how it was detected. */
+static gboolean read_announced_profile(target *tg, GPtrArray *answer, GError **error)
+{
+	for (guint i = 0; i < answer->len; i++) {
+		const char *l = g_ptr_array_index(answer, i);
+		if (g_str_has_prefix(l, "profile ")) {
+			tr_profile p = {0};
+			GError *err = NULL;
+			if (!tr_profile_parse(&p, l + 8, &err)) {
+				target_fail(tg, error, "bad profile announcement '%s': %s", l, err->message);
+				g_error_free(err);
+				return FALSE;
+			}
+			tg->announced = p;
+			if (tg->profile_how) /* a fresh announcement: its how-lines follow */
+				g_ptr_array_set_size(tg->profile_how, 0);
+		} else if (g_str_has_prefix(l, "# profile ")) {
+			if (!tg->profile_how)
+				tg->profile_how = g_ptr_array_new_with_free_func(g_free);
+			if (tg->profile_how->len < TR_PK_COUNT * 4)
+				g_ptr_array_add(tg->profile_how, g_strdup(l + 10));
+		}
+	}
+	return TRUE;
+}
+
 static gboolean exec_start(target *tg, const trace *t, GError **error)
 {
 	exec_priv *p = priv_of(tg);
@@ -218,7 +246,7 @@ static gboolean exec_start(target *tg, const trace *t, GError **error)
 		return FALSE;
 	GString *g = g_string_new(NULL);
 	GPtrArray *answer = g_ptr_array_new_with_free_func(g_free);
-	gboolean ok = converse(tg, "mmtrace 1", answer, error);
+	gboolean ok = converse(tg, "mmtrace 1", answer, error) && read_announced_profile(tg, answer, error);
 	if (ok) {
 		g_string_printf(g, "arena 0x%" G_GINT64_MODIFIER "x 0x%" G_GINT64_MODIFIER "x", t->arena_base,
 		                t->arena_size);
