@@ -4,6 +4,7 @@
  * our decisions where it is silent and the extensions. Every bad input is
  * reported as "FILE:LINE: error: WHAT" and nothing of the trace is kept. */
 #include "trace.h"
+#include "tr_limits.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -229,6 +230,16 @@ static bool G_GNUC_PRINTF(3, 4) fail(const parse_ctx *c, GError **error, const c
 }
 
 static uint64_t arena_end(const trace *t) { return t->arena_base + t->arena_size; }
+
+tr_limits tr_limit = {
+	.max_arena = TR_LIMIT_MAX_ARENA,
+	.max_stmts = TR_LIMIT_MAX_STMTS,
+	.max_line = TR_LIMIT_MAX_LINE,
+	.max_answer_bytes = TR_LIMIT_MAX_ANSWER_BYTES,
+	.max_answer_lines = TR_LIMIT_MAX_ANSWER_LINES,
+	.max_snapshot_pages = TR_LIMIT_MAX_SNAPSHOT_PAGES,
+	.max_timeout = TR_LIMIT_MAX_TIMEOUT,
+};
 
 /* ---- Lexical level ------------------------------------------------------------- */
 
@@ -649,6 +660,14 @@ static bool parse_directive(parse_ctx *c, char **tok, int n, bool streaming, con
 			return fail(c, error, "arena base and size must be multiples of the page size");
 		if (size > UINT64_MAX - base)
 			return fail(c, error, "arena %s + %s does not fit in 64 bits", tok[1], tok[2]);
+		if (base + size > MM_TASK_SIZE)
+			return fail(c, error,
+			            "arena %s + %s ends above the user address space (0x%llx)", tok[1], tok[2],
+			            (unsigned long long)MM_TASK_SIZE);
+		if (size > tr_limit.max_arena)
+			return fail(c, error,
+			            "arena size %s is larger than the limit of 0x%llx bytes (--max-arena)", tok[2],
+			            (unsigned long long)tr_limit.max_arena);
 		t->arena_base = base;
 		t->arena_size = size;
 		c->seen_arena = true;
@@ -730,6 +749,11 @@ static bool parse_stmt(parse_ctx *c, char **tok, int n, tr_stmt *s, GError **err
 		    !flag_list(c, "FLAGS", a[3], map_types, G_N_ELEMENTS(map_types), map_bits,
 		               G_N_ELEMENTS(map_bits), true, &s->flags, error))
 			return false;
+		/* 0 is "no hint" only without MAP_FIXED: with it, 0 is the address 0,
+		 * outside every arena. */
+		if (s->addr == 0 && (s->flags & (MM_MAP_FIXED | MM_MAP_FIXED_NOREPLACE)))
+			return fail(c, error, "mmap at address 0 with '%s' is outside the arena",
+			            (s->flags & MM_MAP_FIXED) ? "fixed" : "fixed_noreplace");
 		bool seen_file = false, seen_off = false;
 		for (int i = 4; i < nargs; i++) {
 			if (strncmp(a[i], "file=", 5) == 0 && !seen_file) {
@@ -795,6 +819,9 @@ static bool parse_stmt(parse_ctx *c, char **tok, int n, tr_stmt *s, GError **err
 			if (!address(c, a[4], &s->new_addr, NULL, error) ||
 			    !check_range(c, a[4], s->new_addr, s->new_len, error))
 				return false;
+		} else if (s->flags & MM_MREMAP_FIXED) {
+			/* Without NEWADDR, 'fixed' would move the mapping to address 0. */
+			return fail(c, error, "mremap with 'fixed' needs NEWADDR: usage: %s", d->usage);
 		} else if (!check_range(c, a[0], s->addr, s->new_len, error)) {
 			return false;
 		}
@@ -901,6 +928,11 @@ trace *trace_parse(const char *filename, const char *text, size_t len, GError **
 		size_t end = nl ? (size_t)(nl - text) : len;
 		size_t l = end - pos;
 		c.line = lineno;
+		if (l > tr_limit.max_line) {
+			ok = fail(&c, error, "line of %zu bytes is longer than the limit of %llu bytes (--max-line)", l,
+			          (unsigned long long)tr_limit.max_line);
+			break;
+		}
 		if (memchr(text + pos, '\0', l)) {
 			ok = fail(&c, error, "NUL byte in the line");
 			break;
@@ -921,6 +953,13 @@ trace *trace_parse(const char *filename, const char *text, size_t len, GError **
 		case LINE_DIRECTIVE:
 			break;
 		case LINE_STMT:
+			if (t->stmts->len >= tr_limit.max_stmts) {
+				ok = fail(&c, error, "more than %llu statements (--max-statements)",
+				          (unsigned long long)tr_limit.max_stmts);
+				if (s.expect_lines)
+					g_ptr_array_unref(s.expect_lines);
+				break;
+			}
 			g_array_append_val(t->stmts, s);
 			break;
 		case LINE_EXPECT: {
@@ -995,8 +1034,15 @@ void trace_parser_free(trace_parser *p)
 int trace_parser_feed(trace_parser *p, const char *line, tr_stmt *out, const char **directive, GError **error)
 {
 	p->c.line++;
+	size_t l = strlen(line);
+	if (l > tr_limit.max_line) {
+		fail(&p->c, error, "line of %zu bytes is longer than the limit of %llu bytes (--max-line)", l,
+		     (unsigned long long)tr_limit.max_line);
+		if (directive)
+			*directive = NULL;
+		return -1;
+	}
 	char *buf = g_strdup(line);
-	size_t l = strlen(buf);
 	if (l && buf[l - 1] == '\n')
 		buf[--l] = '\0';
 	if (l && buf[l - 1] == '\r')
