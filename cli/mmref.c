@@ -50,6 +50,8 @@ static const char usage_text[] =
         "        print fuzzer inputs as traces\n"
         "  shrink [--targets T,T,...] [--decode] [--out FILE] TRACE\n"
         "        reduce a diverging trace to a minimal one with the same divergence\n"
+        "  profile-deps [--recorded KEY=VALUE,...] [--write] TRACE...\n"
+        "        the profile keys each recorded trace depends on (found on the model)\n"
         "  walkcheck [--seed N] [--cases N] | walkcheck --trace TRACE\n"
         "        random page walks on the model walker, the naive walker and the MMU (KVM);\n"
         "        or a trace's page tables, built by the model, walked on the MMU\n"
@@ -635,6 +637,8 @@ out:
 /* cli/cmd_fuzzing.c */
 int cmd_decode(int argc, char **argv);
 int cmd_shrink(int argc, char **argv);
+/* cli/cmd_profile_deps.c */
+int cmd_profile_deps(int argc, char **argv);
 /* cli/cmd_walkcheck.c */
 int cmd_walkcheck(int argc, char **argv);
 
@@ -658,7 +662,7 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 	} cmds[] = {{"replay", cmd_replay}, {"diff", cmd_diff},     {"gen", cmd_gen},
 	            {"serve", cmd_serve},   {"decode", cmd_decode}, {"shrink", cmd_shrink},
-	            {"walkcheck", cmd_walkcheck}};
+	            {"walkcheck", cmd_walkcheck}, {"profile-deps", cmd_profile_deps}};
 	for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++)
 		if (strcmp(cmd, cmds[i].name) == 0) {
 			char *prg = g_strdup_printf("mmref %s", cmd);
