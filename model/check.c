@@ -17,8 +17,11 @@
  *   I10 reference counts: every object and anon_vma is referenced by
  *       exactly the VMAs that point to it (+1 for a declared file)
  *   I11..I16 the page tables (pt_check, model/pages.c): entries inside VMAs,
- *       no entry granting more than its VMA, zero pages never writable, map
- *       counts exact, nothing leaked (frames, cache pages, table pages)
+ *       no entry granting more than its VMA, zero pages never writable (nor
+ *       mapped where the profile forbids them), map counts exact, nothing
+ *       leaked (frames, cache pages, table pages)
+ *   I17 the profile: locked_vm is the pages of the VM_LOCKED VMAs plus what
+ *       MREMAP_DONTUNMAP left charged; VM_SOFTDIRTY only with soft_dirty
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -143,6 +146,15 @@ size_t mm_check(const mm_state *mm, mm_violation *out, size_t cap)
 			       (unsigned long long)a->vm_start, (unsigned long long)a->vm_end);
 	}
 	check_refs(&r, mm);
+	uint64_t locked = mm_locked_pages(mm);
+	if (mm->locked_vm != locked + mm->locked_vm_leaked)
+		report(&r, 17, NULL, "locked_vm %llu pages, VM_LOCKED VMAs hold %llu (+%llu left by DONTUNMAP)",
+		       (unsigned long long)mm->locked_vm, (unsigned long long)locked,
+		       (unsigned long long)mm->locked_vm_leaked);
+	if (!mm->cfg.soft_dirty)
+		for (const struct vma *v = vt_first(&mm->vt); v; v = v->node.next)
+			if (v->vm_flags & MM_VM_SOFTDIRTY)
+				report(&r, 17, v, "VM_SOFTDIRTY without CONFIG_MEM_SOFT_DIRTY");
 	pt_check(mm, report_cb, &r);
 	return r.n;
 }

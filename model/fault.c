@@ -25,20 +25,50 @@ static const mm_cpu_mode linux_user_mode = {true, true, true, true, false, PG_MA
 
 #define FAULT_AROUND_PAGES 16u /* fault_around_bytes = 64 KiB */
 
-/* mm/huge_memory.c thp_vma_allowable_order() in `madvise` mode plus
- * thp_vma_suitable_order(): private anonymous, VM_HUGEPAGE and not
- * VM_NOHUGEPAGE, the aligned 2 MiB block inside the VMA (anonymous VMAs
- * skip the pgoff alignment check). */
+/* include/linux/huge_mm.h thp_vma_allowable_order(vma, TVA_PAGEFAULT,
+ * PMD_ORDER) -> __thp_vma_allowable_orders() (mm/huge_memory.c), plus
+ * thp_vma_suitable_order() as do_huge_pmd_anonymous_page() checks it.
+ * Only the PMD size is modelled: its per-size setting is `inherit`, the
+ * smaller (mTHP) sizes `never` [LIVE sysfs]. For anonymous memory:
+ *   - the sysfs mode (profile thp): `always` (hugepage_global_always())
+ *     lets every VMA in; `madvise` only VM_HUGEPAGE ones
+ *     (huge_anon_orders_inherit is ORed in when VM_HUGEPAGE and
+ *     hugepage_global_enabled()); `never` none;
+ *   - vma_thp_disabled(): VM_NOHUGEPAGE (MADV_NOHUGEPAGE, MAP_STACK) refuses
+ *     in every mode;
+ *   - a missing anon_vma does not refuse at fault time (in_pf);
+ *   - the aligned 2 MiB block must lie inside the VMA (anonymous VMAs skip
+ *     the pgoff alignment check).
+ * Files here are shmem with shmem_enabled `never`: no THP. */
 static bool thp_fault_allowed(const mm_state *mm, const struct vma *v, uint64_t addr)
 {
 	if (!mm->cfg.thp_enabled || v->obj)
 		return false;
-	if (!(v->vm_flags & MM_VM_HUGEPAGE) || (v->vm_flags & MM_VM_NOHUGEPAGE))
+	switch (mm->cfg.thp_mode) {
+	case MM_THP_ALWAYS:
+		break;
+	case MM_THP_MADVISE:
+		if (!(v->vm_flags & MM_VM_HUGEPAGE))
+			return false;
+		break;
+	case MM_THP_NEVER:
+	default:
+		return false;
+	}
+	if (v->vm_flags & MM_VM_NOHUGEPAGE)
 		return false;
 	if (v->vm_flags & (MM_VM_SPECIAL | MM_VM_HUGETLB))
 		return false;
 	uint64_t h = addr & ~(MM_PMD_SIZE - 1);
 	return h >= v->vm_start && h + MM_PMD_SIZE <= v->vm_end;
+}
+
+/* do_huge_pmd_anonymous_page(): a read fault maps the huge zero page only
+ * if !mm_forbids_zeropage() and transparent_hugepage_use_zero_page()
+ * (profile thp_zero_page); otherwise it allocates a THP like a write. */
+static bool huge_zero_page_allowed(const mm_state *mm)
+{
+	return !mm_forbids_zeropage(mm) && mm->cfg.thp_zero_page;
 }
 
 static uint64_t leaf(uint64_t pfn, uint64_t flags) { return (pfn << 12) | flags; }
@@ -79,8 +109,12 @@ static void fault_around(mm_state *mm, const struct vma *v, uint64_t addr, uint6
 	}
 }
 
-/* A new exclusive anonymous page mapped writable and dirty at wi. */
-static enum pg_fault_result map_new_anon(mm_state *mm, struct vma *v, uint64_t addr)
+/* A new exclusive anonymous page at addr, writable if VM_WRITE. `dirty`:
+ * wp_page_copy() and do_cow_fault() (finish_fault) make it dirty always
+ * (maybe_mkwrite(pte_mkdirty())); do_anonymous_page() only with VM_WRITE
+ * (pte_mkwrite(pte_mkdirty())), which matters for a read fault when the
+ * zero page is forbidden. */
+static enum pg_fault_result map_new_anon_page(mm_state *mm, struct vma *v, uint64_t addr, bool dirty)
 {
 	if (anon_vma_prepare(mm, v))
 		return PG_FAULT_OOM;
@@ -92,11 +126,18 @@ static enum pg_fault_result map_new_anon(mm_state *mm, struct vma *v, uint64_t a
 		pg_free_unmapped(mm, pfn);
 		return PG_FAULT_OOM;
 	}
-	uint64_t flags = pg_vm_page_prot(v->vm_flags) | X86_D;
+	uint64_t flags = pg_vm_page_prot(v->vm_flags);
+	if (dirty)
+		flags |= X86_D;
 	if (v->vm_flags & MM_VM_WRITE) /* maybe_mkwrite() */
-		flags |= X86_RW;
+		flags |= X86_RW | X86_D;
 	pg_set_entry(mm, wi, 1, leaf(pfn, flags));
 	return PG_FAULT_OK;
+}
+
+static enum pg_fault_result map_new_anon(mm_state *mm, struct vma *v, uint64_t addr)
+{
+	return map_new_anon_page(mm, v, addr, true);
 }
 
 /* do_fault() for a file or shmem VMA and an empty PTE. */
@@ -201,10 +242,12 @@ static bool huge_pmd_fault(mm_state *mm, struct vma *v, uint64_t addr, bool writ
 		*res = PG_FAULT_OOM;
 		return true;
 	}
-	if (!write) {
+	if (!write && huge_zero_page_allowed(mm)) {
 		pg_set_entry(mm, pde, 2, leaf(pg_huge_zero_pfn(mm), prot | X86_PS | LX_PAGE_SPECIAL));
 		return true;
 	}
+	/* __do_huge_pmd_anonymous_page() -> map_anon_folio_pmd():
+	 * maybe_pmd_mkwrite(pmd_mkdirty()), for a write or a read fault. */
 	uint64_t thp = pg_alloc_thp(mm);
 	if (!thp)
 		return false; /* VM_FAULT_FALLBACK */
@@ -233,12 +276,14 @@ enum pg_fault_result pg_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t ad
 	if (lx_none(e)) {
 		if (v->obj)
 			return do_fault(mm, v, addr, write, wi);
-		/* do_anonymous_page() */
-		if (!write) {
+		/* do_anonymous_page(): the zero page for a read (or exec)
+		 * fault unless mm_forbids_zeropage(); otherwise a new page,
+		 * after anon_vma_prepare(), as for a write. */
+		if (!write && !mm_forbids_zeropage(mm)) {
 			pg_set_entry(mm, wi, 1, leaf(pg_zero_pfn(mm), prot | LX_PAGE_SPECIAL));
 			return PG_FAULT_OK;
 		}
-		return map_new_anon(mm, v, addr);
+		return map_new_anon_page(mm, v, addr, false);
 	}
 	if (!lx_present(e)) {
 		/* do_swap_page() -> handle_pte_marker(): a guard marker is

@@ -59,7 +59,36 @@ struct mm_state {
 	 * single-VMA change; a change over many VMAs is checked at its first. */
 	uint64_t touched[8];
 	unsigned n_touched;
+	/* mm->locked_vm, in pages, moved exactly where Linux moves it (mlock.c
+	 * mlock_fixup, vma.c __mmap_complete / vms_complete_munmap_vmas,
+	 * mremap.c vrm_stat_account, mmap.c expand_downwards). It is the
+	 * pages of VM_LOCKED VMAs plus locked_vm_leaked: MREMAP_DONTUNMAP
+	 * unlocks the whole source VMA without uncharging it (mremap.c
+	 * dontunmap_complete) [LIVE: VmLck stays up after the munmap]. */
+	uint64_t locked_vm;
+	uint64_t locked_vm_leaked;
 };
+
+/* ---- The kernel profile (mm_config; docs/profiles-model.md) -------------- */
+/* Version rules: the one place a rule asks which kernel it is modelling.
+ * Only 6.18 (618) is modelled; mm_config_supported() refuses the others, so
+ * every rule below 6.18 or above it is to be added here, by version. */
+static inline bool mm_kernel_at_least(const mm_state *mm, unsigned version)
+{
+	return mm->cfg.kernel_version >= version;
+}
+/* include/linux/mm.h mm_forbids_zeropage(): true when the kernel boots with
+ * the zero page forbidden (profile zero_page=off). */
+static inline bool mm_forbids_zeropage(const mm_state *mm)
+{
+	return !mm->cfg.zero_page;
+}
+/* RLIMIT_MEMLOCK is RLIM_INFINITY or the process has CAP_IPC_LOCK: the
+ * model does not tell the two apart (see mm_config.memlock). */
+static inline bool mm_memlock_unlimited(const mm_state *mm)
+{
+	return mm->cfg.memlock == MM_MEMLOCK_UNLIMITED;
+}
 
 /* ---- alloc.c: the one allocation seam ---------------------------------- */
 void *mm_alloc(mm_state *mm, size_t size); /* zeroed; NULL if the seam fails it */
@@ -104,6 +133,14 @@ int anon_vma_prepare(mm_state *mm, struct vma *v);
 /* Grows a VM_GROWSDOWN VMA down to addr (mm/mmap.c: expand_downwards).
  * Returns 0 or -errno; on failure nothing changes. */
 int vma_expand_downwards(mm_state *mm, struct vma *v, uint64_t addr);
+
+/* ---- mlock.c: RLIMIT_MEMLOCK -------------------------------------------- */
+/* mm/mlock.c can_do_mlock(): RLIMIT_MEMLOCK not 0, or CAP_IPC_LOCK. */
+bool can_do_mlock(const mm_state *mm);
+/* mm/mmap.c mlock_future_ok(): may `bytes` more become VM_LOCKED? */
+bool mlock_future_ok(const mm_state *mm, uint64_t vm_flags, uint64_t bytes);
+/* Pages of all VM_LOCKED VMAs, for the checker. */
+uint64_t mm_locked_pages(const mm_state *mm);
 
 /* ---- munmap.c / mmap.c ------------------------------------------------------ */
 int unmap_range(mm_state *mm, uint64_t start, uint64_t end);

@@ -182,6 +182,14 @@ static int64_t hugetlb_anon_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint
 		if (r < 0)
 			return r;
 	}
+	/* do_mmap(): MAP_LOCKED's can_do_mlock() and mlock_future_ok() come
+	 * before the file checks. */
+	if (flags & MM_MAP_LOCKED) {
+		if (!can_do_mlock(mm))
+			return -EPERM;
+		if (!mlock_future_ok(mm, MM_VM_LOCKED, len))
+			return -EAGAIN;
+	}
 	/* do_mmap()'s checks for a file: the hugetlbfs file of the mapping. */
 	switch (flags & MM_MAP_TYPE) {
 	case MM_MAP_SHARED_VALIDATE:
@@ -290,6 +298,7 @@ static int64_t mmap_region(mm_state *mm, struct mm_object *file, uint64_t addr, 
 	}
 	if (merged) {
 		vma_free(mm, v);
+		v = merged;
 	} else {
 		v->vm_start = addr;
 		v->vm_end = end;
@@ -302,6 +311,15 @@ static int64_t mmap_region(mm_state *mm, struct mm_object *file, uint64_t addr, 
 		mm_note_touched(mm, addr);
 		mm_note_touched(mm, end);
 	}
+	/* __mmap_complete(): the new pages count in mm->locked_vm (VM_SPECIAL,
+	 * DAX, hugetlb would lose VM_LOCKED instead; the model makes none of
+	 * those here). With CONFIG_MEM_SOFT_DIRTY the VMA -- the merged one as
+	 * a whole when the range merged -- gets VM_SOFTDIRTY: "new (or
+	 * expanded) vma always get soft dirty status". */
+	if (vm_flags & MM_VM_LOCKED)
+		mm->locked_vm += len >> PAGE_SHIFT;
+	if (mm->cfg.soft_dirty)
+		v->vm_flags |= MM_VM_SOFTDIRTY;
 	return (int64_t)addr;
 }
 
@@ -354,7 +372,13 @@ int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64
 	addr = (uint64_t)got;
 	if ((flags & MM_MAP_FIXED_NOREPLACE) && vt_find_intersection(&mm->vt, addr, addr + len))
 		return -EEXIST;
-	/* MAP_LOCKED: can_do_mlock() and mlock_future_ok() hold for root. */
+	/* do_mmap(): MAP_LOCKED needs can_do_mlock() (EPERM), and the VMA's
+	 * VM_LOCKED pages must fit RLIMIT_MEMLOCK (mlock_future_ok: EAGAIN),
+	 * before the file and type checks. */
+	if ((flags & MM_MAP_LOCKED) && !can_do_mlock(mm))
+		return -EPERM;
+	if (!mlock_future_ok(mm, vm_flags, len))
+		return -EAGAIN;
 
 	if (file) {
 		/* file_mmap_ok(): offset and length within MAX_LFS_FILESIZE. */
@@ -402,8 +426,11 @@ int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64
 			return -EINVAL;
 		}
 	}
-	/* overcommit_memory is 0 (heuristic): MAP_NORESERVE is honoured. */
-	if (flags & MM_MAP_NORESERVE)
+	/* do_mmap(): MAP_NORESERVE gives VM_NORESERVE unless
+	 * vm.overcommit_memory is OVERCOMMIT_NEVER (2); then the mapping is
+	 * accounted (accountable_mapping: `ac`) like any private writable one.
+	 * (hugetlbfs files would get it always; they are not modelled.) */
+	if ((flags & MM_MAP_NORESERVE) && mm->cfg.overcommit != 2)
 		vm_flags |= MM_VM_NORESERVE;
 
 	int64_t r = mmap_region(mm, file, addr, len, vm_flags, pgoff);

@@ -51,7 +51,7 @@ static int check_params(const mm_state *mm, const struct remap *r)
 }
 
 /* check_prep_vma() */
-static int check_prep_vma(struct remap *r)
+static int check_prep_vma(const mm_state *mm, struct remap *r)
 {
 	struct vma *v = r->vma;
 	if (!v)
@@ -85,7 +85,12 @@ static int check_prep_vma(struct remap *r)
 		return -EINVAL;
 	if (v->vm_flags & (MM_VM_DONTEXPAND | MM_VM_PFNMAP))
 		return -EFAULT;
-	/* mlock_future_ok() and may_expand_vm() hold for root without limits. */
+	/* The growth of a VM_LOCKED VMA must fit RLIMIT_MEMLOCK. (The kernel
+	 * reaches this only when growing: for a shrink its old_len is
+	 * new_len by now and it returned above.) may_expand_vm() holds: the
+	 * model has no RLIMIT_AS/RLIMIT_DATA. */
+	if (r->type == REMAP_EXPAND && !mlock_future_ok(mm, v->vm_flags, r->delta))
+		return -EAGAIN;
 	return 0;
 }
 
@@ -151,9 +156,16 @@ static int64_t move_vma(mm_state *mm, struct remap *r)
 		return -ENOMEM;
 	struct vma *v = r->vma;
 	uint64_t pgoff = v->vm_pgoff + ((r->addr - v->vm_start) >> PAGE_SHIFT);
+	bool locked = v->vm_flags & MM_VM_LOCKED;
 	struct vma *n = copy_vma(mm, v, r->new_addr, r->new_len, pgoff);
 	if (!n)
 		return -ENOMEM;
+	/* vrm_stat_account(vrm, new_len): the new range is charged to
+	 * locked_vm by the source's flags, before the source goes (its
+	 * unmapping uncharges it) -- and also when the move then fails, the
+	 * new range being unmapped instead. */
+	if (locked)
+		mm->locked_vm += r->new_len >> PAGE_SHIFT;
 	if (pt_move_range(mm, r->addr, r->new_addr, r->old_len) < 0) {
 		/* The kernel moves the tables back and unmaps the new VMA. */
 		(void)unmap_range(mm, r->new_addr, r->new_addr + r->new_len);
@@ -164,6 +176,13 @@ static int64_t move_vma(mm_state *mm, struct remap *r)
 		 * and loses its anon_vma if it moved whole. */
 		struct vma *old = vt_lookup(&mm->vt, r->addr);
 		if (old) {
+			/* "Because we won't unmap we don't need to touch
+			 * locked_vm": the pages that lose VM_LOCKED here stay
+			 * charged [LIVE: VmLck 32 kB -> 36 kB after a 1-page
+			 * DONTUNMAP out of an 8-page locked VMA, and 32 kB
+			 * after unmapping everything]. */
+			if (old->vm_flags & MM_VM_LOCKED)
+				mm->locked_vm_leaked += vma_pages(old);
 			old->vm_flags &= ~MM_VM_LOCKED_MASK;
 			if (old != n && old->vm_start == r->addr && old->vm_end == r->addr + r->old_len)
 				vma_set_anon_vma(mm, old, NULL);
@@ -246,8 +265,12 @@ static int64_t mremap_at(mm_state *mm, struct remap *r)
 			.pgoff = v->vm_pgoff + vma_pages(v), .flags = v->vm_flags, .obj = v->obj,
 			.anon_vma = v->anon_vma,
 		};
+		bool locked = v->vm_flags & MM_VM_LOCKED;
 		if (!vma_merge_new_range(mm, &g))
 			return -ENOMEM;
+		/* expand_vma_in_place() -> vrm_stat_account(vrm, delta). */
+		if (locked)
+			mm->locked_vm += r->delta >> PAGE_SHIFT;
 		return (int64_t)r->addr;
 	}
 	if (!(r->flags & MM_MREMAP_MAYMOVE))
@@ -278,7 +301,7 @@ static int64_t remap_move(mm_state *mm, struct remap *r)
 			.addr = addr, .old_len = len, .new_len = len, .flags = r->flags,
 			.new_addr = target + offset, .vma = v,
 		};
-		int64_t rv = check_prep_vma(&piece);
+		int64_t rv = check_prep_vma(mm, &piece);
 		if (!rv)
 			rv = mremap_to(mm, &piece);
 		if (rv < 0)
@@ -308,7 +331,7 @@ int64_t mm_mremap(mm_state *mm, uint64_t addr, uint64_t old_len, uint64_t new_le
 		res = remap_move(mm, &r);
 	} else {
 		r.vma = vt_lookup(&mm->vt, r.addr);
-		res = check_prep_vma(&r);
+		res = check_prep_vma(mm, &r);
 		if (!res)
 			res = implies_new_addr(&r) ? mremap_to(mm, &r) : mremap_at(mm, &r);
 	}

@@ -40,6 +40,10 @@ int unmap_range(mm_state *mm, uint64_t start, uint64_t end)
 	pt_unmap_range(mm, start, end);
 	while (v && v->vm_start < end) {
 		struct vma *next = v->node.next;
+		/* vms_gather_munmap_vmas() counts the locked pages going,
+		 * vms_complete_munmap_vmas() takes them off mm->locked_vm. */
+		if (v->vm_flags & MM_VM_LOCKED)
+			mm->locked_vm -= vma_pages(v);
 		vma_remove(mm, v);
 		v = next;
 	}

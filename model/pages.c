@@ -918,7 +918,8 @@ void mm_pages(const mm_state *mm, uint64_t start, size_t npages, uint8_t *out)
  *     U=1; RW only with VM_WRITE (private: only on an anonymous page); NX
  *     exactly when the VMA lacks VM_EXEC; PROT_NONE entries only in VMAs
  *     without R/W/X;
- * I13 the zero pages are never mapped writable;
+ * I13 the zero pages are never mapped writable, nor at all where the profile
+ *     forbids them (zero_page=off; thp_zero_page=off for the huge one);
  * I14 every data frame's map count equals the entries that map it, and no
  *     entry maps a free frame;
  * I15 upper-level entries are tables in Linux's _PAGE_TABLE format;
@@ -1018,6 +1019,13 @@ size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 						REPORT(12, v, "NX disagrees with VM_EXEC");
 					if ((pfn == pt->zero_pfn || pfn == pt->hzero_pfn) && (e & X86_RW))
 						REPORT(13, v, "zero page mapped writable");
+					/* The profile: no zero page at all under
+					 * mm_forbids_zeropage(), no huge one without
+					 * use_zero_page. */
+					if ((pfn == pt->zero_pfn || pfn == pt->hzero_pfn) && !mm->cfg.zero_page)
+						REPORT(13, v, "zero page mapped under zero_page=off");
+					if (pfn == pt->hzero_pfn && !mm->cfg.thp_zero_page)
+						REPORT(13, v, "huge zero page mapped under thp_zero_page=off");
 					for (unsigned k = 0; k < (level == 2 ? PMD_PAGES : 1u); k++) {
 						const struct frame *fr = frame_of(pt, pfn + k);
 						if (!fr || fr->kind == FR_FREE)

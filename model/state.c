@@ -27,6 +27,14 @@ void mm_config_default(mm_config *cfg)
 	cfg->soft_dirty = false;
 }
 
+bool mm_config_supported(const mm_config *cfg)
+{
+	/* Version rules live behind mm_kernel_at_least() (internal.h); only
+	 * Linux 6.18 has been modelled and checked so far. */
+	return cfg->kernel_version == MM_DEFAULT_KERNEL_VERSION && cfg->thp_mode <= MM_THP_ALWAYS &&
+	       cfg->overcommit <= 2;
+}
+
 mm_state *mm_create(const mm_config *cfg)
 {
 	mm_state *mm = mm_alloc(NULL, sizeof(*mm));
@@ -113,6 +121,11 @@ struct mm_object *mm_file_lookup(mm_state *mm, int id)
 size_t mm_map_count(const mm_state *mm)
 {
 	return mm->vt.count;
+}
+
+uint64_t mm_locked_vm(const mm_state *mm)
+{
+	return mm->locked_vm;
 }
 
 size_t mm_vmas(const mm_state *mm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap)

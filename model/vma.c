@@ -397,10 +397,16 @@ int vma_expand_downwards(mm_state *mm, struct vma *v, uint64_t addr)
 	uint64_t grow = (v->vm_start - addr) >> PAGE_SHIFT;
 	if (grow > v->vm_pgoff)
 		return -ENOMEM;
-	/* acct_stack_growth(): RLIMIT_STACK bounds the whole VMA. */
+	/* acct_stack_growth(): RLIMIT_STACK bounds the whole VMA, then
+	 * RLIMIT_MEMLOCK the growth of a locked one (mlock_future_ok). */
 	if (v->vm_end - addr > mm->cfg.stack_rlimit)
+		return -ENOMEM;
+	if (!mlock_future_ok(mm, v->vm_flags, grow << PAGE_SHIFT))
 		return -ENOMEM;
 	v->vm_pgoff -= grow;
 	vma_set_bounds(mm, v, addr, v->vm_end);
+	/* expand_downwards(): a locked stack charges its growth. */
+	if (v->vm_flags & MM_VM_LOCKED)
+		mm->locked_vm += grow;
 	return 0;
 }

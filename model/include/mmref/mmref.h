@@ -229,6 +229,10 @@ typedef struct mm_touch_result {
 
 /* ---- Life cycle ------------------------------------------------------------ */
 void mm_config_default(mm_config *cfg);
+/* Whether the model has the rules of this profile: kernel_version 618 only
+ * (docs/profiles-model.md), thp_mode and overcommit in range. mm_create
+ * runs any config; a caller that must not run unmodelled rules asks here. */
+bool mm_config_supported(const mm_config *cfg);
 mm_state *mm_create(const mm_config *cfg); /* NULL: defaults. NULL on no memory. */
 void mm_destroy(mm_state *mm);
 
@@ -256,6 +260,8 @@ mm_touch_result mm_touch(mm_state *mm, uint64_t addr, mm_access access);
 
 /* ---- Observation ------------------------------------------------------------- */
 size_t mm_map_count(const mm_state *mm);
+/* mm->locked_vm in pages, as /proc/self/status VmLck shows it (in kB). */
+uint64_t mm_locked_vm(const mm_state *mm);
 /* The VMAs overlapping [lo, hi), in address order; returns how many there are
  * (which may exceed cap: only cap are written). */
 size_t mm_vmas(const mm_state *mm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap);
