@@ -17,6 +17,7 @@
 #include "diff.h"
 #include "shrink.h"
 #include "target.h"
+#include "cli_limits.h"
 #include "trace.h"
 
 int cmd_decode(int argc, char **argv);
@@ -27,6 +28,7 @@ enum { EXIT_OK = 0, EXIT_NO_DIVERGENCE = 1, EXIT_BAD = 2 };
 static gboolean parse_opts(GOptionContext *ctx, int *argc, char ***argv, const char *cmd)
 {
 	GError *err = NULL;
+	cli_add_limit_options(ctx);
 	if (!g_option_context_parse(ctx, argc, argv, &err)) {
 		fprintf(stderr, "mmref %s: %s (see --help)\n", cmd, err->message);
 		g_error_free(err);
@@ -92,8 +94,11 @@ int cmd_decode(int argc, char **argv)
 			g_free(name);
 			g_free(base);
 		} else {
-			if (n > 1)
-				printf("# %s\n", *f);
+			if (n > 1) {
+				char *safe = cli_comment_text(*f);
+				printf("# %s\n", safe);
+				g_free(safe);
+			}
 			fputs(text, stdout);
 		}
 		g_free(text);
@@ -237,8 +242,11 @@ int cmd_shrink(int argc, char **argv)
 	const char *nl = strchr(body, '\n');
 	gsize head = nl ? (gsize)(nl - body) + 1 : strlen(body);
 	g_string_append_len(text, body, (gssize)head);
-	g_string_append_printf(text, "# %s: shrunk by mmref shrink from %s (%u statements)\n", sig, files[0],
+	char *safe_sig = cli_comment_text(sig), *safe_name = cli_comment_text(files[0]);
+	g_string_append_printf(text, "# %s: shrunk by mmref shrink from %s (%u statements)\n", safe_sig, safe_name,
 	                       st.stmts_before);
+	g_free(safe_sig);
+	g_free(safe_name);
 	g_string_append(text, body + head);
 	if (out) {
 		if (!g_file_set_contents(out, text->str, (gssize)text->len, &err)) {

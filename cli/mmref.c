@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_limits.h"
 #include "diff.h"
 #include "gen.h"
 #include "report.h"
@@ -117,6 +118,10 @@ static target *make_target(const char *name, double timeout)
 		g_error_free(err);
 		return NULL;
 	}
+	if (!cli_check_timeout(g_get_prgname(), timeout)) {
+		target_free(tg);
+		return NULL;
+	}
 	if (timeout > 0)
 		target_exec_set_timeout(tg, (int)(timeout * 1000));
 	return tg;
@@ -164,6 +169,7 @@ static gboolean setup_profiles(const char *cmd, target *const *tv, guint n, cons
 static gboolean parse_options(GOptionContext *ctx, int *argc, char ***argv)
 {
 	GError *err = NULL;
+	cli_add_limit_options(ctx);
 	if (!g_option_context_parse(ctx, argc, argv, &err)) {
 		fprintf(stderr, "mmref: %s (see --help)\n", err->message);
 		g_error_free(err);
@@ -345,6 +351,8 @@ static int cmd_diff(int argc, char **argv)
 		fprintf(stderr, "mmref diff: --gen and --length must not be negative\n");
 		goto out;
 	}
+	if (!cli_check_length("mmref diff", length))
+		goto out;
 	if (!load_all(files, traces))
 		goto out;
 	names = g_strsplit(targets_opt ? targets_opt : "model,naive", ",", -1);
@@ -529,12 +537,20 @@ static int cmd_serve(int argc, char **argv)
 	gboolean started = FALSE;
 	GString *answer = g_string_new(NULL);
 	ssize_t n;
+	guint lineno = 0;
 	while ((n = getline(&buf, &cap, stdin)) >= 0) {
 		tr_stmt st;
+		lineno++;
 		const char *directive = NULL;
 		GError *err = NULL;
 		g_string_truncate(answer, 0);
-		int r = trace_parser_feed(parser, buf, &st, &directive, &err);
+		/* A NUL byte would cut the line short: refuse it (and count it). */
+		int r = memchr(buf, '\0', (size_t)n) ? -2 : trace_parser_feed(parser, buf, &st, &directive, &err);
+		if (r == -2) {
+			trace_parser_feed(parser, "", &st, &directive, NULL);
+			g_set_error(&err, TRACE_ERROR, TRACE_ERROR_PARSE, "<stdin>:%u: error: NUL byte in the line", lineno);
+			r = -1;
+		}
 		if (r < 0) {
 			g_string_append_printf(answer, "# error: %s\n", err->message);
 			g_error_free(err);
@@ -602,6 +618,8 @@ static int cmd_gen(int argc, char **argv)
 		fprintf(stderr, "mmref gen: --seed, --count and --length must not be negative\n");
 		goto out;
 	}
+	if (!cli_check_length("mmref gen", length))
+		goto out;
 	if (out_dir && g_mkdir_with_parents(out_dir, 0777) != 0) {
 		fprintf(stderr, "mmref gen: cannot create %s\n", out_dir);
 		goto out;

@@ -2,6 +2,7 @@
  * renderings (maps, smaps, pages, state), the parser of `state` and the
  * comparison the diff engine runs after every statement. */
 #include "snapshot.h"
+#include "tr_limits.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -49,6 +50,12 @@ void snapshot_free(snapshot *s)
 		g_array_unref(s->pages);
 	s->vmas = NULL;
 	s->pages = NULL;
+}
+
+int snapshot_has_room(const snapshot *s, uint64_t npages)
+{
+	uint64_t max = MIN(tr_limit.max_snapshot_pages, (uint64_t)G_MAXUINT - 1);
+	return npages <= max && s->pages->len <= max - npages;
 }
 
 void snapshot_add_vma(snapshot *s, const snap_vma *v, const guint8 *pages)
@@ -293,6 +300,12 @@ static gboolean parse_state_line(snapshot *s, const trace *t, const char *line, 
 		state_fail(error, lineno, "bad range '%s'", w[0]);
 		goto out;
 	}
+	/* A state lists the VMAs inside the arena: an answer cannot make the
+	 * harness describe more than the arena (or the snapshot limit). */
+	if (t && (v.start < t->arena_base || v.end > t->arena_base + t->arena_size)) {
+		state_fail(error, lineno, "VMA %s is not inside the arena", w[0]);
+		goto out;
+	}
 	if (s->vmas->len && g_array_index(s->vmas, snap_vma, s->vmas->len - 1).end > v.start) {
 		state_fail(error, lineno, "VMA %s is not after the previous one", w[0]);
 		goto out;
@@ -347,8 +360,10 @@ static gboolean parse_state_line(snapshot *s, const trace *t, const char *line, 
 		goto out;
 	}
 	uint64_t npages = (v.end - v.start) >> MM_PAGE_SHIFT;
-	if (npages > (1ull << 28)) {
-		state_fail(error, lineno, "VMA %s too large to snapshot", w[0]);
+	if (!snapshot_has_room(s, npages)) {
+		state_fail(error, lineno,
+		           "VMA %s takes the snapshot past its limit of %" G_GUINT64_FORMAT " pages (--max-snapshot-pages)",
+		           w[0], (guint64)tr_limit.max_snapshot_pages);
 		goto out;
 	}
 	pages = g_malloc(npages ? npages : 1);

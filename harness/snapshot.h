@@ -44,6 +44,9 @@ uint64_t snapshot_visible_vmflags(void);
 /* Appends a VMA and its page states (npages = (end - start) / page size);
  * fills first_page. */
 void snapshot_add_vma(snapshot *s, const snap_vma *v, const guint8 *pages);
+/* Whether s can take npages more page states within tr_limit's
+ * max_snapshot_pages (--max-snapshot-pages). */
+int snapshot_has_room(const snapshot *s, uint64_t npages);
 /* The state of the page at addr: MM_PAGE_NONE outside every VMA. */
 mm_page_state snapshot_page(const snapshot *s, uint64_t addr);
 /* One VMA as a `state` line (without "| "); shmem_no is its N in shmem:N. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "target_internal.h"
+#include "tr_limits.h"
 
 typedef struct api_priv {
 	const mm_api *api;
@@ -186,7 +187,20 @@ static gboolean api_snapshot(target *tg, const trace *t, snapshot *snap, GError 
 			}
 			v.object = GPOINTER_TO_UINT(no);
 		}
-		guint npages = (guint)((vi->end - vi->start) >> MM_PAGE_SHIFT);
+		uint64_t npages64 = (vi->end - vi->start) >> MM_PAGE_SHIFT;
+		/* One page state per page: a huge mapping (with --max-arena raised)
+		 * is refused rather than exhausting memory. */
+		if (!snapshot_has_room(snap, npages64)) {
+			g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET,
+			            "%s: the state takes more than %" G_GUINT64_FORMAT
+			            " pages, the snapshot limit (--max-snapshot-pages)",
+			            tg->name, (guint64)tr_limit.max_snapshot_pages);
+			snapshot_clear(snap);
+			if (shmem)
+				g_hash_table_unref(shmem);
+			return FALSE;
+		}
+		guint npages = (guint)npages64;
 		g_array_set_size(p->pages, npages);
 		p->api->pages(p->mm, vi->start, npages, (uint8_t *)(void *)p->pages->data);
 		snapshot_add_vma(snap, &v, (const guint8 *)p->pages->data);

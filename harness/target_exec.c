@@ -7,12 +7,16 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "target.h"
+#include "tr_limits.h"
 
 #define EXEC_DEFAULT_TIMEOUT_MS 10000
 
@@ -39,6 +43,98 @@ static void G_GNUC_PRINTF(3, 4) target_fail(target *tg, GError **error, const ch
 	g_free(what);
 }
 
+/* ---- Every process a target started ------------------------------------------------
+ * A target may start processes that leave its process group (setsid) and
+ * outlive it. The harness is a child subreaper (PR_SET_CHILD_SUBREAPER): an
+ * orphan of any target is re-parented to the harness rather than to init, so
+ * that it stays findable. Ending a target kills its process group, every
+ * process descended from it (found through /proc's parent links), and every
+ * orphan the harness adopted that is not itself a live target. */
+
+static GHashTable *live_children; /* pid -> pid: the exec targets' own processes */
+
+/* The parent of /proc/PID (-1 if gone); *zombie if it has ended. */
+static pid_t ppid_of(const char *pid_dir, gboolean *zombie)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid_dir);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *rp = strrchr(buf, ')'); /* the command name may hold anything */
+	int ppid;
+	char state;
+	if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2)
+		return -1;
+	*zombie = state == 'Z' || state == 'X';
+	return (pid_t)ppid;
+}
+
+/* Kills root's descendants and the orphans the harness adopted; reaps the
+ * adopted ones. Returns how many processes it killed. */
+static guint kill_leftovers(pid_t root)
+{
+	guint killed = 0;
+	pid_t self = getpid();
+	for (int round = 0; round < 4; round++) {
+		GHashTable *parent = g_hash_table_new(g_direct_hash, g_direct_equal);
+		GArray *adopted = g_array_new(FALSE, FALSE, sizeof(pid_t));
+		GDir *d = g_dir_open("/proc", 0, NULL);
+		const char *e;
+		while (d && (e = g_dir_read_name(d))) {
+			if (!g_ascii_isdigit(e[0]))
+				continue;
+			gboolean zombie = FALSE;
+			pid_t pid = (pid_t)atoi(e), pp = ppid_of(e, &zombie);
+			if (pid == root)
+				continue;
+			if (pp == self && !(live_children && g_hash_table_contains(live_children, GINT_TO_POINTER(pid)))) {
+				g_array_append_val(adopted, pid);
+				if (!zombie && kill(pid, SIGKILL) == 0)
+					killed++;
+			} else if (pp > 0 && !zombie)
+				g_hash_table_insert(parent, GINT_TO_POINTER(pid), GINT_TO_POINTER(pp));
+		}
+		if (d)
+			g_dir_close(d);
+		/* root's descendants: every process whose chain of parents reaches root */
+		GArray *victims = g_array_new(FALSE, FALSE, sizeof(pid_t));
+		GHashTableIter it;
+		gpointer k, v;
+		g_hash_table_iter_init(&it, parent);
+		while (root > 0 && g_hash_table_iter_next(&it, &k, &v)) {
+			pid_t q = GPOINTER_TO_INT(v);
+			for (int depth = 0; q > 1 && q != self && depth < 4096; depth++) {
+				if (q == root) {
+					pid_t pid = GPOINTER_TO_INT(k);
+					g_array_append_val(victims, pid);
+					break;
+				}
+				q = GPOINTER_TO_INT(g_hash_table_lookup(parent, GINT_TO_POINTER(q)));
+			}
+		}
+		for (guint i = 0; i < victims->len; i++)
+			if (kill(g_array_index(victims, pid_t, i), SIGKILL) == 0)
+				killed++;
+		for (guint i = 0; i < adopted->len; i++) {
+			int st;
+			while (waitpid(g_array_index(adopted, pid_t, i), &st, 0) < 0 && errno == EINTR)
+				;
+		}
+		gboolean none = victims->len == 0 && adopted->len == 0;
+		g_array_unref(victims);
+		g_array_unref(adopted);
+		g_hash_table_unref(parent);
+		if (none)
+			break;
+		g_usleep(1000); /* descendants re-parented to the harness are reaped next round */
+	}
+	return killed;
+}
+
 /* Ends the child (its whole process group) and forgets it. Returns a
  * description of how it ended. */
 static char *reap(exec_priv *p, gboolean wait_a_little)
@@ -56,6 +152,8 @@ static char *reap(exec_priv *p, gboolean wait_a_little)
 	 * report says how it ended rather than "killed by us". */
 	for (int i = 0; wait_a_little && i < 50 && (r = waitpid(p->pid, &status, WNOHANG)) == 0; i++)
 		g_usleep(2000);
+	/* Its descendants, while their parent links still lead to it. */
+	guint left = kill_leftovers(r == p->pid ? 0 : p->pid);
 	char *how;
 	if (r == p->pid) {
 		kill(-p->pid, SIGKILL); /* anything it left behind */
@@ -71,6 +169,15 @@ static char *reap(exec_priv *p, gboolean wait_a_little)
 		while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
 			;
 		how = g_strdup("was killed");
+	}
+	if (live_children)
+		g_hash_table_remove(live_children, GINT_TO_POINTER(p->pid));
+	/* Those re-parented to the harness when it ended. */
+	left += kill_leftovers(0);
+	if (left) {
+		char *more = g_strdup_printf("%s; %u process%s it left behind killed", how, left, left == 1 ? "" : "es");
+		g_free(how);
+		how = more;
 	}
 	g_spawn_close_pid(p->pid);
 	p->alive = FALSE;
@@ -96,6 +203,9 @@ static gboolean spawn(target *tg, GError **error)
 		return FALSE;
 	}
 	p->alive = TRUE;
+	if (!live_children)
+		live_children = g_hash_table_new(g_direct_hash, g_direct_equal);
+	g_hash_table_add(live_children, GINT_TO_POINTER(p->pid));
 	g_string_truncate(p->rbuf, 0);
 	return TRUE;
 }
@@ -147,14 +257,25 @@ static gboolean send_line(target *tg, const char *line, gint64 deadline, GError 
 	return ok;
 }
 
-/* Reads one answer block: lines up to the empty line, which is consumed. */
+/* Reads one answer block: lines up to the empty line, which is consumed.
+ * Bounded by the deadline (whether or not the target keeps writing) and by
+ * tr_limit's bytes and lines per statement. */
 static gboolean read_block(target *tg, const char *sent, gint64 deadline, GPtrArray *lines, GError **error)
 {
 	exec_priv *p = priv_of(tg);
+	guint64 bytes = 0; /* of this block, consumed lines and the partial one */
 	for (;;) {
 		char *nl;
 		while ((nl = memchr(p->rbuf->str, '\n', p->rbuf->len))) {
 			size_t l = (size_t)(nl - p->rbuf->str);
+			bytes += l + 1;
+			if (lines->len >= tr_limit.max_answer_lines) {
+				char *what = g_strdup_printf("answer longer than %" G_GUINT64_FORMAT " lines (--max-answer-lines)",
+				                             (guint64)tr_limit.max_answer_lines);
+				lost(tg, error, sent, what, FALSE);
+				g_free(what);
+				return FALSE;
+			}
 			char *line = g_strndup(p->rbuf->str, l);
 			g_string_erase(p->rbuf, 0, (gssize)l + 1);
 			if (l && line[l - 1] == '\r')
@@ -165,12 +286,21 @@ static gboolean read_block(target *tg, const char *sent, gint64 deadline, GPtrAr
 			}
 			g_ptr_array_add(lines, line);
 		}
+		if (bytes + p->rbuf->len > tr_limit.max_answer_bytes) {
+			char *what = g_strdup_printf("answer larger than %" G_GUINT64_FORMAT " bytes (--max-answer-bytes)",
+			                             (guint64)tr_limit.max_answer_bytes);
+			lost(tg, error, sent, what, FALSE);
+			g_free(what);
+			return FALSE;
+		}
 		struct pollfd pfd = {.fd = p->from_child, .events = POLLIN};
-		int pr = poll(&pfd, 1, remaining_ms(deadline));
+		/* The deadline holds for the whole answer: a target that trickles
+		 * output keeps the pipe busy but does not get more time. */
+		int pr = g_get_monotonic_time() >= deadline ? 0 : poll(&pfd, 1, remaining_ms(deadline));
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr == 0) {
-			char *what = g_strdup_printf("no answer within %d ms", p->timeout_ms);
+			char *what = g_strdup_printf("no complete answer within %d ms", p->timeout_ms);
 			lost(tg, error, sent, what, FALSE);
 			g_free(what);
 			return FALSE;
@@ -182,8 +312,6 @@ static gboolean read_block(target *tg, const char *sent, gint64 deadline, GPtrAr
 		if (r <= 0)
 			return lost(tg, error, sent, "end of output", TRUE);
 		g_string_append_len(p->rbuf, buf, r);
-		if (p->rbuf->len > (64u << 20))
-			return lost(tg, error, sent, "answer larger than 64 MiB", FALSE);
 	}
 }
 
@@ -271,6 +399,35 @@ static gboolean is_comment(const char *l)
 	return *l == '#';
 }
 
+/* Whether echo (an answer line, up to "=>") is the statement sent, token
+ * for token: an answer to another statement is the target's failure. */
+static gboolean echo_matches(const char *echo, const char *sent)
+{
+	char **a = g_strsplit_set(echo, " \t", -1), **b = g_strsplit_set(sent, " \t", -1);
+	char **p = a, **q = b;
+	gboolean same = TRUE;
+	for (;;) {
+		while (*p && !**p)
+			p++;
+		while (*q && !**q)
+			q++;
+		gboolean pend = !*p || strcmp(*p, "=>") == 0 || **p == '#', qend = !*q;
+		if (pend || qend) {
+			same = pend && qend;
+			break;
+		}
+		if (strcmp(*p, *q) != 0) {
+			same = FALSE;
+			break;
+		}
+		p++;
+		q++;
+	}
+	g_strfreev(a);
+	g_strfreev(b);
+	return same;
+}
+
 static gboolean exec_exec(target *tg, const trace *t, const tr_stmt *s, tr_result *res, GError **error)
 {
 	GString *g = g_string_new(NULL);
@@ -290,6 +447,9 @@ static gboolean exec_exec(target *tg, const trace *t, const tr_stmt *s, tr_resul
 		GError *err = NULL;
 		if (!arrow) {
 			target_fail(tg, error, "answer '%s' to '%s' has no '=> RESULT'", echo, g->str);
+			ok = FALSE;
+		} else if (!echo_matches(echo, g->str)) {
+			target_fail(tg, error, "answer '%s' is not for '%s' (it echoes another statement)", echo, g->str);
 			ok = FALSE;
 		} else {
 			char *text = g_strdup(arrow + 2);
@@ -402,9 +562,12 @@ target *target_exec_new(const char *name, const char *command, GError **error)
 	const char *env = g_getenv("MMREF_EXEC_TIMEOUT");
 	if (env && *env) {
 		double sec = g_ascii_strtod(env, NULL);
-		if (sec > 0)
-			p->timeout_ms = (int)(sec * 1000);
+		if (sec > 0) /* NaN fails this too */
+			p->timeout_ms = (int)(MIN(sec, tr_limit.max_timeout) * 1000);
 	}
+	/* Orphans of a target come back to the harness, which kills them
+	 * (kill_leftovers): a target cannot leave processes behind. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	target *tg = g_new0(target, 1);
 	tg->ops = &exec_ops;
 	tg->name = g_strdup(name);
@@ -417,5 +580,5 @@ gboolean target_is_exec(const target *tg) { return tg->ops == &exec_ops; }
 void target_exec_set_timeout(target *tg, int timeout_ms)
 {
 	if (target_is_exec(tg) && timeout_ms > 0)
-		priv_of(tg)->timeout_ms = timeout_ms;
+		priv_of(tg)->timeout_ms = (int)MIN((double)timeout_ms, tr_limit.max_timeout * 1000);
 }
