@@ -26,6 +26,8 @@ int naive_mseal(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t flags);
 mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access);
 
 size_t naive_map_count(const naive_mm *nm);
+/* mm->locked_vm, in pages (VmLck / 4 KiB) */
+uint64_t naive_locked_vm(const naive_mm *nm);
 size_t naive_vmas(const naive_mm *nm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap);
 mm_page_state naive_page(const naive_mm *nm, uint64_t addr);
 void naive_pages(const naive_mm *nm, uint64_t start, size_t npages, uint8_t *out);

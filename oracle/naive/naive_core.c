@@ -38,9 +38,28 @@ naive_mm *naive_create(const mm_config *cfg)
 		nm->cfg.zero_page = true;
 		nm->cfg.thp_mode = MM_THP_MADVISE;
 		nm->cfg.thp_zero_page = true;
+		nm->cfg.overcommit = 0;
 		nm->cfg.memlock = MM_MEMLOCK_UNLIMITED;
+		nm->cfg.soft_dirty = false;
 	}
 	return nm;
+}
+
+/* ---- The memlock profile key ---------------------------------------------- */
+
+bool nv_capable_ipc_lock(const naive_mm *nm) { return nm->cfg.memlock == MM_MEMLOCK_UNLIMITED; }
+
+bool nv_can_do_mlock(const naive_mm *nm) { return nm->cfg.memlock != 0 || nv_capable_ipc_lock(nm); }
+
+uint64_t nv_memlock_pages(const naive_mm *nm) { return nm->cfg.memlock >> MM_PAGE_SHIFT; }
+
+/* mm/mmap.c: mlock_future_ok(): only a VM_LOCKED mapping is limited; the
+ * pages already counted in locked_vm plus the new ones must fit. */
+bool nv_mlock_future_ok(const naive_mm *nm, uint64_t vm_flags, uint64_t bytes)
+{
+	if (!(vm_flags & MM_VM_LOCKED) || nv_capable_ipc_lock(nm))
+		return true;
+	return nv_pages(bytes) + nm->locked_vm <= nv_memlock_pages(nm);
 }
 
 void naive_destroy(naive_mm *nm)
@@ -384,6 +403,8 @@ void nv_cache_remove_range(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t 
 /* ---- Observation ----------------------------------------------------------- */
 
 size_t naive_map_count(const naive_mm *nm) { return nm->nvmas; }
+
+uint64_t naive_locked_vm(const naive_mm *nm) { return nm->locked_vm; }
 
 size_t naive_vmas(const naive_mm *nm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap)
 {

@@ -73,15 +73,39 @@ static void fault_around(naive_mm *nm, const nvma *v, uint64_t addr)
 	}
 }
 
-/* mm/huge_memory.c: thp_vma_allowable_order() in THP "madvise" mode for an
- * anonymous fault: VM_HUGEPAGE, not VM_NOHUGEPAGE, the aligned 2 MiB range
- * inside the VMA (thp_vma_suitable_order), and the PMD still none. */
+/* Whether a fault on v at addr tries a PMD-sized THP first (mm/memory.c:
+ * __handle_mm_fault: pmd_none and thp_vma_allowable_order(TVA_PAGEFAULT),
+ * then do_huge_pmd_anonymous_page: thp_vma_suitable_order).
+ * include/linux/huge_mm.h: thp_vma_allowable_orders() for an anonymous VMA
+ * keeps the PMD order (sysfs "inherit") only when transparent_hugepage/enabled
+ * is "always", or "madvise" and the VMA has VM_HUGEPAGE; "never" keeps none.
+ * mm/huge_memory.c: __thp_vma_allowable_orders(): vma_thp_disabled() refuses
+ * VM_NOHUGEPAGE; at fault time no anon_vma is needed yet. */
 static bool thp_fault_ok(naive_mm *nm, const nvma *v, uint64_t addr)
 {
 	uint64_t haddr = addr & ~(NV_PMD - 1);
-	return nm->cfg.thp_enabled && (v->flags & MM_VM_HUGEPAGE) && !(v->flags & MM_VM_NOHUGEPAGE) &&
-	       haddr >= v->start && haddr + NV_PMD <= v->end && !nv_region_get(nm, addr);
+	bool mode_allows;
+	switch (nm->cfg.thp_mode) {
+	case MM_THP_ALWAYS:
+		mode_allows = true;
+		break;
+	case MM_THP_MADVISE:
+		mode_allows = (v->flags & MM_VM_HUGEPAGE) != 0;
+		break;
+	case MM_THP_NEVER:
+	default:
+		mode_allows = false;
+		break;
+	}
+	return nm->cfg.thp_enabled && mode_allows && !(v->flags & MM_VM_NOHUGEPAGE) && haddr >= v->start &&
+	       haddr + NV_PMD <= v->end && !nv_region_get(nm, addr);
 }
+
+/* mm/huge_memory.c: do_huge_pmd_anonymous_page(): a read fault maps the huge
+ * zero page only when !mm_forbids_zeropage() and
+ * transparent_hugepage/use_zero_page; otherwise it allocates a THP as a
+ * write fault does. */
+static bool huge_zero_page_ok(const naive_mm *nm) { return nm->cfg.zero_page && nm->cfg.thp_zero_page; }
 
 static void map_pmd(naive_mm *nm, uint64_t addr, nregion_kind kind)
 {
@@ -105,15 +129,21 @@ nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write
 		if (st == MM_PAGE_NONE) {
 			if (thp_fault_ok(nm, v, addr)) {
 				/* do_huge_pmd_anonymous_page(): vmf_anon_prepare() first;
-				 * a read maps the huge zero page, a write a THP */
+				 * a read maps the huge zero page (when allowed), else a THP */
 				nv_anon_vma_prepare(nm, v);
-				map_pmd(nm, addr, write ? NV_REGION_PMD_ANON : NV_REGION_PMD_ZERO);
+				bool zero = !write && huge_zero_page_ok(nm);
+				map_pmd(nm, addr, zero ? NV_REGION_PMD_ZERO : NV_REGION_PMD_ANON);
 				return NV_FAULT_OK;
 			}
-			/* do_anonymous_page(): read → zero page, write → new page */
-			if (write)
-				nv_anon_vma_prepare(nm, v);
-			map_4k(nm, addr, write ? MM_PAGE_ANON : MM_PAGE_ZERO);
+			/* do_anonymous_page(): a read maps the zero page unless
+			 * mm_forbids_zeropage() (profile zero_page=off); anything
+			 * else takes anon_vma_prepare() and a new page [LIVE] */
+			if (!write && nm->cfg.zero_page) {
+				map_4k(nm, addr, MM_PAGE_ZERO);
+				return NV_FAULT_OK;
+			}
+			nv_anon_vma_prepare(nm, v);
+			map_4k(nm, addr, MM_PAGE_ANON);
 			return NV_FAULT_OK;
 		}
 		if (st == MM_PAGE_ZERO && write) {

@@ -85,6 +85,12 @@ struct naive_mm {
 	size_t ncached, cap_cached;
 
 	uint32_t last_file_id, last_shmem_id, last_anon_vma;
+
+	/* mm->locked_vm, in pages: kept the way the kernel keeps it (mmap,
+	 * munmap, mlock_fixup, mremap), not recomputed from the VMAs -- an
+	 * MREMAP_DONTUNMAP move of a locked VMA leaves it higher than the
+	 * locked VMAs add up to [LIVE]. */
+	uint64_t locked_vm;
 };
 
 /* ---- naive_core.c: arrays, lookups, pages ---- */
@@ -122,6 +128,16 @@ bool nv_cache_is_dirty(const naive_mm *nm, const nvma *v, uint64_t addr);
 void nv_cache_remove_range(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first, uint64_t last_excl);
 
 uint64_t nv_vma_file_index(const nvma *v, uint64_t addr); /* vm_pgoff + page offset in VMA */
+
+/* ---- naive_core.c: the profile's limits (mm_config: memlock) ---- */
+/* capable(CAP_IPC_LOCK): the profile gives MM_MEMLOCK_UNLIMITED for it too */
+bool nv_capable_ipc_lock(const naive_mm *nm);
+/* mm/mlock.c: can_do_mlock(): RLIMIT_MEMLOCK != 0 or CAP_IPC_LOCK */
+bool nv_can_do_mlock(const naive_mm *nm);
+/* rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT */
+uint64_t nv_memlock_pages(const naive_mm *nm);
+/* mm/mmap.c: mlock_future_ok(mm, vm_flags, bytes) */
+bool nv_mlock_future_ok(const naive_mm *nm, uint64_t vm_flags, uint64_t bytes);
 
 /* ---- naive_merge.c ---- */
 bool nv_anon_compatible(uint32_t a, uint32_t b);

@@ -141,28 +141,35 @@ static void punch_hole(naive_mm *nm, const nvma *v, uint64_t start, uint64_t end
 	}
 }
 
-/* mm/khugepaged.c: madvise_collapse() for anonymous VMAs: the VMA must be
- * able to hold an aligned 2 MiB and not be VM_NOHUGEPAGE (else EINVAL).
- * Each aligned 2 MiB block inside [start, end): already PMD-mapped counts
- * as done; a table with a guard marker stops with EINVAL; any other block,
- * even one with no page table or only empty entries, becomes one anonymous
- * THP (collapse_huge_page) [LIVE]. File and
- * shmem VMAs (shmem_enabled=never) are refused with EINVAL. */
+/* mm/khugepaged.c: madvise_collapse() for anonymous VMAs.
+ * thp_vma_allowable_order(TVA_FORCED_COLLAPSE) first: the sysfs THP mode
+ * does not apply (forced collapse skips the order mask), but the VMA must
+ * be able to hold an aligned 2 MiB, must not be VM_NOHUGEPAGE, and must
+ * already have an anon_vma (__thp_vma_allowable_orders: without one only
+ * smaps and page faults pass) -- else EINVAL with nothing done [LIVE: a
+ * never-touched VMA]. Then each aligned 2 MiB block of [start, end) in turn:
+ * already PMD-mapped (a THP or the huge zero page) counts as done; no page
+ * table at all (pmd none) stops with EINVAL, later blocks untouched [LIVE];
+ * a table with a guard marker stops with EINVAL; any other table, even one
+ * whose entries are all none, becomes one anonymous THP (collapse_huge_page)
+ * [LIVE], also in a read-only VMA [LIVE]. File and shmem VMAs
+ * (shmem_enabled=never) are refused with EINVAL. */
 static int madvise_collapse(naive_mm *nm, nvma *v, uint64_t start, uint64_t end)
 {
 	uint64_t last = (v->end - NV_PMD) & ~(NV_PMD - 1);
 	if (v->backing != MM_BACKING_ANON || (v->flags & MM_VM_NOHUGEPAGE) || v->end - v->start < NV_PMD ||
-	    last < v->start)
+	    last < v->start || !v->anon_vma)
 		return -EINVAL;
 	uint64_t hstart = (start + NV_PMD - 1) & ~(NV_PMD - 1), hend = end & ~(NV_PMD - 1);
 	for (uint64_t h = hstart; h < hend; h += NV_PMD) {
 		nregion *r = nv_region_get(nm, h);
-		if (r && r->kind != NV_REGION_PTE)
+		if (!r)
+			return -EINVAL;
+		if (r->kind != NV_REGION_PTE)
 			continue;
 		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE)
 			if (nv_page_get(nm, a) == MM_PAGE_GUARD)
 				return -EINVAL;
-		nv_anon_vma_prepare(nm, v);
 		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE)
 			nv_page_set(nm, a, MM_PAGE_ANON);
 		nv_region_set(nm, h, NV_REGION_PMD_ANON);
@@ -401,11 +408,18 @@ static int mlock_fixup(naive_mm *nm, nvma *v, uint64_t start, uint64_t end, uint
 	/* vma_supports_mlock(): VM_SPECIAL and VM_DROPPABLE are skipped silently */
 	if (newflags == v->flags || (v->flags & (MM_VM_SPECIAL | MM_VM_DROPPABLE)) || (v->flags & MM_VM_HUGETLB))
 		return 0;
+	uint64_t oldflags = v->flags;
 	nvma *r;
 	int err = nv_modify_flags(nm, v, start, end, newflags, &r);
 	if (err)
 		return err;
 	*iter_end = r->end;
+	/* "Keep track of amount of locked VM": + the range when it becomes
+	 * locked, - when it is unlocked, nothing for LOCKED -> LOCKED|ONFAULT */
+	if (!(newflags & MM_VM_LOCKED))
+		nm->locked_vm -= nv_pages(end - start);
+	else if (!(oldflags & MM_VM_LOCKED))
+		nm->locked_vm += nv_pages(end - start);
 	return 0;
 }
 
@@ -441,14 +455,49 @@ static int apply_vma_lock_flags(naive_mm *nm, uint64_t start, uint64_t len, uint
 	return tmp < end ? -ENOMEM : 0;
 }
 
+/* mm/mlock.c: count_mm_mlocked_page_nr(): the pages of [start, start+len)
+ * that VM_LOCKED VMAs already cover. */
+static uint64_t mlocked_pages_in(const naive_mm *nm, uint64_t start, uint64_t len)
+{
+	uint64_t end = start + len, count = 0;
+	for (size_t i = 0; i < nm->nvmas; i++) {
+		const nvma *v = &nm->vmas[i];
+		if (!(v->flags & MM_VM_LOCKED) || v->end <= start || v->start >= end)
+			continue;
+		uint64_t lo = v->start > start ? v->start : start;
+		uint64_t hi = v->end < end ? v->end : end;
+		count += nv_pages(hi - lo);
+	}
+	return count;
+}
+
+/* do_mlock(): the whole range counts, plus locked_vm; only when that passes
+ * RLIMIT_MEMLOCK are the pages already locked in the range taken off
+ * again. Without CAP_IPC_LOCK, more than the limit is ENOMEM [LIVE]. */
+static bool mlock_within_limit(const naive_mm *nm, uint64_t start, uint64_t len)
+{
+	if (nv_capable_ipc_lock(nm))
+		return true;
+	uint64_t locked = nv_pages(len) + nm->locked_vm;
+	uint64_t limit = nv_memlock_pages(nm);
+	if (locked > limit)
+		locked -= mlocked_pages_in(nm, start, len);
+	return locked <= limit;
+}
+
 int naive_mlock2(naive_mm *nm, uint64_t start, uint64_t len, uint64_t flags)
 {
 	if (flags & ~(uint64_t)MM_MLOCK_ONFAULT)
 		return -EINVAL;
 	uint64_t lockflags = MM_VM_LOCKED | (flags & MM_MLOCK_ONFAULT ? MM_VM_LOCKONFAULT : 0);
-	/* do_mlock(): root has CAP_IPC_LOCK; an unaligned start is rounded */
+	/* do_mlock(): can_do_mlock() first (memlock 0 without CAP_IPC_LOCK:
+	 * EPERM [LIVE]); an unaligned start is rounded */
+	if (!nv_can_do_mlock(nm))
+		return -EPERM;
 	len = nv_page_align(len + (start & ~NV_PAGE_MASK));
 	start &= NV_PAGE_MASK;
+	if (!mlock_within_limit(nm, start, len))
+		return -ENOMEM;
 	int err = apply_vma_lock_flags(nm, start, len, lockflags);
 	if (err)
 		return err;

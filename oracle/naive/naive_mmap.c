@@ -168,10 +168,15 @@ static void unmap_pieces(naive_mm *nm, uint64_t start, uint64_t end)
 {
 	size_t i = 0;
 	while (i < nm->nvmas) {
-		if (nm->vmas[i].start >= start && nm->vmas[i].end <= end)
+		if (nm->vmas[i].start >= start && nm->vmas[i].end <= end) {
+			/* vms_gather_munmap_vmas() counts the VM_LOCKED pages,
+			 * vms_complete_munmap_vmas() takes them off locked_vm */
+			if (nm->vmas[i].flags & MM_VM_LOCKED)
+				nm->locked_vm -= nv_pages(nm->vmas[i].end - nm->vmas[i].start);
 			nv_remove_vma(nm, &nm->vmas[i]);
-		else
+		} else {
 			i++;
+		}
 	}
 	nv_regions_split_partial(nm, start, end);
 	nv_pages_clear(nm, start, end, false);
@@ -271,7 +276,14 @@ static int64_t mmap_region(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t v
 		v = nv_merge_new_range(nm, &p, false);
 	if (!v)
 		v = nv_insert_vma(nm, &p);
-	(void)v;
+	/* __mmap_complete(): locked_vm counts a VM_LOCKED mapping's pages; the
+	 * new (or expanded) VMA always gets VM_SOFTDIRTY when the kernel has
+	 * soft-dirty tracking (profile soft_dirty). The merge ignored it
+	 * (VM_IGNORE_MERGE), and a merged VMA keeps it (VM_STICKY). */
+	if (vm_flags & MM_VM_LOCKED)
+		nm->locked_vm += nv_pages(len);
+	if (nm->cfg.soft_dirty)
+		v->flags |= MM_VM_SOFTDIRTY;
 	return (int64_t)addr;
 }
 
@@ -394,7 +406,14 @@ int64_t naive_mmap(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t prot, uin
 
 	if ((flags & MM_MAP_FIXED_NOREPLACE) && nv_range_has_vma(nm, addr, addr + len))
 		return -EEXIST;
-	/* MAP_LOCKED: can_do_mlock() and mlock_future_ok() hold for root */
+	/* do_mmap(): MAP_LOCKED needs can_do_mlock() (profile memlock 0 without
+	 * CAP_IPC_LOCK: EPERM), and the locked total must stay within
+	 * RLIMIT_MEMLOCK (mlock_future_ok: EAGAIN) [LIVE]. The pages of a
+	 * locked VMA that MAP_FIXED replaces still count here. */
+	if ((flags & MM_MAP_LOCKED) && !nv_can_do_mlock(nm))
+		return -EPERM;
+	if (!nv_mlock_future_ok(nm, vm_flags, len))
+		return -EAGAIN;
 
 	if (fobj) {
 		/* file_mmap_ok(): MAX_LFS_FILESIZE */
@@ -441,8 +460,10 @@ int64_t naive_mmap(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t prot, uin
 			return -EINVAL;
 		}
 	}
-	if (flags & MM_MAP_NORESERVE)
-		vm_flags |= MM_VM_NORESERVE; /* overcommit_memory != 2 */
+	/* do_mmap(): "We honor MAP_NORESERVE if allowed to overcommit":
+	 * not under vm.overcommit_memory == 2 (OVERCOMMIT_NEVER). */
+	if ((flags & MM_MAP_NORESERVE) && nm->cfg.overcommit != 2)
+		vm_flags |= MM_VM_NORESERVE;
 
 	int64_t r = mmap_region(nm, addr, len, vm_flags, pgoff, backing, fobj ? fobj->id : 0);
 	if (r < 0)

@@ -48,7 +48,10 @@ static int check_prep_vma(naive_mm *nm, nv_remap *rm)
 		rm->populate_expand = true;
 	if (v->flags & (MM_VM_DONTEXPAND | MM_VM_PFNMAP))
 		return -EFAULT;
-	return 0; /* mlock_future_ok, may_expand_vm: root, no limits */
+	/* growing a VM_LOCKED VMA must fit RLIMIT_MEMLOCK [LIVE] */
+	if (!nv_mlock_future_ok(nm, v->flags, rm->delta))
+		return -EAGAIN;
+	return 0; /* may_expand_vm: RLIMIT_AS/DATA are not modelled */
 }
 
 /* move_page_tables(): pages and guard markers of [from, from+len) move to
@@ -91,6 +94,7 @@ static int64_t move_vma(naive_mm *nm, nv_remap *rm)
 	if (signed_count(nm) >= signed_max(nm) - 3)
 		return -ENOMEM;
 	nvma *v = nv_vma_at(nm, rm->addr);
+	bool locked = (v->flags & MM_VM_LOCKED) != 0;
 
 	/* mm/vma.c: copy_vma(): an anonymous VMA never faulted takes the pgoff
 	 * of its new address so that it can merge there */
@@ -106,6 +110,13 @@ static int64_t move_vma(naive_mm *nm, nv_remap *rm)
 	uint64_t new_vma_start = nv->start;
 
 	move_page_tables(nm, rm->addr, rm->new_addr, rm->old_len);
+
+	/* vrm_stat_account(new_len): a locked source adds the new length to
+	 * locked_vm; the unmap of the source below takes old_len off again,
+	 * but DONTUNMAP unlocks the source without touching locked_vm ("we
+	 * won't unmap"), so locked_vm ends new_len higher [LIVE]. */
+	if (locked)
+		nm->locked_vm += nv_pages(rm->new_len);
 
 	if (rm->flags & MM_MREMAP_DONTUNMAP) {
 		/* dontunmap_complete() on the VMA now holding the source */
@@ -177,6 +188,9 @@ static int64_t expand_vma(naive_mm *nm, nv_remap *rm)
 		ext.pgoff = v->pgoff + nv_pages(v->end - v->start);
 		if (!nv_merge_new_range(nm, &ext, false))
 			return -ENOMEM; /* only for VM_SPECIAL, which we never have */
+		/* expand_vma_in_place() → vrm_stat_account(delta) */
+		if (ext.flags & MM_VM_LOCKED)
+			nm->locked_vm += nv_pages(rm->delta);
 		return (int64_t)rm->addr;
 	}
 	if (!(rm->flags & MM_MREMAP_MAYMOVE))
