@@ -294,6 +294,7 @@ static void progress_show(progress *p, gboolean final)
 static gboolean write_report(const char *path, const trace *t, target *const *tv, guint n, const diff_options *opt)
 {
 	GError *err = NULL;
+	fflush(stdout); /* the text finding first, whatever drawing it costs */
 	if (!diff_write_report(path, t, tv, n, opt, &err)) {
 		fprintf(stderr, "mmref diff: --report %s: %s\n", path, err->message);
 		g_error_free(err);

@@ -329,6 +329,7 @@ static int page_rank(int st)
 /* Runs over [lo, hi) of a per-page value, sampled to at most one run per
  * pixel column; calls emit(x0, x1, value) for each run of equal values. */
 typedef int (*page_value_fn)(const void *ctx, uint64_t a);
+#define COLUMN_SAMPLES 64
 typedef void (*emit_fn)(GString *out, double x0, double x1, int value, const void *ctx);
 
 static void page_runs(GString *out, const axis *ax, uint64_t lo, uint64_t hi, page_value_fn value, emit_fn emit,
@@ -353,8 +354,11 @@ static void page_runs(GString *out, const axis *ax, uint64_t lo, uint64_t hi, pa
 				v = value(ctx, s0 + (c << MM_PAGE_SHIFT));
 			} else { /* the most telling state among the column's pages */
 				uint64_t p0 = c * np / steps, p1 = (c + 1) * np / steps;
+				/* At most COLUMN_SAMPLES pages per pixel column, evenly
+				 * spaced: a huge arena costs no more than a small one. */
+				uint64_t stride = MAX((MAX(p1, p0 + 1) - p0) / COLUMN_SAMPLES, 1);
 				v = -1;
-				for (uint64_t p = p0; p < MAX(p1, p0 + 1); p++) {
+				for (uint64_t p = p0; p < MAX(p1, p0 + 1); p += stride) {
 					int pv = value(ctx, s0 + (p << MM_PAGE_SHIFT));
 					if (v < 0 || (by_rank ? page_rank(pv) > page_rank(v) : pv > v))
 						v = pv;
@@ -795,7 +799,7 @@ gboolean diff_write_report(const char *path, const trace *t, target *const *targ
 {
 	char *summary = NULL;
 	guint64 ran = 0;
-	if (diff_run(t, targets, n, opt, &summary, &ran) == DIFF_SAME) {
+	if (diff_run(t, targets, n, opt, &summary, &ran) != DIFF_DIVERGED) {
 		g_free(summary);
 		g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "%s: no divergence to report", t->filename);
 		return FALSE;

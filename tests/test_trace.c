@@ -74,14 +74,12 @@ static void test_numbers(void)
 		{"2M", 2u << 20},       {"1G", 1u << 30},      {"0", 0},             {"0X1f", 31},
 		{"0755", 755},          {"16777215G", 16777215ull << 30},
 	};
+	/* An arena must end inside the user address space (docs/security.md),
+	 * so numbers beyond it are checked on their own. */
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-		char *text = g_strdup_printf("mmtrace 1\narena 0x1000 0xffffffffffffe000\nmunmap 0x1000 %s\n", cases[i].tok);
-		GError *err = NULL;
-		trace *t = parse(text, &err);
-		g_assert_no_error(err);
-		g_assert_cmpuint(stmt(t, 0)->len, ==, cases[i].value);
-		trace_free(t);
-		g_free(text);
+		uint64_t v = 1;
+		g_assert_true(tr_parse_number(cases[i].tok, &v));
+		g_assert_cmpuint(v, ==, cases[i].value);
 	}
 }
 
