@@ -143,9 +143,10 @@ static int read_own_maps(void)
 		if (*p == '-') {
 			p++;
 			m->end = hexnum(&p);
-			/* the name: after the 5 fields */
+			/* the name: after the 4 fields PERMS OFFSET DEV INODE
+			 * (fs/proc/task_mmu.c show_vma_header_prefix) */
 			const char *q = p;
-			for (int f = 0; f < 5 && *q; f++) {
+			for (int f = 0; f < 4 && *q; f++) {
 				while (*q == ' ')
 					q++;
 				while (*q && *q != ' ')

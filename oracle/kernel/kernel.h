@@ -7,12 +7,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "profile.h"
 #include "trace.h"
 
 #define K_PAGE 4096ull
 #define K_TASK_SIZE 0x7ffffffff000ull  /* TASK_SIZE_MAX, 4-level paging */
 #define K_MMAP_MIN_ADDR 0x10000ull     /* the effective floor (CONFIG_LSM_MMAP_MIN_ADDR) */
 #define K_STACK_GUARD_GAP (1ull << 20) /* stack_guard_gap: 256 pages */
+
+/* ---- PAGEMAP_SCAN (uapi linux/fs.h, 6.7+; the system headers may predate it) ------------ */
+struct k_page_region {
+	uint64_t start, end, categories;
+};
+struct k_pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define K_PAGEMAP_SCAN _IOWR('f', 16, struct k_pm_scan_arg)
+#define K_PAGE_IS_FILE (1ull << 2)
+#define K_PAGE_IS_PRESENT (1ull << 3)
+#define K_PAGE_IS_SWAPPED (1ull << 4)
+#define K_PAGE_IS_PFNZERO (1ull << 5)
+#define K_PAGE_IS_HUGE (1ull << 6)
+#define K_PAGE_IS_GUARD (1ull << 8)
 
 /* ---- output (out.c) ------------------------------------------------------------ */
 void out_mem(const char *s, size_t n);
@@ -64,5 +81,17 @@ bool op_exec(const trace *t, const tr_stmt *s, tr_result *res, char *why, size_t
 bool observe_init(char *why, size_t whylen);
 /* Prints the "| " lines of an observation; false and *why on failure. */
 bool observe(const trace *t, const tr_stmt *s, char *why, size_t whylen);
+
+/* ---- profile (profile.c) --------------------------------------------------------------- */
+extern tr_profile k_profile; /* the keys detected */
+/* Detects every key of the running kernel's profile (before the arena exists). */
+void profile_detect(void);
+/* "profile KEY=VALUE ...\n" and one "# profile KEY: HOW\n" per key. */
+const char *profile_announcement(void);
+/* The 4 KiB zero page's PFN when detection saw it, else 0. */
+uint64_t profile_zero_pfn(void);
+/* --memlock: RLIMIT_MEMLOCK = bytes (MM_MEMLOCK_UNLIMITED: RLIM_INFINITY), and
+ * CAP_IPC_LOCK dropped from every set so that the limit applies. */
+bool profile_set_memlock(uint64_t bytes, char *why, size_t whylen);
 
 #endif

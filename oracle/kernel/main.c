@@ -183,7 +183,11 @@ static void handle_directive(const char *dir, const char *line)
 			answer_error(why);
 			return;
 		}
-		echo_line(line);
+		/* A live target announces its profile (docs/exec-protocol.md). */
+		out_str(line);
+		out_chr('\n');
+		out_str(profile_announcement());
+		out_chr('\n');
 	} else if (strcmp(dir, "arena") == 0) {
 		arena_status st = arena_setup(t->arena_base, t->arena_size, why, sizeof(why));
 		if (st != ARENA_OK) {
@@ -286,28 +290,66 @@ static void handle_line(char *line)
 		g_ptr_array_unref(st.expect_lines);
 }
 
+static const char usage[] =
+	"usage: mmref-kernel [--memlock SIZE] [--profile-only]\n"
+	"Reads an mmtrace on standard input and runs it on the live kernel, answering in\n"
+	"the exec protocol (docs/exec-protocol.md, docs/kernel-target.md). Its answer to\n"
+	"every 'mmtrace 1' announces the kernel's profile, detected at start-up.\n"
+	"  --memlock SIZE   set RLIMIT_MEMLOCK to SIZE bytes (K, M, G; or unlimited) and drop\n"
+	"                   CAP_IPC_LOCK (effective, permitted, bounding), so that the\n"
+	"                   memlock limit applies; the announced profile follows\n"
+	"  --profile-only   print the detected profile ('profile ...' and one\n"
+	"                   '# profile KEY: HOW' line per key) and exit\n"
+	"Environment: MMREF_KERNEL_PAGEMAP=read reads /proc/self/pagemap instead of the\n"
+	"PAGEMAP_SCAN ioctl; MMREF_KERNEL_CROSSCHECK=1 compares both at every state;\n"
+	"MMREF_KERNEL_PROC_COPY=1 parses maps and smaps from a copy that reads return\n"
+	"whole (a test of the parser).\n";
+
 int main(int argc, char **argv)
 {
 	int resume_fd = -1;
+	bool profile_only = false;
+	const char *memlock = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--resume-fd=", 12) == 0) {
 			resume_fd = atoi(argv[i] + 12);
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("usage: mmref-kernel\n"
-			       "Reads an mmtrace on standard input and runs it on the live kernel, answering in\n"
-			       "the exec protocol (docs/trace-format.md, docs/kernel-target.md).\n"
-			       "Environment: MMREF_KERNEL_PAGEMAP=read reads /proc/self/pagemap instead of the\n"
-			       "PAGEMAP_SCAN ioctl; MMREF_KERNEL_CROSSCHECK=1 compares both at every state.\n");
+			fputs(usage, stdout);
 			return 0;
+		} else if (strcmp(argv[i], "--profile-only") == 0) {
+			profile_only = true;
+		} else if (strcmp(argv[i], "--memlock") == 0 && i + 1 < argc) {
+			memlock = argv[++i];
+		} else if (strncmp(argv[i], "--memlock=", 10) == 0) {
+			memlock = argv[i] + 10;
 		} else {
 			fprintf(stderr, "mmref-kernel: unknown argument '%s' (see --help)\n", argv[i]);
 			return 2;
 		}
 	}
+	char why[512];
+	if (memlock) {
+		uint64_t bytes;
+		if (strcmp(memlock, "unlimited") == 0)
+			bytes = MM_MEMLOCK_UNLIMITED;
+		else if (!tr_parse_number(memlock, &bytes) || bytes == MM_MEMLOCK_UNLIMITED) {
+			fprintf(stderr, "mmref-kernel: --memlock: bad size '%s' (bytes, K, M, G or unlimited)\n", memlock);
+			return 2;
+		}
+		if (!profile_set_memlock(bytes, why, sizeof(why))) {
+			fprintf(stderr, "mmref-kernel: --memlock: %s\n", why);
+			return 3;
+		}
+	}
+	if (profile_only) {
+		profile_detect();
+		fputs(profile_announcement(), stdout);
+		return fflush(stdout) == 0 ? 0 : 3;
+	}
 	/* Order matters: the heap is pinned before anything allocates, the scratch
 	 * mappings of observe_init are made before the placeholders exist. */
 	arena_init_process();
-	char why[512];
+	profile_detect(); /* before observe_init, which takes the zero page's PFN from it */
 	if (!observe_init(why, sizeof(why))) {
 		fprintf(stderr, "mmref-kernel: %s\n", why);
 		return 3;

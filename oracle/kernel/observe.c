@@ -8,26 +8,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "kernel.h"
-
-/* ---- PAGEMAP_SCAN (uapi linux/fs.h, 6.7+; the system headers may predate it) ---- */
-struct k_page_region {
-	uint64_t start, end, categories;
-};
-struct k_pm_scan_arg {
-	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-#define K_PAGEMAP_SCAN _IOWR('f', 16, struct k_pm_scan_arg)
-#define K_PAGE_IS_FILE (1ull << 2)
-#define K_PAGE_IS_PRESENT (1ull << 3)
-#define K_PAGE_IS_SWAPPED (1ull << 4)
-#define K_PAGE_IS_PFNZERO (1ull << 5)
-#define K_PAGE_IS_HUGE (1ull << 6)
-#define K_PAGE_IS_GUARD (1ull << 8)
 
 /* pagemap entry bits */
 #define PM_PFN_MASK ((1ull << 55) - 1)
@@ -40,6 +25,7 @@ static uint64_t zero_pfn;         /* the 4 KiB zero page */
 static uint64_t huge_zero_pfn;    /* the huge zero folio's head, 0 if unknown */
 static bool use_scan = true;      /* PAGEMAP_SCAN, else pread of pagemap */
 static bool crosscheck;           /* compare both methods at every state */
+static int proc_copy_fd = -1;     /* MMREF_KERNEL_PROC_COPY: maps/smaps read from a copy */
 
 static uint64_t pagemap_entry(uint64_t addr)
 {
@@ -67,6 +53,14 @@ bool observe_init(char *why, size_t whylen)
 		use_scan = false;
 	m = getenv("MMREF_KERNEL_CROSSCHECK");
 	crosscheck = m && *m && strcmp(m, "0") != 0;
+	m = getenv("MMREF_KERNEL_PROC_COPY");
+	if (m && *m && strcmp(m, "0") != 0) {
+		proc_copy_fd = (int)syscall(SYS_memfd_create, "mmref-proc-copy", MFD_CLOEXEC);
+		if (proc_copy_fd < 0) {
+			snprintf(why, whylen, "memfd_create: %s", strerror(errno));
+			return false;
+		}
+	}
 	pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	smaps_fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
 	maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
@@ -74,16 +68,11 @@ bool observe_init(char *why, size_t whylen)
 		snprintf(why, whylen, "cannot open /proc/self/{pagemap,smaps,maps}: %s", strerror(errno));
 		return false;
 	}
-	/* The zero page: read-fault a private anonymous page outside the arena. */
-	volatile unsigned char *p = mmap(NULL, K_PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		snprintf(why, whylen, "mmap: %s", strerror(errno));
-		return false;
-	}
-	(void)p[0];
-	uint64_t e = pagemap_entry((uint64_t)(uintptr_t)p);
-	munmap((void *)(uintptr_t)p, K_PAGE);
-	zero_pfn = (e & PM_PRESENT) ? (e & PM_PFN_MASK) : 0;
+	/* The zero page: profile detection read-faulted private anonymous pages
+	 * and kept the PFN only when it was the zero page (KPF_ZERO_PAGE, or one
+	 * frame for two pages). Under zero_page=off it is 0: the PFN of a freed
+	 * anonymous page must not pass for the zero page later. */
+	zero_pfn = profile_zero_pfn();
 	/* The huge zero page: read-fault a 2 MiB-aligned MADV_HUGEPAGE range.
 	 * This process then holds a reference to it until it exits
 	 * (MMF_HUGE_ZERO_FOLIO), so its PFN stays put. */
@@ -93,7 +82,7 @@ bool observe_init(char *why, size_t whylen)
 		uintptr_t a = ((uintptr_t)h + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
 		if (madvise((void *)a, 2u << 20, MADV_HUGEPAGE) == 0) {
 			(void)*(volatile unsigned char *)a;
-			e = pagemap_entry(a);
+			uint64_t e = pagemap_entry(a);
 			uint64_t pfn = e & PM_PFN_MASK;
 			if ((e & PM_PRESENT) && pfn && pfn != zero_pfn && (kpageflags(pfn) & (1ull << 24)))
 				huge_zero_pfn = pfn;
@@ -104,7 +93,12 @@ bool observe_init(char *why, size_t whylen)
 }
 
 bool observe_pfns_visible(void);
-bool observe_pfns_visible(void) { return zero_pfn != 0; }
+bool observe_pfns_visible(void)
+{
+	int x = 1; /* a page of our own (the stack) */
+	uint64_t e = pagemap_entry((uint64_t)(uintptr_t)&x);
+	return (e & PM_PRESENT) && (e & PM_PFN_MASK) != 0;
+}
 
 /* ---- page states ------------------------------------------------------------------ */
 
@@ -371,10 +365,37 @@ static bool vma_line(char *line, bool *in_vma, bool *overflow)
 	return true;
 }
 
+/* MMREF_KERNEL_PROC_COPY: the whole /proc file copied into a memfd, from
+ * which one read returns up to a whole chunk, as some implementations' /proc
+ * files do (the kernel's seq_file answers a page at a time). The parser must
+ * not care. -1 on failure. */
+static int proc_copy(int src)
+{
+	if (ftruncate(proc_copy_fd, 0) != 0)
+		return -1;
+	off_t pos = 0;
+	for (;;) {
+		ssize_t r = pread(src, rbuf, 1 << 16, pos);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return proc_copy_fd;
+		if (pwrite(proc_copy_fd, rbuf, (size_t)r, pos) != r)
+			return -1;
+		pos += r;
+	}
+}
+
 /* Reads the arena's VMAs from maps or smaps, stopping past the arena. */
 static bool read_vmas(bool smaps, char *why, size_t whylen)
 {
 	int fd = smaps ? smaps_fd : maps_fd;
+	if (proc_copy_fd >= 0 && (fd = proc_copy(fd)) < 0) {
+		snprintf(why, whylen, "internal: copying /proc/self/%s: %s", smaps ? "smaps" : "maps", strerror(errno));
+		return false;
+	}
 	const size_t chunk = 1 << 16;
 	size_t have = 0;
 	off_t pos = 0;
@@ -411,9 +432,15 @@ static bool read_vmas(bool smaps, char *why, size_t whylen)
 		}
 		if (eof)
 			more = false;
+		if (!more) /* past the arena or at the end: what is left is not needed */
+			break;
 		memmove(rbuf, rbuf + done, have - done);
 		have -= done;
-		if (have > 4096) { /* a line longer than any /proc line */
+		/* The unfinished last line of the chunk: more than 4096 bytes
+		 * without a newline is longer than any /proc line. (Whole lines
+		 * left over after the listing passed the arena are not that: a read
+		 * may return the whole file at once.) */
+		if (have > 4096) {
 			snprintf(why, whylen, "internal: overlong line in /proc/self/%s", smaps ? "smaps" : "maps");
 			return false;
 		}
