@@ -1170,15 +1170,22 @@ void pt_pageout(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end)
 }
 
 /* MADV_COLLAPSE of one aligned 2 MiB block h of v (mm/khugepaged.c:
- * madvise_collapse -> collapse_huge_page): whatever 4 KiB pages are there,
- * and even none at all, become one PMD-mapped anonymous THP; a block already
- * PMD-mapped is done; a guard marker in the block refuses (-EINVAL). */
+ * madvise_collapse -> hpage_collapse_scan_pmd -> collapse_huge_page):
+ * whatever 4 KiB pages the block's page table holds, and even none, become
+ * one PMD-mapped anonymous THP; a block already PMD-mapped is done; a block
+ * with no page table at all (find_pmd_or_thp_or_none: SCAN_PMD_NULL /
+ * SCAN_PMD_NONE) refuses with -EINVAL and ends the walk [LIVE: collapse of
+ * +0 6M with pages at +0 and +4M only collapses +0, EINVAL]; so does a guard
+ * marker in the block. The same in every THP mode (TVA_FORCED_COLLAPSE
+ * ignores the sysfs setting) [LIVE: thp=never]. */
 int pt_collapse(mm_state *mm, struct vma *v, uint64_t h)
 {
 	unsigned level;
 	uint64_t wi = pg_lookup(mm, h, &level);
 	if (wi && level == 2)
 		return 0;
+	if (!wi)
+		return -EINVAL;
 	if (wi && level == 1) {
 		const uint64_t *t = W(mm) + (wi & ~(uint64_t)(PT_ENTRIES - 1));
 		for (unsigned i = 0; i < PT_ENTRIES; i++)
