@@ -1,7 +1,10 @@
 /* mmref-kernel, the live-kernel target, spoken to over its exec protocol:
  * the spec's example, hostile input, no-hint placement, the fault matrix of
- * the semantics note (§9.2), reset after mseal, and PAGEMAP_SCAN against
- * /proc/self/pagemap. Skips (77) unless root with visible PFNs on Linux 6.18. */
+ * the semantics note (§9.2), reset after mseal, PAGEMAP_SCAN against
+ * /proc/self/pagemap, and the profile it detects and announces, checked
+ * against independent probes. Expectations that depend on the profile follow
+ * the announced one (zero_page). Skips (77) unless root with visible PFNs on
+ * Linux 6.18. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -14,9 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "profile.h"
 
 #define KERNEL_BIN MMREF_BINARY_DIR "/mmref-kernel"
 
@@ -24,9 +30,13 @@ typedef struct kt {
 	pid_t pid;
 	int to, from;
 	GString *pending; /* bytes read but not yet consumed */
+	tr_profile profile; /* announced in the last answer to "mmtrace 1" */
+	char *announcement; /* that answer's profile and "# profile" lines */
 } kt;
 
-static kt *kt_start_env(const char *env)
+/* env (may be NULL) is put into the child's environment; args (NULL-ended,
+ * may be NULL) follow the program name. */
+static kt *kt_start_full(const char *env, const char *const *args)
 {
 	int in[2], out[2];
 	g_assert_cmpint(pipe(in), ==, 0);
@@ -42,7 +52,10 @@ static kt *kt_start_env(const char *env)
 		close(out[1]);
 		if (env)
 			putenv((char *)env);
-		execl(KERNEL_BIN, "mmref-kernel", (char *)NULL);
+		const char *argv[16] = {"mmref-kernel"};
+		for (int i = 0; args && args[i] && i < 14; i++)
+			argv[i + 1] = args[i];
+		execv(KERNEL_BIN, (char *const *)argv);
 		_exit(127);
 	}
 	close(in[0]);
@@ -55,7 +68,8 @@ static kt *kt_start_env(const char *env)
 	return k;
 }
 
-static kt *kt_start(void) { return kt_start_env(NULL); }
+static kt *kt_start_env(const char *env) { return kt_start_full(env, NULL); }
+static kt *kt_start(void) { return kt_start_full(NULL, NULL); }
 
 static void kt_send(kt *k, const char *data, size_t n)
 {
@@ -69,8 +83,35 @@ static void kt_send(kt *k, const char *data, size_t n)
 	}
 }
 
+/* The answer to "mmtrace 1" announces the profile (docs/exec-protocol.md):
+ * "mmtrace 1", "profile KEY=VALUE ...", one "# profile KEY: HOW" per key.
+ * Keeps the announcement in k and returns the answer without it. */
+static char *take_announcement(kt *k, char *a)
+{
+	if (!g_str_has_prefix(a, "mmtrace 1\n"))
+		return a;
+	const char *rest = a + strlen("mmtrace 1\n");
+	if (!g_str_has_prefix(rest, "profile "))
+		g_error("the answer to 'mmtrace 1' announces no profile:\n%s", a);
+	memset(&k->profile, 0, sizeof(k->profile));
+	const char *eol = strchr(rest, '\n');
+	char *line = g_strndup(rest + 8, eol ? (gsize)(eol - rest - 8) : strlen(rest + 8));
+	GError *err = NULL;
+	if (!tr_profile_parse(&k->profile, line, &err))
+		g_error("the announced profile '%s' does not parse: %s", line, err->message);
+	g_free(line);
+	g_free(k->announcement);
+	k->announcement = g_strdup(rest);
+	a[strlen("mmtrace 1")] = '\0';
+	return a;
+}
+
+static char *kt_answer_raw(kt *k);
+
 /* One answer: everything up to the empty line that ends it (without it). */
-static char *kt_answer(kt *k)
+static char *kt_answer(kt *k) { return take_announcement(k, kt_answer_raw(k)); }
+
+static char *kt_answer_raw(kt *k)
 {
 	for (;;) {
 		const char *s = k->pending->str;
@@ -136,6 +177,7 @@ static void kt_stop(kt *k)
 	g_assert_cmpint(WEXITSTATUS(status), ==, 0);
 	close(k->from);
 	g_string_free(k->pending, TRUE);
+	g_free(k->announcement);
 	g_free(k);
 }
 
@@ -176,6 +218,17 @@ static bool live(void)
 
 /* ---- tests -------------------------------------------------------------------------------- */
 
+/* on or off, after the zero_page key k announced. A read fault on private
+ * anonymous memory (also an instruction fetch: not FAULT_FLAG_WRITE) maps the
+ * shared zero page unless mm_forbids_zeropage(), and a fresh zero-filled
+ * anonymous page then (mm/memory.c, do_anonymous_page). */
+static const char *zp(const kt *k, const char *on, const char *off)
+{
+	if (!tr_profile_has(&k->profile, TR_PK_ZERO_PAGE))
+		g_error("mmref-kernel did not announce zero_page");
+	return k->profile.value[TR_PK_ZERO_PAGE] ? on : off;
+}
+
 static void run_spec_example(kt *k)
 {
 	kt_expect(k, "mmtrace 1", "mmtrace 1");
@@ -193,11 +246,17 @@ static void run_spec_example(kt *k)
 	          "| 100000001000-100000002000 r--p 00000000 anon\n"
 	          "| 100000002000-100000004000 rw-p 00000000 anon");
 	kt_expect(k, "pages +0 16K",
-	          "pages +0x0 16K\n"
-	          "| +0x0 zero\n"
-	          "| +0x1000 anon\n"
-	          "| +0x2000 none\n"
-	          "| +0x3000 none");
+	          zp(k,
+	             "pages +0x0 16K\n"
+	             "| +0x0 zero\n"
+	             "| +0x1000 anon\n"
+	             "| +0x2000 none\n"
+	             "| +0x3000 none",
+	             "pages +0x0 16K\n"
+	             "| +0x0 anon\n"
+	             "| +0x1000 anon\n"
+	             "| +0x2000 none\n"
+	             "| +0x3000 none"));
 }
 
 static void test_spec_example(void)
@@ -211,11 +270,13 @@ static void test_spec_example(void)
 	          "| 100000000000-100000001000 rd wr mr mw me ac\n"
 	          "| 100000001000-100000002000 rd mr mw me ac\n"
 	          "| 100000002000-100000004000 rd wr mr mw me ac");
-	kt_expect(k, "state",
-	          "state\n"
-	          "| 100000000000-100000001000 rw-p 00000000 anon rd wr mr mw me ac : z1\n"
-	          "| 100000001000-100000002000 r--p 00000000 anon rd mr mw me ac : a1\n"
-	          "| 100000002000-100000004000 rw-p 00000000 anon rd wr mr mw me ac : n2");
+	char *state = g_strdup_printf("state\n"
+	                              "| 100000000000-100000001000 rw-p 00000000 anon rd wr mr mw me ac : %s\n"
+	                              "| 100000001000-100000002000 r--p 00000000 anon rd mr mw me ac : a1\n"
+	                              "| 100000002000-100000004000 rw-p 00000000 anon rd wr mr mw me ac : n2",
+	                              zp(k, "z1", "a1"));
+	kt_expect(k, "state", state);
+	g_free(state);
 	/* a second trace in the same process starts from an empty arena */
 	run_spec_example(k);
 	kt_expect(k, "", "");
@@ -374,7 +435,8 @@ static void test_touch_matrix(void)
 	if (!live())
 		return;
 	kt *k = kt_start();
-	static const char *const lines[][2] = {
+	/* {line, answer, answer under zero_page=off when it differs} */
+	static const char *const lines[][3] = {
 		{"mmtrace 1", "mmtrace 1"},
 		{"file f 8K", "file f 8K"},
 		/* unmapped */
@@ -400,7 +462,8 @@ static void test_touch_matrix(void)
 		{"touch +0x21000 x", "touch +0x21000 x => SEGV_ACCERR pf=0x15"},
 		/* exec of a non-present page in a non-exec VMA maps it first */
 		{"touch +0x22000 x", "touch +0x22000 x => SEGV_ACCERR pf=0x15"},
-		{"pages +0x20000 16K", "pages +0x20000 16K\n| +0x20000 none\n| +0x21000 zero\n| +0x22000 zero\n| +0x23000 none"},
+		{"pages +0x20000 16K", "pages +0x20000 16K\n| +0x20000 none\n| +0x21000 zero\n| +0x22000 zero\n| +0x23000 none",
+		 "pages +0x20000 16K\n| +0x20000 none\n| +0x21000 anon\n| +0x22000 anon\n| +0x23000 none"},
 		/* PROT_WRITE only: reads succeed */
 		{"mmap +0x30000 16K -w- private,anonymous,fixed", "mmap +0x30000 16K -w- private,fixed,anonymous => +0x30000"},
 		{"touch +0x30000 r", "touch +0x30000 r => ok"},
@@ -412,7 +475,8 @@ static void test_touch_matrix(void)
 		{"touch +0x41000 x", "touch +0x41000 x => ok"},
 		/* the last byte of a page: the probe must not fetch from the next page */
 		{"touch +0x42fff x", "touch +0x42fff x => ok"},
-		{"pages +0x40000 16K", "pages +0x40000 16K\n| +0x40000 zero\n| +0x41000 zero\n| +0x42000 zero\n| +0x43000 none"},
+		{"pages +0x40000 16K", "pages +0x40000 16K\n| +0x40000 zero\n| +0x41000 zero\n| +0x42000 zero\n| +0x43000 none",
+		 "pages +0x40000 16K\n| +0x40000 anon\n| +0x41000 anon\n| +0x42000 anon\n| +0x43000 none"},
 		/* exec on written (anonymous, zero-filled) pages of an rwx VMA */
 		{"mmap +0x70000 16K rwx private,anonymous,fixed", "mmap +0x70000 16K rwx private,fixed,anonymous => +0x70000"},
 		{"touch +0x70000 w", "touch +0x70000 w => ok"},
@@ -420,7 +484,8 @@ static void test_touch_matrix(void)
 		{"touch +0x70ffe x", "touch +0x70ffe x => ok"},
 		{"touch +0x71000 x", "touch +0x71000 x => ok"},
 		{"touch +0x72fff x", "touch +0x72fff x => ok"},
-		{"pages +0x70000 16K", "pages +0x70000 16K\n| +0x70000 anon\n| +0x71000 zero\n| +0x72000 zero\n| +0x73000 none"},
+		{"pages +0x70000 16K", "pages +0x70000 16K\n| +0x70000 anon\n| +0x71000 zero\n| +0x72000 zero\n| +0x73000 none",
+		 "pages +0x70000 16K\n| +0x70000 anon\n| +0x71000 anon\n| +0x72000 anon\n| +0x73000 none"},
 		/* rw- anonymous: exec of a written page */
 		{"mmap +0x80000 8K rw- private,anonymous,fixed", "mmap +0x80000 8K rw- private,fixed,anonymous => +0x80000"},
 		{"touch +0x80000 w", "touch +0x80000 w => ok"},
@@ -452,10 +517,20 @@ static void test_touch_matrix(void)
 		 "| 100000070000-100000074000 rwxp 00000000 anon rd wr ex mr mw me ac : a1z2n1\n"
 		 "| 100000080000-100000082000 rw-p 00000000 anon rd wr mr mw me gu ac : g1n1\n"
 		 "| 100000090000-100000094000 rw-s 00000000 file:f rd wr sh mr mw me ms : f2n2\n"
+		 "| 1000000a0000-1000000a2000 rw-s 00000000 shmem:1 rd wr sh mr mw me ms : f1n1",
+		 "state\n"
+		 "| 100000010000-100000011000 ---p 00000000 anon mr mw me ac : a1\n"
+		 "| 100000011000-100000014000 ---p 00000000 anon mr mw me : n3\n"
+		 "| 100000020000-100000024000 r--p 00000000 anon rd mr mw me : n1a2n1\n"
+		 "| 100000030000-100000034000 -w-p 00000000 anon wr mr mw me ac : a1n3\n"
+		 "| 100000040000-100000044000 --xp 00000000 anon ex mr mw me : a3n1\n"
+		 "| 100000070000-100000074000 rwxp 00000000 anon rd wr ex mr mw me ac : a3n1\n"
+		 "| 100000080000-100000082000 rw-p 00000000 anon rd wr mr mw me gu ac : g1n1\n"
+		 "| 100000090000-100000094000 rw-s 00000000 file:f rd wr sh mr mw me ms : f2n2\n"
 		 "| 1000000a0000-1000000a2000 rw-s 00000000 shmem:1 rd wr sh mr mw me ms : f1n1"},
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(lines); i++)
-		kt_expect(k, lines[i][0], lines[i][1]);
+		kt_expect(k, lines[i][0], lines[i][2] ? zp(k, lines[i][1], lines[i][2]) : lines[i][1]);
 	kt_stop(k);
 }
 
@@ -503,7 +578,9 @@ static void test_crosscheck(void)
 	static const char *const adv[] = {"dontneed", "guard_install", "guard_remove", "hugepage", "populate_read",
 	                                  "populate_write", "pageout", "free"};
 	char *a;
+	GString *last = g_string_new(NULL);
 	for (int trace = 0; trace < 4; trace++) {
+		g_string_truncate(last, 0); /* the statements of this trace, for the report */
 		kt_expect(k, "mmtrace 1", "mmtrace 1");
 		kt_expect(k, "file f 1M", "file f 1M");
 		kt_expect(k, "mmap +0 8M r-- private,anonymous,fixed", "mmap +0x0 8M r-- private,fixed,anonymous => +0x0");
@@ -540,15 +617,17 @@ static void test_crosscheck(void)
 			}
 			a = kt_ask(k, line);
 			g_assert_false(g_str_has_prefix(a, "# error"));
+			g_string_append_printf(last, "%s\n", a);
 			g_free(a);
 			g_free(line);
 			a = kt_ask(k, "state");
 			if (g_str_has_prefix(a, "state\n# error") || strstr(a, "\n# error"))
-				g_error("crosscheck: %s", a);
+				g_error("crosscheck (trace %d, after the operations:\n%s): %s", trace, last->str, a);
 			g_free(a);
 		}
 	}
 	g_rand_free(r);
+	g_string_free(last, TRUE);
 	kt_stop(k);
 }
 

@@ -582,8 +582,12 @@ static bool crosscheck_pages(char *why, size_t whylen)
 			while (eb <= p && pc_next(&b, &sb, &eb, &tb)) {
 			}
 			if (ta != tb) {
-				snprintf(why, whylen, "internal: PAGEMAP_SCAN says %s, pagemap says %s at 0x%llx",
-				         page_name[ta], page_name[tb], (unsigned long long)p);
+				uint64_t e = pagemap_entry(p);
+				snprintf(why, whylen,
+				         "internal: PAGEMAP_SCAN says %s, pagemap says %s at 0x%llx (entry 0x%llx, kpageflags "
+				         "0x%llx)",
+				         page_name[ta], page_name[tb], (unsigned long long)p, (unsigned long long)e,
+				         (unsigned long long)((e & PM_PRESENT) ? kpageflags(e & PM_PFN_MASK) : 0));
 				return false;
 			}
 		}
