@@ -77,7 +77,7 @@ if [ $rc -eq 2 ] && grep -q -- "--timeout" <<<"$out" && ! grep -q "runtime error
 else
   fail huge-timeout "exit $rc: $(head -3 <<<"$out")"
 fi
-out=$("$mm" gen --length 999999999 2>&1 >/dev/null); rc=$?
+out=$(mem_jail 1024 "$mm" gen --length 999999999 2>&1 >/dev/null); rc=$?
 if [ $rc -eq 2 ] && grep -q -- "--max-statements" <<<"$out"; then pass length-limit; else fail length-limit "exit $rc: $out"; fi
 
 # ---- file names cannot inject statements ----------------------------------------------------
