@@ -259,11 +259,8 @@ static void run_spec_example(kt *k)
 	             "| +0x3000 none"));
 }
 
-static void test_spec_example(void)
+static void spec_example_in(kt *k)
 {
-	if (!live())
-		return;
-	kt *k = kt_start();
 	run_spec_example(k);
 	kt_expect(k, "smaps",
 	          "smaps\n"
@@ -280,6 +277,36 @@ static void test_spec_example(void)
 	/* a second trace in the same process starts from an empty arena */
 	run_spec_example(k);
 	kt_expect(k, "", "");
+}
+
+static void test_spec_example(void)
+{
+	if (!live())
+		return;
+	kt *k = kt_start();
+	spec_example_in(k);
+	kt_stop(k);
+}
+
+/* Regression: read_vmas() took the whole lines left in its buffer after the
+ * listing passed the arena for an overlong line, when a read returned more
+ * than a page of them (the kernel's seq_file returns about a page per read;
+ * other implementations' /proc, or this copy, return the whole file). */
+static void test_proc_read_whole(void)
+{
+	if (!live())
+		return;
+	kt *k = kt_start_env("MMREF_KERNEL_PROC_COPY=1");
+	spec_example_in(k);
+	kt_expect(k, "maps", "maps\n"
+	                     "| 100000000000-100000001000 rw-p 00000000 anon\n"
+	                     "| 100000001000-100000002000 r--p 00000000 anon\n"
+	                     "| 100000002000-100000004000 rw-p 00000000 anon");
+	/* an arena low in the address space: most of the listing follows it */
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	kt_expect(k, "arena 0x10000000 1M", "arena 0x10000000 1M");
+	kt_expect(k, "mmap 0 16K rw- private,anonymous", "mmap 0 16K rw- private,anonymous => +0xfc000");
+	kt_expect(k, "state", "state\n| 100fc000-10100000 rw-p 00000000 anon rd wr mr mw me ac : n4");
 	kt_stop(k);
 }
 
@@ -631,6 +658,311 @@ static void test_crosscheck(void)
 	kt_stop(k);
 }
 
+/* ---- the profile -------------------------------------------------------------------------- */
+
+static char *text_of(const char *path)
+{
+	char *t = NULL;
+	if (!g_file_get_contents(path, &t, NULL, NULL))
+		return NULL;
+	return g_strstrip(t);
+}
+
+/* The zero page, probed here independently of mmref-kernel: a read fault on
+ * private anonymous memory, its PFN from /proc/self/pagemap, KPF_ZERO_PAGE
+ * (bit 24) from /proc/kpageflags. 1, 0, or -1 when it cannot tell. */
+static int probe_zero_page(void)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY), kf = open("/proc/kpageflags", O_RDONLY);
+	volatile char *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int on = -1;
+	uint64_t e = 0, f = 0;
+	if (pm >= 0 && kf >= 0 && p != MAP_FAILED) {
+		(void)p[0];
+		if (pread(pm, &e, 8, (off_t)((uintptr_t)p / 4096 * 8)) == 8 && (e >> 63) &&
+		    pread(kf, &f, 8, (off_t)((e & ((1ull << 55) - 1)) * 8)) == 8)
+			on = (f >> 24) & 1;
+	}
+	if (p != MAP_FAILED)
+		munmap((void *)p, 4096);
+	if (pm >= 0)
+		close(pm);
+	if (kf >= 0)
+		close(kf);
+	return on;
+}
+
+/* The bracketed word of a sysfs mode file. */
+static char *bracketed(const char *text)
+{
+	const char *a = text ? strchr(text, '[') : NULL, *b = a ? strchr(a, ']') : NULL;
+	return b ? g_strndup(a + 1, (gsize)(b - a - 1)) : NULL;
+}
+
+/* The THP mode for 2 MiB pages from sysfs: hugepages-2048kB/enabled, unless
+ * it says inherit (or is absent), then enabled. -1 if unreadable. */
+static int sysfs_thp(void)
+{
+	char *top = text_of("/sys/kernel/mm/transparent_hugepage/enabled");
+	char *pmd = text_of("/sys/kernel/mm/transparent_hugepage/hugepages-2048kB/enabled");
+	char *wt = bracketed(top), *wp = bracketed(pmd);
+	const char *w = wp && strcmp(wp, "inherit") != 0 ? wp : wt;
+	int mode = !w ? -1 : strcmp(w, "never") == 0 ? 0 : strcmp(w, "madvise") == 0 ? 1 : strcmp(w, "always") == 0 ? 2 : -1;
+	g_free(top);
+	g_free(pmd);
+	g_free(wt);
+	g_free(wp);
+	return mode;
+}
+
+static uint64_t sysctl_num(const char *path)
+{
+	char *t = text_of(path);
+	g_assert_nonnull(t);
+	uint64_t v = g_ascii_strtoull(t, NULL, 10);
+	g_free(t);
+	return v;
+}
+
+/* A CONFIG_ line's value from /proc/config.gz (NULL if absent or unset). */
+static char *kconfig(const char *name)
+{
+	static char *config;
+	static bool tried;
+	if (!tried) {
+		tried = true;
+		if (g_file_test("/proc/config.gz", G_FILE_TEST_EXISTS) &&
+		    !g_spawn_command_line_sync("zcat /proc/config.gz", &config, NULL, NULL, NULL))
+			config = NULL;
+	}
+	if (!config)
+		return NULL;
+	char *key = g_strdup_printf("\n%s=", name);
+	const char *at = strstr(config, key);
+	char *v = NULL;
+	if (at) {
+		at += strlen(key);
+		v = g_strndup(at, strcspn(at, "\n"));
+	}
+	g_free(key);
+	return v;
+}
+
+/* Capability bit n in /proc/PID/status's line FIELD (CapEff, CapPrm, CapBnd). */
+static bool cap_bit(pid_t pid, const char *field, int n)
+{
+	char path[64], *text = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	char *key = g_strdup_printf("\n%s:", field);
+	const char *at = strstr(text, key);
+	g_assert_nonnull(at);
+	uint64_t v = g_ascii_strtoull(at + strlen(key), NULL, 16);
+	g_free(key);
+	g_free(text);
+	return (v >> n) & 1;
+}
+
+/* The announcement: "profile ..." with every key, then one "# profile KEY: "
+ * line per key, in key order. */
+static void check_announcement(const kt *k)
+{
+	g_assert_cmpuint(k->profile.set, ==, (1u << TR_PK_COUNT) - 1);
+	char **lines = g_strsplit(k->announcement, "\n", -1);
+	g_assert_cmpuint(g_strv_length(lines), ==, 1 + TR_PK_COUNT);
+	g_assert_true(g_str_has_prefix(lines[0], "profile "));
+	for (int key = 0; key < TR_PK_COUNT; key++) {
+		char *prefix = g_strdup_printf("# profile %s: ", tr_profile_key_name((tr_profile_key)key));
+		if (!g_str_has_prefix(lines[1 + key], prefix) || strlen(lines[1 + key]) <= strlen(prefix))
+			g_error("expected '%s…', got '%s'", prefix, lines[1 + key]);
+		g_assert_null(strstr(lines[1 + key], "not detected"));
+		g_free(prefix);
+	}
+	g_strfreev(lines);
+}
+
+static void test_profile_announced(void)
+{
+	if (!live())
+		return;
+	kt *k = kt_start();
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	check_announcement(k);
+	/* every "mmtrace 1" announces it again, the same */
+	tr_profile first = k->profile;
+	kt_expect(k, "mmap +0 4K rw- private,anonymous,fixed", "mmap +0x0 4K rw- private,fixed,anonymous => +0x0");
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	g_assert_cmpint(tr_profile_conflict(&first, &k->profile), ==, -1);
+	/* --profile-only prints the same detection and exits 0 (another engineer
+	 * may toggle THP meanwhile: thp is compared in test_profile_probes) */
+	char *out = NULL;
+	int status = -1;
+	char *argv[] = {(char *)KERNEL_BIN, (char *)"--profile-only", NULL};
+	g_assert_true(g_spawn_sync(NULL, argv, NULL, 0, NULL, NULL, &out, NULL, &status, NULL));
+	g_assert_true(g_spawn_check_wait_status(status, NULL));
+	g_assert_true(g_str_has_prefix(out, "profile "));
+	tr_profile only = {0};
+	char *eol = strchr(out, '\n');
+	g_assert_nonnull(eol);
+	*eol = '\0';
+	g_assert_true(tr_profile_parse(&only, out + 8, NULL));
+	g_assert_cmpuint(only.set, ==, (1u << TR_PK_COUNT) - 1);
+	only.value[TR_PK_THP] = first.value[TR_PK_THP];
+	g_assert_cmpint(tr_profile_conflict(&first, &only), ==, -1);
+	g_assert_cmpuint(g_strv_length(g_strsplit(eol + 1, "# profile ", -1)), ==, 1 + TR_PK_COUNT);
+	g_free(out);
+	kt_stop(k);
+}
+
+/* Every key against an independent look at the same thing. */
+static void test_profile_probes(void)
+{
+	if (!live())
+		return;
+	kt *k = NULL;
+	int thp = -1;
+	for (int attempt = 0; attempt < 5 && !k; attempt++) { /* THP may be toggled meanwhile */
+		int before = sysfs_thp();
+		k = kt_start();
+		kt_expect(k, "mmtrace 1", "mmtrace 1");
+		if (before == sysfs_thp()) {
+			thp = before;
+		} else {
+			kt_stop(k);
+			k = NULL;
+		}
+	}
+	g_assert_nonnull(k);
+	check_announcement(k);
+	const uint64_t *v = k->profile.value;
+
+	struct utsname u;
+	g_assert_cmpint(uname(&u), ==, 0);
+	unsigned major = 0, minor = 0;
+	g_assert_cmpint(sscanf(u.release, "%u.%u", &major, &minor), ==, 2);
+	g_assert_cmpuint(v[TR_PK_KERNEL], ==, major * 100 + minor);
+
+	int zero = probe_zero_page();
+	g_assert_cmpint(zero, >=, 0);
+	g_assert_cmpuint(v[TR_PK_ZERO_PAGE], ==, (uint64_t)zero);
+
+	g_assert_cmpint(thp, >=, 0);
+	g_assert_cmpuint(v[TR_PK_THP], ==, (uint64_t)thp);
+	g_assert_cmpuint(v[TR_PK_THP_ZERO_PAGE], ==, sysctl_num("/sys/kernel/mm/transparent_hugepage/use_zero_page"));
+	g_assert_cmpuint(v[TR_PK_OVERCOMMIT], ==, sysctl_num("/proc/sys/vm/overcommit_memory"));
+	g_assert_cmpuint(v[TR_PK_MAX_MAP_COUNT], ==, sysctl_num("/proc/sys/vm/max_map_count"));
+
+	/* memlock: the child inherits this process's limit and capabilities */
+	struct rlimit rl;
+	g_assert_cmpint(getrlimit(RLIMIT_MEMLOCK, &rl), ==, 0);
+	bool ipc_lock = cap_bit(getpid(), "CapEff", 14);
+	g_assert_cmpuint(v[TR_PK_MEMLOCK], ==, ipc_lock || rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur);
+
+	/* mmap_min_addr: the larger of vm.mmap_min_addr and, with CONFIG_SECURITY,
+	 * CONFIG_LSM_MMAP_MIN_ADDR (security/min_addr.c) */
+	uint64_t dac = sysctl_num("/proc/sys/vm/mmap_min_addr");
+	char *security = kconfig("CONFIG_SECURITY"), *lsm = kconfig("CONFIG_LSM_MMAP_MIN_ADDR");
+	if (security) {
+		uint64_t l = lsm && strcmp(security, "y") == 0 ? g_ascii_strtoull(lsm, NULL, 10) : 0;
+		g_assert_cmpuint(v[TR_PK_MMAP_MIN_ADDR], ==, MAX(dac, l));
+	} else {
+		g_test_message("no /proc/config.gz: mmap_min_addr only checked against vm.mmap_min_addr");
+		g_assert_cmpuint(v[TR_PK_MMAP_MIN_ADDR], >=, dac);
+	}
+	g_free(security);
+	g_free(lsm);
+
+	/* soft_dirty: CONFIG_MEM_SOFT_DIRTY, when the configuration is readable */
+	char *sd = kconfig("CONFIG_MEM_SOFT_DIRTY");
+	if (kconfig("CONFIG_MMU"))
+		g_assert_cmpuint(v[TR_PK_SOFT_DIRTY], ==, sd && strcmp(sd, "y") == 0);
+	g_free(sd);
+	kt_stop(k);
+}
+
+/* --memlock: RLIMIT_MEMLOCK lowered and CAP_IPC_LOCK dropped, the announced
+ * memlock follows, and mlock beyond it fails with ENOMEM (mm/mlock.c
+ * do_mlock), also in the process re-executed after mseal. */
+static void test_profile_memlock(void)
+{
+	if (!live())
+		return;
+	const char *const args[] = {"--memlock", "64K", NULL};
+	kt *k = kt_start_full(NULL, args);
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	check_announcement(k);
+	g_assert_cmpuint(k->profile.value[TR_PK_MEMLOCK], ==, 65536);
+	g_assert_nonnull(strstr(k->announcement, "memlock=64K"));
+	g_assert_false(cap_bit(k->pid, "CapEff", 14));
+	g_assert_false(cap_bit(k->pid, "CapPrm", 14));
+	g_assert_false(cap_bit(k->pid, "CapBnd", 14));
+	static const char *const lines[][2] = {
+		{"mmap +0 128K rw- private,anonymous,fixed", "mmap +0x0 128K rw- private,fixed,anonymous => +0x0"},
+		{"mlock +0 64K", "mlock +0x0 64K => 0"},
+		{"mlock +0 68K", "mlock +0x0 68K => ENOMEM"},
+		{"munlock +0 128K", "munlock +0x0 128K => 0"},
+		{"mlock +0 128K", "mlock +0x0 128K => ENOMEM"},
+		{"mlock +0 64K onfault", "mlock +0x0 64K onfault => 0"},
+		{"mmap +0 4K rw- private,anonymous,fixed,locked", "mmap +0x0 4K rw- private,fixed,anonymous,locked => EAGAIN"},
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(lines); i++)
+		kt_expect(k, lines[i][0], lines[i][1]);
+	/* a sealed VMA: the next trace runs in a re-executed process, still limited */
+	kt_expect(k, "mseal +64K 4K", "mseal +0x10000 4K => 0");
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	g_assert_cmpuint(k->profile.value[TR_PK_MEMLOCK], ==, 65536);
+	kt_expect(k, "mmap +0 128K rw- private,anonymous,fixed", "mmap +0x0 128K rw- private,fixed,anonymous => +0x0");
+	kt_expect(k, "mlock +0 128K", "mlock +0x0 128K => ENOMEM");
+	kt_stop(k);
+
+	/* without the option the limit of this process applies (root: unlimited) */
+	if (cap_bit(getpid(), "CapEff", 14)) {
+		k = kt_start();
+		kt_expect(k, "mmtrace 1", "mmtrace 1");
+		g_assert_cmpuint(k->profile.value[TR_PK_MEMLOCK], ==, UINT64_MAX);
+		kt_expect(k, "mmap +0 128K rw- private,anonymous,fixed", "mmap +0x0 128K rw- private,fixed,anonymous => +0x0");
+		kt_expect(k, "mlock +0 128K", "mlock +0x0 128K => 0");
+		kt_stop(k);
+	}
+	/* a bad size is refused */
+	int status = -1;
+	char *argv[] = {(char *)KERNEL_BIN, (char *)"--memlock", (char *)"lots", (char *)"--profile-only", NULL};
+	g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, NULL));
+	g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+}
+
+/* Regression: read_own_maps() skipped five fields after START-END where
+ * /proc prints four (PERMS OFFSET DEV INODE), so it never saw "[stack]" and
+ * the placeholders ran right up to the stack. The 1 MiB below it stays free
+ * (docs/kernel-target.md: the stack keeps room to grow). */
+static void test_stack_window(void)
+{
+	if (!live())
+		return;
+	kt *k = kt_start();
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	uint64_t ss, se;
+	g_assert_true(child_mapping(k, "[stack]", &ss, &se));
+	char path[64], *text = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)k->pid);
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	uint64_t below_end = 0; /* the end of the highest mapping below the stack */
+	bool placeholder = false;
+	char **lines = g_strsplit(text, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		uint64_t s, e;
+		if (sscanf(*l, "%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x", &s, &e) == 2 && e <= ss && e > below_end) {
+			below_end = e;
+			placeholder = strstr(*l, "mmref-placeholder") != NULL;
+		}
+	}
+	g_strfreev(lines);
+	g_free(text);
+	g_assert_true(placeholder);
+	g_assert_cmphex(below_end, ==, ss - (1u << 20));
+	kt_stop(k);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -641,6 +973,11 @@ int main(int argc, char **argv)
 	g_test_add_func("/kernel/touch-matrix", test_touch_matrix);
 	g_test_add_func("/kernel/reset-after-mseal", test_reset_after_mseal);
 	g_test_add_func("/kernel/crosscheck", test_crosscheck);
+	g_test_add_func("/kernel/proc-read-whole", test_proc_read_whole);
+	g_test_add_func("/kernel/stack-window", test_stack_window);
+	g_test_add_func("/kernel/profile/announced", test_profile_announced);
+	g_test_add_func("/kernel/profile/probes", test_profile_probes);
+	g_test_add_func("/kernel/profile/memlock", test_profile_memlock);
 	int rc = g_test_run();
 	if (skip_reason) {
 		g_printerr("skipped: %s\n", skip_reason);
