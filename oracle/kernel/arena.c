@@ -69,13 +69,26 @@ void arena_init_process(void)
 bool arena_own_memory_intact(char *why, size_t whylen)
 {
 	if (sbrk(0) != brk_pinned) {
-		snprintf(why, whylen, "internal: the heap moved (brk %p, pinned %p)", sbrk(0), brk_pinned);
+		snprintf(why, whylen, "internal: the heap moved (its pinned %u MiB were outgrown)", HEAP_RESERVE >> 20);
 		return false;
 	}
 	struct mallinfo2 mi = mallinfo2();
 	if (mi.arena != heap_pinned || mi.hblkhd != 0) {
 		snprintf(why, whylen, "internal: malloc grew beyond the pinned heap (%zu > %zu bytes, %zu mmapped)",
 		         mi.arena, heap_pinned, mi.hblkhd);
+		return false;
+	}
+	return true;
+}
+
+bool arena_heap_intact(char *why, size_t whylen)
+{
+	struct mallinfo2 mi = mallinfo2();
+	if (sbrk(0) != brk_pinned || mi.arena > heap_pinned || mi.hblkhd != 0) {
+		snprintf(why, whylen,
+		         "internal: the executor's memory outgrew its reserved heap of %u MiB; it stops here, before "
+		         "the trace can reach it",
+		         HEAP_RESERVE >> 20);
 		return false;
 	}
 	return true;
@@ -214,6 +227,67 @@ bool arena_clear(void)
 	return munmap((void *)(uintptr_t)k_arena_base, k_arena_end - k_arena_base) == 0;
 }
 
+/* ---- the process's own VMAs, padded to a fixed budget ---------------------------------------
+ *
+ * They count against vm.max_map_count with the trace's. Their natural number
+ * depends on the arena (it splits a gap, or fills one) and on the layout of
+ * this process (a re-exec may differ by one), so every arena is padded to one
+ * budget, fixed at the first arena: budget − 2 + (the model's fences for this
+ * arena, see harness/target_api.c api_start). The model, which counts its
+ * fences as VMAs, then refuses at the same statement as the kernel when its
+ * max_map_count is vm.max_map_count − budget + 2 (arena_trace_max_map_count). */
+
+#define VMA_SLACK 4 /* room for the arena's and the re-exec's variations */
+
+static unsigned vma_budget;
+static int pad_fd = -1;
+
+void arena_set_vma_budget(unsigned budget) { vma_budget = budget; }
+unsigned arena_vma_budget(void) { return vma_budget; }
+
+uint64_t arena_trace_max_map_count(uint64_t sysctl)
+{
+	if (!vma_budget)
+		return sysctl;
+	return sysctl > vma_budget ? sysctl - vma_budget + 2 : 2;
+}
+
+static unsigned model_fences(uint64_t base, uint64_t end)
+{
+	return (base >= 2 * K_PAGE) + (end + K_PAGE <= K_TASK_SIZE);
+}
+
+/* Splits the largest placeholder not next to the arena into one-page
+ * PROT_NONE mappings of another empty memfd (nothing merges with them: a
+ * different file, and each at offset 0) until the process has its budget. */
+static void pad_own_vmas(uint64_t base, uint64_t end, unsigned natural)
+{
+	own_vmas = natural;
+	if (!vma_budget)
+		vma_budget = natural + VMA_SLACK;
+	unsigned want = vma_budget - 2 + model_fences(base, end);
+	if (natural >= want)
+		return;
+	int best = -1;
+	for (int i = 0; i < n_ph; i++) {
+		if (ph_end[i] == base || ph_start[i] == end)
+			continue;
+		if (best < 0 || ph_end[i] - ph_start[i] > ph_end[best] - ph_start[best])
+			best = i;
+	}
+	if (pad_fd < 0)
+		pad_fd = (int)syscall(SYS_memfd_create, "mmref-pad", MFD_CLOEXEC);
+	if (best < 0 || pad_fd < 0 || ph_end[best] - ph_start[best] < (uint64_t)(want - natural + 1) * K_PAGE)
+		return;
+	for (unsigned k = 0; k < want - natural; k++) {
+		uint64_t a = ph_start[best] + (uint64_t)k * K_PAGE;
+		if (mmap((void *)(uintptr_t)a, K_PAGE, PROT_NONE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, pad_fd, 0) ==
+		    MAP_FAILED)
+			break;
+		own_vmas++;
+	}
+}
+
 arena_status arena_setup(uint64_t base, uint64_t size, char *why, size_t whylen)
 {
 	uint64_t end = base + size;
@@ -248,8 +322,10 @@ arena_status arena_setup(uint64_t base, uint64_t size, char *why, size_t whylen)
 	uint64_t guard_lo = 0, guard_hi = 0;
 	for (int i = 0; i < n; i++) {
 		if (own[i].start < end && base < own[i].end) {
-			snprintf(why, whylen, "arena overlaps the process's own mapping %llx-%llx %s",
-			         (unsigned long long)own[i].start, (unsigned long long)own[i].end, own[i].name);
+			/* no addresses of this process in any message (they would defeat ASLR) */
+			const char *nm = strrchr(own[i].name, '/');
+			snprintf(why, whylen, "arena overlaps the process's own mapping %s",
+			         nm ? nm + 1 : own[i].name[0] ? own[i].name : "(anonymous)");
 			return ARENA_REFUSED;
 		}
 		if (own[i].stack) {
@@ -257,9 +333,14 @@ arena_status arena_setup(uint64_t base, uint64_t size, char *why, size_t whylen)
 			guard_lo = guard_hi > K_STACK_GUARD_GAP ? guard_hi - K_STACK_GUARD_GAP : 0;
 		}
 	}
-	if (guard_lo < end && base < guard_hi) {
-		snprintf(why, whylen, "arena overlaps the stack's growth window %llx-%llx", (unsigned long long)guard_lo,
-		         (unsigned long long)guard_hi);
+	/* The arena keeps a stack guard gap away from the growth window, so that
+	 * (a) the stack can grow through the whole window, whatever the trace maps
+	 * at the arena's top, and (b) the page above the arena is always a
+	 * placeholder: in-place growth (mremap) can never leave the arena. */
+	uint64_t keep_lo = guard_lo > K_STACK_GUARD_GAP ? guard_lo - K_STACK_GUARD_GAP : 0;
+	if (guard_hi && keep_lo < end && base < guard_hi) {
+		snprintf(why, whylen, "arena overlaps the stack's growth window or its guard gap (the %llu MiB below "
+		         "[stack])", (unsigned long long)(2 * K_STACK_GUARD_GAP >> 20));
 		return ARENA_REFUSED;
 	}
 	uint64_t prev = K_PAGE;
@@ -282,11 +363,11 @@ arena_status arena_setup(uint64_t base, uint64_t size, char *why, size_t whylen)
 	if (probe != MAP_FAILED)
 		munmap(probe, K_PAGE);
 	if ((uint64_t)(uintptr_t)probe != end - K_PAGE) {
-		snprintf(why, whylen, "no-hint mmaps cannot be confined to this arena (a probe landed at %p)", probe);
+		snprintf(why, whylen, "no-hint mmaps cannot be confined to this arena (a probe landed outside it)");
 		placeholders_remove();
 		return ARENA_REFUSED;
 	}
-	own_vmas = (unsigned)n + (unsigned)n_ph;
+	pad_own_vmas(base, end, (unsigned)n + (unsigned)n_ph);
 	ph_valid = true;
 	ph_base = base;
 	ph_top = end;

@@ -60,10 +60,27 @@ bool arena_clear(void);
 /* True when none of the process's own memory moved since the arena was set
  * up (the heap did not grow, malloc did not fall back to mmap). */
 bool arena_own_memory_intact(char *why, size_t whylen);
-/* Number of VMAs of the process outside the arena (its own + placeholders). */
+/* The cheap part of it, run after every line: malloc has not grown past the
+ * pinned heap (its fallback mmap would land in the arena). */
+bool arena_heap_intact(char *why, size_t whylen);
+/* Number of VMAs of the process outside the arena (its own + placeholders + padding). */
 unsigned arena_own_vma_count(void);
+/* The own-VMA budget every arena is padded to (0 before the first arena);
+ * a re-executed process takes its predecessor's (--own-vmas). */
+unsigned arena_vma_budget(void);
+void arena_set_vma_budget(unsigned budget);
+/* The max_map_count a trace sees, in the model's terms (which counts its two
+ * fences as VMAs): vm.max_map_count − budget + 2. */
+uint64_t arena_trace_max_map_count(uint64_t sysctl);
 /* true iff [a, a + len) lies in the arena (no overflow). len 0: a in [base, end]. */
 bool arena_contains(uint64_t a, uint64_t len);
+
+/* ---- limits (ops.c; options of main.c; docs/kernel-target.md "Limits") ------------------ */
+#define K_MAX_FILES 1024                  /* files per trace */
+#define K_MAX_FILE_NAME 249               /* memfd_create's limit on a name */
+#define K_LIMIT_POPULATE (4ull << 30)     /* --max-populate: bytes a trace may make the kernel allocate */
+#define K_LIMIT_FILE_BYTES (64ull << 30)  /* --max-file-bytes: total size of the files a trace declares */
+extern uint64_t k_limit_populate, k_limit_file_bytes;
 
 /* ---- files (ops.c) --------------------------------------------------------------- */
 bool files_add(const char *name, uint64_t size, char *why, size_t whylen);
@@ -88,6 +105,8 @@ extern tr_profile k_profile; /* the keys detected */
 void profile_detect(void);
 /* "profile KEY=VALUE ...\n" and one "# profile KEY: HOW\n" per key. */
 const char *profile_announcement(void);
+/* After the first arena: max_map_count becomes what a trace can really have. */
+void profile_apply_own_vmas(void);
 /* The 4 KiB zero page's PFN when detection saw it, else 0. */
 uint64_t profile_zero_pfn(void);
 /* --memlock: RLIMIT_MEMLOCK = bytes (MM_MEMLOCK_UNLIMITED: RLIM_INFINITY), and

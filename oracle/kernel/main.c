@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "kernel.h"
+#include "tr_limits.h"
 
 bool observe_pfns_visible(void);
 
@@ -111,9 +112,13 @@ static void reexec(const char *line)
 		exit(3);
 	}
 	out_flush();
-	char arg[64];
+	char arg[64], budget[64], lim[3][96];
 	snprintf(arg, sizeof(arg), "--resume-fd=%d", fd);
-	char *argv[] = {(char *)"mmref-kernel", arg, NULL};
+	snprintf(budget, sizeof(budget), "--own-vmas=%u", arena_vma_budget());
+	snprintf(lim[0], sizeof(lim[0]), "--max-populate=%llu", (unsigned long long)k_limit_populate);
+	snprintf(lim[1], sizeof(lim[1]), "--max-file-bytes=%llu", (unsigned long long)k_limit_file_bytes);
+	snprintf(lim[2], sizeof(lim[2]), "--max-arena=%llu", (unsigned long long)tr_limit.max_arena);
+	char *argv[] = {(char *)"mmref-kernel", arg, budget, lim[0], lim[1], lim[2], NULL};
 	execv("/proc/self/exe", argv);
 	out_str("# error: internal: cannot start a fresh process (exec)\n\n");
 	out_flush();
@@ -264,6 +269,16 @@ static void handle_line(char *line)
 	memset(&st, 0, sizeof(st));
 	const char *dir = NULL;
 	GError *err = NULL;
+	/* The parser keeps every declared file (its name) until the next
+	 * 'mmtrace 1': once a file was refused, or at the limit, later 'file'
+	 * lines are not parsed, so the executor's heap stays bounded. */
+	const char *w = line + strspn(line, " \t");
+	if (strncmp(w, "file", 4) == 0 && (w[4] == ' ' || w[4] == '\t') &&
+	    (broken[0] || files_count() >= K_MAX_FILES)) {
+		answer_error(broken[0] ? "not parsed: an earlier 'file' or 'arena' was refused (send 'mmtrace 1')"
+		                       : "too many files (at most 1024 per trace)");
+		return;
+	}
 	int rc = trace_parser_feed(parser, line, &st, &dir, &err);
 	if (rc < 0) {
 		answer_error(err ? err->message : "bad input");
@@ -290,8 +305,40 @@ static void handle_line(char *line)
 		g_ptr_array_unref(st.expect_lines);
 }
 
+/* --max-populate=BYTES, --max-file-bytes=BYTES, --max-arena=BYTES (K, M, G
+ * allowed), and --own-vmas=N (internal: a re-executed process keeps its
+ * predecessor's VMA budget). */
+static bool limit_option(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	uint64_t v;
+	if (!eq || !tr_parse_number(eq + 1, &v) || v == 0) {
+		fprintf(stderr, "mmref-kernel: %s: expected --OPTION=NUMBER (K, M, G allowed), not 0\n", arg);
+		return false;
+	}
+	size_t n = (size_t)(eq - arg);
+	if (n == 14 && strncmp(arg, "--max-populate", n) == 0)
+		k_limit_populate = v;
+	else if (n == 16 && strncmp(arg, "--max-file-bytes", n) == 0)
+		k_limit_file_bytes = v;
+	else if (n == 11 && strncmp(arg, "--max-arena", n) == 0)
+		tr_limit.max_arena = v;
+	else if (n == 10 && strncmp(arg, "--own-vmas", n) == 0 && v < 1000000)
+		arena_set_vma_budget((unsigned)v);
+	else {
+		fprintf(stderr, "mmref-kernel: unknown argument '%s' (see --help)\n", arg);
+		return false;
+	}
+	return true;
+}
+
 static const char usage[] =
-	"usage: mmref-kernel [--memlock SIZE] [--profile-only]\n"
+	"usage: mmref-kernel [--memlock SIZE] [--profile-only] [--max-populate=BYTES]\n"
+	"                    [--max-file-bytes=BYTES] [--max-arena=BYTES]\n"
+	"  --max-populate=B   refuse a statement that could make the kernel allocate more than\n"
+	"                     B bytes in one trace (populate, mlock, touches; default 4G)\n"
+	"  --max-file-bytes=B refuse 'file' declarations totalling more than B (default 64G)\n"
+	"  --max-arena=B      refuse arenas larger than B bytes (default 64G)\n"
 	"Reads an mmtrace on standard input and runs it on the live kernel, answering in\n"
 	"the exec protocol (docs/exec-protocol.md, docs/kernel-target.md). Its answer to\n"
 	"every 'mmtrace 1' announces the kernel's profile, detected at start-up.\n"
@@ -316,6 +363,9 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(usage, stdout);
 			return 0;
+		} else if (strncmp(argv[i], "--max-", 6) == 0 || strncmp(argv[i], "--own-vmas=", 11) == 0) {
+			if (!limit_option(argv[i]))
+				return 2;
 		} else if (strcmp(argv[i], "--profile-only") == 0) {
 			profile_only = true;
 		} else if (strcmp(argv[i], "--memlock") == 0 && i + 1 < argc) {
@@ -362,6 +412,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mmref-kernel: cannot set up the default arena: %s\n", why);
 		return 3;
 	}
+	profile_apply_own_vmas(); /* the announced max_map_count: what a trace can really have */
 	if (getenv("MMREF_KERNEL_VERBOSE"))
 		fprintf(stderr, "mmref-kernel: %u VMAs of its own outside the arena; PFNs %s\n", arena_own_vma_count(),
 		        observe_pfns_visible() ? "visible" : "hidden");
@@ -373,6 +424,13 @@ int main(int argc, char **argv)
 			answer_error("NUL byte in the line");
 		else
 			handle_line(linebuf);
+		if (!arena_heap_intact(why, sizeof(why))) {
+			/* malloc outgrew the pinned heap: its next memory could come
+			 * from the arena. Stop before the trace can touch it. */
+			answer_error(why);
+			out_flush();
+			return 3;
+		}
 	}
 	out_flush();
 	trace_parser_free(parser);

@@ -1,11 +1,14 @@
 /* The operations: raw system calls inside the arena, and `touch` under a
  * SIGSEGV/SIGBUS handler that reads si_code and the page-fault error code
  * from the signal context. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -20,15 +23,46 @@
 
 /* ---- files --------------------------------------------------------------------------- */
 
-#define MAX_FILES 1024
-static int file_fd[MAX_FILES];
-static uint64_t file_dev[MAX_FILES], file_ino[MAX_FILES];
+static int file_fd[K_MAX_FILES];
+static uint64_t file_dev[K_MAX_FILES], file_ino[K_MAX_FILES];
 static int n_files;
+
+/* ---- limits (docs/kernel-target.md, "Limits") --------------------------------------------- */
+
+uint64_t k_limit_populate = K_LIMIT_POPULATE;
+uint64_t k_limit_file_bytes = K_LIMIT_FILE_BYTES;
+
+/* What the current trace may have made the kernel allocate, as an upper
+ * bound summed over its statements (never lowered by munmap: page cache of
+ * the files stays until they are closed), and what it declared. Both start
+ * again at every 'mmtrace 1'. */
+static uint64_t populated_bound, file_bytes;
+static bool hg_seen, locked_seen;
+static uint64_t hugetlb_seen; /* the largest huge page size mapped in this trace, or 0 */
+static bool thp_always;       /* some THP setting allocates huge folios without MADV_HUGEPAGE */
+static uint64_t default_huge = 2ull << 20;
+
+static void accounting_reset(void)
+{
+	populated_bound = file_bytes = 0;
+	hg_seen = locked_seen = false;
+	hugetlb_seen = 0;
+}
 
 bool files_add(const char *name, uint64_t size, char *why, size_t whylen)
 {
-	if (n_files == MAX_FILES) {
-		snprintf(why, whylen, "too many files (at most %d)", MAX_FILES);
+	if (n_files == K_MAX_FILES) {
+		snprintf(why, whylen, "too many files (at most %d per trace)", K_MAX_FILES);
+		return false;
+	}
+	if (strlen(name) > K_MAX_FILE_NAME) {
+		snprintf(why, whylen, "file name longer than %d bytes", K_MAX_FILE_NAME);
+		return false;
+	}
+	if (size > k_limit_file_bytes || file_bytes > k_limit_file_bytes - size) {
+		snprintf(why, whylen,
+		         "the files declared would total more than the limit of 0x%llx bytes (--max-file-bytes)",
+		         (unsigned long long)k_limit_file_bytes);
 		return false;
 	}
 	int fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);
@@ -42,6 +76,7 @@ bool files_add(const char *name, uint64_t size, char *why, size_t whylen)
 		close(fd);
 		return false;
 	}
+	file_bytes += size;
 	file_fd[n_files] = fd;
 	file_dev[n_files] = st.st_dev;
 	file_ino[n_files] = st.st_ino;
@@ -54,6 +89,7 @@ void files_close_all(void)
 	for (int i = 0; i < n_files; i++)
 		close(file_fd[i]);
 	n_files = 0;
+	accounting_reset(); /* a new trace: its files are gone, its arena is emptied */
 }
 
 int files_count(void) { return n_files; }
@@ -112,8 +148,11 @@ static void touch_handler(int sig, siginfo_t *si, void *ctx)
 	siglongjmp(touch_env, 1);
 }
 
+static void ops_init(void);
+
 void touch_init(void)
 {
+	ops_init();
 	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack), .ss_flags = 0};
 	sigaltstack(&ss, NULL);
 	struct sigaction sa;
@@ -214,6 +253,177 @@ static bool refuse(char *why, size_t whylen, const char *what)
 	return false;
 }
 
+/* ---- confinement: the ranges the kernel really uses ------------------------------------------ */
+
+#define K_MAP_HUGE_SHIFT 26
+#define K_MAP_HUGE_MASK 0x3fu
+
+/* PROCMAP_QUERY (uapi linux/fs.h, 6.11+; the system headers may predate it). */
+struct k_procmap_query {
+	uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define K_PROCMAP_QUERY _IOWR('f', 17, struct k_procmap_query)
+
+static int maps_fd = -1;
+
+static bool add_ovf(uint64_t a, uint64_t b, uint64_t *r) { return __builtin_add_overflow(a, b, r); }
+
+/* ALIGN(len, a) for a power of two a; false on overflow. */
+static bool align_up(uint64_t len, uint64_t a, uint64_t *r)
+{
+	if (add_ovf(len, a - 1, r))
+		return false;
+	*r &= ~(a - 1);
+	return true;
+}
+
+/* The huge page size a MAP_HUGETLB mmap with these flags gets
+ * (ksys_mmap_pgoff: hstate_sizelog of the MAP_HUGE_* bits, the default
+ * hstate when they are 0). Sizes the kernel has no hstate for give EINVAL;
+ * rounding to them anyway is only more careful. */
+static uint64_t hugetlb_size(uint64_t flags)
+{
+	unsigned log = (unsigned)(flags >> K_MAP_HUGE_SHIFT) & K_MAP_HUGE_MASK;
+	if (log == 0)
+		return default_huge;
+	if (log < 12)
+		return K_PAGE;
+	if (log > 47)
+		return 0; /* larger than the user address space */
+	return 1ull << log;
+}
+
+/* The page size of the VMA containing addr (PROCMAP_QUERY's vma_page_size:
+ * the huge page size of a hugetlb VMA, else 4 KiB); 0 when no VMA contains
+ * it. Without PROCMAP_QUERY (before 6.11): the largest huge page size this
+ * trace has mapped, to be safe. */
+static uint64_t vma_page_size(uint64_t addr)
+{
+	if (!hugetlb_seen)
+		return K_PAGE; /* no hugetlb VMA can exist in the arena */
+	struct k_procmap_query q;
+	memset(&q, 0, sizeof(q));
+	q.size = sizeof(q);
+	q.query_addr = addr;
+	if (maps_fd >= 0 && ioctl(maps_fd, K_PROCMAP_QUERY, &q) == 0)
+		return q.vma_page_size > K_PAGE ? q.vma_page_size : K_PAGE;
+	if (errno == ENOENT)
+		return K_PAGE;
+	return hugetlb_seen;
+}
+
+/* ---- populate accounting ---------------------------------------------------------------------- */
+
+#define PT_PER_RANGE(len) ((len) / 512 + 4 * K_PAGE) /* page-table pages mapping len bytes, at most */
+#define THP_EDGES (4ull << 20)                      /* huge folios overhanging a range's two ends */
+
+/* An upper bound of what one statement can make the kernel allocate for
+ * this process (pages, page cache, huge folios, page tables). */
+static uint64_t range_bound(uint64_t len)
+{
+	uint64_t r;
+	if (add_ovf(len, THP_EDGES + PT_PER_RANGE(len), &r))
+		return UINT64_MAX;
+	return r;
+}
+
+static uint64_t touch_bound(void)
+{
+	uint64_t b = 2 * K_PAGE + 3 * K_PAGE; /* a COW copy and its page cache page, 3 table pages */
+	if (hg_seen || thp_always)
+		b += 2ull << 20;
+	if (hugetlb_seen)
+		b += hugetlb_seen; /* surplus huge pages come from the buddy allocator */
+	return b;
+}
+
+static bool charge(uint64_t bound, char *why, size_t whylen)
+{
+	if (bound > k_limit_populate || populated_bound > k_limit_populate - bound) {
+		snprintf(why, whylen,
+		         "the trace could make the kernel allocate more than the limit of 0x%llx bytes "
+		         "(--max-populate): 0x%llx so far, up to 0x%llx more here",
+		         (unsigned long long)k_limit_populate, (unsigned long long)populated_bound,
+		         (unsigned long long)bound);
+		return false;
+	}
+	populated_bound += bound;
+	return true;
+}
+
+/* A THP setting that allocates huge folios on a fault without MADV_HUGEPAGE:
+ * "always" (or "within_size", "force") at the top level, for shmem, or for
+ * any mTHP size ("inherit" follows the top level). */
+static bool thp_setting_always(const char *path, bool inherit_always)
+{
+	char buf[256];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, "[always]") || strstr(buf, "[within_size]") || strstr(buf, "[force]") ||
+	       (inherit_always && strstr(buf, "[inherit]"));
+}
+
+static void thp_detect(void)
+{
+	const char *top = "/sys/kernel/mm/transparent_hugepage";
+	char path[512];
+	snprintf(path, sizeof(path), "%s/enabled", top);
+	bool top_always = thp_setting_always(path, false);
+	snprintf(path, sizeof(path), "%s/shmem_enabled", top);
+	bool shmem_always = thp_setting_always(path, false);
+	thp_always = top_always || shmem_always;
+	DIR *d = opendir(top);
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d)) != NULL) {
+			if (strncmp(e->d_name, "hugepages-", 10) != 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/enabled", top, e->d_name);
+			thp_always |= thp_setting_always(path, top_always);
+			snprintf(path, sizeof(path), "%s/%s/shmem_enabled", top, e->d_name);
+			thp_always |= thp_setting_always(path, shmem_always);
+		}
+		closedir(d);
+	}
+	char mi[4096];
+	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, mi, sizeof(mi) - 1);
+		close(fd);
+		if (n > 0) {
+			mi[n] = '\0';
+			const char *h = strstr(mi, "Hugepagesize:");
+			unsigned long long kb;
+			if (h && sscanf(h + 13, "%llu", &kb) == 1 && kb >= 4 && (kb & (kb - 1)) == 0)
+				default_huge = kb << 10;
+		}
+	}
+}
+
+static void ops_init(void)
+{
+	thp_detect();
+	maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+}
+
+/* [a, a + len) in the arena, len computed by the caller with the kernel's
+ * rounding; false on overflow. */
+static bool confined(uint64_t a, uint64_t len) { return arena_contains(a, len); }
+
+static bool is_populating_advice(int64_t advice)
+{
+	return advice == MM_MADV_WILLNEED || advice == MM_MADV_POPULATE_READ || advice == MM_MADV_POPULATE_WRITE ||
+	       advice == MM_MADV_COLLAPSE;
+}
+
 bool op_exec(const trace *t, const tr_stmt *s, tr_result *res, char *why, size_t whylen)
 {
 	(void)t;
@@ -221,11 +431,22 @@ bool op_exec(const trace *t, const tr_stmt *s, tr_result *res, char *why, size_t
 	long rc;
 	switch (s->kind) {
 	case TR_MMAP: {
+		/* The length the kernel maps: PAGE_ALIGN(len), or ALIGN(len, huge
+		 * page size) with MAP_HUGETLB (ksys_mmap_pgoff; a MAP_FIXED hugetlb
+		 * address must be huge-aligned, so the range is [addr, addr + that)). */
+		uint64_t unit = (s->flags & MM_MAP_HUGETLB) ? hugetlb_size(s->flags) : K_PAGE;
+		uint64_t elen;
+		if (unit == 0 || !align_up(s->len, unit, &elen))
+			return refuse(why, whylen, "mmap: the length rounded to the huge page size does not fit in the arena");
 		if (s->addr == 0) {
 			if (s->flags & (MM_MAP_FIXED | MM_MAP_FIXED_NOREPLACE))
 				return refuse(why, whylen, "mmap at address 0 with fixed or fixed_noreplace lies outside the arena");
-		} else if (!arena_contains(s->addr, s->len)) {
+		} else if (!confined(s->addr, s->len)) {
 			return refuse(why, whylen, "mmap range outside the arena");
+		} else if ((s->flags & (MM_MAP_FIXED | MM_MAP_FIXED_NOREPLACE)) && !confined(s->addr, elen)) {
+			return refuse(why, whylen,
+			              "mmap: the range rounded up to the huge page size (as the kernel maps it) runs past the "
+			              "end of the arena");
 		}
 		int fd = -1;
 		if (s->file) {
@@ -233,60 +454,95 @@ bool op_exec(const trace *t, const tr_stmt *s, tr_result *res, char *why, size_t
 				return refuse(why, whylen, "internal: undeclared file");
 			fd = file_fd[s->file - 1];
 		}
+		bool populating = (s->flags & (MM_MAP_POPULATE | MM_MAP_LOCKED)) != 0;
+		/* a mapping larger than the arena fails (ENOMEM) before populating */
+		uint64_t plen = elen < k_arena_end - k_arena_base ? elen : k_arena_end - k_arena_base;
+		if (populating && !charge(range_bound(plen), why, whylen))
+			return false;
 		rc = raw(SYS_mmap, s->addr, s->len, s->prot, s->flags, (uint64_t)(int64_t)fd, s->off);
 		if (!(rc < 0 && rc >= -4095)) {
 			uint64_t a = (uint64_t)rc;
-			uint64_t alen = (s->len + K_PAGE - 1) & ~(K_PAGE - 1);
-			if (!arena_contains(a, alen) || a == k_arena_end) {
+			if (!confined(a, elen) || a == k_arena_end) {
 				/* The kernel put it outside the arena: take it back before it
-				 * can clobber anything, and say so. */
+				 * can clobber anything, and say so (not where: no addresses of
+				 * this process in any message). */
 				if (s->len && !(s->flags & (MM_MAP_FIXED | MM_MAP_FIXED_NOREPLACE)))
-					munmap((void *)(uintptr_t)a, s->len);
-				snprintf(why, whylen, "internal: the kernel placed the mapping outside the arena at 0x%llx",
-				         (unsigned long long)a);
-				return false;
+					munmap((void *)(uintptr_t)a, elen);
+				return refuse(why, whylen, "internal: the kernel placed the mapping outside the arena");
 			}
+			if ((s->flags & MM_MAP_HUGETLB) && unit > hugetlb_seen)
+				hugetlb_seen = unit;
+			if (s->flags & MM_MAP_LOCKED)
+				locked_seen = true;
 		}
 		set_sys_result(res, rc);
 		return true;
 	}
 	case TR_MUNMAP:
-		if (!arena_contains(s->addr, s->len))
+		if (!confined(s->addr, s->len))
 			return refuse(why, whylen, "range outside the arena");
 		set_sys_result(res, raw(SYS_munmap, s->addr, s->len, 0, 0, 0, 0));
 		return true;
 	case TR_MPROTECT:
-		if (!arena_contains(s->addr, s->len))
+		if (!confined(s->addr, s->len))
 			return refuse(why, whylen, "range outside the arena");
+		/* making a VM_LOCKED range writable populates it (mprotect_fixup) */
+		if (locked_seen && !charge(range_bound(s->len), why, whylen))
+			return false;
 		set_sys_result(res, raw(SYS_mprotect, s->addr, s->len, s->prot, 0, 0, 0));
 		return true;
 	case TR_MREMAP: {
-		if (!arena_contains(s->addr, s->len))
-			return refuse(why, whylen, "range outside the arena");
-		if ((s->flags & MM_MREMAP_FIXED) && !(s->has_new_addr && arena_contains(s->new_addr, s->new_len)))
+		/* mremap of a hugetlb VMA rounds both lengths up to its huge page
+		 * size (mm/mremap.c); a shrink unmaps [addr + new, addr + old) and a
+		 * fixed move replaces [new_addr, new_addr + new) with those lengths. */
+		uint64_t unit = vma_page_size(s->addr);
+		uint64_t olen, nlen;
+		if (!align_up(s->len, unit, &olen) || !align_up(s->new_len, unit, &nlen))
+			return refuse(why, whylen, "mremap: the lengths rounded to the page size do not fit in the arena");
+		if (!confined(s->addr, s->len) || !confined(s->addr, olen))
+			return refuse(why, whylen,
+			              unit > K_PAGE ? "mremap: the old range rounded up to the huge page size runs past the "
+			                              "end of the arena"
+			                            : "range outside the arena");
+		if ((s->flags & MM_MREMAP_FIXED) && !(s->has_new_addr && confined(s->new_addr, s->new_len)))
 			return refuse(why, whylen, "mremap fixed: the new range must be given and lie in the arena");
-		if (!(s->flags & MM_MREMAP_FIXED) && !s->has_new_addr && !arena_contains(s->addr, s->new_len))
+		if ((s->flags & MM_MREMAP_FIXED) && !confined(s->new_addr, nlen))
+			return refuse(why, whylen,
+			              "mremap fixed: the new range rounded up to the huge page size runs past the end of the "
+			              "arena");
+		if (!(s->flags & MM_MREMAP_FIXED) && !s->has_new_addr && !confined(s->addr, s->new_len))
 			return refuse(why, whylen, "mremap: the grown range runs past the end of the arena");
-		rc = raw(SYS_mremap, s->addr, s->len, s->new_len, s->flags, s->has_new_addr ? s->new_addr : 0, 0);
-		if (rc >= 0 && (!arena_contains((uint64_t)rc, 0) || (uint64_t)rc == k_arena_end)) {
-			snprintf(why, whylen, "internal: the kernel moved the mapping outside the arena to 0x%llx",
-			         (unsigned long long)rc);
+		/* In-place growth past the arena's end is impossible whatever the
+		 * statement says: the page above the arena is always a placeholder
+		 * or the process's own (arena_setup), and hugetlb VMAs never grow. */
+		uint64_t grow = s->new_len > s->len ? s->new_len - s->len : 0;
+		if (!charge(PT_PER_RANGE(nlen) + (locked_seen ? range_bound(grow) : 0), why, whylen))
 			return false;
-		}
+		rc = raw(SYS_mremap, s->addr, s->len, s->new_len, s->flags, s->has_new_addr ? s->new_addr : 0, 0);
+		if (rc >= 0 && (!confined((uint64_t)rc, nlen) || (uint64_t)rc == k_arena_end))
+			return refuse(why, whylen, "internal: the kernel moved the mapping outside the arena");
 		set_sys_result(res, rc);
 		return true;
 	}
 	case TR_MADVISE:
-		if (!arena_contains(s->addr, s->len))
+		if (!confined(s->addr, s->len))
 			return refuse(why, whylen, "range outside the arena");
 		if ((s->advice == MM_MADV_HWPOISON || s->advice == MM_MADV_SOFT_OFFLINE) && memory_failure_configured())
 			return refuse(why, whylen,
 			              "madvise hwpoison/soft_offline would retire physical memory of this machine (root)");
-		set_sys_result(res, raw(SYS_madvise, s->addr, s->len, (uint64_t)s->advice, 0, 0, 0));
+		if (is_populating_advice(s->advice) && !charge(range_bound(s->len), why, whylen))
+			return false;
+		rc = raw(SYS_madvise, s->addr, s->len, (uint64_t)s->advice, 0, 0, 0);
+		if (rc == 0 && (s->advice == MM_MADV_HUGEPAGE || s->advice == MM_MADV_COLLAPSE))
+			hg_seen = true;
+		set_sys_result(res, rc);
 		return true;
 	case TR_MLOCK:
-		if (!arena_contains(s->addr, s->len) || (s->len && !arena_contains(s->addr & ~(K_PAGE - 1), s->len)))
+		if (!confined(s->addr, s->len) || (s->len && !confined(s->addr & ~(K_PAGE - 1), s->len)))
 			return refuse(why, whylen, "range outside the arena");
+		if (!charge(range_bound(s->len + K_PAGE), why, whylen))
+			return false;
+		locked_seen = true;
 		if (s->flags == 0)
 			rc = raw(SYS_mlock, s->addr, s->len, 0, 0, 0, 0);
 		else
@@ -294,20 +550,22 @@ bool op_exec(const trace *t, const tr_stmt *s, tr_result *res, char *why, size_t
 		set_sys_result(res, rc);
 		return true;
 	case TR_MUNLOCK:
-		if (!arena_contains(s->addr, s->len))
+		if (!confined(s->addr, s->len))
 			return refuse(why, whylen, "range outside the arena");
 		set_sys_result(res, raw(SYS_munlock, s->addr, s->len, 0, 0, 0, 0));
 		return true;
 	case TR_MSEAL:
-		if (!arena_contains(s->addr, s->len))
+		if (!confined(s->addr, s->len))
 			return refuse(why, whylen, "range outside the arena");
 		set_sys_result(res, raw(SYS_mseal, s->addr, s->len, s->flags, 0, 0, 0));
 		return true;
 	case TR_TOUCH:
-		if (!arena_contains(s->addr, 1))
+		if (!confined(s->addr, 1))
 			return refuse(why, whylen, "address outside the arena");
 		if (s->access != MM_ACCESS_READ && s->access != MM_ACCESS_WRITE && s->access != MM_ACCESS_EXEC)
 			return refuse(why, whylen, "bad access");
+		if (!charge(touch_bound(), why, whylen))
+			return false;
 		res->kind = TR_RES_TOUCH;
 		res->touch = do_touch(s->addr, s->access);
 		return true;
