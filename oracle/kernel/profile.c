@@ -29,6 +29,7 @@ tr_profile k_profile;
 static char how[TR_PK_COUNT][480];
 static uint64_t zero_pfn_found;
 static char announcement[8192]; /* "profile …\n# profile KEY: HOW\n…" */
+static void format_announcement(void);
 
 /* include/uapi/linux/kernel-page-flags.h */
 #define KPF_COMPOUND_HEAD (1ull << 15)
@@ -549,6 +550,27 @@ void profile_detect(void)
 	detect_soft_dirty();
 	detect_mmap_min_addr();
 
+	format_announcement();
+}
+
+/* max_map_count as a trace sees it: vm.max_map_count less the VMAs of
+ * mmref-kernel's own outside the arena, plus the model's two fences
+ * (arena_trace_max_map_count, docs/kernel-target.md "map_count"). Called
+ * once the first arena fixed that budget. */
+void profile_apply_own_vmas(void)
+{
+	if (!(k_profile.set & (1u << TR_PK_MAX_MAP_COUNT)) || !arena_vma_budget())
+		return;
+	uint64_t sysctl = k_profile.value[TR_PK_MAX_MAP_COUNT];
+	found(TR_PK_MAX_MAP_COUNT, arena_trace_max_map_count(sysctl),
+	      "/proc/sys/vm/max_map_count (%llu) - %u VMAs of mmref-kernel's own outside the arena + the model's 2 "
+	      "arena fences",
+	      (unsigned long long)sysctl, arena_vma_budget());
+	format_announcement();
+}
+
+static void format_announcement(void)
+{
 	/* The announcement, formatted once (answers never allocate). */
 	GString *g = g_string_new("profile");
 	if (!tr_profile_empty(&k_profile)) {
