@@ -51,6 +51,8 @@ static const char usage_text[] =
         "        print fuzzer inputs as traces\n"
         "  shrink [--targets T,T,...] [--decode] [--out FILE] TRACE\n"
         "        reduce a diverging trace to a minimal one with the same divergence\n"
+        "  profile [--target T]\n"
+        "        the profile of a target (default the running kernel: detected, not assumed)\n"
         "  profile-deps [--recorded KEY=VALUE,...] [--write] TRACE...\n"
         "        the profile keys each recorded trace depends on (found on the model)\n"
         "  walkcheck [--seed N] [--cases N] | walkcheck --trace TRACE\n"
@@ -658,6 +660,8 @@ int cmd_decode(int argc, char **argv);
 int cmd_shrink(int argc, char **argv);
 /* cli/cmd_profile_deps.c */
 int cmd_profile_deps(int argc, char **argv);
+/* cli/cmd_profile.c */
+int cmd_profile(int argc, char **argv);
 /* cli/cmd_walkcheck.c */
 int cmd_walkcheck(int argc, char **argv);
 
@@ -681,7 +685,8 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 	} cmds[] = {{"replay", cmd_replay}, {"diff", cmd_diff},     {"gen", cmd_gen},
 	            {"serve", cmd_serve},   {"decode", cmd_decode}, {"shrink", cmd_shrink},
-	            {"walkcheck", cmd_walkcheck}, {"profile-deps", cmd_profile_deps}};
+	            {"walkcheck", cmd_walkcheck}, {"profile-deps", cmd_profile_deps},
+	            {"profile", cmd_profile}};
 	for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++)
 		if (strcmp(cmd, cmds[i].name) == 0) {
 			char *prg = g_strdup_printf("mmref %s", cmd);
