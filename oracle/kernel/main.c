@@ -391,11 +391,6 @@ int main(int argc, char **argv)
 			return 3;
 		}
 	}
-	if (profile_only) {
-		profile_detect();
-		fputs(profile_announcement(), stdout);
-		return fflush(stdout) == 0 ? 0 : 3;
-	}
 	/* Order matters: the heap is pinned before anything allocates, the scratch
 	 * mappings of observe_init are made before the placeholders exist. */
 	arena_init_process();
@@ -413,6 +408,10 @@ int main(int argc, char **argv)
 		return 3;
 	}
 	profile_apply_own_vmas(); /* the announced max_map_count: what a trace can really have */
+	if (profile_only) { /* the announcement as a trace would get it (after the arena) */
+		fputs(profile_announcement(), stdout);
+		return fflush(stdout) == 0 ? 0 : 3;
+	}
 	if (getenv("MMREF_KERNEL_VERBOSE"))
 		fprintf(stderr, "mmref-kernel: %u VMAs of its own outside the arena; PFNs %s\n", arena_own_vma_count(),
 		        observe_pfns_visible() ? "visible" : "hidden");
