@@ -329,7 +329,7 @@ static void detect_sysctl(tr_profile_key k, const char *path, uint64_t lo, uint6
 	else if (!parse_dec(text, &v) || v < lo || v > hi)
 		missing(k, "%s says '%s'", path, text);
 	else
-		found(k, v, "%s", path);
+		found(k, v, "%s says %llu", path, (unsigned long long)v);
 }
 
 /* ---- memlock --------------------------------------------------------------------------------- */
