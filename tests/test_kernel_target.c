@@ -885,10 +885,11 @@ static void test_profile_probes(void)
 	g_free(lsm);
 
 	/* soft_dirty: CONFIG_MEM_SOFT_DIRTY, when the configuration is readable */
-	char *sd = kconfig("CONFIG_MEM_SOFT_DIRTY");
-	if (kconfig("CONFIG_MMU"))
+	char *sd = kconfig("CONFIG_MEM_SOFT_DIRTY"), *mmu = kconfig("CONFIG_MMU"); /* MMU: the config is readable */
+	if (mmu)
 		g_assert_cmpuint(v[TR_PK_SOFT_DIRTY], ==, sd && strcmp(sd, "y") == 0);
 	g_free(sd);
+	g_free(mmu);
 	kt_stop(k);
 }
 
