@@ -310,6 +310,13 @@ static int64_t remap_move(mm_state *mm, struct remap *r)
 			res = rv;
 		seen = true;
 		target = (uint64_t)rv + len;
+		/* for_each_vma_range() goes on from the handled VMA's old end
+		 * (vma_iter_invalidate() pauses the iterator there when the move
+		 * changed the tree) and stops once that reaches `end`: the copy
+		 * may have merged into the very VMA just handled (DONTUNMAP, the
+		 * destination right after it), which must not be visited twice. */
+		if (next_start >= end)
+			break;
 		v = vt_find(&mm->vt, next_start);
 	}
 	return res;

@@ -249,9 +249,15 @@ static int64_t remap_move(naive_mm *nm, const nv_remap *whole)
 			res = r;
 		seen = true;
 		target = (uint64_t)r + vlen;
-		/* The kernel's iterator goes on after the VMA just handled, which
-		 * with DONTUNMAP is still there, past the range. */
+		/* The kernel's iterator only goes forward: the next VMA is looked
+		 * for from where the one just handled ended, and nothing is
+		 * looked for once that point is past the range. With DONTUNMAP the
+		 * source stays, and the copy may have grown it (a merge with the
+		 * destination right after it) [LIVE: mmap +0 8K; mremap +4K 4K 4K
+		 * maymove,fixed,dontunmap +8K => +0x2000, one VMA [0,12K)]. */
 		cur = last_end;
+		if (cur >= end)
+			break;
 	}
 	return res;
 }
