@@ -434,16 +434,26 @@ bool op_exec(const trace *t, const tr_stmt *s, tr_result *res, char *why, size_t
 		/* The length the kernel maps: PAGE_ALIGN(len), or ALIGN(len, huge
 		 * page size) with MAP_HUGETLB (ksys_mmap_pgoff; a MAP_FIXED hugetlb
 		 * address must be huge-aligned, so the range is [addr, addr + that)). */
-		uint64_t unit = (s->flags & MM_MAP_HUGETLB) ? hugetlb_size(s->flags) : K_PAGE;
-		uint64_t elen;
-		if (unit == 0 || !align_up(s->len, unit, &elen))
-			return refuse(why, whylen, "mmap: the length rounded to the huge page size does not fit in the arena");
+		/* Only anonymous MAP_HUGETLB rounds to the huge page size; with a
+		 * regular file it is EINVAL (ksys_mmap_pgoff). A fixed address not
+		 * aligned to the unit is EINVAL (do_mmap's offset_in_page check,
+		 * hugetlb_get_unmapped_area), and a length whose rounding
+		 * overflows is ENOMEM or EINVAL: in those cases the kernel maps
+		 * nothing, so only an aligned fixed range with a representable
+		 * length needs confining before the call. */
+		bool anon_huge = (s->flags & MM_MAP_HUGETLB) && (s->flags & MM_MAP_ANONYMOUS);
+		uint64_t unit = anon_huge ? hugetlb_size(s->flags) : K_PAGE;
+		uint64_t elen = 0;
+		bool fits = unit != 0 && align_up(s->len, unit, &elen);
+		if (!fits)
+			elen = s->len;
+		bool fixed = (s->flags & (MM_MAP_FIXED | MM_MAP_FIXED_NOREPLACE)) != 0;
 		if (s->addr == 0) {
-			if (s->flags & (MM_MAP_FIXED | MM_MAP_FIXED_NOREPLACE))
+			if (fixed)
 				return refuse(why, whylen, "mmap at address 0 with fixed or fixed_noreplace lies outside the arena");
 		} else if (!confined(s->addr, s->len)) {
 			return refuse(why, whylen, "mmap range outside the arena");
-		} else if ((s->flags & (MM_MAP_FIXED | MM_MAP_FIXED_NOREPLACE)) && !confined(s->addr, elen)) {
+		} else if (fixed && fits && s->addr % unit == 0 && !confined(s->addr, elen)) {
 			return refuse(why, whylen,
 			              "mmap: the range rounded up to the huge page size (as the kernel maps it) runs past the "
 			              "end of the arena");
@@ -496,17 +506,26 @@ bool op_exec(const trace *t, const tr_stmt *s, tr_result *res, char *why, size_t
 		 * size (mm/mremap.c); a shrink unmaps [addr + new, addr + old) and a
 		 * fixed move replaces [new_addr, new_addr + new) with those lengths. */
 		uint64_t unit = vma_page_size(s->addr);
+		if (unit == 0)
+			unit = K_PAGE; /* no VMA there: EFAULT, nothing moves */
 		uint64_t olen, nlen;
-		if (!align_up(s->len, unit, &olen) || !align_up(s->new_len, unit, &nlen))
-			return refuse(why, whylen, "mremap: the lengths rounded to the page size do not fit in the arena");
-		if (!confined(s->addr, s->len) || !confined(s->addr, olen))
+		/* A length whose rounding overflows is EINVAL, and so is an
+		 * address or new address not aligned to the unit (mremap's
+		 * offset_in_page checks, and the huge page mask for hugetlb):
+		 * then nothing is unmapped or moved, and only the ranges as
+		 * given must lie in the arena (the parser saw to that). */
+		bool fits = align_up(s->len, unit, &olen) && align_up(s->new_len, unit, &nlen);
+		if (!fits)
+			olen = s->len, nlen = s->new_len;
+		bool aligned = s->addr % unit == 0 && (!s->has_new_addr || s->new_addr % unit == 0);
+		if (!confined(s->addr, s->len) || (fits && aligned && !confined(s->addr, olen)))
 			return refuse(why, whylen,
 			              unit > K_PAGE ? "mremap: the old range rounded up to the huge page size runs past the "
 			                              "end of the arena"
 			                            : "range outside the arena");
 		if ((s->flags & MM_MREMAP_FIXED) && !(s->has_new_addr && confined(s->new_addr, s->new_len)))
 			return refuse(why, whylen, "mremap fixed: the new range must be given and lie in the arena");
-		if ((s->flags & MM_MREMAP_FIXED) && !confined(s->new_addr, nlen))
+		if ((s->flags & MM_MREMAP_FIXED) && fits && aligned && !confined(s->new_addr, nlen))
 			return refuse(why, whylen,
 			              "mremap fixed: the new range rounded up to the huge page size runs past the end of the "
 			              "arena");
