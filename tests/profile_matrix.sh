@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# A short slice of the profile matrix (docs/profiles.md): ci/profile-matrix
+# with a few generated traces per run-time kernel setting, three-way (model,
+# naive oracle, live kernel), the model following the kernel's announced
+# profile under each; then a check that every setting it changed is back.
+# Skips (77) where it cannot change kernel settings or run the kernel target.
+#   tests/profile_matrix.sh SOURCE_DIR BUILD_DIR
+set -uo pipefail
+src=${1:?usage: tests/profile_matrix.sh SOURCE_DIR BUILD_DIR}
+build=${2:?usage: tests/profile_matrix.sh SOURCE_DIR BUILD_DIR}
+thp=/sys/kernel/mm/transparent_hugepage
+knobs=("$thp/enabled" "$thp/use_zero_page" "$thp/khugepaged/scan_sleep_millisecs" /proc/sys/vm/max_map_count)
+before=$(cat "${knobs[@]}" 2>/dev/null)
+out=$("$src/ci/profile-matrix" --bin "$build" --traces "${MMREF_MATRIX_TRACES:-15}" --length 60 --seed 7 2>&1)
+rc=$?
+printf '%s\n' "$out"
+after=$(cat "${knobs[@]}" 2>/dev/null)
+if [ "$before" != "$after" ]; then
+  echo "FAIL: kernel settings not restored"
+  diff <(printf '%s\n' "$before") <(printf '%s\n' "$after")
+  exit 1
+fi
+[ $rc -eq 77 ] && exit 77
+# every setting ran and reported a count
+n=$(grep -c ' diverged, ' <<<"$out")
+if [ "$n" -ne 6 ]; then
+  echo "FAIL: expected 6 settings to report, got $n"
+  exit 1
+fi
+exit $rc
