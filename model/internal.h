@@ -177,7 +177,9 @@ void pt_punch_hole(mm_state *mm, struct mm_object *obj, uint64_t pgoff, uint64_t
  * there (no swap: anonymous pages stay). */
 void pt_pageout(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end);
 /* MADV_FREE: anonymous pages mapped only here become lazily freeable. */
-void pt_mark_lazyfree(mm_state *mm, uint64_t start, uint64_t end);
+void pt_mark_lazyfree(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end);
+/* MADV_COLD: splits the THPs the range covers in part. */
+void pt_cold(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end);
 /* A VMA boundary is about to fall at addr: split a huge PMD spanning it. */
 void pt_split_huge_at(mm_state *mm, uint64_t addr);
 /* MADV_COLLAPSE of the aligned 2 MiB block at h inside v. */

@@ -77,6 +77,8 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 			return -EINVAL;
 		if (b == MM_MADV_PAGEOUT)
 			pt_pageout(mm, v, start, end);
+		else
+			pt_cold(mm, v, start, end);
 		return 0;
 	case MM_MADV_FREE:
 	case MM_MADV_DONTNEED:
@@ -91,7 +93,7 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 			 * (MADV_PAGEOUT here: the model has no memory pressure). */
 			if (v->obj)
 				return -EINVAL;
-			pt_mark_lazyfree(mm, start, end);
+			pt_mark_lazyfree(mm, v, start, end);
 			return 0;
 		}
 		pt_zap_pages(mm, start, end);

@@ -26,6 +26,7 @@ struct frame {
 	uint16_t block_live; /* block head only: frames of the block in use */
 	uint8_t dirty;       /* page cache: written back to the folio from a dirty PTE */
 	uint8_t lazyfree;    /* anon: MADV_FREE'd (no longer swap-backed) */
+	uint8_t split;       /* block head only: the THP folio was split into order-0 folios */
 };
 
 /* The pages of one object in the page cache: an open-addressing table
@@ -112,7 +113,7 @@ static uint64_t alloc_frame(mm_state *mm, enum frame_kind kind)
 			return 0;
 		idx = pt->nfm++;
 	}
-	pt->fm[idx] = (struct frame){0, (uint8_t)kind, 0, 0, 0, 0};
+	pt->fm[idx] = (struct frame){0, (uint8_t)kind, 0, 0, 0, 0, 0};
 	pt->n_anon += kind == FR_ANON;
 	pt->n_cache += kind == FR_CACHE;
 	return PG_DATA_PFN_BASE + idx;
@@ -130,13 +131,13 @@ static uint64_t alloc_block(mm_state *mm, enum frame_kind kind)
 		if (fm_grow(mm, base + PMD_PAGES))
 			return 0;
 		for (uint64_t i = pt->nfm; i < base; i++) { /* the alignment gap */
-			pt->fm[i] = (struct frame){0, FR_FREE, 0, 0, 0, 0};
+			pt->fm[i] = (struct frame){0, FR_FREE, 0, 0, 0, 0, 0};
 			pt->free4k[pt->nfree4k++] = i;
 		}
 		pt->nfm = base + PMD_PAGES;
 	}
 	for (uint64_t i = 0; i < PMD_PAGES; i++)
-		pt->fm[base + i] = (struct frame){0, (uint8_t)kind, 1, 0, 0, 0};
+		pt->fm[base + i] = (struct frame){0, (uint8_t)kind, 1, 0, 0, 0, 0};
 	pt->fm[base].block_live = PMD_PAGES;
 	if (kind == FR_ANON)
 		pt->n_anon += PMD_PAGES;
@@ -1022,7 +1023,10 @@ size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 					/* The profile: no zero page at all under
 					 * mm_forbids_zeropage(), no huge one without
 					 * use_zero_page. */
-					if ((pfn == pt->zero_pfn || pfn == pt->hzero_pfn) && !mm->cfg.zero_page)
+					/* (The 4 KiB one may still appear: a THP split
+					 * maps zero-filled subpages to it whatever the
+					 * profile [LIVE, pvm_no_zero_page=1].) */
+					if (pfn == pt->hzero_pfn && !mm->cfg.zero_page)
 						REPORT(13, v, "zero page mapped under zero_page=off");
 					if (pfn == pt->hzero_pfn && !mm->cfg.thp_zero_page)
 						REPORT(13, v, "huge zero page mapped under thp_zero_page=off");
@@ -1071,35 +1075,131 @@ size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 	return n;
 }
 
-/* Calls fn for every present 4 KiB leaf entry in [start, end), with its word
- * index; PMD leaves and missing tables are skipped. The shape of the
- * kernel's madvise_*_pte_range walkers. */
-static void for_each_present_pte(mm_state *mm, uint64_t start, uint64_t end,
-                                 void (*fn)(mm_state *mm, uint64_t wi, uint64_t va, void *ctx), void *ctx)
-{
-	uint64_t va = start;
-	while (va < end) {
-		unsigned level;
-		uint64_t wi = pg_lookup(mm, va, &level);
-		uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
-		if (!wi) {
-			va = skip_missing(mm, va);
-			continue;
-		}
-		if (level != 1) {
-			va = next_pmd;
-			continue;
-		}
-		for (uint64_t stop = min_u64(end, next_pmd); va < stop; va += PAGE_SIZE, wi++)
-			if (lx_present(W(mm)[wi]))
-				fn(mm, wi, va, ctx);
-	}
-}
-
 /* The data frame a present 4 KiB entry maps, or NULL. */
 static struct frame *pte_frame(mm_state *mm, uint64_t wi)
 {
 	return frame_of(mm->pt, lx_pfn(W(mm)[wi], PG_PFN_MASK));
+}
+
+/* The head pfn of the large (not split) anonymous folio -- a THP -- that
+ * pfn belongs to, or 0. */
+static uint64_t large_anon_head(const struct page_tables *pt, uint64_t pfn)
+{
+	const struct frame *f = frame_of(pt, pfn);
+	if (!f || f->kind != FR_ANON || !f->in_block)
+		return 0;
+	uint64_t base = (pfn - PG_DATA_PFN_BASE) & ~(uint64_t)(PMD_PAGES - 1);
+	return pt->fm[base].split ? 0 : PG_DATA_PFN_BASE + base;
+}
+
+/* mm/huge_memory.c __folio_split() of the anonymous THP at head (no fork:
+ * every page is mapped by this mm alone) into order-0 folios: unmap_folio()
+ * turns every mapping into migration entries (a PMD mapping is split into
+ * PTEs first), and remap_page(RMP_USE_SHARED_ZEROPAGE) puts them back, where
+ * mm/migrate.c try_to_map_unused_to_zeropage() maps every subpage that holds
+ * only zeroes to the shared zero page instead -- all of them here, since a
+ * store writes a zero byte -- except in a VM_LOCKED VMA (or an mlocked
+ * folio, which lies wholly in one). It does so whatever the zero_page
+ * profile key [LIVE: pvm_no_zero_page=1 shows them `zero`]. The subpage
+ * frames are freed as their last mapping goes. */
+static void split_anon_folio(mm_state *mm, uint64_t head)
+{
+	struct page_tables *pt = mm->pt;
+	uint64_t base = head - PG_DATA_PFN_BASE;
+	uint64_t left = 0;
+	for (unsigned i = 0; i < PMD_PAGES; i++)
+		left += pt->fm[base + i].mapcount;
+	for (struct vma *v = vt_first(&mm->vt); v && left; v = v->node.next) {
+		if (v->obj)
+			continue;
+		uint64_t va = v->vm_start;
+		while (va < v->vm_end && left) {
+			unsigned level;
+			uint64_t wi = pg_lookup(mm, va, &level);
+			uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
+			if (!wi) {
+				va = skip_missing(mm, va);
+				continue;
+			}
+			if (level == 2) {
+				uint64_t e = W(mm)[wi];
+				if (is_huge_pde(e) && lx_pfn(e, PG_PMD_PFN_MASK) == head) {
+					if (split_huge_pmd(mm, wi)) {
+						pg_set_entry(mm, wi, 2, 0); /* no table: drop it */
+						return;
+					}
+					continue; /* look again at the PTEs */
+				}
+				va = next_pmd;
+				continue;
+			}
+			for (uint64_t stop = min_u64(v->vm_end, next_pmd); va < stop; va += PAGE_SIZE, wi++) {
+				uint64_t e = W(mm)[wi];
+				if (!lx_present(e))
+					continue;
+				uint64_t pfn = lx_pfn(e, PG_PFN_MASK);
+				if (pfn < head || pfn >= head + PMD_PAGES)
+					continue;
+				left--;
+				if (v->vm_flags & MM_VM_LOCKED)
+					continue;
+				/* pte_mkspecial(pfn_pte(zero, vma->vm_page_prot)) */
+				pg_set_entry(mm, wi, 1, mk_entry(pt->zero_pfn, pg_vm_page_prot(v->vm_flags) | LX_PAGE_SPECIAL,
+				                                 PG_PFN_MASK));
+			}
+		}
+	}
+	pt->fm[base].split = 1;
+	for (unsigned i = 0; i < PMD_PAGES; i++)
+		pt->fm[base + i].lazyfree = 0;
+}
+
+/* mm/madvise.c madvise_folio_pte_batch() (folio_pte_batch): how many PTEs
+ * from wi on map the next pages of the same folio, up to stop (the walk's
+ * end within this page table); the A, D and RW bits may differ. */
+static unsigned folio_pte_batch(mm_state *mm, uint64_t wi, uint64_t va, uint64_t stop, uint64_t head)
+{
+	uint64_t e0 = W(mm)[wi];
+	uint64_t pfn0 = lx_pfn(e0, PG_PFN_MASK);
+	const uint64_t ignore = X86_A | X86_D | X86_RW;
+	unsigned n = 0;
+	for (; va < stop && pfn0 + n < head + PMD_PAGES; va += PAGE_SIZE, n++) {
+		uint64_t e = W(mm)[wi + n];
+		if (!lx_present(e) || lx_pfn(e, PG_PFN_MASK) != pfn0 + n ||
+		    ((e ^ e0) & ~ignore & ~PG_PFN_MASK))
+			break;
+	}
+	return n;
+}
+
+/* mm/vmscan.c shrink_folio_list() for the whole anonymous THP at head,
+ * isolated by MADV_PAGEOUT: a folio that is not swap-backed (MADV_FREE'd
+ * or droppable) is discarded if no mapping dirtied it since -- a droppable
+ * one even then -- by try_to_unmap_one() (unmap_huge_pmd_locked for a PMD
+ * mapping, a batch of PTEs otherwise); a redirtied one becomes swap-backed
+ * again and stays [LIVE]. A swap-backed one finds no swap (none here):
+ * folio_alloc_swap() fails and split_folio_to_list() splits it, mapping its
+ * zero-filled pages to the zero page [LIVE]. */
+static void reclaim_anon_folio(mm_state *mm, const struct vma *v, uint64_t head, uint64_t wi, unsigned level)
+{
+	struct page_tables *pt = mm->pt;
+	uint64_t base = head - PG_DATA_PFN_BASE;
+	bool droppable = v->vm_flags & MM_VM_DROPPABLE;
+	if (!pt->fm[base].lazyfree && !droppable) {
+		split_anon_folio(mm, head);
+		return;
+	}
+	bool dirty = false;
+	unsigned n = level == 2 ? 1 : PMD_PAGES;
+	for (unsigned i = 0; i < n; i++)
+		dirty |= (W(mm)[wi + i] & X86_D) != 0;
+	if (dirty && !droppable) {
+		for (unsigned i = 0; i < PMD_PAGES; i++)
+			pt->fm[base + i].lazyfree = 0;
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		pg_set_entry(mm, wi + i, level, 0);
 }
 
 static void mark_lazyfree_one(mm_state *mm, uint64_t wi, uint64_t va, void *ctx)
@@ -1111,15 +1211,6 @@ static void mark_lazyfree_one(mm_state *mm, uint64_t wi, uint64_t va, void *ctx)
 		return;
 	f->lazyfree = 1;
 	W(mm)[wi] &= ~(uint64_t)(X86_D | X86_A);
-}
-
-/* MADV_FREE (mm/madvise.c: madvise_free_pte_range): every anonymous page
- * mapped only here becomes lazily freeable -- clean (PTE dirty bit cleared)
- * and no longer swap-backed -- but stays mapped. A later store dirties it
- * again, and then reclaim keeps it. PMD leaves are left as they are. */
-void pt_mark_lazyfree(mm_state *mm, uint64_t start, uint64_t end)
-{
-	for_each_present_pte(mm, start, end, mark_lazyfree_one, NULL);
 }
 
 /* Drops page pgoff of the object's cache (it must be unmapped everywhere). */
@@ -1155,6 +1246,104 @@ static void pageout_one(mm_state *mm, uint64_t wi, uint64_t va, void *ctx)
 		cache_drop(mm, v->obj->cache, v->vm_pgoff + ((va - v->vm_start) >> PAGE_SHIFT));
 }
 
+enum thp_walk { WALK_FREE, WALK_COLD, WALK_PAGEOUT };
+
+/* The walk of MADV_FREE (mm/madvise.c madvise_free_pte_range, with
+ * mm/huge_memory.c madvise_free_huge_pmd for a PMD mapping) and of
+ * MADV_COLD / MADV_PAGEOUT (madvise_cold_or_pageout_pte_range) over
+ * [start, end) of v. A THP -- PMD-mapped, or PTE-mapped after a PMD split
+ * (partial munmap/mprotect/mremap/DONTNEED leave the folio whole) -- that
+ * the range covers only in part (the PTE batch from the first page met is
+ * shorter than the folio) is split (split_folio: zero pages, see
+ * split_anon_folio) and the walk looks at the same address again. A whole
+ * one: FREE marks it lazily freeable (clean), COLD only deactivates it,
+ * PAGEOUT reclaims it (reclaim_anon_folio). The huge zero page is skipped.
+ * Order-0 pages as before: FREE marks anonymous ones, PAGEOUT reclaims. */
+static void thp_aware_walk(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end, enum thp_walk how)
+{
+	uint64_t va = start;
+	while (va < end) {
+		unsigned level;
+		uint64_t wi = pg_lookup(mm, va, &level);
+		uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
+		if (!wi) {
+			va = skip_missing(mm, va);
+			continue;
+		}
+		if (level == 2) {
+			uint64_t e = W(mm)[wi];
+			uint64_t head = is_huge_pde(e) ? large_anon_head(mm->pt, lx_pfn(e, PG_PMD_PFN_MASK)) : 0;
+			if (!head) { /* the huge zero page */
+				va = next_pmd;
+				continue;
+			}
+			uint64_t hstart = va & ~(MM_PMD_SIZE - 1);
+			if (hstart < start || hstart + MM_PMD_SIZE > end) {
+				split_anon_folio(mm, head);
+				continue;
+			}
+			if (how == WALK_FREE) {
+				for (unsigned i = 0; i < PMD_PAGES; i++)
+					frame_of(mm->pt, head + i)->lazyfree = 1;
+				W(mm)[wi] &= ~(uint64_t)(X86_D | X86_A);
+			} else if (how == WALK_PAGEOUT) {
+				reclaim_anon_folio(mm, v, head, wi, 2);
+			}
+			va = next_pmd;
+			continue;
+		}
+		uint64_t stop = min_u64(end, next_pmd);
+		while (va < stop) {
+			uint64_t e = W(mm)[wi];
+			if (!lx_present(e)) {
+				va += PAGE_SIZE;
+				wi++;
+				continue;
+			}
+			uint64_t head = large_anon_head(mm->pt, lx_pfn(e, PG_PFN_MASK));
+			if (head) {
+				unsigned nr = folio_pte_batch(mm, wi, va, stop, head);
+				if (nr < PMD_PAGES) {
+					split_anon_folio(mm, head);
+					continue; /* the same PTE again: now order 0 */
+				}
+				if (how == WALK_FREE) {
+					for (unsigned i = 0; i < PMD_PAGES; i++) {
+						frame_of(mm->pt, head + i)->lazyfree = 1;
+						W(mm)[wi + i] &= ~(uint64_t)(X86_D | X86_A);
+					}
+				} else if (how == WALK_PAGEOUT) {
+					reclaim_anon_folio(mm, v, head, wi, 1);
+				}
+				va += (uint64_t)nr * PAGE_SIZE;
+				wi += nr;
+				continue;
+			}
+			if (how == WALK_FREE)
+				mark_lazyfree_one(mm, wi, va, NULL);
+			else if (how == WALK_PAGEOUT)
+				pageout_one(mm, wi, va, (void *)v);
+			va += PAGE_SIZE;
+			wi++;
+		}
+	}
+}
+
+/* MADV_FREE (mm/madvise.c: madvise_free_pte_range): every anonymous page
+ * mapped only here becomes lazily freeable -- clean (PTE dirty bit cleared)
+ * and no longer swap-backed -- but stays mapped. A later store dirties it
+ * again, and then reclaim keeps it. THPs: thp_aware_walk. */
+void pt_mark_lazyfree(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end)
+{
+	thp_aware_walk(mm, v, start, end, WALK_FREE);
+}
+
+/* MADV_COLD: only THPs covered in part change (they are split). */
+void pt_cold(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end)
+{
+	thp_aware_walk(mm, v, start, end, WALK_COLD);
+}
+
 /* MADV_PAGEOUT (mm/madvise.c: madvise_cold_or_pageout_pte_range, then
  * reclaim_pages -> shrink_folio_list): with no swap configured only
  * page-cache (shmem) folios and anonymous folios that are not swap-backed
@@ -1163,10 +1352,10 @@ static void pageout_one(mm_state *mm, uint64_t wi, uint64_t va, void *ctx)
  * the cache, a clean one -- never written -- is removed from the cache
  * (__remove_mapping), so a later fault-around no longer finds it [LIVE].
  * Folios mapped more than once are left alone ("do not interfere with other
- * mappings"), and so are PMD leaves. */
+ * mappings"). THPs: thp_aware_walk. */
 void pt_pageout(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end)
 {
-	for_each_present_pte(mm, start, end, pageout_one, (void *)v);
+	thp_aware_walk(mm, v, start, end, WALK_PAGEOUT);
 }
 
 /* MADV_COLLAPSE of one aligned 2 MiB block h of v (mm/khugepaged.c:
