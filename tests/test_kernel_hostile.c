@@ -670,6 +670,70 @@ static void test_max_map_count(void)
 	g_free(budget);
 }
 
+/* ---- line numbers (issue 12 item 6) ------------------------------------------------------ */
+
+/* Expects "# error: line N: ..." containing what. */
+static void expect_line_error(kt *k, unsigned n, const char *what)
+{
+	char *a = kt_answer(k);
+	char *prefix = g_strdup_printf("# error: line %u: ", n);
+	if (!g_str_has_prefix(a, prefix) || !strstr(a, what))
+		g_error("expected '%s...%s...', got:\n%s", prefix, what, a);
+	g_free(prefix);
+	g_free(a);
+}
+
+/* The executor numbers the lines it refuses before parsing (a NUL byte, a
+ * line over 64 KiB, one longer than its 4 MiB input buffer) and goes on
+ * counting across the re-exec after mseal; f8fdc99..066dd59 counted only the
+ * lines its parser saw and restarted at 1 after a re-exec. */
+static void test_line_numbers(void)
+{
+	if (!live())
+		return;
+	kt *k = kt_start();
+	kt_expect(k, "mmtrace 1", "mmtrace 1");                       /* 1 */
+	kt_send(k, "bogus\n", 6);                                      /* 2 */
+	expect_line_error(k, 2, "unknown statement 'bogus'");
+	kt_send(k, "munmap +0 4K\0junk\n", 18);                       /* 3 */
+	expect_line_error(k, 3, "NUL byte");
+	kt_send(k, "bogus\n", 6);                                      /* 4 */
+	expect_line_error(k, 4, "unknown statement");
+	GString *g = g_string_new("# ");                               /* 5: exactly 64 KiB, a comment */
+	while (g->len < 65536)
+		g_string_append_c(g, 'x');
+	char *a = kt_ask(k, g->str);
+	g_assert_cmpstr(a, ==, g->str);
+	g_free(a);
+	g_string_append_c(g, 'x');                                     /* 6: 64 KiB + 1 */
+	g_string_append_c(g, '\n');
+	kt_send(k, g->str, g->len);
+	expect_line_error(k, 6, "longer than 64 KiB");
+	kt_send(k, "bogus\n", 6);                                      /* 7 */
+	expect_line_error(k, 7, "unknown statement");
+	g_string_truncate(g, 0);                                       /* 8: longer than the input buffer */
+	while (g->len < (6u << 20))
+		g_string_append(g, "mmap +0 4K rw- private,anonymous,fixed ");
+	g_string_append_c(g, '\n');
+	kt_send(k, g->str, g->len);
+	expect_line_error(k, 8, "longer than 64 KiB");
+	kt_send(k, "bogus\r\n", 7);                                    /* 9: CRLF */
+	expect_line_error(k, 9, "unknown statement 'bogus'");
+	kt_expect(k, "mmap +0 4K rw- private,anonymous,fixed", NULL);  /* 10 */
+	kt_expect(k, "mseal +0 4K", "mseal +0x0 4K => 0");             /* 11 */
+	kt_expect(k, "mmtrace 1", "mmtrace 1");                       /* 12: a fresh process */
+	kt_send(k, "bogus\n", 6);                                      /* 13 */
+	expect_line_error(k, 13, "unknown statement");
+	kt_send(k, "bad\0\nmunmap +0 3K\n", 19);                      /* 14, 15 */
+	expect_line_error(k, 14, "NUL byte");
+	a = kt_answer(k);
+	g_assert_true(g_str_has_prefix(a, "munmap +0x0 3K => "));
+	g_free(a);
+	g_assert_true(kt_alive(k));
+	g_string_free(g, TRUE);
+	kt_stop(k);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -679,6 +743,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/kernel-hostile/limits", test_limits);
 	g_test_add_func("/kernel-hostile/heap", test_heap);
 	g_test_add_func("/kernel-hostile/max-map-count", test_max_map_count);
+	g_test_add_func("/kernel-hostile/line-numbers", test_line_numbers);
 	int rc = g_test_run();
 	cg_teardown();
 	if (skip_reason) {

@@ -15,81 +15,23 @@
 #include <unistd.h>
 
 #include "kernel.h"
+#include "linereader.h"
 #include "tr_limits.h"
 
 bool observe_pfns_visible(void);
 
 #define LINE_MAX_LEN (1 << 16)
+/* The input, in static buffers: reading never allocates (linereader.h). */
 static char inbuf[4 << 20];
-static size_t in_lo, in_hi;
-static bool in_eof;
 static char linebuf[LINE_MAX_LEN + 1];
+static linereader in;
 
 static trace_parser *parser;
 static char broken[1024]; /* non-empty: the current trace is unusable, and why */
 
 /* ---- input ---------------------------------------------------------------------------------- */
 
-static bool fill_input(void)
-{
-	if (in_eof)
-		return false;
-	if (in_lo > 0) {
-		memmove(inbuf, inbuf + in_lo, in_hi - in_lo);
-		in_hi -= in_lo;
-		in_lo = 0;
-	}
-	if (in_hi == sizeof(inbuf))
-		return true;
-	out_flush(); /* about to wait for the harness: it must have our answer */
-	for (;;) {
-		ssize_t n = read(0, inbuf + in_hi, sizeof(inbuf) - in_hi);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			in_eof = true;
-			return false;
-		}
-		in_hi += (size_t)n;
-		return true;
-	}
-}
-
-/* The next line, without its newline; *toolong when it exceeded the limit
- * (the rest of it is consumed). false at the end of input. */
-static bool next_line(bool *toolong, bool *has_nul)
-{
-	*toolong = false;
-	*has_nul = false;
-	for (;;) {
-		char *nl = memchr(inbuf + in_lo, '\n', in_hi - in_lo);
-		if (nl || (in_eof && in_hi > in_lo) || (in_hi - in_lo > LINE_MAX_LEN)) {
-			size_t len = nl ? (size_t)(nl - (inbuf + in_lo)) : in_hi - in_lo;
-			if (len > LINE_MAX_LEN) {
-				/* swallow the overlong line up to its newline */
-				*toolong = true;
-				in_lo = nl ? (size_t)(nl - inbuf) + 1 : in_hi;
-				while (!nl) {
-					in_lo = in_hi;
-					if (!fill_input())
-						break;
-					nl = memchr(inbuf + in_lo, '\n', in_hi - in_lo);
-					if (nl)
-						in_lo = (size_t)(nl - inbuf) + 1;
-				}
-				linebuf[0] = '\0';
-				return true;
-			}
-			memcpy(linebuf, inbuf + in_lo, len);
-			linebuf[len] = '\0';
-			*has_nul = memchr(linebuf, '\0', len) != NULL;
-			in_lo += len + (nl ? 1 : 0);
-			return true;
-		}
-		if (!fill_input())
-			return in_hi > in_lo ? next_line(toolong, has_nul) : false;
-	}
-}
+static ssize_t read_fd(void *ctx, char *buf, size_t n) { return read((int)(intptr_t)ctx, buf, n); }
 
 /* ---- a fresh process when the old arena cannot be emptied ------------------------------------ */
 
@@ -104,21 +46,24 @@ static void reexec(const char *line)
 		out_flush();
 		exit(3);
 	}
-	size_t ll = strlen(line);
+	size_t ll = strlen(line), rest;
+	const char *unread = lr_unread(&in, &rest);
 	if (write(fd, line, ll) != (ssize_t)ll || write(fd, "\n", 1) != 1 ||
-	    write(fd, inbuf + in_lo, in_hi - in_lo) != (ssize_t)(in_hi - in_lo) || lseek(fd, 0, SEEK_SET) != 0) {
+	    write(fd, unread, rest) != (ssize_t)rest || lseek(fd, 0, SEEK_SET) != 0) {
 		out_str("# error: internal: cannot start a fresh process (resume data)\n\n");
 		out_flush();
 		exit(3);
 	}
 	out_flush();
-	char arg[64], budget[64], lim[3][96];
+	char arg[64], lineno[64], budget[64], lim[3][96];
 	snprintf(arg, sizeof(arg), "--resume-fd=%d", fd);
+	/* the resumed process goes on counting lines from this one */
+	snprintf(lineno, sizeof(lineno), "--resume-line=%llu", (unsigned long long)(in.lineno - 1));
 	snprintf(budget, sizeof(budget), "--own-vmas=%u", arena_vma_budget());
 	snprintf(lim[0], sizeof(lim[0]), "--max-populate=%llu", (unsigned long long)k_limit_populate);
 	snprintf(lim[1], sizeof(lim[1]), "--max-file-bytes=%llu", (unsigned long long)k_limit_file_bytes);
 	snprintf(lim[2], sizeof(lim[2]), "--max-arena=%llu", (unsigned long long)tr_limit.max_arena);
-	char *argv[] = {(char *)"mmref-kernel", arg, budget, lim[0], lim[1], lim[2], NULL};
+	char *argv[] = {(char *)"mmref-kernel", arg, lineno, budget, lim[0], lim[1], lim[2], NULL};
 	execv("/proc/self/exe", argv);
 	out_str("# error: internal: cannot start a fresh process (exec)\n\n");
 	out_flush();
@@ -127,17 +72,7 @@ static void reexec(const char *line)
 
 static void load_resume(int fd)
 {
-	for (;;) {
-		ssize_t n = read(fd, inbuf + in_hi, sizeof(inbuf) - in_hi);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || in_hi + (size_t)n == sizeof(inbuf)) {
-			if (n > 0)
-				in_hi += (size_t)n;
-			break;
-		}
-		in_hi += (size_t)n;
-	}
+	lr_preload(&in, read_fd, (void *)(intptr_t)fd);
 	close(fd);
 }
 
@@ -146,12 +81,14 @@ static void load_resume(int fd)
 static void answer_error(const char *what)
 {
 	out_str("# error: ");
-	/* "FILE:LINE: error: WHAT" from the parser becomes "line LINE: WHAT" */
+	/* "FILE:LINE: error: WHAT" from the parser becomes "line N: WHAT", N
+	 * the reader's count: it counts the refused lines the parser never saw
+	 * (overlong, NUL) and goes on counting across a re-exec. */
 	const char *e = strstr(what, ": error: ");
 	const char *colon = e ? memchr(what, ':', (size_t)(e - what)) : NULL;
 	if (e && colon) {
 		out_str("line ");
-		out_mem(colon + 1, (size_t)(e - colon - 1));
+		out_dec(in.lineno);
 		out_str(": ");
 		out_str(e + 9);
 	} else {
@@ -355,11 +292,14 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
 	int resume_fd = -1;
+	uint64_t resume_line = 0;
 	bool profile_only = false;
 	const char *memlock = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--resume-fd=", 12) == 0) {
 			resume_fd = atoi(argv[i] + 12);
+		} else if (strncmp(argv[i], "--resume-line=", 14) == 0) {
+			resume_line = strtoull(argv[i] + 14, NULL, 10);
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(usage, stdout);
 			return 0;
@@ -400,6 +340,8 @@ int main(int argc, char **argv)
 		return 3;
 	}
 	touch_init();
+	lr_init(&in, inbuf, sizeof(inbuf), linebuf, LINE_MAX_LEN, read_fd, (void *)(intptr_t)0, out_flush);
+	in.lineno = resume_line;
 	if (resume_fd >= 0)
 		load_resume(resume_fd);
 	parser = trace_parser_new("<stdin>");
@@ -415,12 +357,12 @@ int main(int argc, char **argv)
 	if (getenv("MMREF_KERNEL_VERBOSE"))
 		fprintf(stderr, "mmref-kernel: %u VMAs of its own outside the arena; PFNs %s\n", arena_own_vma_count(),
 		        observe_pfns_visible() ? "visible" : "hidden");
-	bool toolong, has_nul;
-	while (next_line(&toolong, &has_nul)) {
-		if (toolong)
-			answer_error("the line is too long");
-		else if (has_nul)
-			answer_error("NUL byte in the line");
+	lr_status st;
+	while ((st = lr_next(&in)) != LR_EOF) {
+		if (st == LR_TOOLONG)
+			answer_error("<stdin>:0: error: the line is longer than 64 KiB");
+		else if (st == LR_NUL)
+			answer_error("<stdin>:0: error: NUL byte in the line");
 		else
 			handle_line(linebuf);
 		if (!arena_heap_intact(why, sizeof(why))) {
