@@ -196,6 +196,7 @@ void nv_page_set(naive_mm *nm, uint64_t addr, mm_page_state st)
 		} else if (nm->pages[i].state != st) {
 			nm->pages[i].state = st;
 			nm->pages[i].lazyfree = false; /* a new page is dirty and swap-backed */
+			nm->pages[i].thp = 0;
 		}
 		return;
 	}
@@ -205,6 +206,20 @@ void nv_page_set(naive_mm *nm, uint64_t addr, mm_page_state st)
 	memmove(&nm->pages[i + 1], &nm->pages[i], (nm->npages - i) * sizeof(npage));
 	nm->pages[i] = (npage){.addr = addr, .state = st, .lazyfree = false};
 	nm->npages++;
+}
+
+npage *nv_page_find(naive_mm *nm, uint64_t addr) { return page_find(nm, addr); }
+
+void nv_pages_make_thp(naive_mm *nm, uint64_t haddr)
+{
+	uint32_t id = ++nm->last_thp;
+	for (uint16_t k = 0; k < NV_PMD / NV_PAGE; k++) {
+		npage *p = page_find(nm, haddr + (uint64_t)k * NV_PAGE);
+		if (p) {
+			p->thp = id;
+			p->thp_idx = k;
+		}
+	}
 }
 
 void nv_page_set_lazyfree(naive_mm *nm, uint64_t addr, bool lazyfree)

@@ -111,8 +111,12 @@ static void map_pmd(naive_mm *nm, uint64_t addr, nregion_kind kind)
 {
 	uint64_t haddr = addr & ~(NV_PMD - 1);
 	mm_page_state st = kind == NV_REGION_PMD_ZERO ? MM_PAGE_ZERO : MM_PAGE_ANON;
-	for (uint64_t a = haddr; a < haddr + NV_PMD; a += NV_PAGE)
+	for (uint64_t a = haddr; a < haddr + NV_PMD; a += NV_PAGE) {
+		nv_page_set(nm, a, MM_PAGE_NONE); /* a new page in every place */
 		nv_page_set(nm, a, st);
+	}
+	if (st == MM_PAGE_ANON)
+		nv_pages_make_thp(nm, haddr);
 	nv_region_set(nm, haddr, kind);
 }
 

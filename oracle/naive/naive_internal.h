@@ -37,6 +37,8 @@ typedef struct npage {
 	uint64_t addr;
 	mm_page_state state;
 	bool lazyfree; /* anon: MADV_FREE'd and not written since */
+	uint32_t thp;     /* anon: the THP (huge folio) this page is part of, 0: a page of its own */
+	uint16_t thp_idx; /* its place in that THP, 0..511 */
 } npage;
 
 /* What lies at the PMD level of one 2 MiB region (absent: pmd_none). */
@@ -84,7 +86,7 @@ struct naive_mm {
 	ncached *cached;
 	size_t ncached, cap_cached;
 
-	uint32_t last_file_id, last_shmem_id, last_anon_vma;
+	uint32_t last_file_id, last_shmem_id, last_anon_vma, last_thp;
 
 	/* mm->locked_vm, in pages: kept the way the kernel keeps it (mmap,
 	 * munmap, mlock_fixup, mremap), not recomputed from the VMAs -- an
@@ -109,6 +111,9 @@ void nv_page_set(naive_mm *nm, uint64_t addr, mm_page_state st); /* NONE removes
 /* MADV_FREE's mark on an anonymous page, cleared by the next store. */
 void nv_page_set_lazyfree(naive_mm *nm, uint64_t addr, bool lazyfree);
 bool nv_page_is_lazyfree(const naive_mm *nm, uint64_t addr);
+/* The 512 anonymous pages of [haddr, haddr + 2 MiB) become one new THP. */
+void nv_pages_make_thp(naive_mm *nm, uint64_t haddr);
+npage *nv_page_find(naive_mm *nm, uint64_t addr);
 /* Restores the address order of the pages array after addresses changed. */
 void nv_pages_resort(naive_mm *nm);
 void nv_pages_clear(naive_mm *nm, uint64_t start, uint64_t end, bool keep_guards);

@@ -59,6 +59,8 @@ static void pageout_range(naive_mm *nm, const nvma *v, uint64_t start, uint64_t 
 		nregion *r = nv_region_get(nm, a);
 		if (r && r->kind != NV_REGION_PTE)
 			continue;
+		if (st == MM_PAGE_ANON && nv_page_find(nm, a)->thp)
+			continue; /* thp_advice() */
 		if (st == MM_PAGE_ANON) {
 			/* Without swap an anonymous page goes only if it is not
 			 * swap-backed: droppable (even dirty), or MADV_FREE'd and
@@ -78,6 +80,117 @@ static void pageout_range(naive_mm *nm, const nvma *v, uint64_t start, uint64_t 
 			uint64_t index = nv_vma_file_index(v, a);
 			nv_cache_remove_range(nm, v->backing, v->object, index, index + 1);
 		}
+	}
+}
+
+/* ---- THPs under MADV_FREE, MADV_COLD and MADV_PAGEOUT ----
+ *
+ * What the live kernel shows (traces madvise-thp-split-zero.trace and
+ * madvise-thp-lazyfree-pageout.trace), stated as rules about whole THPs:
+ *
+ * 1. The advice sees a THP "whole" when its 512 pages are all mapped, in
+ *    their order, on one 2 MiB-aligned block lying inside the advised part of
+ *    this VMA. A THP with any page in the advised part that is not whole is
+ *    split first (mm/huge_memory.c split_folio).
+ * 2. A split THP stops being one: each of its pages, wherever it is mapped,
+ *    becomes the shared zero page when it holds only zeroes -- every page
+ *    here, stores write zero bytes -- unless its VMA is VM_LOCKED, where it
+ *    stays an ordinary anonymous page (mm/migrate.c
+ *    try_to_map_unused_to_zeropage). PMD mappings become page tables.
+ * 3. A whole THP: FREE makes all of it lazily freeable, COLD does nothing,
+ *    PAGEOUT (no swap here) drops it entirely when none of its pages was
+ *    written since the FREE (or the VMA is droppable), keeps it and forgets
+ *    the FREE when one was, and splits it (rule 2) when it was never freed.
+ *
+ * The oracle cannot know page contents; it knows that the trace format only
+ * ever stores zeroes. Memory pressure (the deferred-split shrinker, khugepaged)
+ * is not part of it: the kernel target decides those. */
+static bool thp_whole_in(naive_mm *nm, uint32_t id, uint64_t start, uint64_t end)
+{
+	uint64_t base = 0;
+	unsigned found = 0;
+	for (size_t i = 0; i < nm->npages; i++) {
+		const npage *p = &nm->pages[i];
+		if (p->state != MM_PAGE_ANON || p->thp != id)
+			continue;
+		uint64_t b = p->addr - (uint64_t)p->thp_idx * NV_PAGE;
+		if (found && b != base)
+			return false;
+		base = b;
+		found++;
+	}
+	return found == NV_PMD / NV_PAGE && !(base & (NV_PMD - 1)) && base >= start && base + NV_PMD <= end;
+}
+
+static void thp_split(naive_mm *nm, uint32_t id)
+{
+	for (size_t i = 0; i < nm->npages; i++) {
+		npage *p = &nm->pages[i];
+		if (p->state != MM_PAGE_ANON || p->thp != id)
+			continue;
+		nregion *r = nv_region_get(nm, p->addr);
+		if (r && r->kind == NV_REGION_PMD_ANON)
+			r->kind = NV_REGION_PTE;
+		nvma *w = nv_vma_at(nm, p->addr);
+		p->thp = 0;
+		p->lazyfree = false;
+		if (!(w && (w->flags & MM_VM_LOCKED)))
+			p->state = MM_PAGE_ZERO;
+	}
+}
+
+static void thp_for_each_page(naive_mm *nm, uint32_t id, void (*fn)(naive_mm *nm, npage *p, void *ctx), void *ctx)
+{
+	for (size_t i = 0; i < nm->npages; i++)
+		if (nm->pages[i].state == MM_PAGE_ANON && nm->pages[i].thp == id)
+			fn(nm, &nm->pages[i], ctx);
+}
+
+static void set_lazy(naive_mm *nm, npage *p, void *ctx)
+{
+	(void)nm;
+	p->lazyfree = *(bool *)ctx;
+}
+
+static void count_lazy(naive_mm *nm, npage *p, void *ctx)
+{
+	(void)nm;
+	((unsigned *)ctx)[0]++;
+	((unsigned *)ctx)[1] += p->lazyfree;
+}
+
+/* Applies rules 1-3 to the THPs with pages in [start, end) of v. */
+static void thp_advice(naive_mm *nm, const nvma *v, uint64_t start, uint64_t end, int64_t advice)
+{
+	for (uint64_t a = start; a < end; a += NV_PAGE) {
+		npage *p = nv_page_find(nm, a);
+		if (!p || p->state != MM_PAGE_ANON || !p->thp)
+			continue;
+		uint32_t id = p->thp;
+		if (!thp_whole_in(nm, id, start, end)) {
+			thp_split(nm, id);
+			continue;
+		}
+		bool yes = true, no = false;
+		if (advice == MM_MADV_FREE) {
+			thp_for_each_page(nm, id, set_lazy, &yes);
+		} else if (advice == MM_MADV_PAGEOUT) {
+			unsigned n[2] = {0, 0};
+			thp_for_each_page(nm, id, count_lazy, n);
+			if (n[1] == n[0] || (v->flags & MM_VM_DROPPABLE)) {
+				uint64_t base = a & ~(NV_PMD - 1);
+				nregion *r = nv_region_get(nm, base);
+				for (uint64_t b = base; b < base + NV_PMD; b += NV_PAGE)
+					nv_page_set(nm, b, MM_PAGE_NONE);
+				if (r && r->kind == NV_REGION_PMD_ANON)
+					nv_region_drop(nm, base);
+			} else if (n[1]) {
+				thp_for_each_page(nm, id, set_lazy, &no);
+			} else {
+				thp_split(nm, id);
+			}
+		}
+		a = (a & ~(NV_PMD - 1)) + NV_PMD - NV_PAGE; /* past this THP */
 	}
 }
 
@@ -170,8 +283,11 @@ static int madvise_collapse(naive_mm *nm, nvma *v, uint64_t start, uint64_t end)
 		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE)
 			if (nv_page_get(nm, a) == MM_PAGE_GUARD)
 				return -EINVAL;
-		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE)
+		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE) {
+			nv_page_set(nm, a, MM_PAGE_NONE);
 			nv_page_set(nm, a, MM_PAGE_ANON);
+		}
+		nv_pages_make_thp(nm, h);
 		nv_region_set(nm, h, NV_REGION_PMD_ANON);
 	}
 	return 0;
@@ -219,7 +335,8 @@ static int madvise_vma_behavior(naive_mm *nm, nvma *v, uint64_t start, uint64_t 
 		/* can_madv_lru_vma() */
 		if (v->flags & (MM_VM_LOCKED | MM_VM_PFNMAP | MM_VM_HUGETLB))
 			return -EINVAL;
-		if (advice == MM_MADV_PAGEOUT) /* COLD only ages: nothing visible */
+		thp_advice(nm, v, start, end, advice);
+		if (advice == MM_MADV_PAGEOUT) /* COLD only ages: nothing else visible */
 			pageout_range(nm, v, start, end);
 		return 0;
 	case MM_MADV_DONTNEED:
@@ -232,12 +349,14 @@ static int madvise_vma_behavior(naive_mm *nm, nvma *v, uint64_t start, uint64_t 
 		if (advice == MM_MADV_FREE) {
 			/* madvise_free_single_vma(): anonymous only; the pages become
 			 * lazy-free (clean, not swap-backed) but stay mapped until
-			 * reclaim -- MADV_PAGEOUT here. PMD-mapped THPs are left. */
+			 * reclaim -- MADV_PAGEOUT here. THPs: thp_advice(). */
 			if (v->backing != MM_BACKING_ANON)
 				return -EINVAL;
+			thp_advice(nm, v, start, end, advice);
 			for (uint64_t a = start; a < end; a += NV_PAGE) {
 				nregion *r = nv_region_get(nm, a);
-				if (nv_page_get(nm, a) == MM_PAGE_ANON && (!r || r->kind == NV_REGION_PTE))
+				npage *p = nv_page_find(nm, a);
+				if (p && p->state == MM_PAGE_ANON && !p->thp && (!r || r->kind == NV_REGION_PTE))
 					nv_page_set_lazyfree(nm, a, true);
 			}
 			return 0;
