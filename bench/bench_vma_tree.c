@@ -90,7 +90,7 @@ static struct result run(size_t n, bool shuffled)
 	shuffle(order, n); /* insert in random order */
 	for (size_t i = 0; i < n; i++)
 		vt_insert(&vt, &pool[order[i]]);
-	r.height = vt.root->node.height;
+	r.height = vt.height;
 
 	for (size_t i = 0; i < QUERIES; i++)
 		addr[i] = base + rnd() % (top - base);
@@ -142,6 +142,7 @@ static struct result run(size_t n, bool shuffled)
 			r.topdown4 = t;
 	}
 
+	vt_destroy(&vt);
 	free(pool);
 	free(slot);
 	free(order);

@@ -36,8 +36,9 @@ struct anon_vma {
 	unsigned refs;
 };
 
+/* 64 bytes, one cache line in the slab (alloc.c). */
 struct vma {
-	struct vma_node node; /* the index; see vma_tree.h */
+	struct vma_node node; /* the index's address-order list; see vma_tree.h */
 	uint64_t vm_start, vm_end;
 	uint64_t vm_flags;
 	uint64_t vm_pgoff;
@@ -45,9 +46,17 @@ struct vma {
 	struct anon_vma *anon_vma;  /* NULL until the first fault that needs one */
 };
 
+/* alloc.c: the VMA slab. */
+struct mm_vma_slab {
+	void *free;   /* free VMAs, chained */
+	void *blocks; /* the blocks, chained */
+	size_t live;  /* VMAs handed out */
+};
+
 struct mm_state {
 	mm_config cfg;
 	struct vma_tree vt;
+	struct mm_vma_slab vma_slab;
 	uint64_t next_anon_vma_id;
 	uint32_t next_shmem_id;
 	uint32_t next_file_id;
@@ -93,6 +102,12 @@ static inline bool mm_memlock_unlimited(const mm_state *mm)
 /* ---- alloc.c: the one allocation seam ---------------------------------- */
 void *mm_alloc(mm_state *mm, size_t size); /* zeroed; NULL if the seam fails it */
 void mm_free(mm_state *mm, void *p);
+/* A zeroed VMA from the slab, with index nodes reserved for its insertion;
+ * NULL if the seam fails it (one allocation, as mm_alloc). */
+struct vma *mm_vma_alloc(mm_state *mm);
+void mm_vma_free(mm_state *mm, struct vma *v);
+/* mm_destroy: frees the slab and the index's nodes. */
+void mm_alloc_release(mm_state *mm);
 
 /* ---- state.c: backing objects --------------------------------------------- */
 struct mm_object *mm_object_new(mm_state *mm, mm_backing kind, uint64_t size); /* refs = 1 */

@@ -87,6 +87,7 @@ void mm_destroy(mm_state *mm)
 	while (mm->objects)
 		mm_object_put(mm, mm->objects);
 	pt_destroy(mm);
+	mm_alloc_release(mm);
 	mm_free(mm, mm);
 }
 

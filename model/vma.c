@@ -12,7 +12,7 @@
 
 struct vma *vma_alloc(mm_state *mm)
 {
-	return mm_alloc(mm, sizeof(struct vma));
+	return mm_vma_alloc(mm);
 }
 
 static void anon_vma_put(mm_state *mm, struct anon_vma *av)
@@ -44,7 +44,7 @@ void vma_free(mm_state *mm, struct vma *v)
 		return;
 	anon_vma_put(mm, v->anon_vma);
 	mm_object_put(mm, v->obj);
-	mm_free(mm, v);
+	mm_vma_free(mm, v);
 }
 
 /* Moves v's bounds, splitting any huge page that a new boundary would cut

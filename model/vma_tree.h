@@ -1,19 +1,36 @@
-/* The VMA index: a balanced search tree keyed by vm_start, augmented with the
- * largest free gap in each subtree so that get_unmapped_area is O(log n) --
- * the design Linux used before the maple tree (mm/mmap.c, rb_subtree_gap).
- * The VMAs are also threaded on a doubly linked list in address order, so
- * prev/next are O(1).
+/* The VMA index: a B-tree of ranges in the manner of the maple tree
+ * (lib/maple_tree.c), sized to cache lines, with the largest free gap
+ * tracked per slot so that get_unmapped_area is O(log n). The VMAs are also
+ * threaded on a doubly linked list in address order, so prev/next are O(1).
+ *
+ * A node holds up to VT_SLOTS entries in three arrays (key, gap, slot): 7
+ * cache lines, 64-byte aligned; a descent reads the keys (2 lines) and one
+ * slot. Entries are sorted by address.
+ *   leaf entry:     slot = the VMA, key = its vm_end,
+ *                   gap = gap_before(the VMA);
+ *   internal entry: slot = a child node, key = the child's last key (the
+ *                   highest vm_end below it), gap = the largest gap below.
+ * A leaf's gap belongs to its VMA, not to the node, so entries move between
+ * nodes (split, merge, borrow) as (key, gap, slot) triples, unchanged. The
+ * hole below leaf entry i starts at the key before it: key[i-1] in the same
+ * leaf, else the key left of the subtree on the way down (0 at the far left),
+ * so the gap searches never touch a VMA until they have chosen one.
  *
  * Invariants (checked by vt_check, and so by mm_check):
- *   T1 in-order traversal is sorted by vm_start and VMAs do not overlap
- *      (and every VMA is non-empty: vm_start < vm_end);
- *   T2 the list order equals the in-order traversal (prev/next agree, first
- *      and last are its ends);
- *   T3 the balance rule of the tree holds at every node (AVL: height is
- *      1 + the taller child, children differ in height by at most 1);
- *   T4 every node's gap is gap_before() and its subtree_gap is the max of
- *      gap_before() over its subtree;
- *   T5 parent links are consistent; the node count equals vt->count.
+ *   T1 the leaves, left to right, hold the VMAs sorted by vm_start, not
+ *      overlapping, each non-empty (vm_start < vm_end);
+ *   T2 the list order equals that order (prev/next agree, first and last are
+ *      its ends);
+ *   T3 the shape: every node at depth height-1 is a leaf and no other; every
+ *      node but the root holds VT_MIN..VT_SLOTS entries, an internal root at
+ *      least 2, a leaf root at least 1 (an empty tree has no root); unused
+ *      slots hold key VT_KEY_NONE, gap 0 and NULL;
+ *   T4 the keys and gaps: a leaf entry's key is its VMA's vm_end and its gap
+ *      gap_before() of its VMA; an internal entry's key is its child's last
+ *      key and its gap the max of the child's gaps;
+ *   T5 the count: the leaves hold vt->count VMAs; no node is reached twice;
+ *      the nodes in the tree plus the spare nodes are all the nodes the tree
+ *      allocated.
  *
  * gap_before(v) = v->vm_start - (prev ? prev->vm_end : 0): the raw hole
  * below v. The stack guard gap is deliberately NOT folded in: Linux 6.18
@@ -24,6 +41,13 @@
  * guard region reaches below the VMA under it. vm_start_gap(v) =
  * vm_start - stack_guard_gap for VM_GROWSDOWN VMAs, clamped at 0
  * (include/linux/mm.h: vm_start_gap).
+ *
+ * Memory: insertions take nodes from a spare pool (node chunks from
+ * malloc). vt_reserve() fills the pool ahead of time, which makes every
+ * insertion that follows infallible -- the kernel's vma_iter_prealloc();
+ * the model reserves when it allocates a VMA (model/alloc.c), so an
+ * allocation failure happens before anything changes. Without a
+ * reservation an insertion allocates on demand and aborts if malloc fails.
  */
 #ifndef MMREF_VMA_TREE_H
 #define MMREF_VMA_TREE_H
@@ -34,23 +58,35 @@
 
 struct vma;
 
+#define VT_SLOTS 16 /* entries per node */
+#define VT_MIN 6    /* fewest entries in a node other than the root */
+#define VT_MAX_HEIGHT 32
+#define VT_KEY_NONE UINT64_MAX /* the key of an unused slot */
+
+struct vt_node {
+	_Alignas(64) uint64_t key[VT_SLOTS];
+	uint64_t gap[VT_SLOTS];
+	void *slot[VT_SLOTS]; /* struct vma * in a leaf, struct vt_node * above */
+	uint8_t n;            /* entries in use */
+	uint8_t leaf;
+};
+
+/* The part of struct vma the index owns: the address-order list. */
 struct vma_node {
-	/* Ordered so that a lookup touches left, right and then vm_start and
-	 * vm_end (struct vma places them right after the node), and a gap
-	 * search gap..vm_start: one cache line when the VMA is well aligned. */
-	int height; /* AVL height (leaf = 1) */
-	struct vma *parent;
-	struct vma *prev, *next; /* address order */
-	uint64_t gap;            /* gap_before() of this VMA, cached */
-	uint64_t subtree_gap;    /* max gap_before() over this subtree */
-	struct vma *left, *right;
+	struct vma *prev, *next;
 };
 
 struct vma_tree {
-	struct vma *root;
+	struct vt_node *root;
+	int height; /* levels: 0 when empty, 1 when the root is a leaf */
 	struct vma *first, *last;
 	size_t count;
 	uint64_t stack_guard_gap; /* for vm_start_gap() */
+	/* node memory */
+	struct vt_node *spare; /* free nodes, chained through slot[0] */
+	size_t nspare;
+	size_t nnodes;         /* nodes allocated: in the tree or spare */
+	void *chunks;          /* the malloc'd blocks, chained */
 };
 
 /* Search parameters, as struct vm_unmapped_area_info (include/linux/mm.h). */
@@ -65,23 +101,29 @@ struct unmapped_area_info {
 };
 
 void vt_init(struct vma_tree *vt, uint64_t stack_guard_gap);
+/* Frees the tree's nodes (not the VMAs); vt is then empty, as after vt_init. */
+void vt_destroy(struct vma_tree *vt);
+/* Makes the next `inserts` insertions (vt_insert, vt_split) infallible:
+ * enough spare nodes for each to split a node on every level and add a
+ * root. Returns 0, or -ENOMEM with nothing changed. */
+int vt_reserve(struct vma_tree *vt, size_t inserts);
 /* Links v (its vm_start/vm_end/vm_flags already set, not overlapping any
  * VMA in the tree). */
 void vt_insert(struct vma_tree *vt, struct vma *v);
 void vt_erase(struct vma_tree *vt, struct vma *v);
 /* Splits v in two: n (its bounds set, not linked) takes the part of v below
- * or above n's boundary and v keeps the rest. The range stays covered, so
- * no hole appears even for a moment: the repair is that of one insertion. */
+ * or above n's boundary and v keeps the rest. One descent: n goes into v's
+ * leaf beside v, and no hole appears even for a moment. */
 void vt_split(struct vma_tree *vt, struct vma *v, struct vma *n);
 /* v and its successor are adjacent; the boundary between them moves to addr
- * (strictly inside the pair). No gap changes, so nothing to repair. */
+ * (strictly inside the pair). No gap changes; v's key does. */
 void vt_move_boundary(struct vma_tree *vt, struct vma *v, uint64_t addr);
 /* victim, v's adjacent successor or predecessor, leaves the index and v
  * grows over its range: one erase, no hole in between. The caller frees
  * victim. */
 void vt_absorb(struct vma_tree *vt, struct vma *v, struct vma *victim);
 /* Changes v's bounds in place; the new bounds must keep the order and not
- * overlap the neighbours. Repairs the gap augmentation of v and of v's next. */
+ * overlap the neighbours. Repairs v's key and gap and the gap of v's next. */
 void vt_set_bounds(struct vma_tree *vt, struct vma *v, uint64_t start, uint64_t end);
 /* find_vma(): the first VMA with vm_end > addr, or NULL. */
 struct vma *vt_find(const struct vma_tree *vt, uint64_t addr);
@@ -101,7 +143,7 @@ struct vma *vt_find_intersection(const struct vma_tree *vt, uint64_t start, uint
  * - len). */
 int64_t vt_unmapped_area_topdown(const struct vma_tree *vt, const struct unmapped_area_info *info);
 int64_t vt_unmapped_area(const struct vma_tree *vt, const struct unmapped_area_info *info);
-/* Writes up to cap messages about broken T1..T5 invariants through report();
+/* Reports every broken T1..T5 invariant through report() (inv = 1..5);
  * returns the number found. */
 size_t vt_check(const struct vma_tree *vt, void (*report)(void *ctx, int inv, const struct vma *v, const char *what),
                 void *ctx);

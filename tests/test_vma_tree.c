@@ -1,8 +1,9 @@
-/* The VMA index (model/vma_tree.c) against a sorted array: random inserts,
- * erases and bound changes, with vt_check after every step and every query
- * compared with a linear scan; then trees broken on purpose, which vt_check
- * must report under the right invariant number; then the corners of
- * Linux 6.18's gap search that the model keeps on purpose. */
+/* The VMA index (model/vma_tree.c, a B-tree of ranges) against a sorted
+ * array: random inserts, erases, splits, absorbs, boundary moves and bound
+ * changes, with vt_check after every step and every query compared with a
+ * linear scan; then trees broken on purpose, which vt_check must report
+ * under the right invariant number; then the corners of Linux 6.18's gap
+ * search that the model keeps on purpose. */
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,6 +392,8 @@ static void compare_queries(const struct vma_tree *vt, const struct oracle *o, c
 	g_assert_true(vt_last(vt) == (o->n ? o->v[o->n - 1] : NULL));
 }
 
+/* Inserts, half the time after vt_reserve(): then the insertion must not
+ * allocate (it takes reserved nodes only). */
 static void step_insert(struct vma_tree *vt, struct oracle *o, const struct space *s)
 {
 	for (int tries = 0; tries < 8; tries++) {
@@ -404,7 +407,16 @@ static void step_insert(struct vma_tree *vt, struct oracle *o, const struct spac
 		if (!oracle_is_free(o, start, start + len))
 			continue;
 		v = new_vma(start, start + len, flags);
-		vt_insert(vt, v);
+		if (rnd_below(2)) {
+			size_t nodes;
+
+			g_assert_cmpint(vt_reserve(vt, 1), ==, 0);
+			nodes = vt->nnodes;
+			vt_insert(vt, v);
+			g_assert_cmpuint(vt->nnodes, ==, nodes);
+		} else {
+			vt_insert(vt, v);
+		}
 		oracle_insert(o, v);
 		return;
 	}
@@ -420,6 +432,74 @@ static void step_erase(struct vma_tree *vt, struct oracle *o)
 	vt_erase(vt, o->v[i]);
 	free(o->v[i]);
 	oracle_erase(o, i);
+}
+
+/* Splits a VMA of two units or more: the new piece takes the part below or
+ * above a boundary strictly inside it (vma.c: vma_split_unchecked). */
+static void step_split(struct vma_tree *vt, struct oracle *o, const struct space *s)
+{
+	struct vma *v, *n;
+	uint64_t units, addr;
+
+	if (!o->n)
+		return;
+	v = o->v[rnd_below(o->n)];
+	units = (v->vm_end - v->vm_start) / s->unit;
+	if (units < 2)
+		return;
+	addr = v->vm_start + (1 + rnd_below(units - 1)) * s->unit;
+	if (rnd_below(2))
+		n = new_vma(v->vm_start, addr, v->vm_flags);
+	else
+		n = new_vma(addr, v->vm_end, v->vm_flags);
+	vt_split(vt, v, n);
+	g_assert_cmpuint(v->vm_start < n->vm_start ? v->vm_end : n->vm_end, ==, addr);
+	oracle_insert(o, n);
+}
+
+/* The index of a VMA whose next is adjacent, or o->n if none was found. */
+static size_t rnd_adjacent_pair(const struct oracle *o)
+{
+	for (int tries = 0; tries < 16 && o->n > 1; tries++) {
+		size_t i = rnd_below(o->n - 1);
+
+		if (o->v[i]->vm_end == o->v[i + 1]->vm_start)
+			return i;
+	}
+	return o->n;
+}
+
+/* Two adjacent VMAs: one absorbs the other (vma.c merges). */
+static void step_absorb(struct vma_tree *vt, struct oracle *o)
+{
+	size_t i = rnd_adjacent_pair(o);
+	size_t victim = i + 1;
+
+	if (i >= o->n)
+		return;
+	if (rnd_below(2)) {
+		vt_absorb(vt, o->v[i], o->v[i + 1]);
+	} else {
+		vt_absorb(vt, o->v[i + 1], o->v[i]);
+		victim = i;
+	}
+	free(o->v[victim]);
+	oracle_erase(o, victim);
+}
+
+/* Two adjacent VMAs trade pages: their boundary moves. */
+static void step_move_boundary(struct vma_tree *vt, struct oracle *o, const struct space *s)
+{
+	size_t i = rnd_adjacent_pair(o);
+	uint64_t lo, hi;
+
+	if (i >= o->n)
+		return;
+	lo = o->v[i]->vm_start;
+	hi = o->v[i + 1]->vm_end;
+	if ((hi - lo) / s->unit < 3)
+		return;
+	vt_move_boundary(vt, o->v[i], lo + (1 + rnd_below((hi - lo) / s->unit - 1)) * s->unit);
 }
 
 /* Moves one or both bounds of a VMA within the room its neighbours leave. */
@@ -491,10 +571,16 @@ static void run_seed(uint64_t seed, int ops)
 
 		if (!rnd_below(500))
 			target = rnd_below(600); /* sometimes drain, sometimes fill */
-		if (dice < (o.n < target ? 45u : 25u))
+		if (dice < (o.n < target ? 40u : 20u))
 			step_insert(&vt, &o, &s);
-		else if (dice < 60)
+		else if (dice < 50)
 			step_erase(&vt, &o);
+		else if (dice < 62)
+			step_split(&vt, &o, &s);
+		else if (dice < 72)
+			step_absorb(&vt, &o);
+		else if (dice < 82)
+			step_move_boundary(&vt, &o, &s);
 		else
 			step_set_bounds(&vt, &o, &s);
 
@@ -515,7 +601,10 @@ static void run_seed(uint64_t seed, int ops)
 	while (o.n)
 		step_erase(&vt, &o);
 	g_assert_null(vt.root);
+	g_assert_cmpint(vt.height, ==, 0);
 	g_assert_cmpuint(check(&vt, true).count, ==, 0);
+	g_assert_cmpuint(vt.nspare, ==, vt.nnodes); /* every node back in the pool */
+	vt_destroy(&vt);
 	free(o.v);
 }
 
@@ -525,73 +614,91 @@ static void test_random(void)
 		run_seed((uint64_t)seed, 5000);
 }
 
-/* Inserts in sorted order, and erases from the front: the shapes that most
- * exercise rotations. */
+/* Inserts in address order, ascending and descending (the append and
+ * prepend splits), then erases every other VMA and the rest from the front:
+ * the shapes that most exercise splits, borrows and merges. */
 static void test_sequential(void)
 {
 	enum { N = 4096 };
-	struct vma_tree vt;
-	struct vma *v[N];
+	static struct vma *v[N];
 
-	vt_init(&vt, 256 * P);
-	for (int i = 0; i < N; i++) {
-		v[i] = new_vma((uint64_t)(2 * i + 1) * P, (uint64_t)(2 * i + 2) * P,
-			       i % 5 ? 0 : MM_VM_GROWSDOWN);
-		vt_insert(&vt, v[i]);
+	for (int descending = 0; descending < 2; descending++) {
+		struct vma_tree vt;
+
+		vt_init(&vt, 256 * P);
+		for (int k = 0; k < N; k++) {
+			int i = descending ? N - 1 - k : k;
+
+			v[i] = new_vma((uint64_t)(2 * i + 1) * P, (uint64_t)(2 * i + 2) * P,
+				       i % 5 ? 0 : MM_VM_GROWSDOWN);
+			vt_insert(&vt, v[i]);
+		}
+		g_assert_cmpuint(check(&vt, true).count, ==, 0);
+		/* 11 of 16 slots used after an append or prepend split: 4096
+		 * VMAs in 373 leaves, 34 nodes above them, 4 and a root. */
+		g_assert_cmpint(vt.height, <=, 4);
+		for (int i = N - 1; i >= 0; i -= 2) {
+			vt_erase(&vt, v[i]);
+			free(v[i]);
+		}
+		g_assert_cmpuint(check(&vt, true).count, ==, 0);
+		for (int i = 0; i < N; i += 2) {
+			vt_erase(&vt, v[i]);
+			free(v[i]);
+			if (i % 256 == 0)
+				g_assert_cmpuint(check(&vt, true).count, ==, 0);
+		}
+		g_assert_null(vt.root);
+		g_assert_cmpuint(vt.count, ==, 0);
+		g_assert_cmpuint(check(&vt, true).count, ==, 0);
+		vt_destroy(&vt);
 	}
-	g_assert_cmpuint(check(&vt, true).count, ==, 0);
-	g_assert_cmpint(vt.root->node.height, <=, 15); /* 1.44 log2(4097) */
-	for (int i = N - 1; i >= 0; i -= 2) {
-		vt_erase(&vt, v[i]);
-		free(v[i]);
-	}
-	g_assert_cmpuint(check(&vt, true).count, ==, 0);
-	for (int i = 0; i < N; i += 2) {
-		vt_erase(&vt, v[i]);
-		free(v[i]);
-		if (i % 256 == 0)
-			g_assert_cmpuint(check(&vt, true).count, ==, 0);
-	}
-	g_assert_null(vt.root);
-	g_assert_cmpuint(vt.count, ==, 0);
 }
 
 /* ---- trees broken on purpose --------------------------------------------- */
 
+enum { FIX_N = 400 }; /* a tree of three levels */
+
 struct fixture {
 	struct vma_tree vt;
-	struct vma *v[100];
+	struct vma *v[FIX_N];
 };
 
 static void build(struct fixture *f)
 {
 	vt_init(&f->vt, 16 * P);
 	rng_state = 42;
-	for (int i = 0; i < 100; i++) {
-		/* unequal gaps, so that subtree_gap differs between subtrees */
+	for (int i = 0; i < FIX_N; i++) {
+		/* unequal gaps, so that the max gaps differ between slots */
 		uint64_t start = (uint64_t)(1000 * i + (i * 37) % 300) * P;
 		f->v[i] = new_vma(start, start + (1 + i % 3) * P, i % 4 ? 0 : MM_VM_GROWSDOWN);
 	}
-	for (int i = 0; i < 100; i++) {
-		int j = (i * 61) % 100; /* a permutation: 61 is prime to 100 */
+	for (int i = 0; i < FIX_N; i++) {
+		int j = (i * 61) % FIX_N; /* a permutation: 61 is prime to 400 */
 		vt_insert(&f->vt, f->v[j]);
 	}
+	g_assert_cmpint(f->vt.height, ==, 3);
 	g_assert_cmpuint(check(&f->vt, true).count, ==, 0);
 }
 
 static void teardown(struct fixture *f)
 {
-	for (int i = 0; i < 100; i++)
+	g_assert_cmpuint(check(&f->vt, true).count, ==, 0);
+	for (int i = 0; i < FIX_N; i++)
+		vt_erase(&f->vt, f->v[i]);
+	vt_destroy(&f->vt);
+	for (int i = 0; i < FIX_N; i++)
 		free(f->v[i]);
 }
 
-static struct vma *some_leaf(struct fixture *f)
+/* A leaf: the first child of the root's child k. */
+static struct vt_node *some_leaf(struct fixture *f, unsigned k)
 {
-	for (int i = 0; i < 100; i++)
-		if (!f->v[i]->node.left && !f->v[i]->node.right && f->v[i]->node.parent)
-			return f->v[i];
-	g_assert_not_reached();
-	return NULL;
+	struct vt_node *x = f->vt.root->slot[k % f->vt.root->n];
+
+	x = x->slot[1];
+	g_assert_true(x->leaf);
+	return x;
 }
 
 static void expect(struct fixture *f, unsigned want_mask, unsigned allowed_mask)
@@ -605,23 +712,24 @@ static void expect(struct fixture *f, unsigned want_mask, unsigned allowed_mask)
 	g_assert_cmpuint(r.mask & ~(want_mask | allowed_mask), ==, 0);
 }
 
-static void test_corrupt_subtree_gap(void)
+static void test_corrupt_gap(void)
 {
 	struct fixture f;
+	struct vt_node *leaf;
 	uint64_t saved;
 
 	build(&f);
-	saved = f.vt.root->node.subtree_gap;
-	f.vt.root->node.subtree_gap = saved + 1;
+	/* An internal slot's max gap (T4). */
+	saved = f.vt.root->gap[1];
+	f.vt.root->gap[1] = saved + 1;
 	expect(&f, 1u << 4, 0);
-	f.vt.root->node.subtree_gap = saved;
+	f.vt.root->gap[1] = saved;
 
-	/* A leaf's cached gap: its own gap (T4) and the max above it (T4). */
-	struct vma *leaf = some_leaf(&f);
-	leaf->node.gap += P;
+	/* A leaf entry's gap: its own (T4) and the max above it (T4). */
+	leaf = some_leaf(&f, 0);
+	leaf->gap[2] += P;
 	expect(&f, 1u << 4, 0);
-	leaf->node.gap -= P;
-	g_assert_cmpuint(check(&f.vt, true).count, ==, 0);
+	leaf->gap[2] -= P;
 	teardown(&f);
 }
 
@@ -629,11 +737,12 @@ static void test_corrupt_key(void)
 {
 	struct fixture f;
 	struct vma *a, *b;
+	struct vt_node *leaf;
 	uint64_t s, e;
 
 	build(&f);
-	/* Swap the ranges of two neighbours: the in-order walk goes down. The
-	 * cached gaps no longer match either (T4). */
+	/* Swap the ranges of two neighbours: the leaf order goes down. The
+	 * keys and gaps no longer match either (T4). */
 	a = f.v[40];
 	b = a->node.next;
 	s = a->vm_start, e = a->vm_end;
@@ -648,69 +757,86 @@ static void test_corrupt_key(void)
 	a->vm_end = b->vm_start + P;
 	expect(&f, 1u << 1, 1u << 4);
 	a->vm_end = e;
-	g_assert_cmpuint(check(&f.vt, true).count, ==, 0);
+
+	/* A leaf key that is not its VMA's vm_end, and an internal key that
+	 * is not its child's last key (T4 alone). */
+	leaf = some_leaf(&f, 1);
+	leaf->key[3] -= 1;
+	expect(&f, 1u << 4, 0);
+	leaf->key[3] += 1;
+	f.vt.root->key[0] += 1;
+	expect(&f, 1u << 4, 0);
+	f.vt.root->key[0] -= 1;
 	teardown(&f);
 }
 
-static void test_corrupt_height(void)
+static void test_corrupt_shape(void)
 {
 	struct fixture f;
-	struct vma *leaf;
+	struct vt_node *leaf;
 
 	build(&f);
-	leaf = some_leaf(&f);
-	leaf->node.height = 2;
+	/* An unused slot not cleared. */
+	leaf = some_leaf(&f, 2);
+	leaf->gap[VT_SLOTS - 1] = P;
 	expect(&f, 1u << 3, 0);
-	leaf->node.height = 1;
+	leaf->gap[VT_SLOTS - 1] = 0;
 
-	f.vt.root->node.height += 1;
-	expect(&f, 1u << 3, 0);
-	f.vt.root->node.height -= 1;
+	/* A leaf where an internal node should be, and the wrong height. */
+	leaf->leaf = 0;
+	expect(&f, 1u << 3, ~0u);
+	leaf->leaf = 1;
+	f.vt.height++;
+	expect(&f, 1u << 3, ~0u);
+	f.vt.height--;
 
-	/* A real imbalance: hang a chain of two below a leaf, with honest
-	 * heights, keys, gaps and list links. */
+	/* Honest keys, gaps and links, but two leaves under VT_MIN: a root
+	 * with two leaves of one VMA each. */
 	{
 		struct vma_tree vt;
-		struct vma *a = new_vma(1 * P, 2 * P, 0), *b = new_vma(3 * P, 4 * P, 0),
-			   *c = new_vma(5 * P, 6 * P, 0);
+		struct vma *a = new_vma(1 * P, 2 * P, 0), *b = new_vma(3 * P, 4 * P, 0);
+		static struct vt_node nodes[3];
 
 		vt_init(&vt, 0);
-		vt.root = a;
-		a->node.right = b, b->node.parent = a;
-		b->node.right = c, c->node.parent = b;
-		a->node.next = b, b->node.prev = a, b->node.next = c, c->node.prev = b;
-		vt.first = a, vt.last = c, vt.count = 3;
-		a->node.gap = 1 * P, b->node.gap = 1 * P, c->node.gap = 1 * P;
-		a->node.subtree_gap = b->node.subtree_gap = c->node.subtree_gap = 1 * P;
-		c->node.height = 1, b->node.height = 2, a->node.height = 3;
+		for (int k = 0; k < 3; k++)
+			for (int i = 0; i < VT_SLOTS; i++)
+				nodes[k].key[i] = VT_KEY_NONE, nodes[k].gap[i] = 0, nodes[k].slot[i] = NULL;
+		nodes[1].leaf = nodes[2].leaf = 1;
+		nodes[1].n = nodes[2].n = 1;
+		nodes[1].slot[0] = a, nodes[1].key[0] = 2 * P, nodes[1].gap[0] = 1 * P;
+		nodes[2].slot[0] = b, nodes[2].key[0] = 4 * P, nodes[2].gap[0] = 1 * P;
+		nodes[0].n = 2;
+		nodes[0].slot[0] = &nodes[1], nodes[0].key[0] = 2 * P, nodes[0].gap[0] = 1 * P;
+		nodes[0].slot[1] = &nodes[2], nodes[0].key[1] = 4 * P, nodes[0].gap[1] = 1 * P;
+		vt.root = &nodes[0], vt.height = 2, vt.nnodes = 3;
+		a->node.next = b, b->node.prev = a;
+		vt.first = a, vt.last = b, vt.count = 2;
 		struct reports r = check(&vt, false);
-		g_assert_cmpuint(r.count, ==, 1);
+		g_assert_cmpuint(r.count, ==, 2);
 		g_assert_cmpuint(r.mask, ==, 1u << 3);
-		free(a), free(b), free(c);
+		free(a), free(b);
 	}
-	g_assert_cmpuint(check(&f.vt, true).count, ==, 0);
 	teardown(&f);
 }
 
 static void test_corrupt_links(void)
 {
 	struct fixture f;
-	struct vma *leaf, *saved, *a;
+	struct vma *saved, *a;
+	struct vt_node *x, *sx;
 
 	build(&f);
-	/* T5: a wrong parent link. */
-	leaf = some_leaf(&f);
-	saved = leaf->node.parent;
-	leaf->node.parent = leaf;
-	expect(&f, 1u << 5, 0);
-	leaf->node.parent = saved;
-
 	/* T5: a wrong count. */
 	f.vt.count++;
 	expect(&f, 1u << 5, 0);
 	f.vt.count -= 2;
 	expect(&f, 1u << 5, 0);
 	f.vt.count++;
+
+	/* T5: a spare node lost. */
+	f.vt.nspare++;
+	expect(&f, 1u << 5, 0);
+	f.vt.nspare--;
 
 	/* T2: the list skips a VMA. */
 	a = f.v[10];
@@ -725,12 +851,20 @@ static void test_corrupt_links(void)
 	expect(&f, 1u << 2, 0);
 	f.vt.last = saved;
 
-	/* T5, not a hang: a child pointing back at the root. */
-	leaf = some_leaf(&f);
-	leaf->node.left = f.vt.root;
-	expect(&f, 1u << 5, ~0u);
-	leaf->node.left = NULL;
-	g_assert_cmpuint(check(&f.vt, true).count, ==, 0);
+	/* Not a hang: a node reached twice (the root's second child in place
+	 * of its first). */
+	x = f.vt.root;
+	sx = x->slot[0];
+	x->slot[0] = x->slot[1];
+	expect(&f, 0, ~0u);
+	x->slot[0] = sx;
+
+	/* Not a hang: an internal node pointing back at the root. */
+	x = f.vt.root->slot[0];
+	sx = x->slot[0];
+	x->slot[0] = f.vt.root;
+	expect(&f, 1u << 3, ~0u);
+	x->slot[0] = sx;
 	teardown(&f);
 }
 
@@ -762,6 +896,7 @@ static void test_topdown_guard_retry(void)
 	g_assert_cmpint(vt_unmapped_area_topdown(&vt, &info), ==, -ENOMEM);
 	vt_erase(&vt, p);
 	vt_erase(&vt, stack);
+	vt_destroy(&vt);
 	free(p), free(stack);
 }
 
@@ -788,6 +923,7 @@ static void test_bottomup_guard_check(void)
 	g_assert_cmpint(vt_unmapped_area(&vt, &info), ==, (int64_t)(101 * P));
 	vt_erase(&vt, p);
 	vt_erase(&vt, stack);
+	vt_destroy(&vt);
 	free(p), free(stack);
 }
 
@@ -796,9 +932,9 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/vma_tree/random", test_random);
 	g_test_add_func("/vma_tree/sequential", test_sequential);
-	g_test_add_func("/vma_tree/corrupt/subtree_gap", test_corrupt_subtree_gap);
+	g_test_add_func("/vma_tree/corrupt/gap", test_corrupt_gap);
 	g_test_add_func("/vma_tree/corrupt/key", test_corrupt_key);
-	g_test_add_func("/vma_tree/corrupt/height", test_corrupt_height);
+	g_test_add_func("/vma_tree/corrupt/shape", test_corrupt_shape);
 	g_test_add_func("/vma_tree/corrupt/links", test_corrupt_links);
 	g_test_add_func("/vma_tree/topdown_guard_retry", test_topdown_guard_retry);
 	g_test_add_func("/vma_tree/bottomup_guard_check", test_bottomup_guard_check);
