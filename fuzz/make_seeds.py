@@ -137,6 +137,24 @@ def main():
     for name, text in hand.items():
         write("trace_parser", name, text)
 
+    # kernel_input: a mode byte (fuzz/kernel_input.c: bit 7 the executor's
+    # line geometry, the rest how many bytes each read returns) and the bytes
+    # mmref-kernel reads: whole traces, refused lines between good ones.
+    inputs = {
+        "example": hand["example.trace"].split(b"maps\n")[0] + b"maps\npages +0 16K\nstate\n",
+        "directives": hand["directives.trace"].split(b"state\n")[0] + b"mmtrace 1\nmunmap +0 4K\n",
+        "nul": b"mmtrace 1\nmunmap +0 4K\0junk\nbogus\nmunmap +0 4K\n",
+        "crlf": b"mmtrace 1\r\nmmap +0 4K rw- private,anonymous,fixed\r\n# comment\r\n\r\nmaps\r\n",
+        "no-newline": b"mmtrace 1\nmunmap +0 4K",
+        "errors": b"mmtrace 1\nmmap +0 16K rw- bogus\n| 1000-2000 rw-p\narena 0x0 1G\nfile\nmmtrace 2\n",
+        "overlong-small": b"mmtrace 1\n# " + b"x" * 100 + b"\nbogus\n" + b"y" * 200 + b"\nmunmap +0 4K\n",
+        "overlong-exec": b"mmtrace 1\n# " + b"x" * 65534 + b"\n# " + b"x" * 65535 + b"\nbogus\n",
+    }
+    for name, text in inputs.items():
+        modes = (0x80, 0x86) if name == "overlong-exec" else (0x00, 0x01, 0x04, 0x80, 0x83, 0x0d)
+        for mode in modes:
+            write("kernel_input", "%s-%02x" % (name, mode), bytes([mode]) + text)
+
 
 if __name__ == "__main__":
     main()
