@@ -19,13 +19,6 @@
 
 #include "internal.h"
 
-/* The descent to one leaf: node[0] is the root, node[height - 1] the leaf;
- * idx[l] is the slot taken (or, in the leaf, the position found). */
-struct vt_path {
-	struct vt_node *node[VT_MAX_HEIGHT];
-	unsigned idx[VT_MAX_HEIGHT];
-};
-
 static inline uint64_t compute_gap(const struct vma *v)
 {
 	const struct vma *prev = v->node.prev;
@@ -157,53 +150,107 @@ void vt_destroy(struct vma_tree *vt)
 
 /* ---- descent and repair ------------------------------------------------ */
 
-/* Descends towards the first entry whose key is > addr (in every internal
- * node the last child if there is none), recording the path; returns the
- * leaf. The leaf's idx may be n (addr at or above every key). */
-static struct vt_node *descend(const struct vma_tree *vt, uint64_t addr, struct vt_path *p)
+/* ---- the finger ---------------------------------------------------------
+ *
+ * vt->fp is the path of the last descent. Its range [fp_lo, fp_hi) is the
+ * set of addresses whose first key above them lies in its leaf: fp_hi is
+ * the leaf's last key and fp_lo the key left of the leaf on the way down
+ * (the end of the VMA before the leaf, or 0). A descent for an address in
+ * that range starts at the leaf. An operation that changes the tree drops
+ * the range when it starts (its own further descents go from the root),
+ * fp_valid when it splits, merges or borrows, and settles at its end: the
+ * range is recomputed if the path is still one of the tree. */
+static void finger_settle(struct vma_tree *vt)
 {
-	struct vt_node *x = vt->root;
+	const struct vt_path *p = &vt->fp;
+	uint64_t lo = 0;
+
+	if (!vt->fp_valid || !vt->root) {
+		vt->fp_hi = 0;
+		return;
+	}
+	for (int l = 0; l < vt->height - 1; l++)
+		if (p->idx[l] > 0)
+			lo = p->node[l]->key[p->idx[l] - 1];
+	vt->fp_lo = lo;
+	vt->fp_hi = last_key(p->node[vt->height - 1]);
+}
+
+static inline bool finger_hit(const struct vma_tree *vt, uint64_t addr)
+{
+	return addr >= vt->fp_lo && addr < vt->fp_hi;
+}
+
+/* Descends towards the first entry whose key is > addr (in every internal
+ * node the last child if there is none), recording the path in vt->fp;
+ * returns the leaf. The leaf's idx may be n (addr at or above every key).
+ * Starts at the finger's leaf when addr is in its range. Drops the range:
+ * the caller is about to change the tree, and settles the finger after. */
+static struct vt_node *descend(struct vma_tree *vt, uint64_t addr)
+{
+	struct vt_path *p = &vt->fp;
+	struct vt_node *x;
 	int l;
 
-	for (l = 0; l < vt->height - 1; l++) {
-		unsigned i = rank(x, addr);
+	if (finger_hit(vt, addr)) {
+		l = vt->height - 1;
+		x = p->node[l];
+	} else {
+		x = vt->root;
+		for (l = 0; l < vt->height - 1; l++) {
+			unsigned i = rank(x, addr);
 
-		if (i >= x->n)
-			i = x->n - 1u;
+			if (i >= x->n)
+				i = x->n - 1u;
+			p->node[l] = x;
+			p->idx[l] = i;
+			x = x->slot[i];
+		}
 		p->node[l] = x;
-		p->idx[l] = i;
-		x = x->slot[i];
+		vt->fp_valid = true;
 	}
-	p->node[l] = x;
 	p->idx[l] = rank(x, addr);
+	vt->fp_hi = 0;
 	return x;
 }
 
 /* The leaf position of v, which is in the tree and whose key in the tree
  * is > its vm_start (true unless vm_start moved up past the old key). */
-static struct vt_node *descend_to(const struct vma_tree *vt, const struct vma *v, struct vt_path *p)
+static struct vt_node *descend_to(struct vma_tree *vt, const struct vma *v)
 {
-	struct vt_node *x = descend(vt, v->vm_start, p);
+	struct vt_node *x = descend(vt, v->vm_start);
+	unsigned i = vt->fp.idx[vt->height - 1];
 
-	if (p->idx[vt->height - 1] >= x->n || x->slot[p->idx[vt->height - 1]] != v)
+	if (i >= x->n || x->slot[i] != v)
 		abort(); /* v is not in this tree: a caller's bug */
 	return x;
 }
 
-/* Node p->node[level] changed: refresh the summaries of it and its
- * ancestors in their parents, up to the first that comes out unchanged. */
+/* Node p->node[level] changed: refresh the summaries (last key, max gap)
+ * of it and its ancestors in their parents, up to the first that comes out
+ * unchanged. Above the changed node only one slot per level changes, so an
+ * ancestor's new max gap follows from its old one (recorded one level up)
+ * without a scan, unless the slot that held the max went down. */
 static void repair_up(struct vt_path *p, int level)
 {
+	const struct vt_node *c = p->node[level];
+	uint64_t k = last_key(c), g = max_gap(c);
+
 	for (int l = level - 1; l >= 0; l--) {
 		struct vt_node *parent = p->node[l];
 		unsigned i = p->idx[l];
-		const struct vt_node *c = parent->slot[i];
-		uint64_t k = last_key(c), g = max_gap(c);
+		uint64_t old_g = parent->gap[i], old_max;
 
-		if (parent->key[i] == k && parent->gap[i] == g)
+		if (parent->key[i] == k && old_g == g)
 			return;
 		parent->key[i] = k;
 		parent->gap[i] = g;
+		if (l == 0)
+			return;
+		old_max = p->node[l - 1]->gap[p->idx[l - 1]];
+		k = last_key(parent);
+		if (g < old_max)
+			g = old_g < old_max ? old_max : max_gap(parent);
 	}
 }
 
@@ -253,6 +300,7 @@ static void insert_entry(struct vma_tree *vt, struct vt_path *p, int level, unsi
 	else
 		left = total / 2;
 
+	vt->fp_valid = false;
 	y = node_alloc(vt, x->leaf);
 	for (unsigned i = 0; i < VT_SLOTS; i++) {
 		if (i < left) {
@@ -329,6 +377,8 @@ static void remove_entry(struct vma_tree *vt, struct vt_path *p, int level, unsi
 	clear_slot(x, x->n);
 
 	if (level == 0) {
+		if (x->n == 0 || (!x->leaf && x->n == 1))
+			vt->fp_valid = false;
 		if (x->n == 0) {
 			node_free(vt, x);
 			vt->root = NULL;
@@ -344,6 +394,7 @@ static void remove_entry(struct vma_tree *vt, struct vt_path *p, int level, unsi
 		repair_up(p, level);
 		return;
 	}
+	vt->fp_valid = false;
 	parent = p->node[level - 1];
 	i = p->idx[level - 1];
 	ia = i > 0 ? i - 1 : i; /* the pair (a, b) = (parent slot ia, ia + 1) */
@@ -371,13 +422,12 @@ static void remove_entry(struct vma_tree *vt, struct vt_path *p, int level, unsi
  * that made it so): a second descent sets them and repairs. */
 static void update_entry(struct vma_tree *vt, struct vma *w)
 {
-	struct vt_path p;
-	struct vt_node *x = descend_to(vt, w, &p);
-	unsigned i = p.idx[vt->height - 1];
+	struct vt_node *x = descend_to(vt, w);
+	unsigned i = vt->fp.idx[vt->height - 1];
 
 	x->key[i] = w->vm_end;
 	x->gap[i] = compute_gap(w);
-	repair_up(&p, vt->height - 1);
+	repair_up(&vt->fp, vt->height - 1);
 }
 
 /* ---- the operations ---------------------------------------------------- */
@@ -399,7 +449,6 @@ static inline void list_insert(struct vma_tree *vt, struct vma *v, struct vma *p
 
 void vt_insert(struct vma_tree *vt, struct vma *v)
 {
-	struct vt_path p;
 	struct vt_node *x;
 	struct vma *next, *prev;
 	unsigned pos;
@@ -409,16 +458,18 @@ void vt_insert(struct vma_tree *vt, struct vma *v)
 		x = node_alloc(vt, true);
 		vt->root = x;
 		vt->height = 1;
+		vt->fp_valid = false;
 		list_insert(vt, v, NULL, NULL);
 		x->key[0] = v->vm_end;
 		x->gap[0] = compute_gap(v);
 		x->slot[0] = v;
 		x->n = 1;
+		finger_settle(vt);
 		return;
 	}
-	x = descend(vt, v->vm_start, &p);
+	x = descend(vt, v->vm_start);
 	leaf = vt->height - 1;
-	pos = p.idx[leaf];
+	pos = vt->fp.idx[leaf];
 	/* The first key above v->vm_start is next's: every internal node on
 	 * the way held one, so the leaf does too unless v goes last. */
 	next = pos < x->n ? x->slot[pos] : NULL;
@@ -426,12 +477,13 @@ void vt_insert(struct vma_tree *vt, struct vma *v)
 	list_insert(vt, v, prev, next);
 	if (next)
 		x->gap[pos] = compute_gap(next);
-	insert_entry(vt, &p, leaf, pos, v->vm_end, compute_gap(v), v);
+	insert_entry(vt, &vt->fp, leaf, pos, v->vm_end, compute_gap(v), v);
+	finger_settle(vt);
 }
 
-/* Unlinks v found at p (its leaf x, position pos), and repairs the gap of
- * v's successor. */
-static void erase_at(struct vma_tree *vt, struct vt_path *p, struct vt_node *x, unsigned pos, struct vma *v)
+/* Unlinks v, found at the finger (its leaf x, position pos), and repairs
+ * the gap of v's successor. */
+static void erase_at(struct vma_tree *vt, struct vt_node *x, unsigned pos, struct vma *v)
 {
 	struct vma *prev = v->node.prev, *next = v->node.next;
 	bool next_here = false;
@@ -450,7 +502,7 @@ static void erase_at(struct vma_tree *vt, struct vt_path *p, struct vt_node *x, 
 		vt->last = prev;
 	}
 	vt->count--;
-	remove_entry(vt, p, vt->height - 1, pos);
+	remove_entry(vt, &vt->fp, vt->height - 1, pos);
 	if (next && !next_here)
 		update_entry(vt, next);
 	v->node.prev = v->node.next = NULL;
@@ -458,18 +510,17 @@ static void erase_at(struct vma_tree *vt, struct vt_path *p, struct vt_node *x, 
 
 void vt_erase(struct vma_tree *vt, struct vma *v)
 {
-	struct vt_path p;
-	struct vt_node *x = descend_to(vt, v, &p);
+	struct vt_node *x = descend_to(vt, v);
 
-	erase_at(vt, &p, x, p.idx[vt->height - 1], v);
+	erase_at(vt, x, vt->fp.idx[vt->height - 1], v);
+	finger_settle(vt);
 }
 
 void vt_split(struct vma_tree *vt, struct vma *v, struct vma *n)
 {
-	struct vt_path p;
-	struct vt_node *x = descend_to(vt, v, &p);
+	struct vt_node *x = descend_to(vt, v);
 	int leaf = vt->height - 1;
-	unsigned pos = p.idx[leaf];
+	unsigned pos = vt->fp.idx[leaf];
 
 	if (n->vm_start == v->vm_start) {
 		/*  |v        |  =>  |n |v     |  n takes v's gap, v's is 0 */
@@ -478,31 +529,31 @@ void vt_split(struct vma_tree *vt, struct vma *v, struct vma *n)
 		v->vm_start = n->vm_end;
 		x->gap[pos] = 0;
 		list_insert(vt, n, v->node.prev, v);
-		insert_entry(vt, &p, leaf, pos, n->vm_end, gap, n);
+		insert_entry(vt, &vt->fp, leaf, pos, n->vm_end, gap, n);
 	} else {
 		/*  |v        |  =>  |v     |n |  v's key is n's start, n's gap 0 */
 		v->vm_end = n->vm_start;
 		x->key[pos] = v->vm_end;
 		list_insert(vt, n, v, v->node.next);
-		insert_entry(vt, &p, leaf, pos + 1, n->vm_end, 0, n);
+		insert_entry(vt, &vt->fp, leaf, pos + 1, n->vm_end, 0, n);
 	}
+	finger_settle(vt);
 }
 
 void vt_move_boundary(struct vma_tree *vt, struct vma *v, uint64_t addr)
 {
-	struct vt_path p;
-	struct vt_node *x = descend_to(vt, v, &p);
+	struct vt_node *x = descend_to(vt, v);
 	int leaf = vt->height - 1;
 
 	v->vm_end = addr;
 	v->node.next->vm_start = addr;
-	x->key[p.idx[leaf]] = addr;
-	repair_up(&p, leaf);
+	x->key[vt->fp.idx[leaf]] = addr;
+	repair_up(&vt->fp, leaf);
+	finger_settle(vt);
 }
 
 void vt_absorb(struct vma_tree *vt, struct vma *v, struct vma *victim)
 {
-	struct vt_path p;
 	struct vt_node *x;
 	unsigned pos;
 
@@ -512,29 +563,30 @@ void vt_absorb(struct vma_tree *vt, struct vma *v, struct vma *victim)
 		 * gap of victim's successor from v's new end, which is
 		 * victim's: unchanged. */
 		v->vm_end = victim->vm_end;
-		x = descend_to(vt, victim, &p);
-		pos = p.idx[vt->height - 1];
+		x = descend_to(vt, victim);
+		pos = vt->fp.idx[vt->height - 1];
 		if (pos > 0) {
 			x->key[pos - 1] = v->vm_end;
-			erase_at(vt, &p, x, pos, victim);
+			erase_at(vt, x, pos, victim);
 		} else {
-			erase_at(vt, &p, x, pos, victim);
+			erase_at(vt, x, pos, victim);
 			update_entry(vt, v);
 		}
-		return;
+	} else {
+		/* victim below v: v's key stays, and erase_at() gives v
+		 * victim's gap. */
+		v->vm_start = victim->vm_start;
+		x = descend_to(vt, victim);
+		erase_at(vt, x, vt->fp.idx[vt->height - 1], victim);
 	}
-	/* victim below v: v's key stays, and erase_at() gives v victim's gap. */
-	v->vm_start = victim->vm_start;
-	x = descend_to(vt, victim, &p);
-	erase_at(vt, &p, x, p.idx[vt->height - 1], victim);
+	finger_settle(vt);
 }
 
 void vt_set_bounds(struct vma_tree *vt, struct vma *v, uint64_t start, uint64_t end)
 {
-	struct vt_path p;
-	struct vt_node *x = descend_to(vt, v, &p);
+	struct vt_node *x = descend_to(vt, v);
 	int leaf = vt->height - 1;
-	unsigned pos = p.idx[leaf];
+	unsigned pos = vt->fp.idx[leaf];
 	struct vma *next = v->node.next;
 	bool next_elsewhere = false;
 
@@ -548,25 +600,46 @@ void vt_set_bounds(struct vma_tree *vt, struct vma *v, uint64_t start, uint64_t 
 		else
 			next_elsewhere = true;
 	}
-	repair_up(&p, leaf);
+	repair_up(&vt->fp, leaf);
 	if (next_elsewhere)
 		update_entry(vt, next);
+	finger_settle(vt);
 }
 
-struct vma *vt_find(const struct vma_tree *vt, uint64_t addr)
+/* find_vma(): no change to the tree, but the finger moves to the leaf
+ * found (vt is not const for that; see struct vma_tree). */
+struct vma *vt_find(const struct vma_tree *cvt, uint64_t addr)
 {
-	const struct vt_node *x = vt->root;
+	struct vma_tree *vt = (struct vma_tree *)cvt;
+	struct vt_path *p = &vt->fp;
+	const struct vt_node *x;
+	uint64_t lo = 0;
 	unsigned i;
+	int l;
 
+	if (finger_hit(vt, addr)) {
+		x = p->node[vt->height - 1];
+		return x->slot[rank(x, addr)];
+	}
+	x = vt->root;
 	if (!x)
 		return NULL;
 	i = rank(x, addr);
 	if (i >= x->n)
 		return NULL; /* at or above the last vm_end */
-	for (int h = vt->height; h > 1; h--) {
+	for (l = 0; l < vt->height - 1; l++) {
+		p->node[l] = (struct vt_node *)x;
+		p->idx[l] = i;
+		if (i > 0)
+			lo = x->key[i - 1];
 		x = x->slot[i];
 		i = rank(x, addr);
 	}
+	p->node[l] = (struct vt_node *)x;
+	p->idx[l] = i;
+	vt->fp_valid = true;
+	vt->fp_lo = lo;
+	vt->fp_hi = last_key(x);
 	return x->slot[i];
 }
 
@@ -921,6 +994,34 @@ static uint64_t check_node(struct check_ctx *c, const struct vt_node *x, int dep
 	return gmax;
 }
 
+/* The finger, when it has a range, is a path of the tree and its range is
+ * that of its leaf (T5). Run after the tree itself checked out. */
+static void check_finger(struct check_ctx *c)
+{
+	const struct vma_tree *vt = c->vt;
+	const struct vt_path *p = &vt->fp;
+	uint64_t lo = 0;
+
+	if (!vt->fp_hi)
+		return;
+	if (!vt->fp_valid || !vt->root || p->node[0] != vt->root) {
+		fail(c, 5, NULL, "the finger has a range but is not a path from the root");
+		return;
+	}
+	for (int l = 0; l < vt->height - 1; l++) {
+		if (p->idx[l] >= p->node[l]->n || p->node[l]->slot[p->idx[l]] != p->node[l + 1]) {
+			fail(c, 5, NULL, "the finger's path breaks at depth %d", l);
+			return;
+		}
+		if (p->idx[l] > 0)
+			lo = p->node[l]->key[p->idx[l] - 1];
+	}
+	if (vt->fp_lo != lo || vt->fp_hi != last_key(p->node[vt->height - 1]))
+		fail(c, 5, NULL, "the finger's range [%#llx, %#llx), its leaf's [%#llx, %#llx)",
+		     (unsigned long long)vt->fp_lo, (unsigned long long)vt->fp_hi, (unsigned long long)lo,
+		     (unsigned long long)last_key(p->node[vt->height - 1]));
+}
+
 size_t vt_check(const struct vma_tree *vt, void (*report)(void *ctx, int inv, const struct vma *v, const char *what),
                 void *ctx)
 {
@@ -947,6 +1048,7 @@ size_t vt_check(const struct vma_tree *vt, void (*report)(void *ctx, int inv, co
 	}
 	if (c.aborted)
 		return c.errors;
+	check_finger(&c);
 	if (c.entries != vt->count)
 		fail(&c, 5, NULL, "%zu VMAs in the leaves, count %zu", c.entries, vt->count);
 	if (c.visited + vt->nspare != vt->nnodes)

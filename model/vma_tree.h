@@ -30,7 +30,8 @@
  *      key and its gap the max of the child's gaps;
  *   T5 the count: the leaves hold vt->count VMAs; no node is reached twice;
  *      the nodes in the tree plus the spare nodes are all the nodes the tree
- *      allocated.
+ *      allocated; the finger, when set, is a path from the root to a leaf
+ *      and [fp_lo, fp_hi) the addresses whose find_vma() lies in that leaf.
  *
  * gap_before(v) = v->vm_start - (prev ? prev->vm_end : 0): the raw hole
  * below v. The stack guard gap is deliberately NOT folded in: Linux 6.18
@@ -71,6 +72,13 @@ struct vt_node {
 	uint8_t leaf;
 };
 
+/* A descent from the root to one leaf: node[0] is the root, node[height-1]
+ * the leaf; idx[l] is the slot taken (in the leaf, the position found). */
+struct vt_path {
+	struct vt_node *node[VT_MAX_HEIGHT];
+	unsigned idx[VT_MAX_HEIGHT];
+};
+
 /* The part of struct vma the index owns: the address-order list. */
 struct vma_node {
 	struct vma *prev, *next;
@@ -82,6 +90,14 @@ struct vma_tree {
 	struct vma *first, *last;
 	size_t count;
 	uint64_t stack_guard_gap; /* for vm_start_gap() */
+	/* The finger: the path of the last descent, reused by the next one
+	 * when its address falls in [fp_lo, fp_hi), the range the leaf
+	 * answers for (fp_hi = 0: none). An operation usually finds a VMA,
+	 * then changes it or its neighbour, in the same leaf. Kept by
+	 * vt_find too, through a const pointer: a tree is not thread-safe. */
+	struct vt_path fp;
+	uint64_t fp_lo, fp_hi;
+	bool fp_valid; /* fp is a path of the current shape */
 	/* node memory */
 	struct vt_node *spare; /* free nodes, chained through slot[0] */
 	size_t nspare;

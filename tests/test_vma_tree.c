@@ -392,6 +392,14 @@ static void compare_queries(const struct vma_tree *vt, const struct oracle *o, c
 	g_assert_true(vt_last(vt) == (o->n ? o->v[o->n - 1] : NULL));
 }
 
+/* Half the time, a lookup of addr first, as the model's operations do: the
+ * change that follows then starts from the finger's leaf. */
+static void prime(const struct vma_tree *vt, uint64_t addr)
+{
+	if (rnd_below(2))
+		(void)vt_find(vt, addr);
+}
+
 /* Inserts, half the time after vt_reserve(): then the insertion must not
  * allocate (it takes reserved nodes only). */
 static void step_insert(struct vma_tree *vt, struct oracle *o, const struct space *s)
@@ -407,6 +415,7 @@ static void step_insert(struct vma_tree *vt, struct oracle *o, const struct spac
 		if (!oracle_is_free(o, start, start + len))
 			continue;
 		v = new_vma(start, start + len, flags);
+		prime(vt, start);
 		if (rnd_below(2)) {
 			size_t nodes;
 
@@ -429,6 +438,7 @@ static void step_erase(struct vma_tree *vt, struct oracle *o)
 	if (!o->n)
 		return;
 	i = rnd_below(o->n);
+	prime(vt, o->v[i]->vm_start);
 	vt_erase(vt, o->v[i]);
 	free(o->v[i]);
 	oracle_erase(o, i);
@@ -452,6 +462,7 @@ static void step_split(struct vma_tree *vt, struct oracle *o, const struct space
 		n = new_vma(v->vm_start, addr, v->vm_flags);
 	else
 		n = new_vma(addr, v->vm_end, v->vm_flags);
+	prime(vt, v->vm_start);
 	vt_split(vt, v, n);
 	g_assert_cmpuint(v->vm_start < n->vm_start ? v->vm_end : n->vm_end, ==, addr);
 	oracle_insert(o, n);
@@ -477,6 +488,7 @@ static void step_absorb(struct vma_tree *vt, struct oracle *o)
 
 	if (i >= o->n)
 		return;
+	prime(vt, o->v[i + rnd_below(2)]->vm_start);
 	if (rnd_below(2)) {
 		vt_absorb(vt, o->v[i], o->v[i + 1]);
 	} else {
@@ -499,6 +511,7 @@ static void step_move_boundary(struct vma_tree *vt, struct oracle *o, const stru
 	hi = o->v[i + 1]->vm_end;
 	if ((hi - lo) / s->unit < 3)
 		return;
+	prime(vt, lo);
 	vt_move_boundary(vt, o->v[i], lo + (1 + rnd_below((hi - lo) / s->unit - 1)) * s->unit);
 }
 
@@ -533,6 +546,7 @@ static void step_set_bounds(struct vma_tree *vt, struct oracle *o, const struct 
 	g_assert_cmpuint(start, <, end);
 	g_assert_cmpuint(lo, <=, start);
 	g_assert_cmpuint(end, <=, hi);
+	prime(vt, v->vm_start);
 	vt_set_bounds(vt, v, start, end);
 }
 
@@ -832,6 +846,16 @@ static void test_corrupt_links(void)
 	f.vt.count -= 2;
 	expect(&f, 1u << 5, 0);
 	f.vt.count++;
+
+	/* T5: the finger's range is not its leaf's. */
+	g_assert_nonnull(vt_find(&f.vt, f.v[200]->vm_start));
+	g_assert_cmpuint(f.vt.fp_hi, !=, 0);
+	f.vt.fp_hi += 1;
+	expect(&f, 1u << 5, 0);
+	f.vt.fp_hi -= 1;
+	f.vt.fp_lo += 1;
+	expect(&f, 1u << 5, 0);
+	f.vt.fp_lo -= 1;
 
 	/* T5: a spare node lost. */
 	f.vt.nspare++;
