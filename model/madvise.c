@@ -109,6 +109,11 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 		if (v->obj || (f & (MM_VM_NOHUGEPAGE | MM_VM_SPECIAL | MM_VM_HUGETLB)) || first + MM_PMD_SIZE > v->vm_end ||
 		    first < v->vm_start)
 			return -EINVAL;
+		/* __thp_vma_allowable_orders(): an anonymous VMA without an
+		 * anon_vma passes only for smaps and page faults [LIVE:
+		 * collapse of 4K of a never-faulted VMA is EINVAL]. */
+		if (!v->anon_vma)
+			return -EINVAL;
 		uint64_t hstart = (start + MM_PMD_SIZE - 1) & ~(MM_PMD_SIZE - 1), hend = end & ~(MM_PMD_SIZE - 1);
 		for (uint64_t h = hstart; h < hend; h += MM_PMD_SIZE) {
 			int err = pt_collapse(mm, v, h);

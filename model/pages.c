@@ -678,6 +678,24 @@ int pt_move_range(mm_state *mm, uint64_t old_start, uint64_t new_start, uint64_t
 					return -ENOMEM;
 				continue;
 			}
+			uint64_t hstart = va & ~(MM_PMD_SIZE - 1);
+			if (pmd_movable && hstart >= old_start && hstart + MM_PMD_SIZE <= old_end) {
+				/* move_normal_pmd(): a whole page table moves as it
+				 * is, when the destination PMD is none; the source
+				 * PMD is left none (a later fault there may map a THP). */
+				uint64_t dwi = pg_alloc_pmd(mm, dst);
+				if (!dwi)
+					return -ENOMEM;
+				if (!W(mm)[dwi]) {
+					if (pass == 1) {
+						uint64_t swi = pg_alloc_pmd(mm, va); /* exists */
+						W(mm)[dwi] = W(mm)[swi];
+						W(mm)[swi] = 0;
+					}
+					va = next_pmd;
+					continue;
+				}
+			}
 			uint64_t stop = min_u64(old_end, next_pmd);
 			for (; va < stop; va += PAGE_SIZE, dst += PAGE_SIZE) {
 				wi = pg_lookup(mm, va, &level);
