@@ -95,6 +95,8 @@ static uint64_t pick_addr(gen *g)
 	} else {
 		off = g->size - (1 + below(r, WINDOW_PAGES)) * PAGE;
 	}
+	if (chance(r, 6)) /* huge-page-aligned layouts */
+		off = below(r, g->size / MM_PMD_SIZE) * MM_PMD_SIZE;
 	if (chance(r, 4))
 		off += 1 + below(r, PAGE - 1);
 	if (off >= g->size)
@@ -233,7 +235,9 @@ static void gen_madvise(gen *g)
 		"populate_read", "populate_write", "willneed", "normal", "random", "sequential",
 		"dontfork", "dofork", "wipeonfork", "keeponfork", "hugepage", "nohugepage",
 		"mergeable", "unmergeable", "cold", "pageout", "dontdump", "dodump",
-		"remove", "dontneed_locked", /* not collapse: see docs/semantics.md */
+		"remove", "dontneed_locked",
+		/* collapse only in gen_thp(), on private anonymous memory: on
+		 * shmem and files it is issue 15's open case 4 (docs/divergences.md) */
 	};
 	rng *r = &g->r;
 	gen_range_op(g, "madvise");
@@ -292,6 +296,103 @@ static void gen_touch(gen *g)
 	g_string_append(g->out, "touch");
 	put_addr(g, off);
 	g_string_append(g->out, a < 50 ? " r" : a < 85 ? " w" : " x");
+}
+
+/* A range [off, off + len) over the 2 MiB block at h: the whole block, or a
+ * part of it, or a part reaching into the next block. */
+static void put_huge_range(gen *g, uint64_t h)
+{
+	rng *r = &g->r;
+	uint64_t off = h, len = MM_PMD_SIZE;
+	switch (below(r, 4)) {
+	case 0:
+		break; /* wholly */
+	case 1: /* the head, partly */
+		len = (1 + below(r, 511)) * PAGE;
+		break;
+	case 2: /* the tail, partly */
+		off = h + (1 + below(r, 511)) * PAGE;
+		len = h + MM_PMD_SIZE - off;
+		break;
+	default: /* across into the next block */
+		off = h + (1 + below(r, 511)) * PAGE;
+		len = MM_PMD_SIZE;
+		break;
+	}
+	put_addr(g, off);
+	put_num(g, MIN(len, g->size - off));
+}
+
+/* Huge pages, partly and wholly: a 2 MiB-aligned private anonymous mapping
+ * of 4 MiB with MADV_HUGEPAGE, faulted (THPs), then operations over its
+ * huge pages. Returns the statements written, at most `room`. */
+static guint gen_thp(gen *g, guint room)
+{
+	static const char *const advice[] = {"free", "cold", "pageout", "dontneed", "collapse", "collapse",
+	                                     "populate_write", "nohugepage", "guard_install", "dontneed_locked"};
+	rng *r = &g->r;
+	if (room < 4 || g->size < 4 * MM_PMD_SIZE)
+		return 0;
+	uint64_t blocks = g->size / MM_PMD_SIZE;
+	uint64_t base = below(r, blocks - 1) * MM_PMD_SIZE;
+	guint n = 0;
+	g_string_append(g->out, "mmap");
+	put_addr(g, base);
+	g_string_append_printf(g->out, " 4M rw- private,anonymous,fixed%s\n", chance(r, 5) ? ",locked" : "");
+	g_string_append(g->out, "madvise");
+	put_addr(g, base);
+	g_string_append(g->out, " 4M hugepage\n");
+	n += 2;
+	remember(g, base, 2 * MM_PMD_SIZE);
+	for (int i = 0; i < 2 && n < room; i++, n++) {
+		g_string_append(g->out, "touch");
+		put_addr(g, base + below(r, 2) * MM_PMD_SIZE + below(r, 512) * PAGE);
+		g_string_append(g->out, chance(r, 70) ? " w\n" : " r\n");
+	}
+	while (n < room && chance(r, 75)) {
+		uint64_t h = base + below(r, 2) * MM_PMD_SIZE;
+		unsigned k = (unsigned)below(r, 100);
+		if (k < 55) {
+			g_string_append(g->out, "madvise");
+			put_huge_range(g, h);
+			g_string_append_printf(g->out, " %s", advice[below(r, G_N_ELEMENTS(advice))]);
+		} else if (k < 65) {
+			g_string_append(g->out, "munmap");
+			put_huge_range(g, h);
+		} else if (k < 75) {
+			g_string_append(g->out, "mprotect");
+			put_huge_range(g, h);
+			g_string_append(g->out, chance(r, 50) ? " r--" : " rw-");
+		} else if (k < 85) {
+			g_string_append(g->out, chance(r, 50) ? "mlock" : "munlock");
+			put_huge_range(g, h);
+		} else if (k < 95) {
+			/* a move of huge pages, to a 2 MiB-aligned place or not */
+			uint64_t to = below(r, blocks - 1) * MM_PMD_SIZE + (chance(r, 30) ? below(r, 512) * PAGE : 0);
+			uint64_t len = chance(r, 50) ? MM_PMD_SIZE : (1 + below(r, 512)) * PAGE;
+			len = MIN(len, g->size - to);
+			g_string_append(g->out, "mremap");
+			put_addr(g, h);
+			put_num(g, len);
+			put_num(g, len);
+			g_string_append(g->out, chance(r, 30) ? " maymove,fixed,dontunmap" : " maymove,fixed");
+			put_addr(g, to);
+			remember(g, to, len);
+		} else {
+			g_string_append(g->out, "touch");
+			put_addr(g, h + below(r, 512) * PAGE);
+			g_string_append(g->out, chance(r, 50) ? " w" : " r");
+		}
+		g_string_append_c(g->out, '\n');
+		n++;
+	}
+	if (n < room && chance(r, 50)) {
+		g_string_append(g->out, "pages");
+		put_addr(g, base);
+		g_string_append(g->out, " 4M\n");
+		n++;
+	}
+	return n;
 }
 
 static void gen_stmt(gen *g)
@@ -358,8 +459,17 @@ char *gen_trace_text(guint64 seed, guint length)
 			g_string_append_printf(g.out, "file f%d %" G_GINT64_MODIFIER "u\n", i + 1, g.file_size[i]);
 		}
 	}
-	for (guint i = 0; i < length; i++)
+	for (guint i = 0; i < length;) {
+		if (chance(&g.r, 3)) {
+			guint n = gen_thp(&g, length - i);
+			if (n) {
+				i += n;
+				continue;
+			}
+		}
 		gen_stmt(&g);
+		i++;
+	}
 	g_array_unref(g.regions);
 	return g_string_free(g.out, FALSE);
 }
