@@ -9,7 +9,7 @@
  *
  * --trace: the trace runs on the model and the page tables its Linux fault
  * path built are loaded into the guest and walked there after every
- * operation (oracle/kvm/tracecheck.h): each touch's retried access and a
+ * operation (harness/walkcheck/tracecheck.h): each touch's retried access and a
  * load, store and fetch at every page of every VMA in the arena, model's
  * walker against the MMU. Disagreements name the trace line and address.
  *

@@ -1,5 +1,5 @@
 /* Fuzz target pagewalk: random page tables and accesses, the model's
- * walker (model/pagetable.c: pt_walk) against the naive walker
+ * walker (model/pagetable.c: mm_walk) against the naive walker
  * (oracle/naive/walker_naive.c: naive_walk). Each walker runs on its own
  * copy of physical memory, so the A/D bits each sets are compared too.
  *
@@ -17,7 +17,7 @@
 
 #include "decode.h"
 #include "fuzz_common.h"
-#include "pagetable.h"
+#include "mmref/x86.h"
 #include "walker_naive.h"
 
 #define NFRAMES 8
@@ -34,7 +34,7 @@ static G_NORETURN void walk_differs(const char *what, uint64_t va, mm_walk_acces
 	        "mmref: pagewalk-model-naive-%s\n"
 	        "va=0x%016" G_GINT64_MODIFIER "x acc=%d cpl=%u cr3=0x%" G_GINT64_MODIFIER "x wp=%d nxe=%d smep=%d "
 	        "smap=%d ac=%d M=%u\n"
-	        "  pt_walk    outcome=%d pf=0x%x pa=0x%" G_GINT64_MODIFIER "x nread=%u leaf=%u\n"
+	        "  mm_walk    outcome=%d pf=0x%x pa=0x%" G_GINT64_MODIFIER "x nread=%u leaf=%u\n"
 	        "  naive_walk outcome=%d pf=0x%x pa=0x%" G_GINT64_MODIFIER "x nread=%u leaf=%u\n",
 	        what, va, (int)acc, cpl, cr3, m->cr0_wp, m->efer_nxe, m->cr4_smep, m->cr4_smap, m->eflags_ac,
 	        m->maxphyaddr, a->outcome, a->pf_error, a->pa, a->nread, a->leaf_level, b->outcome, b->pf_error, b->pa,
@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				unsigned k = r[2];
 				if (nidx[l - 1])
 					k = idx[l - 1][((r[1] >> (2 * (l - 1))) & 3) % nidx[l - 1]];
-				va |= (uint64_t)(k & 511) << PT_LEVEL_SHIFT(l);
+				va |= (uint64_t)(k & 511) << X86_LEVEL_SHIFT(l);
 			}
 			va |= (uint64_t)(r[3] | (r[4] & 0xf) << 8); /* page offset */
 			if (va & (1ull << 47))
@@ -110,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				cpl = 1 + r[6] % 2;
 			memcpy(mem_b, mem_a, sizeof(mem_a));
 			mm_phys_mem pa = {mem_a, NFRAMES}, pb = {mem_b, NFRAMES};
-			mm_walk_result ra = pt_walk(&pa, cr3, va, acc, cpl, &mode);
+			mm_walk_result ra = mm_walk(&pa, cr3, va, acc, cpl, &mode);
 			mm_walk_result rb = naive_walk(&pb, cr3, va, acc, cpl, &mode);
 			if (ra.outcome != rb.outcome)
 				walk_differs("outcome", va, acc, cpl, &mode, cr3, &ra, &rb);

@@ -1,4 +1,5 @@
-/* x86-64 4-level paging: the walker and the page-table frame pool.
+/* x86-64 4-level paging: the walker (mm_walk, public: mmref/x86.h) and the
+ * page-table frame pool.
  *
  * The walker follows Intel SDM Vol. 3A: 4.5 (4-level paging, entry formats
  * in tables 4-15..4-20), 4.6 (access rights), 4.7 (page-fault exceptions)
@@ -25,7 +26,7 @@ static inline uint64_t *entry_word(const mm_phys_mem *pm, uint64_t epa)
 	return &pm->words[epa >> 3];
 }
 
-mm_walk_result pt_walk(const mm_phys_mem *pm, uint64_t cr3, uint64_t va, mm_walk_access acc, unsigned cpl,
+mm_walk_result mm_walk(const mm_phys_mem *pm, uint64_t cr3, uint64_t va, mm_walk_access acc, unsigned cpl,
                        const mm_cpu_mode *mode)
 {
 	/* Scalars only until the single return at the end: building the result

@@ -1,7 +1,8 @@
-/* x86-64 4-level paging in simulated physical memory: the entry format
- * (Intel SDM Vol. 3A 4.5, tables 4-15..4-20), a pool of page-table frames,
- * and the walker (SDM 4.5-4.8). This is the hardware half of the page layer;
- * Linux's policy on top of it is pages.c and fault.c.
+/* x86-64 4-level paging in simulated physical memory: a pool of page-table
+ * frames, and Linux's page layer on top of the hardware format. The
+ * hardware half (entry format, Intel SDM Vol. 3A 4.5; the walker, SDM
+ * 4.5-4.8) is public, in mmref/x86.h; Linux's policy on top of it is
+ * pages.c and fault.c.
  *
  * Depends on libc only. The walker never allocates.
  */
@@ -12,57 +13,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mmref/walk.h"
+#include "mmref/x86.h"
 
-/* ---- Entry bits (SDM 3A 4.5; kernel names: arch/x86/include/asm/pgtable_types.h) */
-#define X86_P (1ull << 0)    /* _PAGE_PRESENT */
-#define X86_RW (1ull << 1)   /* _PAGE_RW */
-#define X86_US (1ull << 2)   /* _PAGE_USER */
-#define X86_PWT (1ull << 3)  /* _PAGE_PWT */
-#define X86_PCD (1ull << 4)  /* _PAGE_PCD */
-#define X86_A (1ull << 5)    /* _PAGE_ACCESSED */
-#define X86_D (1ull << 6)    /* _PAGE_DIRTY (leaf only) */
-#define X86_PS (1ull << 7)   /* _PAGE_PSE in a PDE/PDPTE; PAT in a PTE */
-#define X86_G (1ull << 8)    /* _PAGE_GLOBAL (leaf only) */
-#define X86_AVL9 (1ull << 9) /* Linux _PAGE_SPECIAL */
-#define X86_AVL10 (1ull << 10) /* Linux _PAGE_UFFD_WP */
-#define X86_AVL11 (1ull << 11) /* Linux _PAGE_SOFT_DIRTY */
-#define X86_LPAT (1ull << 12)  /* PAT bit of a 2 MiB / 1 GiB leaf */
-#define X86_XD (1ull << 63)    /* _PAGE_NX */
-#define X86_PK_SHIFT 59        /* bits 62:59: protection key */
+/* The entry bits, the address split, x86_is_canonical48, x86_addr_mask and
+ * the walker (mm_walk) are public: mmref/x86.h. The short names below are
+ * the model's own. */
+#define PT_LEVEL_SHIFT(l) X86_LEVEL_SHIFT(l)
+#define PT_INDEX(va, l) X86_PT_INDEX(va, l)
+#define PT_ENTRIES X86_PT_ENTRIES
+#define pt_walk mm_walk
 
 /* Linux's software meanings of the free bits. */
 #define LX_PAGE_SPECIAL X86_AVL9 /* pte_special: no struct page behind it */
 #define LX_PAGE_PROTNONE X86_G   /* bit 8 when P=0: PROT_NONE (pte_protnone) */
-
-/* ---- Address split (SDM 3A 4.5.4, figure 4-8) ---- */
-#define PT_LEVEL_SHIFT(l) (12u + 9u * ((unsigned)(l) - 1u)) /* l = 1 (PT) .. 4 (PML4) */
-#define PT_INDEX(va, l) ((unsigned)(((va) >> PT_LEVEL_SHIFT(l)) & 511u))
-#define PT_ENTRIES 512u
-
-static inline bool x86_is_canonical48(uint64_t va)
-{
-	/* SDM 3A 3.3.7.1: bits 63:47 all equal. */
-	uint64_t top = va >> 47;
-	return top == 0 || top == 0x1ffff;
-}
-
-/* Bits M-1:12 of an entry or of CR3. */
-static inline uint64_t x86_addr_mask(unsigned maxphyaddr)
-{
-	return ((maxphyaddr >= 64 ? ~0ull : (1ull << maxphyaddr)) - 1) & ~0xfffull;
-}
-
-/* ---- The walker ---- */
-/* Translates va as the processor would for an access of kind acc at CPL cpl
- * (0..3; 3 is user mode) under mode, setting A/D in memory as the hardware
- * does. A/D rule (the SDM leaves faulting walks loose; this is ours, and the
- * naive walker's): A is set in every entry the walk used to reach the next
- * level; the entry at which the walk stops with a fault (not present,
- * reserved bit, or the leaf of a permission fault) is left unchanged. A
- * successful walk sets A in every entry, and D in the leaf on a write. */
-mm_walk_result pt_walk(const mm_phys_mem *pm, uint64_t cr3, uint64_t va, mm_walk_access acc, unsigned cpl,
-                       const mm_cpu_mode *mode);
 
 /* ---- Simulated physical memory holding page tables ---- */
 /* One flat array of frames (mm_phys_mem), grown by doubling through the

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "pagetable.h"
 
 void mm_config_default(mm_config *cfg)
 {
@@ -127,6 +128,13 @@ size_t mm_map_count(const mm_state *mm)
 uint64_t mm_locked_vm(const mm_state *mm)
 {
 	return mm->locked_vm;
+}
+
+/* mmref/x86.h: the tables, as the walker and the KVM oracle read them. */
+void mm_page_tables(const mm_state *mm, mm_phys_mem *out, uint64_t *cr3)
+{
+	*out = *pg_mem(mm);
+	*cr3 = pg_cr3(mm);
 }
 
 size_t mm_vmas(const mm_state *mm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap)

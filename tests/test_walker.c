@@ -1,4 +1,4 @@
-/* The x86-64 page walker: model/pagetable.c (pt_walk) against the SDM, by
+/* The x86-64 page walker: model/pagetable.c (mm_walk) against the SDM, by
  * hand-worked cases run on both walkers, and against the naive walker
  * (oracle/naive/walker_naive.c) by a seeded differential over random tables,
  * addresses, accesses and control-register settings.
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "mmref/walk.h"
-#include "pagetable.h"
+#include "mmref/x86.h"
 #include "walker_naive.h"
 
 typedef mm_walk_result (*walker_fn)(const mm_phys_mem *, uint64_t, uint64_t, mm_walk_access, unsigned,
@@ -21,7 +21,7 @@ typedef mm_walk_result (*walker_fn)(const mm_phys_mem *, uint64_t, uint64_t, mm_
 static const struct {
 	const char *name;
 	walker_fn fn;
-} walkers[] = {{"pt_walk", pt_walk}, {"naive_walk", naive_walk}};
+} walkers[] = {{"mm_walk", mm_walk}, {"naive_walk", naive_walk}};
 
 /* ---- A small physical memory ------------------------------------------- */
 #define NFRAMES 16
@@ -446,7 +446,7 @@ static uint64_t rnd_va(GRand *g)
 {
 	uint64_t va = 0;
 	for (int l = 4; l >= 1; l--)
-		va |= (uint64_t)idx[g_rand_int_range(g, 0, NIDX)] << PT_LEVEL_SHIFT(l);
+		va |= (uint64_t)idx[g_rand_int_range(g, 0, NIDX)] << X86_LEVEL_SHIFT(l);
 	va |= (uint64_t)g_rand_int_range(g, 0, 4096);
 	if (va & (1ull << 47))
 		va |= 0xffff000000000000ull;
@@ -479,7 +479,7 @@ static void test_differential(void)
 			uint64_t va = rnd_va(g);
 			mm_walk_access acc = (mm_walk_access)g_rand_int_range(g, 0, 5);
 			unsigned cpl = g_rand_int_range(g, 0, 2) ? 3 : (unsigned)g_rand_int_range(g, 0, 3);
-			mm_walk_result ra = pt_walk(&a->pm, cr3, va, acc, cpl, &mode);
+			mm_walk_result ra = mm_walk(&a->pm, cr3, va, acc, cpl, &mode);
 			mm_walk_result rb = naive_walk(&b->pm, cr3, va, acc, cpl, &mode);
 			bool same = ra.outcome == rb.outcome && ra.pf_error == rb.pf_error && ra.pa == rb.pa &&
 			            ra.nread == rb.nread && ra.leaf_level == rb.leaf_level;
@@ -491,7 +491,7 @@ static void test_differential(void)
 			if (!same)
 				g_error("differential #%" PRIu64 " (seed %u): cr3 %#" PRIx64 " va %#" PRIx64
 				        " acc %d cpl %u mode wp%d nxe%d smep%d smap%d ac%d M%u: "
-				        "pt_walk %d/%#x/%#" PRIx64 " leaf %u, naive %d/%#x/%#" PRIx64 " leaf %u",
+				        "mm_walk %d/%#x/%#" PRIx64 " leaf %u, naive %d/%#x/%#" PRIx64 " leaf %u",
 				        n, seed, cr3, va, acc, cpl, mode.cr0_wp, mode.efer_nxe, mode.cr4_smep, mode.cr4_smap,
 				        mode.eflags_ac, mode.maxphyaddr, ra.outcome, ra.pf_error, ra.pa, ra.leaf_level,
 				        rb.outcome, rb.pf_error, rb.pa, rb.leaf_level);
@@ -544,14 +544,14 @@ static void test_throughput(void)
 		x ^= x >> 7;
 		x ^= x << 17;
 		uint64_t va = base + (x & ((NPT * 2ull << 20) - 1));
-		mm_walk_result r = pt_walk(&pm, 0x1000, va, (mm_walk_access)(i & 1), 3, &linux_mode);
+		mm_walk_result r = mm_walk(&pm, 0x1000, va, (mm_walk_access)(i & 1), 3, &linux_mode);
 		sum += r.pa;
 	}
 	double s = (double)(g_get_monotonic_time() - t0) * 1e-6;
 	g_assert_cmpuint(sum, !=, 0);
-	g_test_message("pt_walk: %.1f million translations/s", (double)count / s / 1e6);
+	g_test_message("mm_walk: %.1f million translations/s", (double)count / s / 1e6);
 	if (g_getenv("MMREF_WALK_BENCH"))
-		printf("pt_walk: %.1f million translations/s\n", (double)count / s / 1e6);
+		printf("mm_walk: %.1f million translations/s\n", (double)count / s / 1e6);
 	g_free(words);
 }
 

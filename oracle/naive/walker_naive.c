@@ -9,10 +9,10 @@
  *          access, R/W, XD, CR0.WP, SMEP, SMAP, EFLAGS.AC;
  *   4.7    the page-fault error code;
  *   4.8    accessed and dirty flags (plus our rule for faulting walks, the
- *          same as pt_walk's: see model/pagetable.h).
+ *          same as mm_walk's: see mmref/x86.h).
  *
- * Nothing here is shared with model/pagetable.c: entries are decoded into
- * named fields one bit at a time.
+ * Nothing here is shared with the model's walker (model/pagetable.c):
+ * entries are decoded into named fields one bit at a time.
  */
 #include "walker_naive.h"
 

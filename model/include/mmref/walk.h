@@ -1,5 +1,5 @@
 /* The inputs and outputs of an x86-64 4-level page walk (Intel SDM Vol. 3A
- * ch. 4), shared by the model's walker (model/pagetable.c: pt_walk) and the
+ * ch. 4), shared by the model's walker (mmref/x86.h: mm_walk) and the
  * naive walker (oracle/naive/walker_naive.c: naive_walk). Types only.
  *
  * Physical memory is nframes 4 KiB frames in one flat array of u64 words:

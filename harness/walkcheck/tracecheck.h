@@ -3,12 +3,12 @@
  * bullet).
  *
  * A trace runs on the model (harness/target.h, target "model"). After every
- * operation the model's tables (the PML4 at pg_cr3, the frames of pg_mem)
- * are copied into the guest's table area as a snapshot: the reachable table
- * frames are packed after each other (non-leaf entries rewritten to the new
- * frame numbers), every present leaf's frame address is moved into the data
- * window (the data pfns start at 64 GiB: PG_DATA_PFN_BASE), and every other
- * bit of every entry (P, R/W, U/S, XD, A, D, PS, PAT, G, the software bits,
+ * operation the model's tables (mm_page_tables: the PML4 at its CR3, its
+ * frames) are copied into the guest's table area as a snapshot: the
+ * reachable table frames are packed after each other (non-leaf entries
+ * rewritten to the new frame numbers), every present leaf's frame address
+ * is moved into the data window (the data pfns start at 64 GiB, past every
+ * table frame), and every other bit of every entry (P, R/W, U/S, XD, A, D, PS, PAT, G, the software bits,
  * the PROT_NONE and swap/marker encodings of non-present entries, bits 51:M)
  * is kept. Many snapshots share one guest entry.
  *
@@ -21,7 +21,7 @@
  *   - the sweep: a load, a store and a fetch at every page of every VMA in
  *     the arena. Pages whose walks read the same entries (a missing table,
  *     one 2 MiB leaf) are walked once: the others would repeat that walk.
- * Each access is walked by the model's walker (pt_walk) on a host copy of
+ * Each access is walked by the model's walker (mm_walk) on a host copy of
  * the snapshot and by the guest; outcome, #PF error code and CR2 must be
  * equal. After the guest entry, every table word must be equal in the two
  * copies, except an accessed bit the walker set in an entry where a walk

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "pagetable.h"
+#include "mmref/x86.h"
 #include "walker_naive.h"
 
 const unsigned wc_idx[WC_NIDX] = {0, 1, 255, 256, 511};
@@ -120,7 +120,7 @@ void wc_generate(uint64_t seed, uint64_t index, unsigned maxphyaddr, bool gbpage
 		x->cr3 = (c->base_pfn + below(&r, 2)) << 12;
 		uint64_t va = 0;
 		for (unsigned l = 4; l >= 1; l--)
-			va |= (uint64_t)wc_idx[below(&r, WC_NIDX)] << PT_LEVEL_SHIFT(l);
+			va |= (uint64_t)wc_idx[below(&r, WC_NIDX)] << X86_LEVEL_SHIFT(l);
 		va |= below(&r, 4096);
 		if (va & (1ull << 47))
 			va |= 0xffff000000000000ull;
@@ -373,13 +373,13 @@ static int check_batch(wc_checker *w, const wc_case *cases, unsigned n, uint64_t
 			mm_cpu_mode md = mode;
 			md.eflags_ac = x->ac;
 			unsigned cpl = x->user ? 3 : 0;
-			w->rm[ai] = pt_walk(&w->model, x->cr3, x->va, x->acc, cpl, &md);
+			w->rm[ai] = mm_walk(&w->model, x->cr3, x->va, x->acc, cpl, &md);
 			w->rn[ai] = naive_walk(&w->naive, x->cr3, x->va, x->acc, cpl, &md);
 			/* The same walk, leaving the tables as they were if it faults. */
 			uint64_t before[4];
 			for (unsigned e = 0; e < w->rm[ai].nread; e++)
 				before[e] = *word(&w->relaxed, w->rm[ai].entry_pa[e]);
-			mm_walk_result rr = pt_walk(&w->relaxed, x->cr3, x->va, x->acc, cpl, &md);
+			mm_walk_result rr = mm_walk(&w->relaxed, x->cr3, x->va, x->acc, cpl, &md);
 			if (rr.outcome == MM_WALK_PF)
 				for (unsigned e = 0; e < rr.nread; e++)
 					*word(&w->relaxed, rr.entry_pa[e]) = before[e];

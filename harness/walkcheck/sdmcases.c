@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pagetable.h"
+#include "mmref/x86.h"
 #include "walker_naive.h"
 
 #define P X86_P
@@ -84,28 +84,28 @@ static void fill(const sdm_case *c, mm_phys_mem *m)
 {
 	uint64_t va = case_va(c);
 	memset(m->words, 0, 5 * 4096);
-	m->words[512 + PT_INDEX(va, 4)] = 0x2000 | c->f4;
+	m->words[512 + X86_PT_INDEX(va, 4)] = 0x2000 | c->f4;
 	if (c->leaf_level == 3) {
-		m->words[1024 + PT_INDEX(va, 3)] = KVM_DATA_GPA | X86_PS | c->f3;
+		m->words[1024 + X86_PT_INDEX(va, 3)] = KVM_DATA_GPA | X86_PS | c->f3;
 		return;
 	}
-	m->words[1024 + PT_INDEX(va, 3)] = 0x3000 | c->f3;
+	m->words[1024 + X86_PT_INDEX(va, 3)] = 0x3000 | c->f3;
 	if (c->leaf_level == 2) {
-		m->words[1536 + PT_INDEX(va, 2)] = (KVM_DATA_GPA + 0x200000) | X86_PS | c->f2;
+		m->words[1536 + X86_PT_INDEX(va, 2)] = (KVM_DATA_GPA + 0x200000) | X86_PS | c->f2;
 		return;
 	}
-	m->words[1536 + PT_INDEX(va, 2)] = 0x4000 | c->f2;
-	m->words[2048 + PT_INDEX(va, 1)] = (KVM_DATA_GPA + 0x5000) | c->f1;
+	m->words[1536 + X86_PT_INDEX(va, 2)] = 0x4000 | c->f2;
+	m->words[2048 + X86_PT_INDEX(va, 1)] = (KVM_DATA_GPA + 0x5000) | c->f1;
 }
 
 /* The A/D rule of 4.8 for the four entries after the access. */
 static bool ad_ok(const sdm_case *c, const mm_phys_mem *m, char *why, size_t n)
 {
 	uint64_t va = case_va(c);
-	uint64_t e[5] = {0, 0, 0, 0, m->words[512 + PT_INDEX(va, 4)]};
-	e[3] = m->words[1024 + PT_INDEX(va, 3)];
-	e[2] = c->leaf_level <= 2 ? m->words[1536 + PT_INDEX(va, 2)] : 0;
-	e[1] = c->leaf_level == 1 ? m->words[2048 + PT_INDEX(va, 1)] : 0;
+	uint64_t e[5] = {0, 0, 0, 0, m->words[512 + X86_PT_INDEX(va, 4)]};
+	e[3] = m->words[1024 + X86_PT_INDEX(va, 3)];
+	e[2] = c->leaf_level <= 2 ? m->words[1536 + X86_PT_INDEX(va, 2)] : 0;
+	e[1] = c->leaf_level == 1 ? m->words[2048 + X86_PT_INDEX(va, 1)] : 0;
 	unsigned leaf = c->leaf_level;
 	snprintf(why, n, "A/D %c%c %c%c %c%c %c%c", e[4] & X86_A ? 'A' : '-', e[4] & X86_D ? 'D' : '-',
 		 e[3] & X86_A ? 'A' : '-', e[3] & X86_D ? 'D' : '-', e[2] & X86_A ? 'A' : '-',
@@ -154,7 +154,7 @@ int sdm_run(kvm_oracle *o, const sdm_case *c, sdm_result *r)
 		mm_phys_mem m = {words[i], 5};
 		fill(c, &m);
 		mm_walk_result res =
-		    (i ? naive_walk : pt_walk)(&m, 0x1000, va, c->acc, c->user ? 3 : 0, &mode);
+		    (i ? naive_walk : mm_walk)(&m, 0x1000, va, c->acc, c->user ? 3 : 0, &mode);
 		bool ad_good = ad_ok(c, &m, ad[i], sizeof(ad[i]));
 		bool good = res.outcome == c->outcome && res.pf_error == c->err && ad_good;
 		outcome_text(res.outcome, res.pf_error, a[i], sizeof(a[i]));

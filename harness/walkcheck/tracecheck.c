@@ -11,11 +11,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "pagetable.h"
+#include "mmref/x86.h"
 #include "target.h"
 #include "trace.h"
 
-#define AREA_WORDS ((size_t)KVM_TABLE_FRAMES * PT_ENTRIES)
+#define AREA_WORDS ((size_t)KVM_TABLE_FRAMES * X86_PT_ENTRIES)
 #define AREA_FULL UINT64_MAX
 #define MAX_WORD_REPORTS 8 /* per guest entry */
 
@@ -160,7 +160,7 @@ static bool same_outcome(const mm_walk_result *r, const kvm_outcome *k, uint64_t
 static void reset_area(tc_checker *c)
 {
 	mm_phys_mem g = kvm_oracle_tables(c->o);
-	size_t words = (size_t)c->next_pfn * PT_ENTRIES;
+	size_t words = (size_t)c->next_pfn * X86_PT_ENTRIES;
 	memset(g.words, 0, words * sizeof(uint64_t));
 	memset(c->mirror, 0, words * sizeof(uint64_t));
 	memset(c->okpath, 0, words);
@@ -204,7 +204,7 @@ static int flush(tc_checker *c)
 	}
 	/* The words the MMU and the walker left. */
 	mm_phys_mem g = kvm_oracle_tables(c->o);
-	size_t words = (size_t)c->next_pfn * PT_ENTRIES, reported = 0;
+	size_t words = (size_t)c->next_pfn * X86_PT_ENTRIES, reported = 0;
 	for (size_t w = 0; w < words; w++) {
 		uint64_t gv = g.words[w], mv = c->mirror[w];
 		if (gv == mv)
@@ -215,10 +215,10 @@ static int flush(tc_checker *c)
 		}
 		st->disagree_words++;
 		if (reported++ < MAX_WORD_REPORTS)
-			report(c, c->frame_snap[w / PT_ENTRIES],
+			report(c, c->frame_snap[w / X86_PT_ENTRIES],
 			       "table word at pa %#zx (entry %zu): model %#" PRIx64
 			       ", kvm %#" PRIx64,
-			       w * 8, w % PT_ENTRIES, mv, gv);
+			       w * 8, w % X86_PT_ENTRIES, mv, gv);
 	}
 	memcpy(g.words, c->mirror, words * sizeof(uint64_t));
 	memset(c->okpath, 0, words);
@@ -230,7 +230,7 @@ static int flush(tc_checker *c)
 /* The bits of an entry that hold a frame address of a leaf at level lvl. */
 static uint64_t leaf_addr_mask(unsigned maxphyaddr, unsigned lvl)
 {
-	return x86_addr_mask(maxphyaddr) & ~((1ull << PT_LEVEL_SHIFT(lvl)) - 1);
+	return x86_addr_mask(maxphyaddr) & ~((1ull << X86_LEVEL_SHIFT(lvl)) - 1);
 }
 
 /* A present leaf moved into the data window: the address modulo the
@@ -259,8 +259,8 @@ static uint64_t copy_table(tc_checker *c, const mm_phys_mem *pm, uint64_t pfn, u
 	c->frame_snap[np] = snap;
 	const unsigned M = c->mode.maxphyaddr;
 	const uint64_t amask = x86_addr_mask(M);
-	for (unsigned i = 0; i < PT_ENTRIES; i++) {
-		uint64_t e = pm->words[pfn * PT_ENTRIES + i], v = e;
+	for (unsigned i = 0; i < X86_PT_ENTRIES; i++) {
+		uint64_t e = pm->words[pfn * X86_PT_ENTRIES + i], v = e;
 		if ((e & X86_P) && !(lvl == 4 && (e & X86_PS))) { /* PS in a PML4E: reserved, not followed */
 			if (lvl == 1 || ((e & X86_PS) && lvl <= 3)) {
 				v = relocate_leaf(e, M, lvl);
@@ -271,7 +271,7 @@ static uint64_t copy_table(tc_checker *c, const mm_phys_mem *pm, uint64_t pfn, u
 				v = (e & ~amask) | (child << 12);
 			}
 		}
-		c->mirror[np * PT_ENTRIES + i] = v;
+		c->mirror[np * X86_PT_ENTRIES + i] = v;
 	}
 	return np;
 }
@@ -286,8 +286,8 @@ static uint64_t same_walk_end(const tc_checker *c, uint64_t root, uint64_t va)
 	const uint64_t high = ((1ull << 52) - 1) & ~amask & ~0xfffull; /* bits 51:M */
 	uint64_t pfn = root;
 	for (unsigned lvl = 4; lvl >= 1; lvl--) {
-		uint64_t e = c->mirror[pfn * PT_ENTRIES + PT_INDEX(va, lvl)];
-		uint64_t size = 1ull << PT_LEVEL_SHIFT(lvl);
+		uint64_t e = c->mirror[pfn * X86_PT_ENTRIES + X86_PT_INDEX(va, lvl)];
+		uint64_t size = 1ull << X86_LEVEL_SHIFT(lvl);
 		uint64_t end = (va & ~(size - 1)) + size;
 		uint64_t child = (e & amask) >> 12;
 		if (lvl == 1 || !(e & X86_P) || (e & X86_PS) || (e & high) || child == 0 ||
@@ -305,7 +305,7 @@ static const mm_walk_result *queue(tc_checker *c, uint64_t root, uint32_t snap, 
 		return NULL;
 	mm_phys_mem m = {c->mirror, KVM_TABLE_FRAMES};
 	tc_meta meta = {.snap = snap, .sweep = sweep, .vma_start = vs, .vma_end = ve};
-	meta.model = pt_walk(&m, root << 12, va, acc, 3, &c->mode);
+	meta.model = mm_walk(&m, root << 12, va, acc, 3, &c->mode);
 	if (meta.model.outcome == MM_WALK_OK) {
 		c->st->ok++;
 		for (unsigned i = 0; i < meta.model.nread; i++)
@@ -328,8 +328,11 @@ static bool user_high(uint64_t va) { return x86_is_canonical48(va) && (va >> 47)
 static int take_snapshot(tc_checker *c, const mm_state *mm, const trace *t, const char *text, const tr_stmt *touch,
 		    const tr_result *res, bool sweep)
 {
-	const mm_phys_mem *pm = pg_mem(mm);
-	uint64_t mroot = pg_cr3(mm) >> 12;
+	mm_phys_mem tables;
+	uint64_t cr3;
+	mm_page_tables(mm, &tables, &cr3);
+	const mm_phys_mem *pm = &tables;
+	uint64_t mroot = cr3 >> 12;
 	if (pm->nframes > c->map_cap) {
 		free(c->map);
 		c->map_cap = pm->nframes;
@@ -341,7 +344,7 @@ static int take_snapshot(tc_checker *c, const mm_state *mm, const trace *t, cons
 	}
 	int rc = 0;
 	uint32_t snap = c->texts->len;
-	if (mroot >= pm->nframes || pm->words[mroot * PT_ENTRIES + KVM_HARNESS_SLOT] != 0) {
+	if (mroot >= pm->nframes || pm->words[mroot * X86_PT_ENTRIES + KVM_HARNESS_SLOT] != 0) {
 		g_ptr_array_add(c->texts, g_strdup(text));
 		c->st->disagree_words++;
 		report(c, snap, "the model's root (pfn %#" PRIx64 ") is unbacked or uses PML4 slot %d: not loaded",
@@ -354,7 +357,7 @@ static int take_snapshot(tc_checker *c, const mm_state *mm, const trace *t, cons
 	if (root == AREA_FULL) {
 		/* Drop the partial copy (the guest never saw it), run what is
 		 * pending, and start over in an empty area. */
-		memset(c->mirror + start * PT_ENTRIES, 0, (c->next_pfn - start) * PT_ENTRIES * sizeof(uint64_t));
+		memset(c->mirror + start * X86_PT_ENTRIES, 0, (c->next_pfn - start) * X86_PT_ENTRIES * sizeof(uint64_t));
 		c->next_pfn = start;
 		if ((rc = flush(c)) < 0)
 			return rc;
@@ -375,8 +378,8 @@ static int take_snapshot(tc_checker *c, const mm_state *mm, const trace *t, cons
 	g_ptr_array_add(c->texts, g_strdup(text));
 	c->st->snapshots++;
 	mm_phys_mem g = kvm_oracle_tables(c->o);
-	memcpy(g.words + start * PT_ENTRIES, c->mirror + start * PT_ENTRIES,
-	       (c->next_pfn - start) * PT_ENTRIES * sizeof(uint64_t));
+	memcpy(g.words + start * X86_PT_ENTRIES, c->mirror + start * X86_PT_ENTRIES,
+	       (c->next_pfn - start) * X86_PT_ENTRIES * sizeof(uint64_t));
 
 	if (touch) {
 		static const mm_walk_access acc_of[] = {MM_WALK_READ, MM_WALK_WRITE, MM_WALK_FETCH};

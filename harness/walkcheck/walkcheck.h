@@ -1,5 +1,5 @@
 /* The three-way walk check: random page-table structures and accesses,
- * each run on the model's walker (pt_walk), the naive walker (naive_walk)
+ * each run on the model's walker (mm_walk), the naive walker (naive_walk)
  * and the MMU through the KVM oracle, compared on outcome, #PF error code,
  * CR2 and the accessed/dirty bits left in the tables.
  *
@@ -74,7 +74,7 @@ void wc_checker_free(wc_checker *w);
 
 /* A/D bits on faulting walks. The SDM does not say whether a walk that
  * ends in #PF sets A in the entries it used above the faulting one; the
- * walkers do (model/pagetable.h), KVM's software walker does not. By
+ * walkers do (mmref/x86.h: mm_walk), KVM's software walker does not. By
  * default an entry may hold either result, and stats count the cases that
  * needed the second; strict requires the walkers' rule. */
 void wc_checker_set_strict_ad(wc_checker *w, bool strict);
