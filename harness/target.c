@@ -1,4 +1,4 @@
-/* Targets by name: model, naive, kernel, exec:COMMAND. */
+/* Targets by name: model, naive, kernel, vm:VERSION, exec:COMMAND. */
 #include "target.h"
 
 #include <string.h>
@@ -40,6 +40,8 @@ target *target_new(const char *name, GError **error)
 		g_free(path);
 		return tg;
 	}
+	if (strncmp(name, "vm:", 3) == 0)
+		return target_vm_new(name, error);
 	if (strncmp(name, "exec:", 5) == 0) {
 		if (!name[5]) {
 			g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "target exec: needs a command (exec:COMMAND)");
@@ -48,7 +50,7 @@ target *target_new(const char *name, GError **error)
 		return target_exec_new(name, name + 5, error);
 	}
 	g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET,
-	            "unknown target '%s' (expected model, naive, kernel or exec:COMMAND)", name);
+	            "unknown target '%s' (expected model, naive, kernel, vm:VERSION or exec:COMMAND)", name);
 	return NULL;
 }
 

@@ -44,6 +44,17 @@ void target_free(target *tg);
 target *target_model_new(void);
 target *target_naive_new(void);
 target *target_exec_new(const char *name, const char *command, GError **error);
+/* vm:VERSION, vm:PATH (target_vm.c): a kernel booted under QEMU with
+ * mmref-kernel-static as its /init, an exec target over the serial port. */
+target *target_vm_new(const char *name, GError **error);
+/* Why vm:SPEC cannot run here (qemu, the static executor, the image;
+ * spec NULL: the first two only), or NULL (g_free). */
+char *target_vm_missing(const char *spec);
+char *target_vm_kernel_dir(void);
+char *target_vm_image(const char *spec, GError **error);
+/* Exec targets: a line the child prints, in a block of its own, when it is
+ * ready for input; the harness sends nothing before it (NULL: none). */
+void target_exec_set_banner(target *tg, const char *line);
 
 /* The model target's address space (NULL for other targets or before
  * start). */

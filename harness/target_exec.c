@@ -27,6 +27,7 @@ typedef struct exec_priv {
 	gboolean alive;
 	GString *rbuf; /* read but not yet consumed */
 	int timeout_ms;
+	char *banner; /* a line the child prints when it is ready to read (NULL: none) */
 } exec_priv;
 
 static const target_ops exec_ops;
@@ -370,8 +371,25 @@ static gboolean read_announced_profile(target *tg, GPtrArray *answer, GError **e
 static gboolean exec_start(target *tg, const trace *t, GError **error)
 {
 	exec_priv *p = priv_of(tg);
-	if (!p->alive && !spawn(tg, error))
-		return FALSE;
+	if (!p->alive) {
+		if (!spawn(tg, error))
+			return FALSE;
+		/* A child that cannot take input yet (a guest booting, whose serial
+		 * port drops what arrives before it is opened) says when it can. */
+		if (p->banner) {
+			gint64 deadline = deadline_of(p);
+			gboolean ready = FALSE;
+			while (!ready) {
+				GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+				gboolean ok = read_block(tg, "(start)", deadline, lines, error);
+				for (guint i = 0; ok && i < lines->len; i++)
+					ready = ready || strcmp(g_ptr_array_index(lines, i), p->banner) == 0;
+				g_ptr_array_unref(lines);
+				if (!ok)
+					return FALSE;
+			}
+		}
+	}
 	GString *g = g_string_new(NULL);
 	GPtrArray *answer = g_ptr_array_new_with_free_func(g_free);
 	gboolean ok = converse(tg, "mmtrace 1", answer, error) && read_announced_profile(tg, answer, error);
@@ -532,6 +550,7 @@ static void exec_destroy(target *tg)
 	exec_priv *p = priv_of(tg);
 	g_free(reap(p, FALSE));
 	g_string_free(p->rbuf, TRUE);
+	g_free(p->banner);
 	g_free(p->command);
 	g_free(p);
 }
@@ -576,6 +595,14 @@ target *target_exec_new(const char *name, const char *command, GError **error)
 }
 
 gboolean target_is_exec(const target *tg) { return tg->ops == &exec_ops; }
+
+void target_exec_set_banner(target *tg, const char *line)
+{
+	if (target_is_exec(tg)) {
+		g_free(priv_of(tg)->banner);
+		priv_of(tg)->banner = g_strdup(line);
+	}
+}
 
 void target_exec_set_timeout(target *tg, int timeout_ms)
 {

@@ -113,4 +113,9 @@ uint64_t profile_zero_pfn(void);
  * CAP_IPC_LOCK dropped from every set so that the limit applies. */
 bool profile_set_memlock(uint64_t bytes, char *why, size_t whylen);
 
+/* As PID 1 (the /init of a vm:VERSION guest, init.c): mounts /proc, /sys and
+ * /dev, takes the serial port as standard input and output, forks; returns
+ * in the child. No-op otherwise. */
+void k_init_if_pid1(void);
+
 #endif

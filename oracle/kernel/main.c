@@ -317,6 +317,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	k_init_if_pid1(); /* the /init of a vm:VERSION guest (init.c) */
 	char why[512];
 	if (memlock) {
 		uint64_t bytes;

@@ -68,6 +68,21 @@ bool observe_init(char *why, size_t whylen)
 		snprintf(why, whylen, "cannot open /proc/self/{pagemap,smaps,maps}: %s", strerror(errno));
 		return false;
 	}
+	/* PAGEMAP_SCAN came in 6.7 ("fs/proc/task_mmu: implement IOCTL to get
+	 * and optionally clear info about PTEs"), PAGE_IS_GUARD later ("fs/proc/
+	 * task_mmu: add guard region bit to pagemap"): an older kernel (vm:6.1, vm:6.12) refuses the ioctl or
+	 * the mask (ENOTTY, EINVAL), and its page states are read from pagemap. */
+	if (use_scan) {
+		struct k_pm_scan_arg arg;
+		memset(&arg, 0, sizeof(arg));
+		arg.size = sizeof(arg);
+		arg.start = (uint64_t)(uintptr_t)&arg & ~(uint64_t)(K_PAGE - 1);
+		arg.end = arg.start + K_PAGE;
+		arg.return_mask = K_PAGE_IS_FILE | K_PAGE_IS_PRESENT | K_PAGE_IS_SWAPPED | K_PAGE_IS_PFNZERO |
+		                  K_PAGE_IS_HUGE | K_PAGE_IS_GUARD;
+		if (ioctl(pagemap_fd, K_PAGEMAP_SCAN, &arg) < 0)
+			use_scan = false;
+	}
 	/* The zero page: profile detection read-faulted private anonymous pages
 	 * and kept the PFN only when it was the zero page (KPF_ZERO_PAGE, or one
 	 * frame for two pages). Under zero_page=off it is 0: the PFN of a freed

@@ -1,0 +1,208 @@
+/* vm:VERSION and vm:PATH targets: a Linux kernel booted under
+ * qemu-system-x86_64 with mmref-kernel-static as the /init of its initramfs,
+ * speaking the exec protocol over the guest's second serial port (ttyS1,
+ * QEMU's stdio); the guest's console (ttyS0) goes nowhere, or to
+ * $MMREF_VM_CONSOLE. It is an exec target (target_exec.c) over that command:
+ * the guest boots at the first trace, is reused for the next ones, and a
+ * guest that died is booted afresh at the next trace. docs/versions.md.
+ *
+ * vm:6.1, vm:6.12: $MMREF_KERNELS/VERSION/vmlinuz (default
+ * ~/.cache/mmref/kernels, filled by ci/setup-vms from Debian's packages);
+ * vm:PATH: any bzImage (a name with a '/'). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "target.h"
+
+/* Boot plus the first statement under TCG on a busy machine: generous. */
+#define VM_DEFAULT_TIMEOUT_MS 120000
+/* What oracle/kernel/init.c prints when the serial port is ready. */
+#define VM_READY_BANNER "# mmref-kernel: ready"
+
+
+char *target_vm_kernel_dir(void)
+{
+	const char *env = g_getenv("MMREF_KERNELS");
+	if (env && *env)
+		return g_strdup(env);
+	return g_build_filename(g_get_home_dir(), ".cache", "mmref", "kernels", NULL);
+}
+
+static char *static_executor_path(void)
+{
+	const char *env = g_getenv("MMREF_KERNEL_STATIC");
+	if (env && *env)
+		return g_strdup(env);
+	char *self = g_file_read_link("/proc/self/exe", NULL);
+	if (!self)
+		return NULL;
+	char *dir = g_path_get_dirname(self);
+	char *path = g_build_filename(dir, "mmref-kernel-static", NULL);
+	g_free(dir);
+	g_free(self);
+	return path;
+}
+
+/* ---- the initramfs: a newc cpio archive holding /init and three directories ---- */
+
+static void cpio_entry(GString *out, const char *name, guint32 mode, const void *data, gsize size, guint32 ino)
+{
+	gsize namesize = strlen(name) + 1;
+	g_string_append_printf(out, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", ino, mode, 0u, 0u,
+	                       1u, 0u, (guint32)size, 0u, 0u, 0u, 0u, (guint32)namesize, 0u);
+	g_string_append_len(out, name, (gssize)namesize);
+	while (out->len % 4)
+		g_string_append_c(out, '\0');
+	if (size)
+		g_string_append_len(out, data, (gssize)size);
+	while (out->len % 4)
+		g_string_append_c(out, '\0');
+}
+
+/* The archive for executor exe, cached under the kernels' directory by the
+ * executor's checksum (one file per build of it). */
+static char *initramfs_for(const char *exe, GError **error)
+{
+	gchar *data = NULL;
+	gsize len = 0;
+	if (!g_file_get_contents(exe, &data, &len, error))
+		return NULL;
+	char *sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)data, len);
+	char *dir = target_vm_kernel_dir();
+	char *name = g_strdup_printf("initramfs-%.16s.cpio", sum);
+	char *path = g_build_filename(dir, name, NULL);
+	g_free(name);
+	g_free(sum);
+	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+		GString *a = g_string_sized_new(len + 1024);
+		cpio_entry(a, "dev", 040755, NULL, 0, 1);
+		cpio_entry(a, "proc", 040555, NULL, 0, 2);
+		cpio_entry(a, "sys", 040555, NULL, 0, 3);
+		cpio_entry(a, "init", 0100755, data, len, 4);
+		cpio_entry(a, "TRAILER!!!", 0, NULL, 0, 0);
+		char *tmp = g_strdup_printf("%s.%d.tmp", path, (int)getpid());
+		g_mkdir_with_parents(dir, 0755);
+		gboolean ok = g_file_set_contents(tmp, a->str, (gssize)a->len, error) && rename(tmp, path) == 0;
+		if (!ok && error && !*error)
+			g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "cannot write %s: %s", path, g_strerror(errno));
+		g_string_free(a, TRUE);
+		unlink(tmp);
+		g_free(tmp);
+		if (!ok) {
+			g_free(path);
+			path = NULL;
+		}
+	}
+	g_free(dir);
+	g_free(data);
+	return path;
+}
+
+/* The kernel image vm:SPEC names, or NULL and *error saying what is missing. */
+char *target_vm_image(const char *spec, GError **error)
+{
+	char *img;
+	if (strchr(spec, '/')) {
+		img = g_strdup(spec);
+	} else {
+		char *dir = target_vm_kernel_dir();
+		img = g_build_filename(dir, spec, "vmlinuz", NULL);
+		g_free(dir);
+	}
+	if (!g_file_test(img, G_FILE_TEST_IS_REGULAR)) {
+		g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET,
+		            "target vm:%s: no kernel image at %s (ci/setup-vms unpacks Debian's 6.1 and 6.12 images; "
+		            "vm:PATH takes any bzImage)",
+		            spec, img);
+		g_free(img);
+		return NULL;
+	}
+	return img;
+}
+
+/* Why the vm targets cannot run here (NULL: they can, for spec). */
+char *target_vm_missing(const char *spec)
+{
+	char *qemu = g_find_program_in_path("qemu-system-x86_64");
+	if (!qemu)
+		return g_strdup("no qemu-system-x86_64 (ci/setup-vms installs qemu-system-x86)");
+	g_free(qemu);
+	char *exe = static_executor_path();
+	gboolean have = exe && g_file_test(exe, G_FILE_TEST_IS_EXECUTABLE);
+	char *why = have ? NULL
+	                 : g_strdup_printf("no mmref-kernel-static at %s (needs static libc and glib; or set "
+	                                   "MMREF_KERNEL_STATIC)",
+	                                   exe ? exe : "(unknown)");
+	g_free(exe);
+	if (why || !spec)
+		return why;
+	GError *err = NULL;
+	char *img = target_vm_image(spec, &err);
+	if (!img) {
+		why = g_strdup(err->message);
+		g_error_free(err);
+		return why;
+	}
+	g_free(img);
+	return NULL;
+}
+
+target *target_vm_new(const char *name, GError **error)
+{
+	const char *spec = name + 3;
+	if (!*spec) {
+		g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET,
+		            "target vm: needs a kernel version or image (vm:6.1, vm:6.12, vm:PATH)");
+		return NULL;
+	}
+	char *missing = target_vm_missing(NULL);
+	if (missing) {
+		g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "target %s: %s", name, missing);
+		g_free(missing);
+		return NULL;
+	}
+	char *img = target_vm_image(spec, error);
+	if (!img)
+		return NULL;
+	char *exe = static_executor_path();
+	char *initrd = initramfs_for(exe, error);
+	g_free(exe);
+	if (!initrd) {
+		g_free(img);
+		return NULL;
+	}
+	const char *accel = access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "tcg";
+	const char *console = g_getenv("MMREF_VM_CONSOLE");
+	char *con = console && *console ? g_strdup_printf("file:%s", console) : g_strdup("null");
+	const char *mem = g_getenv("MMREF_VM_MEMORY");
+	/* transparent_hugepage=madvise: Debian builds THP=always; madvise is
+	 * the documented default profile (docs/profiles.md) and the host's. */
+	char *append = g_strdup_printf("console=ttyS0 loglevel=3 panic=-1 transparent_hugepage=madvise mmref.tty=ttyS1");
+	char *q_img = g_shell_quote(img), *q_initrd = g_shell_quote(initrd), *q_con = g_shell_quote(con),
+	     *q_append = g_shell_quote(append);
+	char *cmd = g_strdup_printf("exec qemu-system-x86_64 -nodefaults -no-reboot -display none -monitor none "
+	                            "-accel %s -cpu qemu64 -smp 1 -m %s -serial %s -serial stdio "
+	                            "-kernel %s -initrd %s -append %s",
+	                            accel, mem && *mem ? mem : "1G", q_con, q_img, q_initrd, q_append);
+	target *tg = target_exec_new(name, cmd, error);
+	if (tg) {
+		target_exec_set_timeout(tg, VM_DEFAULT_TIMEOUT_MS);
+		target_exec_set_banner(tg, VM_READY_BANNER);
+	}
+	const char *env = g_getenv("MMREF_EXEC_TIMEOUT");
+	if (tg && env && *env && g_ascii_strtod(env, NULL) > 0)
+		target_exec_set_timeout(tg, (int)(g_ascii_strtod(env, NULL) * 1000));
+	g_free(q_img);
+	g_free(q_initrd);
+	g_free(q_con);
+	g_free(q_append);
+	g_free(append);
+	g_free(con);
+	g_free(cmd);
+	g_free(img);
+	g_free(initrd);
+	return tg;
+}
