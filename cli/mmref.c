@@ -18,6 +18,7 @@
 #include "diff.h"
 #include "gen.h"
 #include "report.h"
+#include "serve.h"
 #include "target.h"
 #include "trace.h"
 
@@ -312,6 +313,7 @@ static int cmd_diff(int argc, char **argv)
 	tr_profile cli_profile;
 	gboolean report_written = FALSE;
 	gboolean check = CHECK_DEFAULT, quiet = FALSE;
+	gint full_every = 0;
 	gint gen_count = 0, length = 100;
 	gint64 seed = -1;
 	double timeout = 0;
@@ -325,6 +327,10 @@ static int cmd_diff(int argc, char **argv)
 		{"check", 0, 0, G_OPTION_ARG_NONE, &check, "Run mm_check after every statement (model)", NULL},
 		{"no-check", 0, G_OPTION_FLAG_REVERSE, G_OPTION_ARG_NONE, &check, "Do not run mm_check", NULL},
 		{"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only the summary, not the divergences", NULL},
+		{"full-every", 0, 0, G_OPTION_ARG_INT, &full_every,
+		 "Compare the whole state (and run the whole mm_check) every N statements; 1: after every one; "
+		 "default 32 (in between: the ranges each statement may have changed)",
+		 "N"},
 		{"gen", 0, 0, G_OPTION_ARG_INT, &gen_count, "Also run N generated traces", "N"},
 		{"seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed of the first generated trace (default: random)", "S"},
 		{"length", 0, 0, G_OPTION_ARG_INT, &length, "Statements per generated trace (default 100)", "L"},
@@ -379,7 +385,7 @@ static int cmd_diff(int argc, char **argv)
 		seed = (gint64)((guint64)g_get_real_time() ^ ((guint64)getpid() << 32)) & G_MAXINT64;
 
 	rc = EXIT_HELD;
-	diff_options opt = {.check = check, .profile = &cli_profile};
+	diff_options opt = {.check = check, .profile = &cli_profile, .full_every = full_every > 0 ? (guint)full_every : 0};
 	target *const *tv = (target *const *)tgs->pdata;
 	guint diverged = 0, skipped = 0;
 	guint64 stmts = 0;
@@ -481,35 +487,6 @@ out:
 
 /* ---- serve: the exec protocol over stdin/stdout ------------------------------------ */
 
-/* Answers one statement line on tg; the answer lines go to out. */
-static void serve_stmt(target *tg, const trace *t, const tr_stmt *st, GString *out)
-{
-	GError *err = NULL;
-	GString *line = g_string_new(NULL);
-	trace_print_stmt(line, t, st, false);
-	if (!tr_is_observation(st->kind)) {
-		tr_result res;
-		if (tg->ops->exec(tg, t, st, &res, &err)) {
-			g_string_append_printf(out, "%s => ", line->str);
-			trace_print_result(out, t, st->kind, &res);
-			g_string_append_c(out, '\n');
-		}
-	} else {
-		GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
-		if (tg->ops->observe(tg, t, st, lines, &err)) {
-			g_string_append_printf(out, "%s\n", line->str);
-			for (guint i = 0; i < lines->len; i++)
-				g_string_append_printf(out, "| %s\n", (const char *)g_ptr_array_index(lines, i));
-		}
-		g_ptr_array_unref(lines);
-	}
-	if (err) {
-		g_string_append_printf(out, "# error: %s\n", err->message);
-		g_error_free(err);
-	}
-	g_string_free(line, TRUE);
-}
-
 static int cmd_serve(int argc, char **argv)
 {
 	char *target_name = NULL;
@@ -524,9 +501,6 @@ static int cmd_serve(int argc, char **argv)
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	int rc = EXIT_INVALID;
 	target *tg = NULL;
-	trace_parser *parser = NULL;
-	char *buf = NULL;
-	size_t cap = 0;
 	if (!parse_options(ctx, &argc, &argv))
 		goto out;
 	if (rest && rest[0]) {
@@ -536,54 +510,9 @@ static int cmd_serve(int argc, char **argv)
 	tg = make_target(target_name ? target_name : "model", 0);
 	if (!tg)
 		goto out;
-	parser = trace_parser_new("<stdin>");
-	gboolean started = FALSE;
-	GString *answer = g_string_new(NULL);
-	ssize_t n;
-	guint lineno = 0;
-	while ((n = getline(&buf, &cap, stdin)) >= 0) {
-		tr_stmt st;
-		lineno++;
-		const char *directive = NULL;
-		GError *err = NULL;
-		g_string_truncate(answer, 0);
-		/* A NUL byte would cut the line short: refuse it (and count it). */
-		int r = memchr(buf, '\0', (size_t)n) ? -2 : trace_parser_feed(parser, buf, &st, &directive, &err);
-		if (r == -2) {
-			trace_parser_feed(parser, "", &st, &directive, NULL);
-			g_set_error(&err, TRACE_ERROR, TRACE_ERROR_PARSE, "<stdin>:%u: error: NUL byte in the line", lineno);
-			r = -1;
-		}
-		if (r < 0) {
-			g_string_append_printf(answer, "# error: %s\n", err->message);
-			g_error_free(err);
-		} else if (r == 0) {
-			g_strchomp(buf);
-			if (directive)
-				started = FALSE; /* a new arena or file: a fresh address space */
-			if (*buf)
-				g_string_append_printf(answer, "%s\n", buf);
-		} else {
-			const trace *t = trace_parser_trace(parser);
-			if (!started) {
-				started = tg->ops->start(tg, t, &err);
-				if (!started) {
-					g_string_append_printf(answer, "# error: %s\n", err->message);
-					g_clear_error(&err);
-				}
-			}
-			if (started)
-				serve_stmt(tg, t, &st, answer);
-		}
-		g_string_append_c(answer, '\n');
-		fputs(answer->str, stdout);
-		fflush(stdout);
-	}
-	g_string_free(answer, TRUE);
+	serve_run(tg, stdin, stdout);
 	rc = EXIT_HELD;
 out:
-	free(buf);
-	trace_parser_free(parser);
 	target_free(tg);
 	g_strfreev(rest);
 	g_free(target_name);

@@ -48,153 +48,404 @@ static const char *line_or_none(GPtrArray *a, guint i)
 	return i < a->len ? (const char *)g_ptr_array_index(a, i) : "(no line)";
 }
 
-/* mm_check on every model target; a report of the violations, or NULL. */
-static char *check_targets(const trace *t, const tr_stmt *s, target *const *targets, guint n)
+/* mm_check on every model target (locally over r[0..nr) when r is not NULL);
+ * the index of the first target with violations, or n. */
+static guint check_targets(target *const *targets, guint n, const snap_range *r, guint nr, GString *violations,
+                           gsize *nv)
 {
-	char *report = NULL;
-	for (guint k = 0; k < n && !report; k++) {
+	for (guint k = 0; k < n; k++) {
 		if (!target_is_model(targets[k]))
 			continue;
-		GString *v = g_string_new(NULL);
-		size_t nv = target_model_check(targets[k], v);
-		if (nv) {
-			char *st = stmt_text(t, s, NULL);
-			GString *r = g_string_new(NULL);
-			g_string_append_printf(r, "%s:%d: %s: mm_check found %zu violation%s after: %s\n", t->filename, s->line,
-			                       targets[k]->name, nv, nv == 1 ? "" : "s", st);
-			append_indented(r, v->str, "  ");
-			report = g_string_free(r, FALSE);
-			g_free(st);
+		g_string_truncate(violations, 0);
+		size_t c = r ? target_model_check_ranges(targets[k], r, nr, violations)
+		             : target_model_check(targets[k], violations);
+		if (c) {
+			*nv = c;
+			return k;
 		}
-		g_string_free(v, TRUE);
 	}
+	return n;
+}
+
+/* A violation report for replay (one target). */
+static char *check_report(const trace *t, const tr_stmt *s, target *tg)
+{
+	GString *v = g_string_new(NULL);
+	gsize nv = 0;
+	char *report = NULL;
+	if (check_targets(&tg, 1, NULL, 0, v, &nv) == 0) {
+		char *st = stmt_text(t, s, NULL);
+		GString *r = g_string_new(NULL);
+		g_string_append_printf(r, "%s:%d: %s: mm_check found %zu violation%s after: %s\n", t->filename, s->line,
+		                       tg->name, (size_t)nv, nv == 1 ? "" : "s", st);
+		append_indented(r, v->str, "  ");
+		report = g_string_free(r, FALSE);
+		g_free(st);
+	}
+	g_string_free(v, TRUE);
 	return report;
 }
 
-diff_status diff_run(const trace *t, target *const *targets, guint n, const diff_options *opt, char **report,
-                     guint64 *stmts_run)
+/* ---- The ranges a statement may have changed ---------------------------------- */
+
+static void add_range(GArray *a, const trace *t, uint64_t lo, uint64_t len, gboolean huge)
 {
-	*report = NULL;
+	uint64_t base = t->arena_base, top = t->arena_base + t->arena_size;
+	uint64_t hi = lo + len;
+	if (hi < lo)
+		hi = UINT64_MAX;
+	if (len == 0)
+		hi = lo + 1;
+	uint64_t align = huge ? MM_PMD_SIZE : MM_PAGE_SIZE;
+	lo &= ~(align - 1);
+	hi = hi > UINT64_MAX - (align - 1) ? UINT64_MAX & ~(align - 1) : (hi + align - 1) & ~(align - 1);
+	lo = MAX(lo, base);
+	hi = MIN(hi, top);
+	if (lo < hi) {
+		snap_range r = {lo, hi};
+		g_array_append_val(a, r);
+	}
+}
+
+/* The statement's own ranges (res: each target's result, or NULL before it
+ * ran). FALSE when its effect reaches beyond them (compare everything). */
+static gboolean stmt_ranges(const trace *t, const tr_stmt *s, const tr_result *res, guint n, GArray *a)
+{
+	switch (s->kind) {
+	case TR_MMAP:
+		if (s->addr)
+			add_range(a, t, s->addr, s->len, TRUE);
+		for (guint k = 0; res && k < n; k++)
+			if (res[k].kind == TR_RES_VALUE)
+				add_range(a, t, res[k].value, s->len, TRUE);
+		return TRUE;
+	case TR_MREMAP:
+		add_range(a, t, s->addr, MAX(s->len, s->new_len), FALSE);
+		if (s->has_new_addr)
+			add_range(a, t, s->new_addr, s->new_len, FALSE);
+		for (guint k = 0; res && k < n; k++)
+			if (res[k].kind == TR_RES_VALUE)
+				add_range(a, t, res[k].value, s->new_len, FALSE);
+		return TRUE;
+	case TR_MADVISE:
+		/* A hole punched in a shared object unmaps it from every VMA. */
+		if (s->advice == MM_MADV_REMOVE)
+			return FALSE;
+		add_range(a, t, s->addr, s->len, TRUE);
+		return TRUE;
+	case TR_MLOCK:
+	case TR_TOUCH:
+		add_range(a, t, s->addr, s->kind == TR_TOUCH ? 1 : s->len, TRUE);
+		return TRUE;
+	case TR_MUNMAP:
+	case TR_MPROTECT:
+	case TR_MUNLOCK:
+	case TR_MSEAL:
+		add_range(a, t, s->addr, s->len, FALSE);
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+/* ---- The engine ---------------------------------------------------------------------- */
+
+static void set_failure(divergence *d, guint k, div_failure f, const char *msg)
+{
+	d->cls = DIV_FAILURE;
+	d->target = k;
+	d->failure = f;
+	d->detail = g_strdup(msg);
+}
+
+static void take_state(divergence *d, snapshot *snaps, guint n, gboolean full, GArray *ranges)
+{
+	d->have_state = TRUE;
+	d->full = full;
+	d->after = g_new0(snapshot, n);
+	for (guint k = 0; k < n; k++) {
+		d->after[k] = snaps[k];
+		snapshot_init(&snaps[k]);
+	}
+	if (!full)
+		g_array_append_vals(d->ranges, ranges->data, ranges->len);
+}
+
+diff_status diff_run_data(const trace *t, target *const *targets, guint n, const diff_options *opt, divergence *d,
+                          guint64 *stmts_run)
+{
+	memset(d, 0, sizeof(*d));
+	d->index = G_MAXUINT;
+	d->ntargets = n;
+	d->names = g_new0(char *, n + 1);
+	for (guint k = 0; k < n; k++)
+		d->names[k] = g_strdup(targets[k]->name);
+	d->ran = g_new0(gboolean, n);
+	d->results = g_new0(tr_result, n);
+	d->ranges = g_array_new(FALSE, FALSE, sizeof(snap_range));
+	snapshot_init(&d->before);
 	GError *err = NULL;
 	for (guint k = 0; k < n; k++) {
 		char *why = target_not_applicable(targets[k], t, opt ? opt->profile : NULL);
 		if (why) {
-			*report = g_strdup_printf("%s:%d: not applicable on %s: %s\n", t->filename, t->profile_line,
-			                          targets[k]->name, why);
+			d->report = g_strdup_printf("%s:%d: not applicable on %s: %s\n", t->filename, t->profile_line,
+			                            targets[k]->name, why);
 			g_free(why);
 			return DIFF_NOT_APPLICABLE;
 		}
 	}
 	for (guint k = 0; k < n; k++)
 		if (!targets[k]->ops->start(targets[k], t, &err)) {
-			*report = g_strdup_printf("%s:0: %s failed to start: %s\n", t->filename, targets[k]->name,
-			                          err->message);
+			set_failure(d, k, DIV_FAIL_START, err->message);
 			g_error_free(err);
+			d->report = divergence_render(d, t);
 			return DIFF_DIVERGED;
 		}
 
-	tr_result *res = g_new0(tr_result, n);
+	guint full_every = opt && opt->full_every ? opt->full_every : DIFF_FULL_EVERY_DEFAULT;
+	guint last_op = G_MAXUINT;
+	for (guint i = 0; i < t->stmts->len; i++)
+		if (!tr_is_observation(g_array_index(t->stmts, tr_stmt, i).kind))
+			last_op = i;
+	tr_result *res = d->results;
 	snapshot *snaps = g_new0(snapshot, n);
+	snapshot scratch;
+	snapshot_init(&scratch);
 	GPtrArray **obs = g_new0(GPtrArray *, n);
 	for (guint k = 0; k < n; k++) {
 		snapshot_init(&snaps[k]);
 		obs[k] = g_ptr_array_new_with_free_func(g_free);
 	}
-	GString *r = g_string_new(NULL);
+	GArray *ranges = g_array_new(FALSE, FALSE, sizeof(snap_range));
+	GArray *own = g_array_new(FALSE, FALSE, sizeof(snap_range));
+	GString *violations = g_string_new(NULL);
+	gboolean cheap_before = targets[0]->snapshot_window != NULL;
 	guint64 done = 0;
 
-	for (guint i = 0; i < t->stmts->len && !r->len; i++) {
+	for (guint i = 0; i < t->stmts->len && d->cls == DIV_NONE; i++) {
 		const tr_stmt *s = &g_array_index(t->stmts, tr_stmt, i);
-		char *st = stmt_text(t, s, NULL);
 		done++;
+		d->index = i;
+		d->kind = s->kind;
+		d->line = s->line;
+		gboolean full = FALSE;
 		if (!tr_is_observation(s->kind)) {
-			/* Run it everywhere, then compare results and state. */
-			for (guint k = 0; k < n && !r->len; k++)
-				if (!targets[k]->ops->exec(targets[k], t, s, &res[k], &err)) {
-					g_string_append_printf(r, "%s:%d: %s failed at: %s\n  %s\n", t->filename, s->line,
-					                       targets[k]->name, st, err->message);
+			/* targets[0]'s state over the statement's own ranges, before it. */
+			g_array_set_size(own, 0);
+			full = !stmt_ranges(t, s, NULL, 0, own) || full_every == 1 || (i + 1) % full_every == 0 ||
+			       i == last_op;
+			if (cheap_before && own->len) {
+				snap_ranges_normalize(own);
+				if (!targets[0]->snapshot_window(targets[0], t, (const snap_range *)(void *)own->data,
+				                                      own->len, &d->before, &err))
 					g_clear_error(&err);
+			}
+			/* Run it everywhere, then compare results and state. */
+			for (guint k = 0; k < n && d->cls == DIV_NONE; k++) {
+				if (!targets[k]->ops->exec(targets[k], t, s, &res[k], &err)) {
+					set_failure(d, k, DIV_FAIL_EXEC, err->message);
+					g_clear_error(&err);
+				} else {
+					d->ran[k] = TRUE;
 				}
-			gboolean failed = r->len > 0;
-			for (guint k = 1; k < n && !r->len; k++)
+			}
+			gboolean failed = d->cls != DIV_NONE;
+			for (guint k = 1; k < n && d->cls == DIV_NONE; k++)
 				if (!tr_result_equal(&res[0], &res[k])) {
-					g_string_append_printf(r, "%s:%d: results differ: %s\n", t->filename, s->line, st);
-					for (guint j = 0; j < n; j++) {
-						char *rt = result_text(t, s->kind, &res[j]);
-						g_string_append_printf(r, "  %-8s => %s\n", targets[j]->name, rt);
-						g_free(rt);
-					}
+					d->cls = DIV_RESULT;
+					d->target = k;
+					d->results_differ = TRUE;
 				}
+			/* The ranges to compare: what each target knows it changed and
+			 * what the statement names. */
+			g_array_set_size(ranges, 0);
+			if (!full && !failed) {
+				full = !stmt_ranges(t, s, res, n, ranges);
+				for (guint k = 0; k < n && !full; k++)
+					if (targets[k]->changed) {
+						const snap_range *c;
+						guint nc = targets[k]->changed(targets[k], &c);
+						g_array_append_vals(ranges, c, nc);
+					}
+				snap_ranges_normalize(ranges);
+			}
+			const snap_range *rv = (const snap_range *)(void *)ranges->data;
 			/* The state after it, also when the results differ: it tells what
 			 * the different results did. */
-			gboolean results_differ = r->len > 0 && !failed;
 			gboolean snapped = !failed;
-			for (guint k = 0; k < n && snapped; k++)
-				if (!targets[k]->ops->snapshot(targets[k], t, &snaps[k], &err)) {
-					if (!results_differ)
-						g_string_append_printf(r, "%s:%d: %s failed to report its state after: %s\n  %s\n",
-						                       t->filename, s->line, targets[k]->name, st, err->message);
+			for (guint k = 0; k < n && snapped; k++) {
+				gboolean ok;
+				if (full)
+					ok = targets[k]->ops->snapshot(targets[k], t, &snaps[k], &err);
+				else if (targets[k]->snapshot_window)
+					ok = targets[k]->snapshot_window(targets[k], t, rv, ranges->len, &snaps[k], &err);
+				else if ((ok = targets[k]->ops->snapshot(targets[k], t, &scratch, &err)))
+					snapshot_window_extract(&snaps[k], &scratch, rv, ranges->len);
+				if (!ok) {
+					if (!d->results_differ)
+						set_failure(d, k, DIV_FAIL_STATE, err->message);
 					g_clear_error(&err);
 					snapped = FALSE;
 				}
+			}
 			for (guint k = 1; k < n && snapped; k++) {
-				char *d = snapshot_diff_labeled(&snaps[0], targets[0]->name, &snaps[k], targets[k]->name, t);
-				if (d) {
-					if (results_differ) {
-						g_string_append(r, "  and the state differs after it:\n");
-					} else {
-						char *sr = stmt_text(t, s, &res[0]);
-						g_string_append_printf(r, "%s:%d: state differs after: %s\n", t->filename, s->line, sr);
-						g_free(sr);
+				char *diff = snapshot_diff_labeled(&snaps[0], targets[0]->name, &snaps[k], targets[k]->name, t);
+				if (diff) {
+					g_free(diff);
+					if (!d->results_differ) {
+						d->cls = DIV_STATE;
+						d->target = k;
 					}
-					append_indented(r, d, results_differ ? "    " : "  ");
-					g_free(d);
+					take_state(d, snaps, n, full, ranges);
 					break;
 				}
 			}
 		} else {
-			for (guint k = 0; k < n && !r->len; k++) {
+			for (guint k = 0; k < n && d->cls == DIV_NONE; k++) {
 				g_ptr_array_set_size(obs[k], 0);
 				if (!targets[k]->ops->observe(targets[k], t, s, obs[k], &err)) {
-					g_string_append_printf(r, "%s:%d: %s failed at: %s\n  %s\n", t->filename, s->line,
-					                       targets[k]->name, st, err->message);
+					set_failure(d, k, DIV_FAIL_EXEC, err->message);
 					g_clear_error(&err);
 				}
 			}
 			guint at;
-			for (guint k = 1; k < n && !r->len; k++)
+			for (guint k = 1; k < n && d->cls == DIV_NONE; k++)
 				if (!lines_equal(obs[0], obs[k], &at)) {
-					g_string_append_printf(r, "%s:%d: observation differs at its line %u: %s\n", t->filename,
-					                       s->line, at + 1, st);
+					d->cls = DIV_OBSERVATION;
+					d->target = k;
+					d->obs_line = at;
+					d->obs = g_new0(char *, n + 1);
 					for (guint j = 0; j < n; j++)
-						g_string_append_printf(r, "  %-8s | %s\n", targets[j]->name, line_or_none(obs[j], at));
+						d->obs[j] = g_strdup(line_or_none(obs[j], at));
 				}
 		}
-		if (!r->len && opt && opt->check) {
-			char *c = check_targets(t, s, targets, n);
-			if (c) {
-				g_string_append(r, c);
-				g_free(c);
+		if (d->cls == DIV_NONE && opt && opt->check) {
+			gboolean local = !tr_is_observation(s->kind) && !full;
+			gsize nv = 0;
+			guint k = check_targets(targets, n, local ? (const snap_range *)(void *)ranges->data : NULL,
+			                        ranges->len, violations, &nv);
+			if (k < n) {
+				d->cls = DIV_CHECK;
+				d->target = k;
+				d->nviolations = nv;
+				d->detail = g_strdup(violations->str);
 			}
 		}
-		g_free(st);
 	}
+	d->have_before = d->cls != DIV_NONE && d->index < t->stmts->len && cheap_before &&
+	                 !tr_is_observation(g_array_index(t->stmts, tr_stmt, d->index).kind) && own->len;
+	if (!d->have_before)
+		snapshot_clear(&d->before);
 
 	for (guint k = 0; k < n; k++) {
 		snapshot_free(&snaps[k]);
 		g_ptr_array_unref(obs[k]);
 	}
+	snapshot_free(&scratch);
 	g_free(obs);
 	g_free(snaps);
-	g_free(res);
+	g_array_unref(ranges);
+	g_array_unref(own);
+	g_string_free(violations, TRUE);
 	if (stmts_run)
 		*stmts_run += done;
-	if (!r->len) {
-		g_string_free(r, TRUE);
+	if (d->cls == DIV_NONE)
 		return DIFF_SAME;
-	}
-	*report = g_string_free(r, FALSE);
+	d->report = divergence_render(d, t);
 	return DIFF_DIVERGED;
+}
+
+char *divergence_render(const divergence *d, const trace *t)
+{
+	if (d->cls == DIV_NONE)
+		return NULL;
+	GString *r = g_string_new(NULL);
+	if (d->failure == DIV_FAIL_START) {
+		g_string_append_printf(r, "%s:0: %s failed to start: %s\n", t->filename, d->names[d->target], d->detail);
+		return g_string_free(r, FALSE);
+	}
+	const tr_stmt *s = &g_array_index(t->stmts, tr_stmt, d->index);
+	char *st = stmt_text(t, s, NULL);
+	switch (d->cls) {
+	case DIV_FAILURE:
+		if (d->failure == DIV_FAIL_STATE)
+			g_string_append_printf(r, "%s:%d: %s failed to report its state after: %s\n  %s\n", t->filename,
+			                       s->line, d->names[d->target], st, d->detail);
+		else
+			g_string_append_printf(r, "%s:%d: %s failed at: %s\n  %s\n", t->filename, s->line,
+			                       d->names[d->target], st, d->detail);
+		break;
+	case DIV_RESULT:
+	case DIV_STATE:
+		if (d->cls == DIV_RESULT) {
+			g_string_append_printf(r, "%s:%d: results differ: %s\n", t->filename, s->line, st);
+			for (guint j = 0; j < d->ntargets; j++) {
+				char *rt = result_text(t, s->kind, &d->results[j]);
+				g_string_append_printf(r, "  %-8s => %s\n", d->names[j], rt);
+				g_free(rt);
+			}
+		}
+		if (d->have_state) {
+			char *diff = snapshot_diff_labeled(&d->after[0], d->names[0], &d->after[d->target],
+			                                   d->names[d->target], t);
+			if (d->cls == DIV_RESULT) {
+				g_string_append(r, "  and the state differs after it:\n");
+			} else {
+				char *sr = stmt_text(t, s, &d->results[0]);
+				g_string_append_printf(r, "%s:%d: state differs after: %s\n", t->filename, s->line, sr);
+				g_free(sr);
+			}
+			append_indented(r, diff ? diff : "", d->cls == DIV_RESULT ? "    " : "  ");
+			g_free(diff);
+		}
+		break;
+	case DIV_OBSERVATION:
+		g_string_append_printf(r, "%s:%d: observation differs at its line %u: %s\n", t->filename, s->line,
+		                       d->obs_line + 1, st);
+		for (guint j = 0; j < d->ntargets; j++)
+			g_string_append_printf(r, "  %-8s | %s\n", d->names[j], d->obs[j]);
+		break;
+	case DIV_CHECK:
+		g_string_append_printf(r, "%s:%d: %s: mm_check found %zu violation%s after: %s\n", t->filename, s->line,
+		                       d->names[d->target], (size_t)d->nviolations, d->nviolations == 1 ? "" : "s", st);
+		append_indented(r, d->detail, "  ");
+		break;
+	default:
+		break;
+	}
+	g_free(st);
+	return g_string_free(r, FALSE);
+}
+
+void divergence_clear(divergence *d)
+{
+	if (d->after)
+		for (guint k = 0; k < d->ntargets; k++)
+			snapshot_free(&d->after[k]);
+	g_free(d->after);
+	if (d->ranges)
+		g_array_unref(d->ranges);
+	snapshot_free(&d->before);
+	g_strfreev(d->names);
+	g_strfreev(d->obs);
+	g_free(d->ran);
+	g_free(d->results);
+	g_free(d->detail);
+	g_free(d->report);
+	guint index = d->index;
+	memset(d, 0, sizeof(*d));
+	d->index = index;
+}
+
+diff_status diff_run(const trace *t, target *const *targets, guint n, const diff_options *opt, char **report,
+                     guint64 *stmts_run)
+{
+	divergence d;
+	diff_status st = diff_run_data(t, targets, n, opt, &d, stmts_run);
+	*report = d.report;
+	d.report = NULL;
+	divergence_clear(&d);
+	return st;
 }
 
 /* ---- Replay ---------------------------------------------------------------------- */
@@ -357,7 +608,7 @@ diff_status replay_run(const trace *t, target *tg, const replay_options *opt, GS
 			}
 		}
 		if (opt->check) {
-			char *c = check_targets(t, s, &tg, 1);
+			char *c = check_report(t, s, tg);
 			if (c) {
 				g_string_append(failures, c);
 				g_free(c);

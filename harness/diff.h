@@ -15,10 +15,80 @@ typedef enum diff_status {
 	DIFF_NOT_APPLICABLE = 3, /* the trace's profile does not match a target's: nothing was run */
 } diff_status;
 
+/* Comparison is incremental: after each operation the targets' results,
+ * then their states over the ranges the statement may have changed -- the
+ * union of what each target knows it changed (the in-process targets: every
+ * VMA record that appeared or went, exactly) and of the statement's own
+ * ranges (its range, mremap's old and new ranges, each target's resulting
+ * address; 2 MiB blocks for what can fault in memory), each VMA touching
+ * them compared whole (its record) and its pages inside them; see
+ * snapshot.h. The whole state is compared after the last operation of the
+ * trace, after every full_every-th statement, and after statements whose
+ * effect reaches other VMAs of the same object (MADV_REMOVE). mm_check runs
+ * likewise: locally (mm_check_ranges) over the same ranges, wholly at the
+ * same points. */
+#define DIFF_FULL_EVERY_DEFAULT 32
+
 typedef struct diff_options {
 	gboolean check; /* run mm_check on every model target after every statement */
 	const tr_profile *profile; /* the command line's --profile (keys a trace without them asks for), or NULL */
+	guint full_every; /* 0: DIFF_FULL_EVERY_DEFAULT; 1: the whole state after every statement; G_MAXUINT: at the end only */
 } diff_options;
+
+typedef enum div_class {
+	DIV_NONE = 0,
+	DIV_RESULT,      /* "results differ" */
+	DIV_STATE,       /* "state differs after" */
+	DIV_OBSERVATION, /* "observation differs" */
+	DIV_CHECK,       /* mm_check found a violation */
+	DIV_FAILURE,     /* a target failed (died, refused, failed to start) */
+} div_class;
+
+typedef enum div_failure {
+	DIV_FAIL_NONE = 0,
+	DIV_FAIL_START, /* failed to start */
+	DIV_FAIL_EXEC,  /* failed at an operation or observation */
+	DIV_FAIL_STATE, /* failed to report its state after an operation */
+} div_failure;
+
+/* A divergence as data: the diff engine fills it, and the text report,
+ * the HTML report, the shrinker's classification and the fuzzers' crash
+ * signature are renderings of it. */
+typedef struct divergence {
+	div_class cls;  /* DIV_NONE: every target agreed */
+	tr_kind kind;   /* the statement it happened at (undefined for a start failure) */
+	guint index;    /* that statement's index in the trace; G_MAXUINT for a start failure */
+	int line;       /* its line */
+	guint target;   /* the target that differs from targets[0] (or failed, or broke mm_check) */
+	div_failure failure;
+	guint ntargets;
+	char **names;        /* the targets' names */
+	gboolean *ran;       /* per target: results[k] holds its result */
+	tr_result *results;  /* per target */
+	gboolean results_differ;
+	/* The states after the statement, per target, over the ranges compared
+	 * (a window, or everything when full); have_state when they differ. */
+	gboolean have_state, full;
+	snapshot *after;
+	GArray *ranges; /* snap_range: the window compared (empty when full) */
+	/* targets[0]'s state before the statement over the statement's own
+	 * ranges, when it could take it cheaply (an in-process target). */
+	gboolean have_before;
+	snapshot before;
+	guint obs_line;   /* DIV_OBSERVATION: the line (0-based) that differs */
+	char **obs;       /* DIV_OBSERVATION: each target's line there */
+	char *detail;     /* DIV_FAILURE: the target's message; DIV_CHECK: the violations */
+	gsize nviolations;
+	char *report;     /* the text rendering (divergence_render) */
+} divergence;
+
+/* Runs t like diff_run and fills *d (divergence_clear it): DIV_NONE when
+ * every target agreed. */
+diff_status diff_run_data(const trace *t, target *const *targets, guint n, const diff_options *opt, divergence *d,
+                          guint64 *stmts_run);
+void divergence_clear(divergence *d);
+/* The text report of d, as diff_run gives it (g_free). */
+char *divergence_render(const divergence *d, const trace *t);
 
 /* A trace whose profile (with the command line's) does not match one of the
  * targets is not run: DIFF_NOT_APPLICABLE, and the report says which key

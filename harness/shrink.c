@@ -48,66 +48,22 @@ const char *div_class_name(div_class cls)
 	return "unknown";
 }
 
-/* The class from the first line of diff_run's report:
- * "FILE:LINE: results differ: ...", "FILE:LINE: state differs after: ...",
- * "FILE:LINE: observation differs ...", "FILE:LINE: T: mm_check found ...",
- * "FILE:LINE: T failed ...". */
-static div_class classify(const trace *t, const char *report)
-{
-	const char *p = report;
-	size_t fl = strlen(t->filename);
-	if (strncmp(p, t->filename, fl) == 0 && p[fl] == ':')
-		p += fl + 1;
-	while (g_ascii_isdigit(*p))
-		p++;
-	if (*p == ':')
-		p++;
-	while (*p == ' ')
-		p++;
-	const char *nl = strchr(p, '\n');
-	char *first = nl ? g_strndup(p, (gsize)(nl - p)) : g_strdup(p);
-	div_class cls = DIV_FAILURE;
-	if (g_str_has_prefix(first, "results differ"))
-		cls = DIV_RESULT;
-	else if (g_str_has_prefix(first, "state differs"))
-		cls = DIV_STATE;
-	else if (g_str_has_prefix(first, "observation differs"))
-		cls = DIV_OBSERVATION;
-	else if (strstr(first, "mm_check found"))
-		cls = DIV_CHECK;
-	g_free(first);
-	return cls;
-}
-
 gboolean divergence_find(const trace *t, target *const *targets, guint n, gboolean check, divergence *d)
 {
-	memset(d, 0, sizeof(*d));
 	diff_options opt = {.check = check};
 	guint64 run = 0;
-	char *report = NULL;
 	/* A trace that is not applicable on a target shows no divergence. */
-	if (diff_run(t, targets, n, &opt, &report, &run) != DIFF_DIVERGED) {
-		g_free(report);
+	if (diff_run_data(t, targets, n, &opt, d, &run) != DIFF_DIVERGED) {
+		divergence_clear(d);
+		d->cls = DIV_NONE;
 		d->index = G_MAXUINT;
 		return FALSE;
 	}
-	d->report = report ? report : g_strdup("(no report)\n");
-	d->cls = classify(t, d->report);
-	if (run == 0 || run > t->stmts->len) { /* a target failed to start */
+	if (d->failure == DIV_FAIL_START) {
 		d->index = G_MAXUINT;
 		d->kind = TR_MMAP;
-		d->cls = DIV_FAILURE;
-	} else {
-		d->index = (guint)run - 1;
-		d->kind = g_array_index(t->stmts, tr_stmt, d->index).kind;
 	}
 	return TRUE;
-}
-
-void divergence_clear(divergence *d)
-{
-	g_free(d->report);
-	d->report = NULL;
 }
 
 gboolean divergence_same(const divergence *a, const divergence *b)

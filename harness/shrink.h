@@ -16,26 +16,9 @@
 #include "target.h"
 #include "trace.h"
 
-typedef enum div_class {
-	DIV_NONE = 0,
-	DIV_RESULT,      /* "results differ" */
-	DIV_STATE,       /* "state differs after" */
-	DIV_OBSERVATION, /* "observation differs" */
-	DIV_CHECK,       /* mm_check found a violation */
-	DIV_FAILURE,     /* a target failed (died, refused, failed to start) */
-} div_class;
-
-typedef struct divergence {
-	div_class cls;  /* DIV_NONE: every target agreed */
-	tr_kind kind;   /* the statement it happened at (undefined for a start failure) */
-	guint index;    /* that statement's index in the trace; G_MAXUINT for a start failure */
-	char *report;   /* diff_run's report (g_free), NULL when none */
-} divergence;
-
 /* Runs t on the targets and classifies the first divergence. Returns TRUE
  * when there is one. d->report must be freed with divergence_clear. */
 gboolean divergence_find(const trace *t, target *const *targets, guint n, gboolean check, divergence *d);
-void divergence_clear(divergence *d);
 gboolean divergence_same(const divergence *a, const divergence *b);
 /* "result-difference", "state-difference", ... */
 const char *div_class_name(div_class cls);

@@ -61,7 +61,17 @@ int snapshot_has_room(const snapshot *s, uint64_t npages)
 void snapshot_add_vma(snapshot *s, const snap_vma *v, const guint8 *pages)
 {
 	snap_vma copy = *v;
-	guint n = (guint)((v->end - v->start) >> MM_PAGE_SHIFT);
+	copy.page_lo = v->start;
+	copy.page_hi = v->end;
+	snapshot_add_vma_window(s, &copy, pages);
+}
+
+void snapshot_add_vma_window(snapshot *s, const snap_vma *v, const guint8 *pages)
+{
+	snap_vma copy = *v;
+	if (copy.page_hi <= copy.page_lo)
+		copy.page_lo = copy.page_hi = v->start;
+	guint n = (guint)((copy.page_hi - copy.page_lo) >> MM_PAGE_SHIFT);
 	copy.first_page = s->pages->len;
 	g_array_append_val(s->vmas, copy);
 	if (pages) {
@@ -90,7 +100,9 @@ static const snap_vma *find_vma(const snapshot *s, uint64_t addr)
 
 static mm_page_state vma_page(const snapshot *s, const snap_vma *v, uint64_t addr)
 {
-	guint i = v->first_page + (guint)((addr - v->start) >> MM_PAGE_SHIFT);
+	if (addr < v->page_lo || addr >= v->page_hi)
+		return (mm_page_state)SNAP_PAGE_UNKNOWN;
+	guint i = v->first_page + (guint)((addr - v->page_lo) >> MM_PAGE_SHIFT);
 	return i < s->pages->len ? (mm_page_state)g_array_index(s->pages, guint8, i) : MM_PAGE_NONE;
 }
 
@@ -102,9 +114,37 @@ mm_page_state snapshot_page(const snapshot *s, uint64_t addr)
 
 /* ---- Rendering ------------------------------------------------------------------ */
 
+/* Lowercase hex, at least mindigits digits (printf's %0Nx without printf:
+ * the observations of every statement go through here). */
+static void append_hex(GString *out, uint64_t v, int mindigits)
+{
+	char buf[17];
+	int n = 0;
+	do {
+		buf[16 - n++] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	while (n < mindigits && n < 16)
+		buf[16 - n++] = '0';
+	g_string_append_len(out, buf + 17 - n, n);
+}
+
+static void append_dec(GString *out, uint64_t v)
+{
+	char buf[20];
+	int n = 0;
+	do {
+		buf[19 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	g_string_append_len(out, buf + 20 - n, n);
+}
+
 static void render_range(GString *out, uint64_t start, uint64_t end)
 {
-	g_string_append_printf(out, "%08" G_GINT64_MODIFIER "x-%08" G_GINT64_MODIFIER "x", start, end);
+	append_hex(out, start, 8);
+	g_string_append_c(out, '-');
+	append_hex(out, end, 8);
 }
 
 static void render_flags(GString *out, uint64_t flags)
@@ -143,7 +183,11 @@ static void render_maps_line(GString *out, const trace *t, const snap_vma *v, ui
 	char perms[5];
 	mm_format_perms(v->flags, perms);
 	render_range(out, v->start, v->end);
-	g_string_append_printf(out, " %.4s %08" G_GINT64_MODIFIER "x ", perms, v->offset);
+	g_string_append_c(out, ' ');
+	g_string_append_len(out, perms, 4);
+	g_string_append_c(out, ' ');
+	append_hex(out, v->offset, 8);
+	g_string_append_c(out, ' ');
 	render_backing(out, t, v, shmem_no);
 }
 
@@ -164,7 +208,8 @@ void snapshot_render_vma(GString *out, const snapshot *s, const trace *t, const 
 		uint64_t j = i + 1;
 		while (j < n && (guint8)vma_page(s, v, v->start + (j << MM_PAGE_SHIFT)) == st)
 			j++;
-		g_string_append_printf(out, "%c%" G_GINT64_MODIFIER "u", st < 5 ? page_letters[st] : '?', j - i);
+		g_string_append_c(out, st < 5 ? page_letters[st] : '?');
+		append_dec(out, j - i);
 		i = j;
 	}
 }
@@ -199,10 +244,13 @@ static void add_line(GPtrArray *lines, GString *g)
 
 static void print_page_addr(GString *out, const trace *t, uint64_t a)
 {
-	if (t && a >= t->arena_base && a - t->arena_base < t->arena_size)
-		g_string_append_printf(out, "+0x%" G_GINT64_MODIFIER "x", a - t->arena_base);
-	else
-		g_string_append_printf(out, "0x%" G_GINT64_MODIFIER "x", a);
+	if (t && a >= t->arena_base && a - t->arena_base < t->arena_size) {
+		g_string_append(out, "+0x");
+		append_hex(out, a - t->arena_base, 1);
+	} else {
+		g_string_append(out, "0x");
+		append_hex(out, a, 1);
+	}
 }
 
 void snapshot_render(const snapshot *s, const trace *t, const tr_stmt *obs, GPtrArray *lines)
@@ -217,7 +265,8 @@ void snapshot_render(const snapshot *s, const trace *t, const tr_stmt *obs, GPtr
 			end = (end + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1);
 		for (uint64_t a = start; a < end; a += MM_PAGE_SIZE) {
 			print_page_addr(g, t, a);
-			g_string_append_printf(g, " %s", tr_page_state_name(snapshot_page(s, a)));
+			g_string_append_c(g, ' ');
+			g_string_append(g, tr_page_state_name(snapshot_page(s, a)));
 			add_line(lines, g);
 			if (a + MM_PAGE_SIZE < a)
 				break;
@@ -466,7 +515,15 @@ char *snapshot_diff_labeled(const snapshot *a, const char *la, const snapshot *b
 			}
 			break;
 		}
-		for (uint64_t p = va->start; p < va->end; p += MM_PAGE_SIZE) {
+		/* Equal records: compare the pages both hold, at once when equal. */
+		uint64_t plo = MAX(va->page_lo, vb->page_lo), phi = MIN(va->page_hi, vb->page_hi);
+		if (plo >= phi)
+			continue;
+		const guint8 *ra = &g_array_index(a->pages, guint8, va->first_page) + ((plo - va->page_lo) >> MM_PAGE_SHIFT);
+		const guint8 *rb = &g_array_index(b->pages, guint8, vb->first_page) + ((plo - vb->page_lo) >> MM_PAGE_SHIFT);
+		if (memcmp(ra, rb, (size_t)((phi - plo) >> MM_PAGE_SHIFT)) == 0)
+			continue;
+		for (uint64_t p = plo; p < phi; p += MM_PAGE_SIZE) {
 			mm_page_state pa = vma_page(a, va, p), pb = vma_page(b, vb, p);
 			if (pa != pb) {
 				GString *addr = g_string_new(NULL);
@@ -495,6 +552,74 @@ char *snapshot_diff_labeled(const snapshot *a, const char *la, const snapshot *b
 		return NULL;
 	}
 	return g_string_free(out, FALSE);
+}
+
+/* ---- Windows ------------------------------------------------------------------------ */
+
+static gint range_cmp(gconstpointer a, gconstpointer b)
+{
+	const snap_range *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+void snap_ranges_normalize(GArray *ranges)
+{
+	if (ranges->len < 2)
+		return;
+	g_array_sort(ranges, range_cmp);
+	guint o = 0;
+	for (guint i = 1; i < ranges->len; i++) {
+		snap_range *last = &g_array_index(ranges, snap_range, o);
+		const snap_range *r = &g_array_index(ranges, snap_range, i);
+		if (r->lo <= last->hi + 2 * SNAP_WINDOW_MARGIN && last->hi + 2 * SNAP_WINDOW_MARGIN > last->hi) {
+			last->hi = MAX(last->hi, r->hi);
+		} else {
+			o++;
+			g_array_index(ranges, snap_range, o) = *r;
+		}
+	}
+	g_array_set_size(ranges, o + 1);
+}
+
+gboolean snap_window_hull(uint64_t start, uint64_t end, const snap_range *r, guint nr, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t l = UINT64_MAX, h = 0;
+	for (guint i = 0; i < nr; i++) {
+		uint64_t a = MAX(start, r[i].lo), b = MIN(end, r[i].hi);
+		if (a < b) {
+			l = MIN(l, a);
+			h = MAX(h, b);
+		}
+	}
+	if (l >= h)
+		return FALSE;
+	*lo = l;
+	*hi = h;
+	return TRUE;
+}
+
+void snapshot_window_extract(snapshot *out, const snapshot *full, const snap_range *r, guint nr)
+{
+	snapshot_clear(out);
+	guint nv = full->vmas->len;
+	for (guint i = 0; i < nv; i++) {
+		const snap_vma *v = &g_array_index(full->vmas, snap_vma, i);
+		gboolean in = FALSE;
+		for (guint k = 0; k < nr && !in; k++)
+			in = v->start < r[k].hi + SNAP_WINDOW_MARGIN && v->end + SNAP_WINDOW_MARGIN > r[k].lo;
+		if (!in)
+			continue;
+		snap_vma w = *v;
+		uint64_t lo, hi;
+		if (!snap_window_hull(MAX(v->start, v->page_lo), MIN(v->end, v->page_hi), r, nr, &lo, &hi))
+			lo = hi = v->start;
+		w.page_lo = lo;
+		w.page_hi = hi;
+		const guint8 *pages = lo < hi ? &g_array_index(full->pages, guint8, v->first_page) +
+		                                        ((lo - v->page_lo) >> MM_PAGE_SHIFT)
+		                              : NULL;
+		snapshot_add_vma_window(out, &w, pages);
+	}
 }
 
 char *snapshot_diff(const snapshot *a, const snapshot *b, const trace *t)

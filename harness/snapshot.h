@@ -15,13 +15,29 @@ typedef struct snap_vma {
 	uint64_t offset;  /* the maps offset column, bytes (0 for private anon) */
 	mm_backing backing;
 	uint32_t object;  /* FILE: file index + 1 in the trace; SHMEM: N of shmem:N (listing order); ANON: 0 */
-	guint first_page; /* index into snapshot.pages of this VMA's first page */
+	guint first_page; /* index into snapshot.pages of this VMA's first page held */
+	/* The pages held: [page_lo, page_hi) (a window snapshot holds only the
+	 * part inside its ranges); 0, 0 when filled by snapshot_add_vma from a
+	 * caller that does not set them: the whole VMA. */
+	uint64_t page_lo, page_hi;
 } snap_vma;
+
+/* One range of addresses, [lo, hi). */
+typedef struct snap_range {
+	uint64_t lo, hi;
+} snap_range;
 
 typedef struct snapshot {
 	GArray *vmas;  /* snap_vma, in address order */
 	GArray *pages; /* guint8 mm_page_state, for every page of every VMA, in order */
 } snapshot;
+
+/* A window snapshot (the diff engine's incremental comparison) holds, for
+ * sorted disjoint ranges R, every VMA overlapping some [lo - 4K, hi + 4K) of
+ * R -- its whole record -- and the states of its pages inside R only (the
+ * hull of its parts inside R). A page not held reads as SNAP_PAGE_UNKNOWN. */
+#define SNAP_PAGE_UNKNOWN 5
+#define SNAP_WINDOW_MARGIN MM_PAGE_SIZE
 
 void snapshot_init(snapshot *s);
 void snapshot_clear(snapshot *s);
@@ -52,5 +68,15 @@ mm_page_state snapshot_page(const snapshot *s, uint64_t addr);
 /* One VMA as a `state` line (without "| "); shmem_no is its N in shmem:N. */
 void snapshot_render_vma(GString *out, const snapshot *s, const trace *t, const snap_vma *v, uint32_t shmem_no,
                          gboolean with_pages);
+
+/* Sorts and merges ranges (those closer than 2 margins become one). */
+void snap_ranges_normalize(GArray *ranges);
+/* The window of full over ranges (normalized) into out. */
+void snapshot_window_extract(snapshot *out, const snapshot *full, const snap_range *r, guint nr);
+/* The page hull of one VMA [start, end) inside ranges: FALSE when none. */
+gboolean snap_window_hull(uint64_t start, uint64_t end, const snap_range *r, guint nr, uint64_t *lo, uint64_t *hi);
+/* Appends a VMA with the page states of [v->page_lo, v->page_hi) (pages holds
+ * that many, or NULL: none present). */
+void snapshot_add_vma_window(snapshot *s, const snap_vma *v, const guint8 *pages);
 
 #endif

@@ -35,6 +35,16 @@ struct target {
 	tr_profile base_profile; /* adaptable: every key (the documented default until set) */
 	tr_profile announced;    /* live: the keys it announced (none: it announced nothing) */
 	GPtrArray *profile_how;  /* live: its "KEY: how it was found" texts, or NULL */
+	/* Optional (the incremental comparison, diff.h): a window snapshot over
+	 * sorted disjoint ranges (snapshot.h); NULL: the engine takes a full
+	 * snapshot and cuts the window out of it. */
+	gboolean (*snapshot_window)(target *tg, const trace *t, const snap_range *r, guint nr, snapshot *snap,
+	                            GError **error);
+	/* Optional: the ranges whose VMAs the last exec changed, exactly (every
+	 * VMA record that appeared or disappeared, old and new); NULL: the
+	 * target does not know, and the engine derives them from the statement.
+	 * Returns how many; *out points to them until the next exec. */
+	guint (*changed)(target *tg, const snap_range **out);
 };
 
 /* "model", "naive", "kernel", "exec:COMMAND". NULL and *error if unknown. */
@@ -63,6 +73,8 @@ gboolean target_is_model(const target *tg);
 /* Runs mm_check on a model target; appends one line per violation to
  * report (may be NULL) and returns how many there are (0 for other targets). */
 size_t target_model_check(target *tg, GString *report);
+/* The same in mm_check_ranges' local mode, over sorted disjoint ranges. */
+size_t target_model_check_ranges(target *tg, const snap_range *r, guint nr, GString *report);
 
 /* Exec targets: how long to wait for an answer (default 10 s, or
  * $MMREF_EXEC_TIMEOUT seconds). No effect on other targets. */

@@ -11,9 +11,15 @@ typedef struct api_priv {
 	GArray *file_ids; /* int: the id of trace file i+1 */
 	GArray *vmas;     /* mm_vma_info scratch */
 	GArray *pages;    /* guint8 scratch */
+	/* The exact changes of the last exec: the VMA records before and after
+	 * it (mm_vma_info over the arena) and the ranges of those that differ. */
+	GArray *before, *after;
+	GArray *changed; /* snap_range */
+	uint64_t lo, hi; /* the arena */
 } api_priv;
 
 static api_priv *priv_of(const target *tg) { return tg->priv; }
+static void list_vmas(api_priv *p, GArray *a);
 
 static void drop_mm(api_priv *p)
 {
@@ -68,7 +74,70 @@ static gboolean api_start(target *tg, const trace *t, GError **error)
 		drop_mm(p);
 		return FALSE;
 	}
+	p->lo = t->arena_base;
+	p->hi = arena_end;
+	list_vmas(p, p->before);
+	g_array_set_size(p->changed, 0);
 	return TRUE;
+}
+
+/* The VMA records over the arena into a (mm_vma_info). */
+static void list_vmas(api_priv *p, GArray *a)
+{
+	g_array_set_size(a, MAX(a->len, 256)); /* not cleared: a capacity */
+	size_t n = p->api->vmas(p->mm, p->lo, p->hi, (mm_vma_info *)(void *)a->data, a->len);
+	if (n > a->len) {
+		g_array_set_size(a, (guint)n);
+		n = p->api->vmas(p->mm, p->lo, p->hi, (mm_vma_info *)(void *)a->data, a->len);
+	}
+	g_array_set_size(a, (guint)n);
+}
+
+static gboolean vma_info_equal(const mm_vma_info *a, const mm_vma_info *b)
+{
+	return a->start == b->start && a->end == b->end && a->flags == b->flags && a->pgoff == b->pgoff &&
+	       a->backing == b->backing && a->object == b->object;
+}
+
+static void add_changed(api_priv *p, const mm_vma_info *v)
+{
+	snap_range r = {v->start, v->end};
+	g_array_append_val(p->changed, r);
+}
+
+/* After an exec: every record of before not in after and of after not in
+ * before (a merge walk by start address). */
+static void note_changes(api_priv *p)
+{
+	g_array_set_size(p->changed, 0);
+	list_vmas(p, p->after);
+	const mm_vma_info *a = (const mm_vma_info *)(const void *)p->before->data;
+	const mm_vma_info *b = (const mm_vma_info *)(const void *)p->after->data;
+	guint na = p->before->len, nb = p->after->len, i = 0, j = 0;
+	while (i < na || j < nb) {
+		if (i < na && j < nb && a[i].start == b[j].start) {
+			if (!vma_info_equal(&a[i], &b[j])) {
+				add_changed(p, &a[i]);
+				add_changed(p, &b[j]);
+			}
+			i++;
+			j++;
+		} else if (j >= nb || (i < na && a[i].start < b[j].start)) {
+			add_changed(p, &a[i++]);
+		} else {
+			add_changed(p, &b[j++]);
+		}
+	}
+	GArray *tmp = p->before;
+	p->before = p->after;
+	p->after = tmp;
+}
+
+static guint api_changed(target *tg, const snap_range **out)
+{
+	api_priv *p = priv_of(tg);
+	*out = (const snap_range *)(const void *)p->changed->data;
+	return p->changed->len;
 }
 
 static gboolean need_mm(target *tg, GError **error)
@@ -143,20 +212,17 @@ static gboolean api_exec(target *tg, const trace *t, const tr_stmt *s, tr_result
 		            tr_kind_name(s->kind));
 		return FALSE;
 	}
+	note_changes(p);
 	return TRUE;
 }
 
-static gboolean api_snapshot(target *tg, const trace *t, snapshot *snap, GError **error)
+/* The snapshot of the VMAs in p->vmas[0..n): whole (r NULL) or the window
+ * of ranges r[0..nr). */
+static gboolean fill_snapshot(target *tg, const trace *t, size_t n, const snap_range *r, guint nr,
+                              snapshot *snap, GError **error)
 {
-	if (!need_mm(tg, error))
-		return FALSE;
+	(void)t;
 	api_priv *p = priv_of(tg);
-	uint64_t lo = t->arena_base, hi = t->arena_base + t->arena_size;
-	size_t n = p->api->vmas(p->mm, lo, hi, (mm_vma_info *)(void *)p->vmas->data, p->vmas->len);
-	if (n > p->vmas->len) {
-		g_array_set_size(p->vmas, (guint)n);
-		n = p->api->vmas(p->mm, lo, hi, (mm_vma_info *)(void *)p->vmas->data, p->vmas->len);
-	}
 	snapshot_clear(snap);
 	uint64_t visible = snapshot_visible_vmflags();
 	GHashTable *shmem = NULL;
@@ -187,7 +253,12 @@ static gboolean api_snapshot(target *tg, const trace *t, snapshot *snap, GError 
 			}
 			v.object = GPOINTER_TO_UINT(no);
 		}
-		uint64_t npages64 = (vi->end - vi->start) >> MM_PAGE_SHIFT;
+		uint64_t plo = vi->start, phi = vi->end;
+		if (r && !snap_window_hull(vi->start, vi->end, r, nr, &plo, &phi))
+			plo = phi = vi->start;
+		v.page_lo = plo;
+		v.page_hi = phi;
+		uint64_t npages64 = (phi - plo) >> MM_PAGE_SHIFT;
 		/* One page state per page: a huge mapping (with --max-arena raised)
 		 * is refused rather than exhausting memory. */
 		if (!snapshot_has_room(snap, npages64)) {
@@ -202,12 +273,63 @@ static gboolean api_snapshot(target *tg, const trace *t, snapshot *snap, GError 
 		}
 		guint npages = (guint)npages64;
 		g_array_set_size(p->pages, npages);
-		p->api->pages(p->mm, vi->start, npages, (uint8_t *)(void *)p->pages->data);
-		snapshot_add_vma(snap, &v, (const guint8 *)p->pages->data);
+		if (npages)
+			p->api->pages(p->mm, plo, npages, (uint8_t *)(void *)p->pages->data);
+		snapshot_add_vma_window(snap, &v, (const guint8 *)p->pages->data);
 	}
 	if (shmem)
 		g_hash_table_unref(shmem);
 	return TRUE;
+}
+
+static gboolean api_snapshot(target *tg, const trace *t, snapshot *snap, GError **error)
+{
+	if (!need_mm(tg, error))
+		return FALSE;
+	api_priv *p = priv_of(tg);
+	uint64_t lo = t->arena_base, hi = t->arena_base + t->arena_size;
+	size_t n = p->api->vmas(p->mm, lo, hi, (mm_vma_info *)(void *)p->vmas->data, p->vmas->len);
+	if (n > p->vmas->len) {
+		g_array_set_size(p->vmas, (guint)n);
+		n = p->api->vmas(p->mm, lo, hi, (mm_vma_info *)(void *)p->vmas->data, p->vmas->len);
+	}
+	return fill_snapshot(tg, t, n, NULL, 0, snap, error);
+}
+
+/* The VMAs overlapping the ranges widened by the margin (sorted, each once),
+ * then their pages inside the ranges. */
+static gboolean api_snapshot_window(target *tg, const trace *t, const snap_range *r, guint nr, snapshot *snap,
+                                    GError **error)
+{
+	if (!need_mm(tg, error))
+		return FALSE;
+	api_priv *p = priv_of(tg);
+	uint64_t alo = t->arena_base, ahi = t->arena_base + t->arena_size;
+	size_t n = 0;
+	for (guint k = 0; k < nr; k++) {
+		uint64_t lo = MAX(alo, r[k].lo > SNAP_WINDOW_MARGIN ? r[k].lo - SNAP_WINDOW_MARGIN : 0);
+		uint64_t hi = MIN(ahi, r[k].hi + SNAP_WINDOW_MARGIN);
+		if (lo >= hi)
+			continue;
+		for (;;) {
+			size_t room = p->vmas->len - n;
+			size_t got = p->api->vmas(p->mm, lo, hi, (mm_vma_info *)(void *)p->vmas->data + n, room);
+			if (got <= room) {
+				/* Drop the ones the previous range already listed. */
+				const mm_vma_info *all = (const mm_vma_info *)(const void *)p->vmas->data;
+				size_t skip = 0;
+				while (skip < got && n && all[n + skip].start <= all[n - 1].start)
+					skip++;
+				if (skip)
+					memmove((mm_vma_info *)(void *)p->vmas->data + n,
+					        (mm_vma_info *)(void *)p->vmas->data + n + skip, (got - skip) * sizeof(mm_vma_info));
+				n += got - skip;
+				break;
+			}
+			g_array_set_size(p->vmas, (guint)(n + got));
+		}
+	}
+	return fill_snapshot(tg, t, n, r, nr, snap, error);
 }
 
 gboolean target_observe_from_snapshot(target *tg, const trace *t, const tr_stmt *s, GPtrArray *lines,
@@ -229,6 +351,9 @@ static void api_destroy(target *tg)
 	g_array_unref(p->file_ids);
 	g_array_unref(p->vmas);
 	g_array_unref(p->pages);
+	g_array_unref(p->before);
+	g_array_unref(p->after);
+	g_array_unref(p->changed);
 	g_free(p);
 }
 
@@ -249,7 +374,12 @@ target *target_api_new(const mm_api *api, const char *name)
 	p->vmas = g_array_sized_new(FALSE, TRUE, sizeof(mm_vma_info), 64);
 	g_array_set_size(p->vmas, 64);
 	p->pages = g_array_new(FALSE, TRUE, sizeof(guint8));
+	p->before = g_array_sized_new(FALSE, FALSE, sizeof(mm_vma_info), 256);
+	p->after = g_array_sized_new(FALSE, FALSE, sizeof(mm_vma_info), 256);
+	p->changed = g_array_new(FALSE, TRUE, sizeof(snap_range));
 	tg->ops = &api_ops;
+	tg->snapshot_window = api_snapshot_window;
+	tg->changed = api_changed;
 	tg->name = g_strdup(name);
 	tg->priv = p;
 	tg->adapts_profile = TRUE;

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "pagetable.h"
 
 struct report {
 	mm_violation *out;
@@ -156,5 +157,122 @@ size_t mm_check(const mm_state *mm, mm_violation *out, size_t cap)
 			if (v->vm_flags & MM_VM_SOFTDIRTY)
 				report(&r, 17, v, "VM_SOFTDIRTY without CONFIG_MEM_SOFT_DIRTY");
 	pt_check(mm, report_cb, &r);
+	return r.n;
+}
+
+/* ---- The local mode ------------------------------------------------------- */
+
+/* I11..I13 for the entries under [lo, hi): the per-entry rules of pt_check
+ * (model/pages.c), entry by entry through pg_lookup. The frame-level rules
+ * (I14 map counts, I15 table format of the whole tree, I16 leaks) are global:
+ * mm_check only. */
+static void check_entry(struct report *r, const mm_state *mm, const struct vma **vp, uint64_t e, uint64_t at,
+                        unsigned level, uint64_t zero, uint64_t hzero)
+{
+	uint64_t step = level == 2 ? MM_PMD_SIZE : PAGE_SIZE;
+	const struct vma *v = *vp;
+	if (!v || at < v->vm_start || at >= v->vm_end)
+		*vp = v = vt_lookup(&mm->vt, at);
+	if (!v || at + step > v->vm_end) {
+		report(r, 11, v, "entry outside every VMA");
+		return;
+	}
+	if (!lx_present(e)) {
+		if (level != 1 || e != LX_GUARD_MARKER)
+			report(r, 12, v, "unknown non-present entry");
+		return;
+	}
+	uint64_t f = v->vm_flags;
+	uint64_t pfn = lx_pfn(e, level == 2 ? PG_PMD_PFN_MASK : PG_PFN_MASK);
+	if (lx_protnone(e) != !(f & MM_VM_ACCESS_FLAGS))
+		report(r, 12, v, "PROT_NONE encoding disagrees with the VMA");
+	if ((e & X86_P) && !(e & X86_US))
+		report(r, 12, v, "user page without U/S");
+	if ((e & X86_RW) && !(f & MM_VM_WRITE))
+		report(r, 12, v, "RW without VM_WRITE");
+	if ((e & X86_RW) && !(f & MM_VM_SHARED) && !pg_is_anon(mm, pfn))
+		report(r, 12, v, "RW on a non-anonymous page of a private VMA");
+	if ((e & X86_P) && !!(e & X86_XD) != !(f & MM_VM_EXEC))
+		report(r, 12, v, "NX disagrees with VM_EXEC");
+	if ((pfn == zero || pfn == hzero) && (e & X86_RW))
+		report(r, 13, v, "zero page mapped writable");
+	if (pfn == hzero && !mm->cfg.zero_page)
+		report(r, 13, v, "zero page mapped under zero_page=off");
+	if (pfn == hzero && !mm->cfg.thp_zero_page)
+		report(r, 13, v, "huge zero page mapped under thp_zero_page=off");
+}
+
+static void check_entries(struct report *r, const mm_state *mm, uint64_t lo, uint64_t hi)
+{
+	mm_state *m = (mm_state *)mm; /* pg_words: read only here */
+	const uint64_t *w = pg_words(m);
+	uint64_t zero = pg_zero_pfn(mm), hzero = pg_huge_zero_pfn(mm);
+	const struct vma *v = NULL;
+	for (uint64_t va = lo & PAGE_MASK; va < hi;) {
+		unsigned level = 0;
+		uint64_t wi = pg_lookup(mm, va, &level);
+		if (!wi) { /* no table here: on to the next PMD */
+			va = (va | (MM_PMD_SIZE - 1)) + 1;
+			continue;
+		}
+		/* A huge leaf, or the entries of one PTE table up to hi. */
+		uint64_t at = level == 2 ? va & ~(MM_PMD_SIZE - 1) : va;
+		uint64_t step = level == 2 ? MM_PMD_SIZE : PAGE_SIZE;
+		uint64_t pmd_end = (va | (MM_PMD_SIZE - 1)) + 1;
+		uint64_t stop = level == 2 ? at + MM_PMD_SIZE : (pmd_end < hi ? pmd_end : hi);
+		if (stop < at)
+			stop = UINT64_MAX;
+		for (; at < stop; at += step, wi++) {
+			uint64_t e = w[wi];
+			if (lx_none(e))
+				continue;
+			check_entry(r, mm, &v, e, at, level, zero, hzero);
+		}
+		if (stop <= va)
+			break;
+		va = stop;
+	}
+}
+
+size_t mm_check_ranges(const mm_state *mm, const uint64_t (*ranges)[2], size_t nranges, mm_violation *out,
+                       size_t cap)
+{
+	struct report r = {.out = out, .cap = cap};
+	for (size_t k = 0; k < nranges; k++) {
+		uint64_t lo = ranges[k][0] > PAGE_SIZE ? ranges[k][0] - PAGE_SIZE : 0;
+		uint64_t hi = ranges[k][1] + PAGE_SIZE < ranges[k][1] ? UINT64_MAX : ranges[k][1] + PAGE_SIZE;
+		if (lo >= hi)
+			continue;
+		/* The VMAs overlapping the widened range and one on each side. */
+		const struct vma *v = vt_find(&mm->vt, lo);
+		const struct vma *first = v && v->node.prev ? v->node.prev : v;
+		if (!v)
+			first = vt_last(&mm->vt);
+		for (const struct vma *x = first; x; x = x->node.next) {
+			const struct vma *prev = x->node.prev;
+			if (x->vm_start >= x->vm_end || offset_in_page(x->vm_start) || offset_in_page(x->vm_end) ||
+			    x->vm_end > MM_TASK_SIZE)
+				report(&r, 6, x, "bad bounds");
+			if (prev && prev->vm_end > x->vm_start)
+				report(&r, 1, x, "overlaps or precedes the VMA before it");
+			if (prev && prev->node.next != x)
+				report(&r, 2, x, "list links disagree");
+			check_flags(&r, x);
+			if (!mm->cfg.soft_dirty && (x->vm_flags & MM_VM_SOFTDIRTY))
+				report(&r, 17, x, "VM_SOFTDIRTY without CONFIG_MEM_SOFT_DIRTY");
+			if (x->vm_start >= hi)
+				break; /* the one after */
+		}
+		check_entries(&r, mm, ranges[k][0], ranges[k][1]);
+	}
+	if (mm->vt.count > mm->cfg.max_map_count + 1)
+		report(&r, 7, NULL, "map_count %zu exceeds max_map_count + 1", mm->vt.count);
+	for (unsigned i = 0; i < mm->n_touched; i++) {
+		const struct vma *b = vt_lookup(&mm->vt, mm->touched[i]);
+		const struct vma *a = b ? b->node.prev : NULL;
+		if (a && b && b->vm_start == mm->touched[i] && could_merge(a, b))
+			report(&r, 9, b, "mergeable with the VMA before it (%#llx-%#llx) after the last operation",
+			       (unsigned long long)a->vm_start, (unsigned long long)a->vm_end);
+	}
 	return r.n;
 }

@@ -12,6 +12,7 @@
 #include "gen.h"
 #include "snapshot.h"
 #include "target.h"
+#include "target_internal.h"
 #include "trace.h"
 
 static trace *parse(const char *text)
@@ -486,6 +487,137 @@ static void test_snapshot_render_parse(void)
 	trace_free(t);
 }
 
+
+/* ---- The incremental comparison: a planted divergence outside the statement's range ---- */
+
+/* A model whose mprotect, after doing its work, plants an effect elsewhere:
+ * PLANT_NEIGHBOUR mprotects the first page of the VMA that now holds
+ * addr - 4K (a merged neighbour split at its far end, 64K away);
+ * PLANT_FAR mprotects one page in the middle of the VMA two VMAs after the
+ * range (a split of a VMA the statement never named). */
+enum { PLANT_NONE, PLANT_NEIGHBOUR, PLANT_FAR };
+static int plant_mode;
+static mm_api planted_api;
+
+static int planted_mprotect(void *mm, uint64_t addr, uint64_t len, uint64_t prot)
+{
+	int r = mm_mprotect(mm, addr, len, prot);
+	mm_vma_info v[4];
+	if (plant_mode == PLANT_NEIGHBOUR && mm_vmas(mm, addr - 4096, addr, v, 1) == 1)
+		mm_mprotect(mm, v[0].start, 4096, MM_PROT_READ);
+	if (plant_mode == PLANT_FAR && mm_vmas(mm, addr + len, UINT64_MAX, v, 4) >= 2) {
+		uint64_t mid = v[1].start + ((v[1].end - v[1].start) / 2 & ~4095ull);
+		mm_mprotect(mm, mid, 4096, MM_PROT_READ | MM_PROT_WRITE);
+	}
+	return r;
+}
+
+static target *planted_target(int mode)
+{
+	target *model = target_model_new();
+	planted_api = *target_api_of(model);
+	target_free(model);
+	planted_api.mprotect = planted_mprotect;
+	plant_mode = mode;
+	return target_api_new(&planted_api, "planted");
+}
+
+static void run_planted(const char *text, int mode, guint want_index, gboolean without_changed)
+{
+	trace *t = parse(text);
+	target *tv[2] = {target_model_new(), planted_target(mode)};
+	if (without_changed)
+		tv[1]->changed = NULL; /* as a target that cannot say what it changed */
+	divergence d;
+	diff_options opt = {0}; /* the default: whole state every 32 statements and at the end */
+	diff_status st = diff_run_data(t, tv, 2, &opt, &d, NULL);
+	if (g_test_verbose())
+		g_printerr("%s", d.report ? d.report : "(agree)\n");
+	g_assert_cmpint(st, ==, DIFF_DIVERGED);
+	g_assert_cmpint(d.cls, ==, DIV_STATE);
+	g_assert_cmpuint(d.target, ==, 1);
+	g_assert_true(d.have_state);
+	if (without_changed) {
+		/* Found later (by a later statement's window or the whole
+		 * comparison at the end), not at the statement that caused it. */
+		g_assert_cmpuint(d.index, >, want_index);
+	} else {
+		/* Found by the incremental comparison at the statement. */
+		g_assert_cmpuint(d.index, ==, want_index);
+		g_assert_false(d.full);
+		g_assert_true(d.have_before);
+	}
+	char *again = divergence_render(&d, t);
+	g_assert_cmpstr(again, ==, d.report);
+	g_free(again);
+	divergence_clear(&d);
+	target_free(tv[0]);
+	target_free(tv[1]);
+	trace_free(t);
+}
+
+static void test_incremental_planted(void)
+{
+	/* A merge with a neighbour: mprotect of B to A's protection merges them;
+	 * the plant splits the merged VMA at its far end (64K below the range). */
+	static const char merge[] = "mmtrace 1\n"
+	                            "mmap +0 64K rw- private,anon,fixed\n"
+	                            "mmap +64K 8K r-- private,anon,fixed\n"
+	                            "mprotect +64K 8K rw-\n" /* statement 2 */
+	                            "mmap +1M 8K rw- private,anon,fixed\n"
+	                            "touch +1M w\n"
+	                            "munmap +1M 4K\n";
+	run_planted(merge, PLANT_NEIGHBOUR, 2, FALSE);
+	/* A split two VMAs away: mprotect of B; the plant splits D (B, C, D). */
+	static const char far[] = "mmtrace 1\n"
+	                          "mmap +0 8K rw- private,anon,fixed\n"
+	                          "mmap +16K 8K rw- private,anon,fixed\n"
+	                          "mmap +32K 8K rw- private,anon,fixed\n"
+	                          "mmap +48K 16K r-- private,anon,fixed\n"
+	                          "mprotect +16K 8K r--\n" /* statement 4 */
+	                          "mmap +1M 8K rw- private,anon,fixed\n"
+	                          "touch +1M w\n"
+	                          "munmap +1M 4K\n";
+	run_planted(far, PLANT_FAR, 4, FALSE);
+	/* The control: a target that cannot say what it changed leaves the far
+	 * split to a later comparison. */
+	run_planted(far, PLANT_FAR, 4, TRUE);
+	/* Every N statements: --full-every 1 finds it where the window does. */
+	trace *t = parse(far);
+	target *tv[2] = {target_model_new(), planted_target(PLANT_FAR)};
+	tv[1]->changed = NULL;
+	divergence d;
+	diff_options opt = {.full_every = 1};
+	g_assert_cmpint(diff_run_data(t, tv, 2, &opt, &d, NULL), ==, DIFF_DIVERGED);
+	g_assert_cmpuint(d.index, ==, 4);
+	g_assert_true(d.full);
+	divergence_clear(&d);
+	target_free(tv[0]);
+	target_free(tv[1]);
+	trace_free(t);
+}
+
+/* Agreement is unchanged by the incremental comparison: the hand traces and
+ * generated ones agree whatever full_every is, and mm_check's local mode
+ * finds nothing the whole one does not. */
+static void test_incremental_agrees(void)
+{
+	target *tv[2] = {target_model_new(), target_naive_new()};
+	for (guint fe = 1; fe <= 64; fe *= 8)
+		for (guint seed = 1; seed <= 60; seed++) {
+			trace *t = gen_trace(seed, 60, "gen.trace");
+			diff_options opt = {.check = TRUE, .full_every = fe};
+			char *report = NULL;
+			diff_status st = diff_run(t, tv, 2, &opt, &report, NULL);
+			if (st != DIFF_SAME)
+				g_error("seed %u full_every %u:\n%s", seed, fe, report);
+			g_free(report);
+			trace_free(t);
+		}
+	target_free(tv[0]);
+	target_free(tv[1]);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -499,5 +631,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/diff/over-serve", test_diff_over_serve);
 	g_test_add_func("/diff/cli", test_cli);
 	g_test_add_func("/snapshot/render-parse", test_snapshot_render_parse);
+	g_test_add_func("/diff/incremental/planted", test_incremental_planted);
+	g_test_add_func("/diff/incremental/agrees", test_incremental_agrees);
 	return g_test_run();
 }

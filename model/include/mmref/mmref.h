@@ -284,6 +284,16 @@ typedef struct mm_violation {
 } mm_violation;
 /* Every broken invariant, up to cap written; returns the total found. */
 size_t mm_check(const mm_state *mm, mm_violation *out, size_t cap);
+/* The local mode: the invariants of the neighbourhood of each range
+ * [ranges[i][0], ranges[i][1]) -- bounds, order, links and flags of the VMAs
+ * overlapping it (widened by a page) and of one VMA on each side; the merge
+ * rule at every boundary the last operation touched; the page-table entries
+ * under the range (I11..I13, whole 2 MiB blocks) -- and map_count. What only
+ * the whole can show (tree balance and gaps, reference counts, locked_vm,
+ * frame map counts, leaks) is left to mm_check, which a caller runs at the
+ * end and every so many operations. */
+size_t mm_check_ranges(const mm_state *mm, const uint64_t (*ranges)[2], size_t nranges, mm_violation *out,
+                       size_t cap);
 
 /* ---- The allocation seam ---------------------------------------------------- */
 /* Make the n-th allocation from now fail (1 = the next one); 0 disarms.
