@@ -50,14 +50,20 @@ static inline unsigned rank(const struct vt_node *x, uint64_t addr)
 	return i;
 }
 
+static inline uint64_t max2(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+/* The largest gap in x (unused slots hold gap 0): a tree of maxima, four
+ * levels of independent compares rather than a chain of sixteen. */
 static inline uint64_t max_gap(const struct vt_node *x)
 {
-	uint64_t g = 0;
+	const uint64_t *g = x->gap;
+	uint64_t a = max2(max2(g[0], g[1]), max2(g[2], g[3]));
+	uint64_t b = max2(max2(g[4], g[5]), max2(g[6], g[7]));
+	uint64_t c = max2(max2(g[8], g[9]), max2(g[10], g[11]));
+	uint64_t d = max2(max2(g[12], g[13]), max2(g[14], g[15]));
 
-	/* unused slots hold gap 0 */
-	for (unsigned i = 0; i < VT_SLOTS; i++)
-		g = x->gap[i] > g ? x->gap[i] : g;
-	return g;
+	_Static_assert(VT_SLOTS == 16, "max_gap() reads 16 slots");
+	return max2(max2(a, b), max2(c, d));
 }
 
 static inline uint64_t last_key(const struct vt_node *x) { return x->key[x->n - 1]; }
