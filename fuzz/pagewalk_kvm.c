@@ -118,7 +118,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		x->cr3 = (c.base_pfn + (r & 1)) << 12;
 		uint64_t va = 0;
 		for (unsigned l = 4; l >= 1; l--)
-			va |= (uint64_t)wc_idx[((r >> (1 + 3 * (4 - l))) & 7) % WC_NIDX] << X86_LEVEL_SHIFT(l);
+			va |= (uint64_t)wc_idx[((r >> (1 + 3 * (4 - l))) & 7) % WC_NIDX]
+			      << X86_LEVEL_SHIFT(l);
 		va |= (r >> 16) & 0xfff;
 		if (va & (1ull << 47))
 			va |= 0xffff000000000000ull;

@@ -357,7 +357,8 @@ static int take_snapshot(tc_checker *c, const mm_state *mm, const trace *t, cons
 	if (root == AREA_FULL) {
 		/* Drop the partial copy (the guest never saw it), run what is
 		 * pending, and start over in an empty area. */
-		memset(c->mirror + start * X86_PT_ENTRIES, 0, (c->next_pfn - start) * X86_PT_ENTRIES * sizeof(uint64_t));
+		memset(c->mirror + start * X86_PT_ENTRIES, 0,
+		       (c->next_pfn - start) * X86_PT_ENTRIES * sizeof(uint64_t));
 		c->next_pfn = start;
 		if ((rc = flush(c)) < 0)
 			return rc;

@@ -358,6 +358,7 @@ int main(int argc, char **argv)
 	if (getenv("MMREF_KERNEL_VERBOSE"))
 		fprintf(stderr, "mmref-kernel: %u VMAs of its own outside the arena; PFNs %s\n", arena_own_vma_count(),
 		        observe_pfns_visible() ? "visible" : "hidden");
+	/* Not harness/serve.c's loop: that one allocates, and nothing may map inside the arena. */
 	lr_status st;
 	while ((st = lr_next(&in)) != LR_EOF) {
 		if (st == LR_TOOLONG)

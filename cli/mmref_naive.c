@@ -3,9 +3,12 @@
  *
  * This is the worked example for implementers: replace the naive_* calls
  * with your own implementation and `mmref diff --targets model,exec:./yours`
- * checks it. It reuses the harness's line parser (trace_parser_feed), its
- * result printer and its snapshot renderer, so all this file does is the
- * protocol loop and the mapping from statements to system calls:
+ * checks it. It is a target (harness/target.h: start, exec, snapshot) served
+ * by the harness's protocol loop (harness/serve.c, the loop `mmref serve`
+ * runs), which parses each line (trace_parser_feed), prints the results and
+ * renders the snapshots; all this file does is the mapping from statements
+ * to system calls and from the naive address space to a snapshot. The
+ * protocol, as serve.h has it:
  *
  *   mmtrace 1 / arena / file   echoed; the next operation starts afresh
  *   operation                  "STATEMENT => RESULT"
@@ -13,13 +16,13 @@
  *   bad line                   "# error: WHAT"
  *   every answer               ends with an empty line
  */
-#define _GNU_SOURCE
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "naive.h"
+#include "serve.h"
 #include "snapshot.h"
+#include "target.h"
 #include "trace.h"
 
 typedef struct session {
@@ -34,6 +37,7 @@ static gboolean session_start(session *ss, const trace *t)
 {
 	if (ss->mm)
 		naive_destroy(ss->mm);
+	ss->mm = NULL;
 	g_array_set_size(ss->file_ids, 0);
 	mm_config cfg;
 	mm_config_default(&cfg);
@@ -141,32 +145,38 @@ static void take_snapshot(session *ss, const trace *t, snapshot *snap)
 	g_free(vi);
 }
 
-/* The answer to one statement, without its closing empty line. */
-static void answer_stmt(session *ss, const trace *t, const tr_stmt *s, GString *out)
+/* ---- The target the protocol loop drives ---- */
+
+static gboolean naive_start(target *tg, const trace *t, GError **error)
 {
-	if (!ss->mm && !session_start(ss, t)) {
-		g_string_append(out, "# error: cannot create the address space\n");
-		return;
+	if (!session_start(tg->priv, t)) {
+		g_set_error_literal(error, TRACE_ERROR, TRACE_ERROR_TARGET, "cannot create the address space");
+		return FALSE;
 	}
-	trace_print_stmt(out, t, s, false);
-	if (!tr_is_observation(s->kind)) {
-		tr_result r = run_op(ss, s);
-		g_string_append(out, " => ");
-		trace_print_result(out, t, s->kind, &r);
-		g_string_append_c(out, '\n');
-		return;
-	}
-	g_string_append_c(out, '\n');
-	snapshot snap;
-	snapshot_init(&snap);
-	take_snapshot(ss, t, &snap);
-	GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
-	snapshot_render(&snap, t, s, lines);
-	for (guint i = 0; i < lines->len; i++)
-		g_string_append_printf(out, "| %s\n", (const char *)g_ptr_array_index(lines, i));
-	g_ptr_array_unref(lines);
-	snapshot_free(&snap);
+	return TRUE;
 }
+
+static gboolean naive_exec(target *tg, const trace *t, const tr_stmt *s, tr_result *res, GError **error)
+{
+	(void)t;
+	(void)error;
+	*res = run_op(tg->priv, s);
+	return TRUE;
+}
+
+static gboolean naive_snapshot(target *tg, const trace *t, snapshot *snap, GError **error)
+{
+	(void)error;
+	take_snapshot(tg->priv, t, snap);
+	return TRUE;
+}
+
+static const target_ops naive_ops = {
+        .start = naive_start,
+        .exec = naive_exec,
+        .snapshot = naive_snapshot,
+        .observe = target_observe_from_snapshot, /* snapshot_render: maps, smaps, pages, state */
+};
 
 int main(int argc, char **argv)
 {
@@ -176,37 +186,8 @@ int main(int argc, char **argv)
 		return strcmp(argv[1], "--help") == 0 ? 0 : 2;
 	}
 	session ss = {.file_ids = g_array_new(FALSE, TRUE, sizeof(int))};
-	trace_parser *parser = trace_parser_new("<stdin>");
-	GString *out = g_string_new(NULL);
-	char *line = NULL;
-	size_t cap = 0;
-	while (getline(&line, &cap, stdin) >= 0) {
-		tr_stmt s;
-		const char *directive = NULL;
-		GError *err = NULL;
-		g_string_truncate(out, 0);
-		int r = trace_parser_feed(parser, line, &s, &directive, &err);
-		if (r < 0) {
-			g_string_append_printf(out, "# error: %s\n", err->message);
-			g_error_free(err);
-		} else if (r == 0) {
-			g_strchomp(line);
-			if (*line) /* directives and comments are echoed */
-				g_string_append_printf(out, "%s\n", line);
-			if (directive && ss.mm) { /* a new trace, arena or file: start afresh */
-				naive_destroy(ss.mm);
-				ss.mm = NULL;
-			}
-		} else {
-			answer_stmt(&ss, trace_parser_trace(parser), &s, out);
-		}
-		g_string_append_c(out, '\n'); /* every answer ends with an empty line */
-		fputs(out->str, stdout);
-		fflush(stdout);
-	}
-	free(line);
-	g_string_free(out, TRUE);
-	trace_parser_free(parser);
+	target tg = {.ops = &naive_ops, .name = "mmref-naive", .priv = &ss};
+	serve_run(&tg, stdin, stdout);
 	if (ss.mm)
 		naive_destroy(ss.mm);
 	g_array_unref(ss.file_ids);
