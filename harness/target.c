@@ -131,14 +131,24 @@ char *target_not_applicable(const target *tg, const trace *t, const tr_profile *
 	tr_profile want;
 	trace_wanted_profile(t, cli, &want);
 	if (tg->adapts_profile) {
-		/* One version's rules are modelled so far (docs/profiles.md). */
-		if (tr_profile_has(&want, TR_PK_KERNEL) && want.value[TR_PK_KERNEL] != MM_DEFAULT_KERNEL_VERSION) {
-			tr_profile have = {.set = 1u << TR_PK_KERNEL, .value[TR_PK_KERNEL] = MM_DEFAULT_KERNEL_VERSION};
-			char *a = tr_profile_item(&want, TR_PK_KERNEL), *b = tr_profile_item(&have, TR_PK_KERNEL);
-			char *why = g_strdup_printf("%s (%s implements %s only)", a, tg->name, b);
-			g_free(a);
-			g_free(b);
-			return why;
+		/* The versions whose rules are modelled (docs/versions.md): the
+		 * trace's own, else the one the run gives the model (a live
+		 * target's, e.g. vm:PATH booting another release). */
+		tr_profile run = {0};
+		if (tr_profile_has(&want, TR_PK_KERNEL))
+			run = want;
+		else if (tr_profile_has(&tg->base_profile, TR_PK_KERNEL))
+			run = tg->base_profile;
+		if (tr_profile_has(&run, TR_PK_KERNEL)) {
+			mm_config cfg;
+			mm_config_default(&cfg);
+			cfg.kernel_version = (unsigned)run.value[TR_PK_KERNEL];
+			if (!mm_config_supported(&cfg)) {
+				char *a = tr_profile_item(&run, TR_PK_KERNEL);
+				char *why = g_strdup_printf("%s (%s implements kernel=6.1, 6.12 and 6.18 only)", a, tg->name);
+				g_free(a);
+				return why;
+			}
 		}
 		return NULL;
 	}

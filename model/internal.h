@@ -80,8 +80,9 @@ struct mm_state {
 
 /* ---- The kernel profile (mm_config; docs/profiles-model.md) -------------- */
 /* Version rules: the one place a rule asks which kernel it is modelling.
- * Only 6.18 (618) is modelled; mm_config_supported() refuses the others, so
- * every rule below 6.18 or above it is to be added here, by version. */
+ * VERSION is MAJOR * 100 + MINOR. 6.1, 6.12 and 6.18 are modelled
+ * (mm_config_supported); each call names the commit or release that changed
+ * the rule it guards, and docs/versions.md lists them with a trace each. */
 static inline bool mm_kernel_at_least(const mm_state *mm, unsigned version)
 {
 	return mm->cfg.kernel_version >= version;

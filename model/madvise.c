@@ -227,8 +227,12 @@ static int madvise_populate(mm_state *mm, uint64_t start, uint64_t end, bool wri
 int mm_madvise(mm_state *mm, uint64_t start, uint64_t len, int64_t b)
 {
 	mm->n_touched = 0;
-	/* is_valid_madvise() */
+	/* is_valid_madvise(). MADV_GUARD_INSTALL/REMOVE came in 6.13,
+	 * 662df3e5c376 ("mm: madvise: implement lightweight guard page
+	 * mechanism"): before it they are unknown advice (docs/versions.md). */
 	if (!behavior_valid(b) || offset_in_page(start))
+		return -EINVAL;
+	if ((b == MM_MADV_GUARD_INSTALL || b == MM_MADV_GUARD_REMOVE) && !mm_kernel_at_least(mm, 613))
 		return -EINVAL;
 	uint64_t alen = PAGE_ALIGN(len);
 	if (len && !alen)

@@ -357,12 +357,15 @@ int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64
 	if (mm->vt.count > mm->cfg.max_map_count)
 		return -ENOMEM;
 
-	/* calc_vm_prot_bits() | calc_vm_flag_bits() | VM_MAY* */
+	/* calc_vm_prot_bits() | calc_vm_flag_bits() | VM_MAY*. MAP_STACK gives
+	 * VM_NOHUGEPAGE since 6.7, c4608d1bf7c6 ("mm: mmap: map MAP_STACK to
+	 * VM_NOHUGEPAGE"); before it, nothing (docs/versions.md). */
 	uint64_t vm_flags = (prot & MM_PROT_READ ? MM_VM_READ : 0) | (prot & MM_PROT_WRITE ? MM_VM_WRITE : 0) |
 	                    (prot & MM_PROT_EXEC ? MM_VM_EXEC : 0) |
 	                    (flags & MM_MAP_GROWSDOWN ? MM_VM_GROWSDOWN : 0) |
 	                    (flags & MM_MAP_LOCKED ? MM_VM_LOCKED : 0) | (flags & MM_MAP_SYNC ? MM_VM_SYNC : 0) |
-	                    (flags & MM_MAP_STACK ? MM_VM_NOHUGEPAGE : 0) | MM_VM_MAYREAD | MM_VM_MAYWRITE |
+	                    (flags & MM_MAP_STACK && mm_kernel_at_least(mm, 607) ? MM_VM_NOHUGEPAGE : 0) |
+	                    MM_VM_MAYREAD | MM_VM_MAYWRITE |
 	                    MM_VM_MAYEXEC;
 
 	bool shared_anon = !file && (flags & MM_MAP_TYPE) == MM_MAP_SHARED;
@@ -415,6 +418,11 @@ int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64
 			vm_flags |= MM_VM_SHARED | MM_VM_MAYSHARE;
 			break;
 		case MM_MAP_DROPPABLE:
+			/* 6.11, 9651fcedf7b9 ("mm: add MAP_DROPPABLE for designating
+			 * always lazily freeable mappings"); before it the type is
+			 * unknown: EINVAL (docs/versions.md). */
+			if (!mm_kernel_at_least(mm, 611))
+				return -EINVAL;
 			if ((flags & MM_MAP_LOCKED) || (vm_flags & MM_VM_GROWSDOWN))
 				return -EINVAL;
 			vm_flags |= MM_VM_DROPPABLE | MM_VM_NORESERVE | MM_VM_WIPEONFORK | MM_VM_DONTDUMP;

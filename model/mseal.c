@@ -16,6 +16,10 @@ static bool range_contains_unmapped(const mm_state *mm, uint64_t start, uint64_t
 int mm_mseal(mm_state *mm, uint64_t start, uint64_t len, uint64_t flags)
 {
 	mm->n_touched = 0;
+	/* The system call came in 6.10, 8be7258aad44 ("mseal: add mseal
+	 * syscall"): before it, ENOSYS (docs/versions.md). */
+	if (!mm_kernel_at_least(mm, 610))
+		return -ENOSYS;
 	if (flags)
 		return -EINVAL;
 	if (offset_in_page(start))

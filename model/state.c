@@ -30,9 +30,10 @@ void mm_config_default(mm_config *cfg)
 
 bool mm_config_supported(const mm_config *cfg)
 {
-	/* Version rules live behind mm_kernel_at_least() (internal.h); only
-	 * Linux 6.18 has been modelled and checked so far. */
-	return cfg->kernel_version == MM_DEFAULT_KERNEL_VERSION && cfg->thp_mode <= MM_THP_ALWAYS &&
+	/* Version rules live behind mm_kernel_at_least() (internal.h): Linux
+	 * 6.1, 6.12 and 6.18 are modelled and checked (docs/versions.md). */
+	bool version = cfg->kernel_version == 601 || cfg->kernel_version == 612 || cfg->kernel_version == 618;
+	return version && cfg->thp_mode <= MM_THP_ALWAYS &&
 	       cfg->overcommit <= 2;
 }
 

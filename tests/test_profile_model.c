@@ -534,7 +534,11 @@ static void test_kernel_version(void)
 	mm_config_default(&cfg);
 	g_assert_cmpuint(cfg.kernel_version, ==, 618);
 	g_assert_true(mm_config_supported(&cfg));
-	cfg.kernel_version = 612;
+	cfg.kernel_version = 612; /* docs/versions.md */
+	g_assert_true(mm_config_supported(&cfg));
+	cfg.kernel_version = 601;
+	g_assert_true(mm_config_supported(&cfg));
+	cfg.kernel_version = 606;
 	g_assert_false(mm_config_supported(&cfg));
 	mm_config_default(&cfg);
 	cfg.overcommit = 3;

@@ -162,4 +162,24 @@ nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write
 /* __mm_populate(start, len, ignore_errors): 0 or -EFAULT/-ENOMEM as gup reports */
 int nv_mm_populate(naive_mm *nm, uint64_t start, uint64_t len, bool ignore_errors);
 
+/* ---- kernel versions (profile kernel=6.1|6.12|6.18; docs/versions.md) ---- */
+/* Each feature with the release that brought it, read off the kernels'
+ * sources (Debian's linux-source-6.1 and -6.12, and 6.18). */
+typedef enum nv_feature {
+	NV_MAP_STACK_NOHUGEPAGE, /* 6.7: calc_vm_flag_bits() maps MAP_STACK to VM_NOHUGEPAGE */
+	NV_MSEAL,                /* 6.10: the mseal system call (ENOSYS before) */
+	NV_MAP_DROPPABLE,        /* 6.11: map type MAP_DROPPABLE (EINVAL before) */
+	NV_GUARD_REGIONS,        /* 6.13: MADV_GUARD_INSTALL/REMOVE (EINVAL before) */
+} nv_feature;
+static inline bool nv_has(const naive_mm *nm, nv_feature f)
+{
+	static const unsigned since[] = {
+		[NV_MAP_STACK_NOHUGEPAGE] = 607,
+		[NV_MSEAL] = 610,
+		[NV_MAP_DROPPABLE] = 611,
+		[NV_GUARD_REGIONS] = 613,
+	};
+	return nm->cfg.kernel_version >= since[f];
+}
+
 #endif

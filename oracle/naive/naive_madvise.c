@@ -477,6 +477,8 @@ int naive_madvise(naive_mm *nm, uint64_t start, uint64_t len_in, int64_t advice)
 	/* do_madvise() → madvise_checks */
 	if (!madvise_behavior_valid(advice))
 		return -EINVAL;
+	if ((advice == MM_MADV_GUARD_INSTALL || advice == MM_MADV_GUARD_REMOVE) && !nv_has(nm, NV_GUARD_REGIONS))
+		return -EINVAL;
 	if (start & ~NV_PAGE_MASK)
 		return -EINVAL;
 	uint64_t len = nv_page_align(len_in);
@@ -637,6 +639,8 @@ int naive_munlock(naive_mm *nm, uint64_t start, uint64_t len)
 
 int naive_mseal(naive_mm *nm, uint64_t start, uint64_t len_in, uint64_t flags)
 {
+	if (!nv_has(nm, NV_MSEAL))
+		return -ENOSYS; /* no such system call */
 	if (flags)
 		return -EINVAL;
 	if (start & ~NV_PAGE_MASK)

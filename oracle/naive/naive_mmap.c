@@ -393,7 +393,7 @@ int64_t naive_mmap(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t prot, uin
 		vm_flags |= MM_VM_LOCKED;
 	if (flags & MM_MAP_SYNC)
 		vm_flags |= MM_VM_SYNC;
-	if (flags & MM_MAP_STACK)
+	if ((flags & MM_MAP_STACK) && nv_has(nm, NV_MAP_STACK_NOHUGEPAGE))
 		vm_flags |= MM_VM_NOHUGEPAGE;
 	vm_flags |= MM_VM_MAYREAD | MM_VM_MAYWRITE | MM_VM_MAYEXEC;
 
@@ -446,6 +446,8 @@ int64_t naive_mmap(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t prot, uin
 			vm_flags |= MM_VM_SHARED | MM_VM_MAYSHARE;
 			break;
 		case MM_MAP_DROPPABLE:
+			if (!nv_has(nm, NV_MAP_DROPPABLE))
+				return -EINVAL; /* an unknown map type */
 			if (flags & (MM_MAP_LOCKED | MM_MAP_HUGETLB))
 				return -EINVAL;
 			if (vm_flags & MM_VM_GROWSDOWN)
