@@ -157,7 +157,7 @@ FAKE_END_BAD=fuzz_pagewalk "$campaign" run --engine libfuzzer --time 4 --jobs 2 
   --dir "$d" >"$work/out" 2>&1
 rc=$?
 check "a fuzzer that ends badly: exit 1" [ $rc -eq 1 ]
-check "... named" grep -q "pagewalk/log ended with status 3" "$work/out"
+check "... named" grep -q "pagewalk/log ended with status 3 " "$work/out"
 check "... nothing left running" [ "$(tagged "$d")" -eq 0 ]
 
 # ---- triage -------------------------------------------------------------------------------------
