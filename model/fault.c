@@ -206,6 +206,11 @@ static bool huge_pmd_fault(mm_state *mm, struct vma *v, uint64_t addr, bool writ
 			return true;
 		}
 		uint64_t pfn = lx_pfn(e, PG_PMD_PFN_MASK);
+		/* Before 6.13 ("mm: allocate THP on hugezeropage wp-fault"),
+		 * do_huge_pmd_wp_page() split the huge zero PMD into zero PTEs
+		 * and the write copied one 4 KiB page (docs/versions.md). */
+		if (pfn == pg_huge_zero_pfn(mm) && !mm_kernel_at_least(mm, 613))
+			return false;
 		if (pfn == pg_huge_zero_pfn(mm)) {
 			/* do_huge_zero_wp_pmd() (6.13+): a THP replaces the
 			 * huge zero page [LIVE: write after read in an hg VMA

@@ -123,8 +123,12 @@ int64_t get_unmapped_area(mm_state *mm, const struct mm_object *obj, bool shared
 	/* Files here are shmem (memfd) and shared anonymous memory goes to
 	 * shmem_get_unmapped_area(); with shmem THP "never" both reduce to
 	 * the plain allocator. Private anonymous no-hint 2 MiB multiples get
-	 * THP alignment, whatever the THP mode. */
-	if (!obj && !shared_anon && !addr && mm->cfg.thp_enabled && len % MM_PMD_SIZE == 0)
+	 * THP alignment, whatever the THP mode: since 6.7, efa7df3e3bb5 ("mm:
+	 * align larger anonymous mappings on THP boundaries"; its 6.1-rc
+	 * version was reverted before 6.1), limited to PMD multiples by
+	 * d4148aeab412 (6.12). 6.1 places them like any other mapping. */
+	if (!obj && !shared_anon && !addr && mm->cfg.thp_enabled && len % MM_PMD_SIZE == 0 &&
+	    mm_kernel_at_least(mm, 607))
 		r = thp_get_unmapped_area(mm, len, flags);
 	else
 		r = topdown(mm, addr, len, pgoff, flags);

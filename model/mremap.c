@@ -330,11 +330,24 @@ int64_t mm_mremap(mm_state *mm, uint64_t addr, uint64_t old_len, uint64_t new_le
 		.addr = addr, .old_len = PAGE_ALIGN(old_len), .new_len = PAGE_ALIGN(new_len),
 		.flags = flags, .new_addr = new_addr,
 	};
+	/* Before 6.16 ("mm/mremap: check remap conditions earlier") the
+	 * system call looked the VMA at addr up (EFAULT) after the flag, addr
+	 * and new_len checks but before those of new_addr (6.1 and 6.12
+	 * mm/mremap.c: vma_lookup() before mremap_to()). docs/versions.md. */
+	if (!mm_kernel_at_least(mm, 616) &&
+	    !(r.flags & ~(uint64_t)(MM_MREMAP_FIXED | MM_MREMAP_MAYMOVE | MM_MREMAP_DONTUNMAP)) &&
+	    !offset_in_page(r.addr) && r.new_len && (!(r.flags & MM_MREMAP_FIXED) || (r.flags & MM_MREMAP_MAYMOVE)) &&
+	    (!(r.flags & MM_MREMAP_DONTUNMAP) || ((r.flags & MM_MREMAP_MAYMOVE) && r.old_len == r.new_len)) &&
+	    !vt_lookup(&mm->vt, r.addr))
+		return -EFAULT;
 	/* PAGE_ALIGN of a length near 2^64 wraps to 0, as in the kernel. */
 	int64_t res = check_params(mm, &r);
 	if (res)
 		return res;
-	if ((r.flags & MM_MREMAP_FIXED) && r.old_len == r.new_len) {
+	/* A move of several VMAs at once came in 6.17, d23cb648e365
+	 * ("mm/mremap: permit mremap() move of multiple VMAs"); before it a
+	 * same-size MREMAP_FIXED move is the one-VMA move of mremap_to(). */
+	if ((r.flags & MM_MREMAP_FIXED) && r.old_len == r.new_len && mm_kernel_at_least(mm, 617)) {
 		res = remap_move(mm, &r);
 	} else {
 		r.vma = vt_lookup(&mm->vt, r.addr);

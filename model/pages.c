@@ -1159,7 +1159,10 @@ static void split_anon_folio(mm_state *mm, uint64_t head)
 				if (pfn < head || pfn >= head + PMD_PAGES)
 					continue;
 				left--;
-				if (v->vm_flags & MM_VM_LOCKED)
+				/* Since 6.12 ("mm: remap unused subpages to shared
+				 * zeropage when splitting isolated thp"); before it
+				 * every subpage stays an anonymous page. */
+				if ((v->vm_flags & MM_VM_LOCKED) || !mm_kernel_at_least(mm, 612))
 					continue;
 				/* pte_mkspecial(pfn_pte(zero, vma->vm_page_prot)) */
 				pg_set_entry(mm, wi, 1, mk_entry(pt->zero_pfn, pg_vm_page_prot(v->vm_flags) | LX_PAGE_SPECIAL,

@@ -170,6 +170,12 @@ typedef enum nv_feature {
 	NV_MSEAL,                /* 6.10: the mseal system call (ENOSYS before) */
 	NV_MAP_DROPPABLE,        /* 6.11: map type MAP_DROPPABLE (EINVAL before) */
 	NV_GUARD_REGIONS,        /* 6.13: MADV_GUARD_INSTALL/REMOVE (EINVAL before) */
+	NV_ANON_THP_ALIGN,       /* 6.7: no-hint private anonymous 2 MiB multiples placed 2 MiB-aligned */
+	NV_MREMAP_CHECKS_EARLY,  /* 6.16: mremap checks new_addr before looking the VMA up (EFAULT) */
+	NV_MREMAP_MULTI_VMA,     /* 6.17: a same-size MREMAP_FIXED move may span several VMAs */
+	NV_SPLIT_TO_ZEROPAGE,    /* 6.12: a split anonymous THP maps its zero-filled pages to the zero page */
+	NV_HUGE_ZERO_WP_THP,     /* 6.13: a write to the huge zero page maps a THP (before: split, one page) */
+	NV_MPROTECT_UNACCOUNT,   /* by 6.12 (not in 6.1): removing write from an anon VMA without anon_vma drops VM_ACCOUNT */
 } nv_feature;
 static inline bool nv_has(const naive_mm *nm, nv_feature f)
 {
@@ -178,6 +184,12 @@ static inline bool nv_has(const naive_mm *nm, nv_feature f)
 		[NV_MSEAL] = 610,
 		[NV_MAP_DROPPABLE] = 611,
 		[NV_GUARD_REGIONS] = 613,
+		[NV_ANON_THP_ALIGN] = 607,
+		[NV_MREMAP_CHECKS_EARLY] = 616,
+		[NV_MREMAP_MULTI_VMA] = 617,
+		[NV_SPLIT_TO_ZEROPAGE] = 612,
+		[NV_HUGE_ZERO_WP_THP] = 613,
+		[NV_MPROTECT_UNACCOUNT] = 612,
 	};
 	return nm->cfg.kernel_version >= since[f];
 }

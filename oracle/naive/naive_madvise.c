@@ -134,7 +134,7 @@ static void thp_split(naive_mm *nm, uint32_t id)
 		nvma *w = nv_vma_at(nm, p->addr);
 		p->thp = 0;
 		p->lazyfree = false;
-		if (!(w && (w->flags & MM_VM_LOCKED)))
+		if (!(w && (w->flags & MM_VM_LOCKED)) && nv_has(nm, NV_SPLIT_TO_ZEROPAGE))
 			p->state = MM_PAGE_ZERO;
 	}
 }

@@ -147,7 +147,7 @@ int64_t nv_get_unmapped_area(naive_mm *nm, mm_backing backing, uint64_t addr, ui
 	if (backing == MM_BACKING_ANON)
 		pgoff = 0; /* "Always treat pgoff as zero for anonymous memory." */
 	if (backing == MM_BACKING_ANON && !(flags & MM_MAP_SHARED) && nm->cfg.thp_enabled && !addr &&
-	    len % NV_PMD == 0)
+	    len % NV_PMD == 0 && nv_has(nm, NV_ANON_THP_ALIGN))
 		r = thp_get_unmapped_area(nm, addr, len, pgoff, flags);
 	if (!r)
 		r = arch_get_unmapped_area_topdown(nm, addr, len, flags);

@@ -17,7 +17,8 @@ static int mprotect_fixup(naive_mm *nm, nvma *v, uint64_t start, uint64_t end, u
 		/* becoming writable from never-charged: VM_ACCOUNT */
 		if (!(oldflags & (MM_VM_ACCOUNT | MM_VM_WRITE | MM_VM_HUGETLB | MM_VM_SHARED | MM_VM_NORESERVE)))
 			newflags |= MM_VM_ACCOUNT;
-	} else if ((oldflags & MM_VM_ACCOUNT) && v->backing == MM_BACKING_ANON && !v->anon_vma) {
+	} else if ((oldflags & MM_VM_ACCOUNT) && v->backing == MM_BACKING_ANON && !v->anon_vma &&
+	           nv_has(nm, NV_MPROTECT_UNACCOUNT)) {
 		/* vma_is_anonymous() without an anon_vma gives the charge back */
 		newflags &= ~MM_VM_ACCOUNT;
 	}

@@ -273,6 +273,18 @@ int64_t naive_mremap(naive_mm *nm, uint64_t addr, uint64_t old_len, uint64_t new
 		return -EINVAL;
 	rm.old_len = nv_page_align(old_len);
 	rm.new_len = nv_page_align(new_len);
+	if (!nv_has(nm, NV_MREMAP_CHECKS_EARLY)) {
+		/* 6.1/6.12 sys_mremap: the remaining flag checks, !new_len, then
+		 * vma_lookup(addr) (EFAULT), and only then mremap_to()'s checks. */
+		if ((flags & MM_MREMAP_FIXED) && !(flags & MM_MREMAP_MAYMOVE))
+			return -EINVAL;
+		if ((flags & MM_MREMAP_DONTUNMAP) && (!(flags & MM_MREMAP_MAYMOVE) || rm.old_len != rm.new_len))
+			return -EINVAL;
+		if (!rm.new_len)
+			return -EINVAL;
+		if (!nv_vma_at(nm, addr))
+			return -EFAULT;
+	}
 	if (!rm.new_len || rm.new_len > NV_TASK_SIZE)
 		return -EINVAL;
 	if (implies_new_addr(&rm)) {
@@ -291,7 +303,7 @@ int64_t naive_mremap(naive_mm *nm, uint64_t addr, uint64_t old_len, uint64_t new
 	}
 
 	int64_t res;
-	if ((flags & MM_MREMAP_FIXED) && rm.old_len == rm.new_len) {
+	if ((flags & MM_MREMAP_FIXED) && rm.old_len == rm.new_len && nv_has(nm, NV_MREMAP_MULTI_VMA)) {
 		res = remap_move(nm, &rm); /* vrm_move_only() */
 	} else {
 		int err = check_prep_vma(nm, &rm);
