@@ -17,15 +17,8 @@
  * reproducible case), 2 bad usage, 3 /dev/kvm unusable (said on stderr).
  * Progress goes to stderr. docs/kvm-oracle.md describes the guest.
  *
- * Wiring (for cli/mmref.c, not done here): declare
- *     int cmd_walkcheck(int argc, char **argv);
- * and in the dispatcher, where argv[1] names the command,
- *     if (strcmp(argv[1], "walkcheck") == 0)
- *             return cmd_walkcheck(argc - 1, argv + 1);
- * (argv[0] is then "walkcheck"), plus a usage line:
- *     walkcheck [--seed N] [--cases N] [--case N]
- *           check the page walker against the naive walker and the MMU (KVM)
- * The mmref_kvm library is linked into mmref-cli by oracle/kvm/CMakeLists.txt.
+ * The drivers are harness/walkcheck/ (mmref_walkcheck, linked by
+ * cli/CMakeLists.txt) on the KVM oracle (oracle/kvm).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <glib.h>

@@ -15,9 +15,8 @@
  * Without a usable /dev/kvm every input is a no-op (said once on stderr).
  * With MMREF_FUZZ_CONTINUE=1 a disagreement is printed and the run goes on.
  *
- * Build wiring (fuzz/CMakeLists.txt is not this file's): add
- * fuzz_pagewalk_kvm to fuzz_targets; oracle/kvm/CMakeLists.txt links
- * mmref_kvm into the target fuzz_fuzz_pagewalk_kvm when it exists.
+ * fuzz/CMakeLists.txt links it with mmref_walkcheck (harness/walkcheck/,
+ * the drivers on the KVM oracle).
  */
 #include <stdbool.h>
 #include <stdio.h>
