@@ -86,6 +86,11 @@ gboolean targets_setup_profiles(target *const *targets, guint n, const tr_profil
 {
 	tr_profile live = {0};
 	const target *first_live = NULL;
+	/* Live targets only (vm:6.1,vm:6.12,kernel: kernels against each
+	 * other, docs/versions.md) may run under different profiles. */
+	gboolean any_adaptable = FALSE;
+	for (guint i = 0; i < n; i++)
+		any_adaptable = any_adaptable || targets[i]->adapts_profile;
 	for (guint i = 0; i < n; i++) {
 		target *tg = targets[i];
 		if (!target_probe_profile(tg, error))
@@ -93,6 +98,8 @@ gboolean targets_setup_profiles(target *const *targets, guint n, const tr_profil
 		if (tg->adapts_profile || tr_profile_empty(&tg->announced))
 			continue;
 		int k = tr_profile_conflict(&tg->announced, &live);
+		if (k >= 0 && !any_adaptable)
+			continue;
 		if (k >= 0) {
 			char *a = tr_profile_item(&live, (tr_profile_key)k), *b = tr_profile_item(&tg->announced, (tr_profile_key)k);
 			g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET,
