@@ -115,6 +115,15 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 		if (!v->anon_vma)
 			return -EINVAL;
 		uint64_t hstart = (start + MM_PMD_SIZE - 1) & ~(MM_PMD_SIZE - 1), hend = end & ~(MM_PMD_SIZE - 1);
+		/* The answer is "thps == (hend - hstart) >> HPAGE_PMD_SHIFT ?
+		 * 0 : madvise_collapse_errno(last_fail)" in unsigned longs: a
+		 * VMA's part that lies inside one block without reaching its
+		 * end (hstart > hend) wraps and is EINVAL (SCAN_FAIL), before
+		 * the walk reaches a hole's ENOMEM or the next VMA; a part that
+		 * ends exactly at the block boundary is 0 [LIVE:
+		 * madvise-collapse-errno.trace]. */
+		if (hstart > hend)
+			return -EINVAL;
 		for (uint64_t h = hstart; h < hend; h += MM_PMD_SIZE) {
 			int err = pt_collapse(mm, v, h);
 			if (err)

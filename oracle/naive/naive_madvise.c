@@ -274,10 +274,18 @@ static int madvise_collapse(naive_mm *nm, nvma *v, uint64_t start, uint64_t end)
 	    last < v->start || !v->anon_vma)
 		return -EINVAL;
 	uint64_t hstart = (start + NV_PMD - 1) & ~(NV_PMD - 1), hend = end & ~(NV_PMD - 1);
+	/* The result counts huge pages: 0 when the number made (or found)
+	 * equals (hend - hstart) / 2 MiB computed in unsigned longs. A part
+	 * of a VMA inside one 2 MiB block that does not reach the block's
+	 * end has hend < hstart: the wanted count wraps, none is made, and
+	 * the VMA's answer is EINVAL -- the walk stops there, before a later
+	 * hole's ENOMEM [LIVE: madvise-collapse-errno.trace]. */
+	uint64_t want = (hend - hstart) / NV_PMD, made = 0;
 	for (uint64_t h = hstart; h < hend; h += NV_PMD) {
 		nregion *r = nv_region_get(nm, h);
 		if (!r)
 			return -EINVAL;
+		made++;
 		if (r->kind != NV_REGION_PTE)
 			continue;
 		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE)
@@ -290,7 +298,7 @@ static int madvise_collapse(naive_mm *nm, nvma *v, uint64_t start, uint64_t end)
 		nv_pages_make_thp(nm, h);
 		nv_region_set(nm, h, NV_REGION_PMD_ANON);
 	}
-	return 0;
+	return made == want ? 0 : -EINVAL;
 }
 
 /* madvise_update_vma(): flag advice on [start, end) of v. *iter_end is the
