@@ -3,21 +3,23 @@
 
 #include <string.h>
 
-/* mmref-kernel next to the running executable, or $MMREF_KERNEL. */
-static char *kernel_path(void)
+char *target_sibling_executable(const char *env_var, const char *name)
 {
-	const char *env = g_getenv("MMREF_KERNEL");
+	const char *env = g_getenv(env_var);
 	if (env && *env)
 		return g_strdup(env);
 	char *self = g_file_read_link("/proc/self/exe", NULL);
 	if (!self)
 		return NULL;
 	char *dir = g_path_get_dirname(self);
-	char *path = g_build_filename(dir, "mmref-kernel", NULL);
+	char *path = g_build_filename(dir, name, NULL);
 	g_free(dir);
 	g_free(self);
 	return path;
 }
+
+/* mmref-kernel next to the running executable, or $MMREF_KERNEL. */
+static char *kernel_path(void) { return target_sibling_executable("MMREF_KERNEL", "mmref-kernel"); }
 
 target *target_new(const char *name, GError **error)
 {

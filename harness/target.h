@@ -47,6 +47,10 @@ struct target {
 	guint (*changed)(target *tg, const snap_range **out);
 };
 
+/* $env_var if set, else the executable `name` in the running program's
+ * directory (where the build puts mmref, mmref-kernel and their siblings). */
+char *target_sibling_executable(const char *env_var, const char *name);
+
 /* "model", "naive", "kernel", "exec:COMMAND". NULL and *error if unknown. */
 target *target_new(const char *name, GError **error);
 void target_free(target *tg);

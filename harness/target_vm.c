@@ -33,17 +33,7 @@ char *target_vm_kernel_dir(void)
 
 static char *static_executor_path(void)
 {
-	const char *env = g_getenv("MMREF_KERNEL_STATIC");
-	if (env && *env)
-		return g_strdup(env);
-	char *self = g_file_read_link("/proc/self/exe", NULL);
-	if (!self)
-		return NULL;
-	char *dir = g_path_get_dirname(self);
-	char *path = g_build_filename(dir, "mmref-kernel-static", NULL);
-	g_free(dir);
-	g_free(self);
-	return path;
+	return target_sibling_executable("MMREF_KERNEL_STATIC", "mmref-kernel-static");
 }
 
 /* ---- the initramfs: a newc cpio archive holding /init and three directories ---- */
