@@ -387,7 +387,7 @@ static int cmd_diff(int argc, char **argv)
 	rc = EXIT_HELD;
 	diff_options opt = {.check = check, .profile = &cli_profile, .full_every = full_every > 0 ? (guint)full_every : 0};
 	target *const *tv = (target *const *)tgs->pdata;
-	guint diverged = 0, skipped = 0;
+	guint diverged = 0, skipped = 0, nondet = 0;
 	guint64 stmts = 0;
 	for (guint i = 0; i < traces->len; i++) {
 		loaded *l = &g_array_index(traces, loaded, i);
@@ -400,6 +400,11 @@ static int cmd_diff(int argc, char **argv)
 				rc = EXIT_NOT_APPLICABLE;
 			if (!quiet)
 				fputs(report, stderr);
+		} else if (st == DIFF_NONDETERMINISTIC) {
+			/* Not a divergence: counted and shown apart. */
+			nondet++;
+			if (!quiet)
+				fputs(report, stdout);
 		} else if (st != DIFF_SAME) {
 			rc = EXIT_DIFFERED;
 			diverged++;
@@ -412,7 +417,7 @@ static int cmd_diff(int argc, char **argv)
 	}
 	if (gen_count > 0) {
 		progress p = {.start = g_get_monotonic_time(), .total = (guint)gen_count, .tty = isatty(2)};
-		guint gen_diverged = 0;
+		guint gen_diverged = 0, gen_nondet = 0;
 		for (guint i = 0; i < (guint)gen_count; i++) {
 			guint64 s = (guint64)seed + i;
 			char *name = g_strdup_printf("gen-%" G_GINT64_FORMAT "-%u.trace", seed, i);
@@ -429,7 +434,17 @@ static int cmd_diff(int argc, char **argv)
 				break;
 			}
 			char *report = NULL;
-			if (diff_run(t, tv, tgs->len, &opt, &report, &p.stmts) != DIFF_SAME) {
+			diff_status gst = diff_run(t, tv, tgs->len, &opt, &report, &p.stmts);
+			if (gst == DIFF_NONDETERMINISTIC) {
+				gen_nondet++;
+				if (!quiet) {
+					if (p.tty)
+						fputc('\n', stderr);
+					fputs(report, stdout);
+					printf("  (trace: mmref gen --seed %" G_GUINT64_FORMAT " --count 1 --length %d)\n", s, length);
+					fflush(stdout);
+				}
+			} else if (gst != DIFF_SAME) {
 				rc = rc == EXIT_INVALID ? rc : EXIT_DIFFERED;
 				gen_diverged++;
 				if (report_path && !report_written)
@@ -463,15 +478,19 @@ static int cmd_diff(int argc, char **argv)
 		double secs = (double)(g_get_monotonic_time() - p.start) / 1e6;
 		fprintf(stderr,
 		        "mmref diff: %u generated trace%s (seed %" G_GINT64_FORMAT ", length %d), %" G_GUINT64_FORMAT
-		        " statements in %.1f s, %u diverged\n",
-		        p.done, p.done == 1 ? "" : "s", seed, length, p.stmts, secs, gen_diverged);
+		        " statements in %.1f s, %u diverged, %u kernel nondeterministic\n",
+		        p.done, p.done == 1 ? "" : "s", seed, length, p.stmts, secs, gen_diverged, gen_nondet);
 		diverged += gen_diverged;
+		nondet += gen_nondet;
 	}
 	if (!quiet && traces->len > 1)
-		fprintf(stderr, "mmref diff: %u trace%s, %" G_GUINT64_FORMAT " statements, %u diverged, %u not applicable\n",
-		        traces->len, traces->len == 1 ? "" : "s", stmts, diverged, skipped);
+		fprintf(stderr,
+		        "mmref diff: %u trace%s, %" G_GUINT64_FORMAT
+		        " statements, %u diverged, %u kernel nondeterministic, %u not applicable\n",
+		        traces->len, traces->len == 1 ? "" : "s", stmts, diverged, nondet, skipped);
 	else if (quiet && traces->len)
-		fprintf(stderr, "mmref diff: %u diverged, %u not applicable\n", diverged, skipped);
+		fprintf(stderr, "mmref diff: %u diverged, %u kernel nondeterministic, %u not applicable\n", diverged, nondet,
+		        skipped);
 out:
 	g_free(profile_opt);
 	g_ptr_array_unref(tgs);

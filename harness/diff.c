@@ -171,6 +171,139 @@ static void take_state(divergence *d, snapshot *snaps, guint n, gboolean full, G
 		g_array_append_vals(d->ranges, ranges->data, ranges->len);
 }
 
+/* ---- Nondeterminism (diff_options.nondet_reruns) ------------------------------------------ */
+
+/* A live target is one that runs under its own profile: kernel, exec:, vm:. */
+static gboolean is_live(const target *tg)
+{
+	return !tg->adapts_profile;
+}
+
+static gboolean vma_records_equal(const snapshot *a, const snapshot *b)
+{
+	if (a->vmas->len != b->vmas->len)
+		return FALSE;
+	for (guint i = 0; i < a->vmas->len; i++) {
+		const snap_vma *x = &g_array_index(a->vmas, snap_vma, i), *y = &g_array_index(b->vmas, snap_vma, i);
+		if (x->start != y->start || x->end != y->end || x->flags != y->flags || x->offset != y->offset ||
+		    x->backing != y->backing || x->object != y->object)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Whether target k's difference from targets[0] at d's statement is one that
+ * a kernel mechanism working at times the trace does not control can make:
+ * page states alone (THP allocation falling back to 4 KiB pages, the
+ * deferred-split shrinker, LRU batching keeping a folio from MADV_PAGEOUT,
+ * reclaim), or MADV_COLLAPSE's result (a huge page not allocated: ENOMEM; a
+ * folio not on the LRU yet: EAGAIN). A VMA layout or any other result is
+ * never timing-dependent. */
+static gboolean timing_sensitive(const divergence *d, const trace *t, guint k)
+{
+	const tr_stmt *s = &g_array_index(t->stmts, tr_stmt, d->index);
+	gboolean result_same = tr_result_equal(&d->results[0], &d->results[k]);
+	if (!result_same && !(s->kind == TR_MADVISE && s->advice == MM_MADV_COLLAPSE))
+		return FALSE;
+	if (d->have_state && !vma_records_equal(&d->after[0], &d->after[k]))
+		return FALSE;
+	return !result_same || d->have_state;
+}
+
+/* Runs statements 0..d->index of t on tg again from a fresh start; TRUE and
+ * *detail (g_free) when its result or its state there differs from its
+ * first run (d->results[k], d->after[k] over the same window). */
+static gboolean rerun_differs(const trace *t, target *tg, guint k, divergence *d, tr_result *res, char **detail)
+{
+	GError *err = NULL;
+	*detail = NULL;
+	if (!tg->ops->start(tg, t, &err)) {
+		*detail = g_strdup_printf("rerun failed to start: %s", err->message);
+		g_error_free(err);
+		return FALSE; /* a failure is not evidence of nondeterminism */
+	}
+	for (guint i = 0; i <= d->index; i++) {
+		const tr_stmt *s = &g_array_index(t->stmts, tr_stmt, i);
+		if (tr_is_observation(s->kind))
+			continue;
+		if (!tg->ops->exec(tg, t, s, res, &err)) {
+			g_error_free(err);
+			return FALSE;
+		}
+	}
+	if (!tr_result_equal(res, &d->results[k])) {
+		*detail = g_strdup("the result differs from the first run");
+		return TRUE;
+	}
+	if (!d->have_state)
+		return FALSE;
+	snapshot now, win;
+	snapshot_init(&now);
+	snapshot_init(&win);
+	gboolean differs = FALSE;
+	if (tg->ops->snapshot(tg, t, &now, &err)) {
+		snapshot *cmp = &now;
+		if (!d->full) {
+			snapshot_window_extract(&win, &now, (const snap_range *)(void *)d->ranges->data, d->ranges->len);
+			cmp = &win;
+		}
+		char *diff = snapshot_diff_labeled(&d->after[k], "first run", cmp, "rerun", t);
+		if (diff) {
+			differs = TRUE;
+			*detail = diff;
+		}
+	} else {
+		g_error_free(err);
+	}
+	snapshot_free(&now);
+	snapshot_free(&win);
+	return differs;
+}
+
+/* d is a DIV_RESULT or DIV_STATE divergence: rerun each live target that
+ * differs from targets[0] in a timing-sensitive way; the first that
+ * disagrees with itself turns d into DIV_NONDET. */
+static void check_nondeterminism(const trace *t, target *const *targets, guint n, const diff_options *opt,
+                                 divergence *d)
+{
+	guint reruns = opt && opt->nondet_reruns ? opt->nondet_reruns : DIFF_NONDET_RERUNS_DEFAULT;
+	if (reruns == G_MAXUINT || (d->cls != DIV_RESULT && d->cls != DIV_STATE) || d->index >= t->stmts->len)
+		return;
+	for (guint k = 0; k < n; k++) {
+		if (!is_live(targets[k]) || !d->ran[k])
+			continue;
+		/* Compared with targets[0]; a live targets[0] is compared with the
+		 * diverging target's side of it. */
+		guint other = k == 0 ? d->target : k;
+		if (other == 0)
+			continue;
+		gboolean differs = !tr_result_equal(&d->results[0], &d->results[other]);
+		if (!differs && d->have_state) {
+			char *diff = snapshot_diff(&d->after[0], &d->after[other], t);
+			differs = diff != NULL;
+			g_free(diff);
+		}
+		if (!differs || !timing_sensitive(d, t, other))
+			continue;
+		for (guint r = 1; r <= reruns; r++) {
+			tr_result res;
+			memset(&res, 0, sizeof(res));
+			char *detail = NULL;
+			if (rerun_differs(t, targets[k], k, d, &res, &detail)) {
+				d->nondet_of = d->cls;
+				d->nondet_other = k == 0 ? d->target : 0;
+				d->cls = DIV_NONDET;
+				d->target = k;
+				d->nondet_rerun = r;
+				d->nondet_result = res;
+				d->nondet_detail = detail;
+				return;
+			}
+			g_free(detail);
+		}
+	}
+}
+
 diff_status diff_run_data(const trace *t, target *const *targets, guint n, const diff_options *opt, divergence *d,
                           guint64 *stmts_run)
 {
@@ -332,6 +465,8 @@ diff_status diff_run_data(const trace *t, target *const *targets, guint n, const
 			}
 		}
 	}
+	if (d->cls == DIV_RESULT || d->cls == DIV_STATE)
+		check_nondeterminism(t, targets, n, opt, d);
 	d->have_before = d->cls != DIV_NONE && d->index < t->stmts->len && cheap_before &&
 	                 !tr_is_observation(g_array_index(t->stmts, tr_stmt, d->index).kind) && own->len;
 	if (!d->have_before)
@@ -352,7 +487,7 @@ diff_status diff_run_data(const trace *t, target *const *targets, guint n, const
 	if (d->cls == DIV_NONE)
 		return DIFF_SAME;
 	d->report = divergence_render(d, t);
-	return DIFF_DIVERGED;
+	return d->cls == DIV_NONDET ? DIFF_NONDETERMINISTIC : DIFF_DIVERGED;
 }
 
 char *divergence_render(const divergence *d, const trace *t)
@@ -405,6 +540,22 @@ char *divergence_render(const divergence *d, const trace *t)
 		for (guint j = 0; j < d->ntargets; j++)
 			g_string_append_printf(r, "  %-8s | %s\n", d->names[j], d->obs[j]);
 		break;
+	case DIV_NONDET: {
+		char *r0 = result_text(t, s->kind, &d->results[d->target]);
+		char *r1 = result_text(t, s->kind, &d->nondet_result);
+		g_string_append_printf(r, "%s:%d: %s nondeterministic at %d: %s\n", t->filename, s->line,
+		                       d->names[d->target], s->line, st);
+		g_string_append_printf(r, "  it differed from %s here (%s); run again from a fresh start, it disagreed "
+		                       "with itself (rerun %u)\n  first run => %s\n  rerun %u   => %s\n",
+		                       d->names[d->nondet_other],
+		                       d->nondet_of == DIV_RESULT ? "results differ" : "state differs", d->nondet_rerun, r0,
+		                       d->nondet_rerun, r1);
+		if (d->nondet_detail)
+			append_indented(r, d->nondet_detail, "  ");
+		g_free(r0);
+		g_free(r1);
+		break;
+	}
 	case DIV_CHECK:
 		g_string_append_printf(r, "%s:%d: %s: mm_check found %zu violation%s after: %s\n", t->filename, s->line,
 		                       d->names[d->target], (size_t)d->nviolations, d->nviolations == 1 ? "" : "s", st);
@@ -431,6 +582,7 @@ void divergence_clear(divergence *d)
 	g_free(d->ran);
 	g_free(d->results);
 	g_free(d->detail);
+	g_free(d->nondet_detail);
 	g_free(d->report);
 	guint index = d->index;
 	memset(d, 0, sizeof(*d));

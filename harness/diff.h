@@ -13,6 +13,7 @@ typedef enum diff_status {
 	DIFF_SAME = 0,     /* every target agreed / every expectation held */
 	DIFF_DIVERGED = 1, /* results or state differ, a target failed, or mm_check found a violation */
 	DIFF_NOT_APPLICABLE = 3, /* the trace's profile does not match a target's: nothing was run */
+	DIFF_NONDETERMINISTIC = 4, /* a live target disagreed with itself on a rerun (DIV_NONDET): not a divergence */
 } diff_status;
 
 /* Comparison is incremental: after each operation the targets' results,
@@ -33,7 +34,18 @@ typedef struct diff_options {
 	gboolean check; /* run mm_check on every model target after every statement */
 	const tr_profile *profile; /* the command line's --profile (keys a trace without them asks for), or NULL */
 	guint full_every; /* 0: DIFF_FULL_EVERY_DEFAULT; 1: the whole state after every statement; G_MAXUINT: at the end only */
+	/* Nondeterminism detection (issue 15 case 5): a live target (kernel,
+	 * exec:, vm:) that differs from targets[0] on page states only, or on
+	 * MADV_COLLAPSE's result -- what THP allocation fallback, the deferred-
+	 * split shrinker, LRU batching and reclaim can change at times the
+	 * trace does not control -- is run again that many times from a fresh
+	 * start up to the statement; if its result or its state there differs
+	 * from its first run, the trace ends in DIV_NONDET, not a divergence.
+	 * 0: DIFF_NONDET_RERUNS_DEFAULT; G_MAXUINT: never rerun. */
+	guint nondet_reruns;
 } diff_options;
+
+#define DIFF_NONDET_RERUNS_DEFAULT 2
 
 typedef enum div_class {
 	DIV_NONE = 0,
@@ -42,6 +54,8 @@ typedef enum div_class {
 	DIV_OBSERVATION, /* "observation differs" */
 	DIV_CHECK,       /* mm_check found a violation */
 	DIV_FAILURE,     /* a target failed (died, refused, failed to start) */
+	DIV_NONDET,      /* "kernel nondeterministic at LINE": a live target's rerun disagreed with its first
+	                    run at the statement where it differed from targets[0] (diff_options.nondet_reruns) */
 } div_class;
 
 typedef enum div_failure {
@@ -80,6 +94,14 @@ typedef struct divergence {
 	char *detail;     /* DIV_FAILURE: the target's message; DIV_CHECK: the violations */
 	gsize nviolations;
 	char *report;     /* the text rendering (divergence_render) */
+	/* DIV_NONDET: the divergence the reruns explained (DIV_RESULT or
+	 * DIV_STATE, target as above), which rerun (1-based) disagreed, and its
+	 * result there and what differed from the first run. */
+	div_class nondet_of;
+	guint nondet_other; /* the target it differed from */
+	guint nondet_rerun;
+	tr_result nondet_result;
+	char *nondet_detail;
 } divergence;
 
 /* Runs t like diff_run and fills *d (divergence_clear it): DIV_NONE when

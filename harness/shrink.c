@@ -44,6 +44,8 @@ const char *div_class_name(div_class cls)
 		return "check-violation";
 	case DIV_FAILURE:
 		return "target-failure";
+	case DIV_NONDET:
+		return "kernel-nondeterministic";
 	}
 	return "unknown";
 }

@@ -262,6 +262,99 @@ static void test_diff_over_serve(void)
 	g_free(bin);
 }
 
+/* ---- nondeterminism (issue 15 case 5) ------------------------------------------------ */
+
+/* A fake live target: the model behind the exec protocol, with the answer
+ * (or state line) matching re rewritten to repl by sed -- the first time it
+ * appears only ("once"), or every time. Reruns of the trace then see the
+ * target disagree with itself, or not. */
+static char *fake_name(const char *re, const char *repl, gboolean once)
+{
+	char *bin = mmref_binary();
+	/* 0,/RE/s//REPL/: the first match in the whole stream only */
+	char *name = once ? g_strdup_printf("exec:%s serve --target model | sed -u '0,/%s/s//%s/'", bin, re, repl)
+	                  : g_strdup_printf("exec:%s serve --target model | sed -u 's/%s/%s/'", bin, re, repl);
+	g_free(bin);
+	return name;
+}
+
+static diff_status run_fake(const char *text, const char *re, const char *repl, gboolean once, guint reruns,
+                            divergence *d)
+{
+	char *name = fake_name(re, repl, once);
+	trace *t = parse(text);
+	GError *err = NULL;
+	target *tgs[2] = {target_model_new(), target_new(name, &err)};
+	g_assert_no_error(err);
+	target_exec_set_timeout(tgs[1], 20000);
+	diff_options opt = {.check = TRUE, .nondet_reruns = reruns};
+	diff_status st = diff_run_data(t, tgs, 2, &opt, d, NULL);
+	target_free(tgs[0]);
+	target_free(tgs[1]);
+	trace_free(t);
+	g_free(name);
+	return st;
+}
+
+static const char collapse_trace[] = "mmtrace 1\n"
+                                     "mmap +0 4M rw- private,anonymous,fixed\n"
+                                     "madvise +0 4M hugepage\n"
+                                     "touch +0 w\n"
+                                     "madvise +0 2M collapse\n"
+                                     "state\n";
+static const char touch_trace[] = "mmtrace 1\n"
+                                  "mmap +0 2M rw- private,anonymous,fixed\n"
+                                  "touch +0 w\n"
+                                  "mmap +4M 4K rw- private,anonymous,fixed\n"
+                                  "state\n";
+
+static void test_nondet(void)
+{
+	char *bin = mmref_binary();
+	if (!bin) {
+		g_test_skip("no mmref binary");
+		return;
+	}
+	g_free(bin);
+	divergence d;
+	/* MADV_COLLAPSE's result, different on the first run only: nondeterministic. */
+	diff_status st = run_fake(collapse_trace, " collapse => 0$", " collapse => ENOMEM", TRUE, 0, &d);
+	if (st != DIFF_NONDETERMINISTIC)
+		g_error("not found nondeterministic:\n%s", d.report);
+	g_assert_cmpint(d.cls, ==, DIV_NONDET);
+	g_assert_cmpint(d.nondet_of, ==, DIV_RESULT);
+	g_assert_cmpint(d.line, ==, 5);
+	g_assert_cmpuint(d.target, ==, 1);
+	g_assert_cmpuint(d.nondet_rerun, ==, 1);
+	g_assert_nonnull(strstr(d.report, "nondeterministic at 5: madvise +0x0 2M collapse"));
+	g_assert_nonnull(strstr(d.report, "first run => ENOMEM"));
+	divergence_clear(&d);
+	/* The same answer on every run: a divergence. */
+	g_assert_cmpint(run_fake(collapse_trace, " collapse => 0$", " collapse => ENOMEM", FALSE, 0, &d), ==,
+	                DIFF_DIVERGED);
+	g_assert_cmpint(d.cls, ==, DIV_RESULT);
+	divergence_clear(&d);
+	/* Page states after a fault, different on the first run only (a THP
+	 * allocation or reclaim could do that): nondeterministic. */
+	st = run_fake(touch_trace, ": a1n511$", ": n512", TRUE, 0, &d);
+	if (st != DIFF_NONDETERMINISTIC)
+		g_error("not found nondeterministic:\n%s", d.report);
+	g_assert_cmpint(d.nondet_of, ==, DIV_STATE);
+	g_assert_cmpint(d.line, ==, 3);
+	g_assert_nonnull(strstr(d.report, "nondeterministic at 3"));
+	divergence_clear(&d);
+	/* A result no timing-dependent mechanism changes (mmap's) is never
+	 * rerun: a divergence even when only the first run said it. */
+	g_assert_cmpint(run_fake(touch_trace, "=> +0x400000$", "=> ENOMEM", TRUE, 0, &d), ==, DIFF_DIVERGED);
+	g_assert_cmpint(d.cls, ==, DIV_RESULT);
+	g_assert_cmpint(d.line, ==, 4);
+	divergence_clear(&d);
+	/* Reruns off: the first run's difference is a divergence. */
+	g_assert_cmpint(run_fake(collapse_trace, " collapse => 0$", " collapse => ENOMEM", TRUE, G_MAXUINT, &d), ==,
+	                DIFF_DIVERGED);
+	divergence_clear(&d);
+}
+
 /* ---- the command line ------------------------------------------------------------------ */
 
 static int run_cli(const char *const *args, char **out, char **err)
@@ -629,6 +722,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/diff/exec-failures", test_diff_exec_failures);
 	g_test_add_func("/diff/exec-respawn", test_exec_respawn);
 	g_test_add_func("/diff/over-serve", test_diff_over_serve);
+	g_test_add_func("/diff/nondet", test_nondet);
 	g_test_add_func("/diff/cli", test_cli);
 	g_test_add_func("/snapshot/render-parse", test_snapshot_render_parse);
 	g_test_add_func("/diff/incremental/planted", test_incremental_planted);
