@@ -11,8 +11,10 @@
 # (timed_replay_model, inclusive: exact), with Ir per op.
 #
 # --all also prints Ir per op of the timed replay of every stream at 1,000,
-# 65,530 and 1,000,000 VMAs (a few minutes). Compare binaries of the same
-# build type (the release preset).
+# 65,530 and 1,000,000 VMAs (a few minutes on an idle machine; building the
+# 1,000,000-VMA layouts under valgrind dominates, and takes over 10 minutes
+# per stream on a loaded one: SIZES="1000 65530" leaves them out). Compare
+# binaries of the same build type (the release preset).
 set -eu
 all=0
 if [ "${1:-}" = "--all" ]; then
@@ -45,7 +47,7 @@ echo
 echo "timed replay only (--toggle-collect=timed_replay_model), model, 20,000 ops:"
 printf '%-9s %9s %12s %9s\n' stream vmas Ir Ir/op
 for s in churn mprotect mremap find nohint touch mixed; do
-	for n in 1000 65530 1000000; do
+	for n in ${SIZES:-1000 65530 1000000}; do
 		valgrind --tool=callgrind --toggle-collect=timed_replay_model --callgrind-out-file="$tmp/cg.$s" \
 			"$bin" --stream "$s" --vmas "$n" --ops 20000 --targets model --csv >"$tmp/run.csv" 2>"$tmp/valgrind.log"
 		ir=$(sed -n 's/^summary: //p' "$tmp/cg.$s")

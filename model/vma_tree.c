@@ -9,8 +9,11 @@
  * the path, changes that leaf, and repairs the summaries (last key, max gap)
  * bottom-up along the path, stopping where a summary comes out unchanged.
  * A change to one VMA's bounds also changes gap_before() of its successor:
- * when the successor sits in the same leaf (15 times in 16) the same repair
- * covers it; otherwise a second descent repairs it (update_entry()).
+ * when the successor sits in the same leaf (all but the last entry of a
+ * leaf) the same repair covers it; otherwise a second descent repairs it
+ * (update_entry()). The path of the last descent is kept (the finger): the
+ * lookups and changes of one operation mostly land in one leaf, and then
+ * descend from there.
  */
 #include <stdarg.h>
 #include <stdio.h>
