@@ -189,6 +189,7 @@ char *tr_profile_item(const tr_profile *p, tr_profile_key k)
 
 void tr_profile_from_config(tr_profile *p, const mm_config *cfg)
 {
+	memset(p, 0, sizeof(*p)); /* padding too: profiles are compared with memcmp in tests */
 	p->set = (1u << TR_PK_COUNT) - 1;
 	p->value[TR_PK_KERNEL] = cfg->kernel_version;
 	p->value[TR_PK_ZERO_PAGE] = cfg->zero_page;
@@ -205,6 +206,7 @@ void tr_profile_from_config(tr_profile *p, const mm_config *cfg)
  * they agree); written out here because this library does not link the model. */
 void tr_profile_default(tr_profile *p)
 {
+	memset(p, 0, sizeof(*p));
 	p->set = (1u << TR_PK_COUNT) - 1;
 	p->value[TR_PK_KERNEL] = MM_DEFAULT_KERNEL_VERSION;
 	p->value[TR_PK_ZERO_PAGE] = 1;
