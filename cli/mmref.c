@@ -181,11 +181,43 @@ static gboolean parse_options(GOptionContext *ctx, int *argc, char ***argv)
 	return TRUE;
 }
 
+/* ---- --ignore (targets that cannot see everything, harness/diff.h) ------------------ */
+
+static gboolean parse_ignore_option(const char *cmd, const char *spec, diff_ignore *ig)
+{
+	GError *err = NULL;
+	memset(ig, 0, sizeof(*ig));
+	if (!spec)
+		return TRUE;
+	if (!diff_ignore_parse(spec, ig, &err)) {
+		fprintf(stderr, "mmref %s: %s\n", cmd, err->message);
+		g_error_free(err);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Nothing is skipped silently: every run with --ignore says what it left out. */
+static void print_ignored(const char *cmd, const diff_ignore *ig)
+{
+	char *d = diff_ignore_describe(ig);
+	if (d)
+		fprintf(stderr, "mmref %s: not compared (--ignore): %s\n", cmd, d);
+	g_free(d);
+}
+
+#define IGNORE_ENTRY(var)                                                                                     \
+	{"ignore", 0, 0, G_OPTION_ARG_STRING, &(var),                                                              \
+	 "Leave facets out of the comparison, for targets that cannot show them: pages (page states), pf (the "  \
+	 "page-fault error code), vmflags=MN+MN (VmFlags mnemonics); comma-separated, printed in the summary",  \
+	 "pages,pf,vmflags=nr+nh"}
+
 /* ---- replay --------------------------------------------------------------------- */
 
 static int cmd_replay(int argc, char **argv)
 {
-	char *target_name = NULL, *profile_opt = NULL;
+	char *target_name = NULL, *profile_opt = NULL, *ignore_opt = NULL;
+	diff_ignore ignore;
 	gboolean annotate = FALSE, check = CHECK_DEFAULT, quiet = FALSE;
 	double timeout = 0;
 	char **files = NULL;
@@ -199,6 +231,7 @@ static int cmd_replay(int argc, char **argv)
 		{"check", 0, 0, G_OPTION_ARG_NONE, &check, "Run mm_check after every statement (model)", NULL},
 		{"no-check", 0, G_OPTION_FLAG_REVERSE, G_OPTION_ARG_NONE, &check, "Do not run mm_check", NULL},
 		{"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print no summary", NULL},
+		IGNORE_ENTRY(ignore_opt),
 		{"timeout", 0, 0, G_OPTION_ARG_DOUBLE, &timeout, "Seconds to wait for an exec target (default 10)", "S"},
 		{G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "TRACE..."},
 		{NULL, 0, 0, 0, NULL, NULL, NULL},
@@ -210,7 +243,8 @@ static int cmd_replay(int argc, char **argv)
 	int rc = EXIT_INVALID;
 	GArray *traces = g_array_new(FALSE, TRUE, sizeof(loaded));
 	target *tg = NULL;
-	if (!parse_options(ctx, &argc, &argv) || !parse_profile_option("replay", profile_opt, &cli_profile))
+	if (!parse_options(ctx, &argc, &argv) || !parse_profile_option("replay", profile_opt, &cli_profile) ||
+	    !parse_ignore_option("replay", ignore_opt, &ignore))
 		goto out;
 	if (!files || !files[0]) {
 		fprintf(stderr, "mmref replay: no trace given (see --help)\n");
@@ -229,7 +263,8 @@ static int cmd_replay(int argc, char **argv)
 		                      .annotate = annotate,
 		                      .source = l->text,
 		                      .source_len = l->len,
-		                      .profile = &cli_profile};
+		                      .profile = &cli_profile,
+		                      .ignore = ignore_opt ? &ignore : NULL};
 		GString *failures = g_string_new(NULL);
 		GString *annotated = g_string_new(NULL);
 		switch (replay_run(l->t, tg, &opt, failures, annotated, NULL)) {
@@ -255,6 +290,7 @@ static int cmd_replay(int argc, char **argv)
 	if (!quiet && traces->len > 1)
 		fprintf(stderr, "mmref replay: %u trace%s on %s, %u failed, %u not applicable\n", traces->len,
 		        traces->len == 1 ? "" : "s", tg->name, failed, skipped);
+	print_ignored("replay", &ignore);
 out:
 	target_free(tg);
 	free_loaded(traces);
@@ -309,7 +345,8 @@ static gboolean write_report(const char *path, const trace *t, target *const *tv
 
 static int cmd_diff(int argc, char **argv)
 {
-	char *targets_opt = NULL, *out_dir = NULL, *report_path = NULL, *profile_opt = NULL;
+	char *targets_opt = NULL, *out_dir = NULL, *report_path = NULL, *profile_opt = NULL, *ignore_opt = NULL;
+	diff_ignore ignore;
 	tr_profile cli_profile;
 	gboolean report_written = FALSE;
 	gboolean check = CHECK_DEFAULT, quiet = FALSE;
@@ -327,6 +364,7 @@ static int cmd_diff(int argc, char **argv)
 		{"check", 0, 0, G_OPTION_ARG_NONE, &check, "Run mm_check after every statement (model)", NULL},
 		{"no-check", 0, G_OPTION_FLAG_REVERSE, G_OPTION_ARG_NONE, &check, "Do not run mm_check", NULL},
 		{"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only the summary, not the divergences", NULL},
+		IGNORE_ENTRY(ignore_opt),
 		{"full-every", 0, 0, G_OPTION_ARG_INT, &full_every,
 		 "Compare the whole state (and run the whole mm_check) every N statements; 1: after every one; "
 		 "default 32 (in between: the ranges each statement may have changed)",
@@ -350,7 +388,8 @@ static int cmd_diff(int argc, char **argv)
 	GArray *traces = g_array_new(FALSE, TRUE, sizeof(loaded));
 	GPtrArray *tgs = g_ptr_array_new_with_free_func((GDestroyNotify)target_free);
 	char **names = NULL;
-	if (!parse_options(ctx, &argc, &argv) || !parse_profile_option("diff", profile_opt, &cli_profile))
+	if (!parse_options(ctx, &argc, &argv) || !parse_profile_option("diff", profile_opt, &cli_profile) ||
+	    !parse_ignore_option("diff", ignore_opt, &ignore))
 		goto out;
 	if ((!files || !files[0]) && gen_count <= 0) {
 		fprintf(stderr, "mmref diff: no trace given and no --gen N (see --help)\n");
@@ -385,7 +424,11 @@ static int cmd_diff(int argc, char **argv)
 		seed = (gint64)((guint64)g_get_real_time() ^ ((guint64)getpid() << 32)) & G_MAXINT64;
 
 	rc = EXIT_HELD;
-	diff_options opt = {.check = check, .profile = &cli_profile, .full_every = full_every > 0 ? (guint)full_every : 0};
+	diff_options opt = {.check = check,
+	                    .profile = &cli_profile,
+	                    .full_every = full_every > 0 ? (guint)full_every : 0,
+	                    .ignore = ignore_opt ? &ignore : NULL};
+	print_ignored("diff", &ignore);
 	target *const *tv = (target *const *)tgs->pdata;
 	guint diverged = 0, skipped = 0, nondet = 0;
 	guint64 stmts = 0;
@@ -491,6 +534,7 @@ static int cmd_diff(int argc, char **argv)
 	else if (quiet && traces->len)
 		fprintf(stderr, "mmref diff: %u diverged, %u kernel nondeterministic, %u not applicable\n", diverged, nondet,
 		        skipped);
+	print_ignored("diff", &ignore);
 out:
 	g_free(profile_opt);
 	g_ptr_array_unref(tgs);

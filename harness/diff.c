@@ -43,6 +43,105 @@ static gboolean lines_equal(GPtrArray *a, GPtrArray *b, guint *first)
 	return a->len == b->len;
 }
 
+/* ---- ignored facets (--ignore) ---------------------------------------------------- */
+
+gboolean diff_ignore_parse(const char *spec, diff_ignore *ig, GError **error)
+{
+	memset(ig, 0, sizeof(*ig));
+	char **parts = g_strsplit(spec ? spec : "", ",", -1);
+	gboolean ok = TRUE;
+	for (char **p = parts; *p && ok; p++) {
+		if (strcmp(*p, "pages") == 0) {
+			ig->pages = TRUE;
+		} else if (strcmp(*p, "pf") == 0) {
+			ig->pf = TRUE;
+		} else if (g_str_has_prefix(*p, "vmflags=")) {
+			char **mn = g_strsplit(*p + 8, "+", -1);
+			for (char **m = mn; *m && ok; m++) {
+				int bit = snapshot_vmflag_bit(*m);
+				if (bit < 0 || bit <= 7) { /* rd wr ex sh mr mw me ms: the permissions */
+					g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET,
+					            "--ignore vmflags=: '%s' is %s", *m,
+					            bit < 0 ? "not a VmFlags mnemonic" : "a permission, which cannot be ignored");
+					ok = FALSE;
+				} else {
+					ig->vmflags |= 1ull << bit;
+				}
+			}
+			if (ok && !mn[0]) {
+				g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "--ignore vmflags= needs mnemonics (vmflags=nr+nh)");
+				ok = FALSE;
+			}
+			g_strfreev(mn);
+		} else {
+			g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET,
+			            "--ignore: unknown facet '%s' (pages, pf, vmflags=MN+MN...)", *p);
+			ok = FALSE;
+		}
+	}
+	g_strfreev(parts);
+	return ok;
+}
+
+char *diff_ignore_describe(const diff_ignore *ig)
+{
+	if (!ig || (!ig->pages && !ig->pf && !ig->vmflags))
+		return NULL;
+	GString *g = g_string_new(NULL);
+	if (ig->pages)
+		g_string_append(g, "page states (state pages, 'pages' lines)");
+	if (ig->pf)
+		g_string_append_printf(g, "%sthe page-fault error code of SIGSEGV (pf=)", g->len ? ", " : "");
+	if (ig->vmflags) {
+		g_string_append_printf(g, "%sVmFlags", g->len ? ", " : "");
+		for (int b = 0; b < 64; b++)
+			if (ig->vmflags >> b & 1)
+				g_string_append_printf(g, " %s", snapshot_vmflag_name(b));
+	}
+	return g_string_free(g, FALSE);
+}
+
+static void ignore_result(const diff_ignore *ig, tr_result *r)
+{
+	if (ig && ig->pf && r->kind == TR_RES_TOUCH)
+		r->touch.pf_error = 0;
+}
+
+/* An observation's lines with the ignored facets blanked: page states ('?'
+ * in 'pages', after ' : ' in 'state'), ignored VmFlags mnemonics dropped. */
+static void ignore_lines(const diff_ignore *ig, tr_kind kind, GPtrArray *lines)
+{
+	if (!ig || !lines || (!ig->pages && !ig->vmflags))
+		return;
+	for (guint i = 0; i < lines->len; i++) {
+		char *l = g_ptr_array_index(lines, i);
+		char **w = g_strsplit(l, " ", -1);
+		GString *g = g_string_new(NULL);
+		gboolean after_colon = FALSE;
+		guint nw = g_strv_length(w);
+		for (guint k = 0; k < nw; k++) {
+			const char *tok = w[k];
+			if (kind == TR_PAGES && ig->pages && k == nw - 1 && k > 0)
+				tok = "?";
+			else if (after_colon && ig->pages)
+				tok = "?";
+			else if (!after_colon && k >= 2 && ig->vmflags && kind != TR_PAGES && kind != TR_MAPS) {
+				int bit = snapshot_vmflag_bit(tok);
+				if (bit >= 0 && (ig->vmflags >> bit & 1))
+					continue;
+			}
+			if (strcmp(w[k], ":") == 0 && kind == TR_STATE)
+				after_colon = TRUE;
+			if (g->len)
+				g_string_append_c(g, ' ');
+			g_string_append(g, tok);
+		}
+		g_strfreev(w);
+		g_free(l);
+		g_ptr_array_index(lines, i) = g_string_free(g, FALSE);
+	}
+}
+
 static const char *line_or_none(GPtrArray *a, guint i)
 {
 	return i < a->len ? (const char *)g_ptr_array_index(a, i) : "(no line)";
@@ -213,7 +312,8 @@ static gboolean timing_sensitive(const divergence *d, const trace *t, guint k)
 /* Runs statements 0..d->index of t on tg again from a fresh start; TRUE and
  * *detail (g_free) when its result or its state there differs from its
  * first run (d->results[k], d->after[k] over the same window). */
-static gboolean rerun_differs(const trace *t, target *tg, guint k, divergence *d, tr_result *res, char **detail)
+static gboolean rerun_differs(const trace *t, target *tg, guint k, divergence *d, tr_result *res, char **detail,
+                              const diff_ignore *ig)
 {
 	GError *err = NULL;
 	*detail = NULL;
@@ -231,6 +331,7 @@ static gboolean rerun_differs(const trace *t, target *tg, guint k, divergence *d
 			return FALSE;
 		}
 	}
+	ignore_result(ig, res);
 	if (!tr_result_equal(res, &d->results[k])) {
 		*detail = g_strdup("the result differs from the first run");
 		return TRUE;
@@ -243,6 +344,8 @@ static gboolean rerun_differs(const trace *t, target *tg, guint k, divergence *d
 	gboolean differs = FALSE;
 	if (tg->ops->snapshot(tg, t, &now, &err)) {
 		snapshot *cmp = &now;
+		if (ig)
+			snapshot_ignore(&now, ig->pages, ig->vmflags);
 		if (!d->full) {
 			snapshot_window_extract(&win, &now, (const snap_range *)(void *)d->ranges->data, d->ranges->len);
 			cmp = &win;
@@ -289,7 +392,7 @@ static void check_nondeterminism(const trace *t, target *const *targets, guint n
 			tr_result res;
 			memset(&res, 0, sizeof(res));
 			char *detail = NULL;
-			if (rerun_differs(t, targets[k], k, d, &res, &detail)) {
+			if (rerun_differs(t, targets[k], k, d, &res, &detail, opt ? opt->ignore : NULL)) {
 				d->nondet_of = d->cls;
 				d->nondet_other = k == 0 ? d->target : 0;
 				d->cls = DIV_NONDET;
@@ -380,6 +483,7 @@ diff_status diff_run_data(const trace *t, target *const *targets, guint n, const
 					g_clear_error(&err);
 				} else {
 					d->ran[k] = TRUE;
+					ignore_result(opt ? opt->ignore : NULL, &res[k]);
 				}
 			}
 			gboolean failed = d->cls != DIV_NONE;
@@ -421,6 +525,8 @@ diff_status diff_run_data(const trace *t, target *const *targets, guint n, const
 					snapped = FALSE;
 				}
 			}
+			for (guint k = 0; k < n && snapped && opt && opt->ignore; k++)
+				snapshot_ignore(&snaps[k], opt->ignore->pages, opt->ignore->vmflags);
 			for (guint k = 1; k < n && snapped; k++) {
 				char *diff = snapshot_diff_labeled(&snaps[0], targets[0]->name, &snaps[k], targets[k]->name, t);
 				if (diff) {
@@ -440,6 +546,7 @@ diff_status diff_run_data(const trace *t, target *const *targets, guint n, const
 					set_failure(d, k, DIV_FAIL_EXEC, err->message);
 					g_clear_error(&err);
 				}
+				ignore_lines(opt ? opt->ignore : NULL, s->kind, obs[k]);
 			}
 			guint at;
 			for (guint k = 1; k < n && d->cls == DIV_NONE; k++)
@@ -725,7 +832,11 @@ diff_status replay_run(const trace *t, target *tg, const replay_options *opt, GS
 				break;
 			}
 			o->ran = TRUE;
-			if (s->expect.kind != TR_RES_NONE && !tr_result_equal(&s->expect, &o->res)) {
+			tr_result want_res = s->expect;
+			tr_result got_res = o->res;
+			ignore_result(opt->ignore, &want_res);
+			ignore_result(opt->ignore, &got_res);
+			if (s->expect.kind != TR_RES_NONE && !tr_result_equal(&want_res, &got_res)) {
 				char *st = stmt_text(t, s, NULL);
 				char *want = result_text(t, s->kind, &s->expect);
 				char *got = result_text(t, s->kind, &o->res);
@@ -749,7 +860,23 @@ diff_status replay_run(const trace *t, target *tg, const replay_options *opt, GS
 			}
 			o->ran = TRUE;
 			guint at;
-			if (s->expect_lines && !lines_equal(s->expect_lines, o->lines, &at)) {
+			GPtrArray *want = NULL, *got = o->lines;
+			if (s->expect_lines && opt->ignore) { /* compared without the ignored facets; annotated whole */
+				want = g_ptr_array_new_with_free_func(g_free);
+				got = g_ptr_array_new_with_free_func(g_free);
+				for (guint j = 0; j < s->expect_lines->len; j++)
+					g_ptr_array_add(want, g_strdup(g_ptr_array_index(s->expect_lines, j)));
+				for (guint j = 0; j < o->lines->len; j++)
+					g_ptr_array_add(got, g_strdup(g_ptr_array_index(o->lines, j)));
+				ignore_lines(opt->ignore, s->kind, want);
+				ignore_lines(opt->ignore, s->kind, got);
+			}
+			gboolean same = !s->expect_lines || lines_equal(want ? want : s->expect_lines, got, &at);
+			if (want) {
+				g_ptr_array_unref(want);
+				g_ptr_array_unref(got);
+			}
+			if (!same) {
 				g_string_append_printf(failures,
 				                       "%s:%d: %s: expected line %u '| %s', %s gave '| %s' (%u lines expected, %u "
 				                       "given)\n",

@@ -30,7 +30,22 @@ typedef enum diff_status {
  * same points. */
 #define DIFF_FULL_EVERY_DEFAULT 32
 
+/* Facets left out of the comparison (mmref diff/replay --ignore), for
+ * targets that cannot show everything (gVisor: no pagemap): page states
+ * (in states and 'pages' observations), the page-fault error code of a
+ * SIGSEGV (pf=), VmFlags by mnemonic. Applied to every target alike. */
+typedef struct diff_ignore {
+	gboolean pages, pf;
+	uint64_t vmflags; /* bits, by snapshot_vmflag_bit */
+} diff_ignore;
+/* "pages,pf,vmflags=nr+nh": FALSE and *error on an unknown facet or mnemonic
+ * (rd wr ex sh mr mw me ms cannot be ignored: they are the permissions). */
+gboolean diff_ignore_parse(const char *spec, diff_ignore *ig, GError **error);
+/* "page states, the page-fault error code (pf=), VmFlags nr nh" or NULL. */
+char *diff_ignore_describe(const diff_ignore *ig);
+
 typedef struct diff_options {
+	const diff_ignore *ignore; /* NULL: compare everything */
 	gboolean check; /* run mm_check on every model target after every statement */
 	const tr_profile *profile; /* the command line's --profile (keys a trace without them asks for), or NULL */
 	guint full_every; /* 0: DIFF_FULL_EVERY_DEFAULT; 1: the whole state after every statement; G_MAXUINT: at the end only */
@@ -133,6 +148,7 @@ typedef struct replay_options {
 	const char *source; /* the trace's text: the annotation keeps its comments and layout; NULL: reprinted */
 	gsize source_len;
 	const tr_profile *profile; /* the command line's --profile, or NULL */
+	const diff_ignore *ignore; /* NULL: check everything */
 } replay_options;
 
 /* Runs t on tg and checks every expectation it carries. Appends one

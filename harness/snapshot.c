@@ -28,7 +28,31 @@ uint64_t snapshot_visible_vmflags(void)
 	return m;
 }
 
-static const char page_letters[] = "nzafg"; /* by mm_page_state */
+static const char page_letters[] = "nzafg?"; /* by mm_page_state; ? (5): unobservable (a target without pagemap) */
+
+int snapshot_vmflag_bit(const char *mnemonic)
+{
+	for (size_t k = 0; k < G_N_ELEMENTS(vmflag_names); k++)
+		if (strcmp(vmflag_names[k].mn, mnemonic) == 0)
+			return (int)vmflag_names[k].bit;
+	return -1;
+}
+
+const char *snapshot_vmflag_name(int bit)
+{
+	for (size_t k = 0; k < G_N_ELEMENTS(vmflag_names); k++)
+		if ((int)vmflag_names[k].bit == bit)
+			return vmflag_names[k].mn;
+	return "?";
+}
+
+void snapshot_ignore(snapshot *s, gboolean pages, uint64_t vmflags)
+{
+	for (guint i = 0; vmflags && i < s->vmas->len; i++)
+		g_array_index(s->vmas, snap_vma, i).flags &= ~vmflags;
+	if (pages && s->pages->len)
+		memset(s->pages->data, 5, s->pages->len); /* '?': unobservable */
+}
 
 void snapshot_init(snapshot *s)
 {

@@ -79,4 +79,11 @@ gboolean snap_window_hull(uint64_t start, uint64_t end, const snap_range *r, gui
  * that many, or NULL: none present). */
 void snapshot_add_vma_window(snapshot *s, const snap_vma *v, const guint8 *pages);
 
+/* The bit of a VmFlags mnemonic ("nr" -> 32?), or -1. */
+int snapshot_vmflag_bit(const char *mnemonic);
+const char *snapshot_vmflag_name(int bit); /* "?" if none */
+/* Comparison of targets that cannot see everything (mmref diff --ignore):
+ * every page state becomes '?', the vmflags bits are cleared. */
+void snapshot_ignore(snapshot *s, gboolean pages, uint64_t vmflags);
+
 #endif

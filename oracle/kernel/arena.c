@@ -20,6 +20,10 @@
 
 uint64_t k_arena_base, k_arena_end;
 bool k_arena_ok;
+/* The top of the user address space: TASK_SIZE, or probed (--task-size=probe) */
+uint64_t k_task_size = K_TASK_SIZE;
+/* The window below [stack] that placeholders leave free (--stack-window) */
+uint64_t k_stack_window = K_STACK_GUARD_GAP;
 
 #define HEAP_RESERVE (64u << 20)
 #define MAX_OWN 4096
@@ -169,7 +173,7 @@ static int read_own_maps(void)
 				q++;
 			snprintf(m->name, sizeof(m->name), "%s", q);
 			m->stack = strcmp(q, "[stack]") == 0;
-			if (m->end <= K_TASK_SIZE)
+			if (m->end <= k_task_size)
 				count++;
 		}
 		if (!nl)
@@ -220,6 +224,38 @@ static bool fill_gap(uint64_t s, uint64_t e, uint64_t base, uint64_t end, uint64
 	return placeholder_add(s, e);
 }
 
+/* --task-size=probe: the highest page a MAP_FIXED_NOREPLACE mmap can take,
+ * searched above the highest mapping of the process (nothing is mapped
+ * there, so a probe that lands elsewhere or fails means "beyond the top").
+ * gVisor's address space ends below Linux's TASK_SIZE. */
+bool arena_probe_task_size(char *why, size_t whylen)
+{
+	int n = read_own_maps();
+	if (n < 0) {
+		snprintf(why, whylen, "cannot read /proc/self/maps");
+		return false;
+	}
+	uint64_t lo = K_PAGE, hi = 1ull << 47; /* lo: known below the top; hi: known beyond */
+	for (int i = 0; i < n; i++)
+		if (own[i].end < hi && own[i].end > lo)
+			lo = own[i].end;
+	while (hi - lo > K_PAGE) {
+		uint64_t mid = (lo + (hi - lo) / 2) & ~(K_PAGE - 1);
+		if (mid <= lo)
+			mid = lo + K_PAGE;
+		void *r = mmap((void *)(uintptr_t)mid, K_PAGE, PROT_NONE,
+		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_NORESERVE, -1, 0);
+		if (r != MAP_FAILED)
+			munmap(r, K_PAGE);
+		if (r == (void *)(uintptr_t)mid)
+			lo = mid + K_PAGE;
+		else
+			hi = mid;
+	}
+	k_task_size = lo;
+	return true;
+}
+
 bool arena_clear(void)
 {
 	if (k_arena_end <= k_arena_base)
@@ -254,7 +290,7 @@ uint64_t arena_trace_max_map_count(uint64_t sysctl)
 
 static unsigned model_fences(uint64_t base, uint64_t end)
 {
-	return (base >= 2 * K_PAGE) + (end + K_PAGE <= K_TASK_SIZE);
+	return (base >= 2 * K_PAGE) + (end + K_PAGE <= K_TASK_SIZE) /* the model's TASK_SIZE */;
 }
 
 /* Splits the largest placeholder not next to the arena into one-page
@@ -300,8 +336,8 @@ arena_status arena_setup(uint64_t base, uint64_t size, char *why, size_t whylen)
 		snprintf(why, whylen, "arena starts below mmap_min_addr (0x%llx)", (unsigned long long)K_MMAP_MIN_ADDR);
 		return ARENA_REFUSED;
 	}
-	if (end > K_TASK_SIZE) {
-		snprintf(why, whylen, "arena ends above the user address space (0x%llx)", (unsigned long long)K_TASK_SIZE);
+	if (end > k_task_size) {
+		snprintf(why, whylen, "arena ends above the user address space (0x%llx)", (unsigned long long)k_task_size);
 		return ARENA_REFUSED;
 	}
 	if (!arena_clear())
@@ -330,7 +366,7 @@ arena_status arena_setup(uint64_t base, uint64_t size, char *why, size_t whylen)
 		}
 		if (own[i].stack) {
 			guard_hi = own[i].start;
-			guard_lo = guard_hi > K_STACK_GUARD_GAP ? guard_hi - K_STACK_GUARD_GAP : 0;
+			guard_lo = guard_hi > k_stack_window ? guard_hi - k_stack_window : 0;
 		}
 	}
 	/* The arena keeps a stack guard gap away from the growth window, so that
@@ -340,7 +376,7 @@ arena_status arena_setup(uint64_t base, uint64_t size, char *why, size_t whylen)
 	uint64_t keep_lo = guard_lo > K_STACK_GUARD_GAP ? guard_lo - K_STACK_GUARD_GAP : 0;
 	if (guard_hi && keep_lo < end && base < guard_hi) {
 		snprintf(why, whylen, "arena overlaps the stack's growth window or its guard gap (the %llu MiB below "
-		         "[stack])", (unsigned long long)(2 * K_STACK_GUARD_GAP >> 20));
+		         "[stack])", (unsigned long long)((k_stack_window + K_STACK_GUARD_GAP) >> 20));
 		return ARENA_REFUSED;
 	}
 	uint64_t prev = K_PAGE;
@@ -351,7 +387,7 @@ arena_status arena_setup(uint64_t base, uint64_t size, char *why, size_t whylen)
 			prev = own[i].end;
 	}
 	if (ok)
-		ok = fill_gap(prev, K_TASK_SIZE, base, end, guard_lo, guard_hi);
+		ok = fill_gap(prev, k_task_size, base, end, guard_lo, guard_hi);
 	if (!ok) {
 		snprintf(why, whylen, "internal: cannot place the placeholder mappings around the arena: %s",
 		         strerror(errno));

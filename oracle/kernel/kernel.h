@@ -49,6 +49,11 @@ typedef enum {
 
 extern uint64_t k_arena_base, k_arena_end;
 extern bool k_arena_ok;
+extern uint64_t k_task_size;    /* K_TASK_SIZE, or probed (--task-size=probe) */
+extern uint64_t k_stack_window; /* left free below [stack] (--stack-window; K_STACK_GUARD_GAP) */
+extern bool k_no_pagemap;       /* --no-pagemap: page states unobservable, answered '?' */
+/* --task-size=probe: sets k_task_size to the top found by probing. */
+bool arena_probe_task_size(char *why, size_t whylen);
 
 /* Called once at start-up, before anything else allocates: pins the heap. */
 void arena_init_process(void);

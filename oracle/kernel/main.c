@@ -27,6 +27,7 @@ static char linebuf[LINE_MAX_LEN + 1];
 static linereader in;
 
 static trace_parser *parser;
+static bool profile_comments; /* --profile-comments */
 static char broken[1024]; /* non-empty: the current trace is unusable, and why */
 
 /* ---- input ---------------------------------------------------------------------------------- */
@@ -63,7 +64,17 @@ static void reexec(const char *line)
 	snprintf(lim[0], sizeof(lim[0]), "--max-populate=%llu", (unsigned long long)k_limit_populate);
 	snprintf(lim[1], sizeof(lim[1]), "--max-file-bytes=%llu", (unsigned long long)k_limit_file_bytes);
 	snprintf(lim[2], sizeof(lim[2]), "--max-arena=%llu", (unsigned long long)tr_limit.max_arena);
-	char *argv[] = {(char *)"mmref-kernel", arg, lineno, budget, lim[0], lim[1], lim[2], NULL};
+	char tsz[64], win[64];
+	snprintf(tsz, sizeof(tsz), "--task-size=%llu", (unsigned long long)k_task_size);
+	snprintf(win, sizeof(win), "--stack-window=%llu", (unsigned long long)k_stack_window);
+	/* a re-executed process is never a guest's /init: it keeps its pid */
+	char *argv[12] = {(char *)"mmref-kernel", arg, lineno, budget, lim[0], lim[1], lim[2], tsz, win, (char *)"--no-init"};
+	int argc = 10;
+	if (k_no_pagemap)
+		argv[argc++] = (char *)"--no-pagemap";
+	if (profile_comments)
+		argv[argc++] = (char *)"--profile-comments";
+	argv[argc] = NULL;
 	execv("/proc/self/exe", argv);
 	out_str("# error: internal: cannot start a fresh process (exec)\n\n");
 	out_flush();
@@ -125,9 +136,13 @@ static void handle_directive(const char *dir, const char *line)
 			answer_error(why);
 			return;
 		}
-		/* A live target announces its profile (docs/exec-protocol.md). */
+		/* A live target announces its profile (docs/exec-protocol.md);
+		 * --profile-comments: a sandbox under test is compared under the
+		 * profile of the Linux it imitates, its own is only shown. */
 		out_str(line);
 		out_chr('\n');
+		if (profile_comments)
+			out_str("# not announced (--profile-comments): ");
 		out_str(profile_announcement());
 		out_chr('\n');
 	} else if (strcmp(dir, "arena") == 0) {
@@ -271,7 +286,16 @@ static bool limit_option(const char *arg)
 
 static const char usage[] =
 	"usage: mmref-kernel [--memlock SIZE] [--profile-only] [--max-populate=BYTES]\n"
-	"                    [--max-file-bytes=BYTES] [--max-arena=BYTES]\n"
+	"                    [--max-file-bytes=BYTES] [--max-arena=BYTES] [--no-pagemap]\n"
+	"                    [--task-size=probe|ADDR] [--stack-window=BYTES] [--no-init]\n"
+	"  --no-pagemap       do not read /proc/self/pagemap (gVisor has none): every page\n"
+	"                     state is answered '?' (unobservable), never 'none'\n"
+	"  --task-size=probe  find the top of the address space by probing (default\n"
+	"                     0x7ffffffff000, Linux's TASK_SIZE); or give it\n"
+	"  --stack-window=B   leave B bytes below [stack] free of placeholders (default 1M)\n"
+	"  --no-init          do not act as a guest's /init when run as PID 1 (in a sandbox)\n"
+	"  --profile-comments show the detected profile as '#' comments only: the program is\n"
+	"                     compared under the profile of the Linux it imitates (gVisor)\n"
 	"  --max-populate=B   refuse a statement that could make the kernel allocate more than\n"
 	"                     B bytes in one trace (populate, mlock, touches; default 4G)\n"
 	"  --max-file-bytes=B refuse 'file' declarations totalling more than B (default 64G)\n"
@@ -293,7 +317,7 @@ int main(int argc, char **argv)
 {
 	int resume_fd = -1;
 	uint64_t resume_line = 0;
-	bool profile_only = false;
+	bool profile_only = false, no_init = false, probe_top = false;
 	const char *memlock = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--resume-fd=", 12) == 0) {
@@ -306,6 +330,26 @@ int main(int argc, char **argv)
 		} else if (strncmp(argv[i], "--max-", 6) == 0 || strncmp(argv[i], "--own-vmas=", 11) == 0) {
 			if (!limit_option(argv[i]))
 				return 2;
+		} else if (strcmp(argv[i], "--no-pagemap") == 0) {
+			k_no_pagemap = true;
+		} else if (strcmp(argv[i], "--profile-comments") == 0) {
+			profile_comments = true;
+		} else if (strcmp(argv[i], "--no-init") == 0) {
+			no_init = true;
+		} else if (strcmp(argv[i], "--task-size=probe") == 0) {
+			probe_top = true;
+		} else if (strncmp(argv[i], "--task-size=", 12) == 0 || strncmp(argv[i], "--stack-window=", 15) == 0) {
+			uint64_t v;
+			const char *val = strchr(argv[i], '=') + 1;
+			if (!tr_parse_number(val, &v) || (v & (K_PAGE - 1)) || v > K_TASK_SIZE) {
+				fprintf(stderr, "mmref-kernel: %s: expected a page-aligned number up to 0x%llx\n", argv[i],
+				        (unsigned long long)K_TASK_SIZE);
+				return 2;
+			}
+			if (argv[i][2] == 't')
+				k_task_size = v;
+			else
+				k_stack_window = v;
 		} else if (strcmp(argv[i], "--profile-only") == 0) {
 			profile_only = true;
 		} else if (strcmp(argv[i], "--memlock") == 0 && i + 1 < argc) {
@@ -317,7 +361,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	k_init_if_pid1(); /* the /init of a vm:VERSION guest (init.c) */
+	if (!no_init)
+		k_init_if_pid1(); /* the /init of a vm:VERSION guest (init.c) */
 	char why[512];
 	if (memlock) {
 		uint64_t bytes;
@@ -335,6 +380,10 @@ int main(int argc, char **argv)
 	/* Order matters: the heap is pinned before anything allocates, the scratch
 	 * mappings of observe_init are made before the placeholders exist. */
 	arena_init_process();
+	if (probe_top && !arena_probe_task_size(why, sizeof(why))) {
+		fprintf(stderr, "mmref-kernel: --task-size=probe: %s\n", why);
+		return 3;
+	}
 	profile_detect(); /* before observe_init, which takes the zero page's PFN from it */
 	if (!observe_init(why, sizeof(why))) {
 		fprintf(stderr, "mmref-kernel: %s\n", why);
