@@ -424,7 +424,9 @@ static int cmd_diff(int argc, char **argv)
 		seed = (gint64)((guint64)g_get_real_time() ^ ((guint64)getpid() << 32)) & G_MAXINT64;
 
 	rc = EXIT_HELD;
-	diff_options opt = {.check = check,
+	/* Three reruns, 0, 2 and 4 s apart, for a live target's timing-
+	 * dependent difference (harness/diff.h, nondet_reruns). */
+	diff_options opt = {.nondet_reruns = 3, .nondet_backoff_ms = 2000, .check = check,
 	                    .profile = &cli_profile,
 	                    .full_every = full_every > 0 ? (guint)full_every : 0,
 	                    .ignore = ignore_opt ? &ignore : NULL};
@@ -480,6 +482,16 @@ static int cmd_diff(int argc, char **argv)
 			diff_status gst = diff_run(t, tv, tgs->len, &opt, &report, &p.stmts);
 			if (gst == DIFF_NONDETERMINISTIC) {
 				gen_nondet++;
+				if (out_dir) { /* kept with its report, apart from the divergences */
+					char *base = g_strdup_printf("%s.nondet", name);
+					char *tp = g_build_filename(out_dir, base, NULL);
+					char *rp = g_strdup_printf("%s.report", tp);
+					(void)g_file_set_contents(tp, text, -1, NULL);
+					(void)g_file_set_contents(rp, report, -1, NULL);
+					g_free(rp);
+					g_free(tp);
+					g_free(base);
+				}
 				if (!quiet) {
 					if (p.tty)
 						fputc('\n', stderr);
@@ -498,6 +510,10 @@ static int cmd_diff(int argc, char **argv)
 					if (!g_file_set_contents(saved, text, -1, NULL)) {
 						g_free(saved);
 						saved = NULL;
+					} else { /* and what diverged, also under -q */
+						char *rp = g_strdup_printf("%s.report", saved);
+						(void)g_file_set_contents(rp, report, -1, NULL);
+						g_free(rp);
 					}
 				}
 				if (!quiet) {

@@ -298,9 +298,24 @@ static gboolean vma_records_equal(const snapshot *a, const snapshot *b)
  * reclaim), or MADV_COLLAPSE's result (a huge page not allocated: ENOMEM; a
  * folio not on the LRU yet: EAGAIN). A VMA layout or any other result is
  * never timing-dependent. */
+/* The part of a `state` (or `maps`/`smaps`) line before its page states. */
+static gsize record_len(const char *line)
+{
+	const char *c = strstr(line, " : ");
+	return c ? (gsize)(c - line) : strlen(line);
+}
+
 static gboolean timing_sensitive(const divergence *d, const trace *t, guint k)
 {
 	const tr_stmt *s = &g_array_index(t->stmts, tr_stmt, d->index);
+	if (d->cls == DIV_OBSERVATION) {
+		/* A `state` line whose VMA record agrees and whose page states do
+		 * not (khugepaged collapsing a VM_HUGEPAGE range in between, a
+		 * THP that fell back, a deferred split). */
+		const char *a = d->obs[0], *b = d->obs[k];
+		gsize la = record_len(a), lb = record_len(b);
+		return s->kind == TR_STATE && la == lb && la < strlen(a) && lb < strlen(b) && memcmp(a, b, la) == 0;
+	}
 	gboolean result_same = tr_result_equal(&d->results[0], &d->results[k]);
 	if (!result_same && !(s->kind == TR_MADVISE && s->advice == MM_MADV_COLLAPSE))
 		return FALSE;
@@ -324,6 +339,19 @@ static gboolean rerun_differs(const trace *t, target *tg, guint k, divergence *d
 	}
 	for (guint i = 0; i <= d->index; i++) {
 		const tr_stmt *s = &g_array_index(t->stmts, tr_stmt, i);
+		if (tr_is_observation(s->kind) && i == d->index) {
+			/* DIV_OBSERVATION: the line that differed, again */
+			GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+			gboolean ok = tg->ops->observe(tg, t, s, lines, &err);
+			if (!ok)
+				g_clear_error(&err);
+			const char *now = ok && d->obs_line < lines->len ? g_ptr_array_index(lines, d->obs_line) : "(none)";
+			gboolean differs = ok && strcmp(now, d->obs[k]) != 0;
+			if (differs)
+				*detail = g_strdup_printf("first run | %s\nrerun     | %s", d->obs[k], now);
+			g_ptr_array_unref(lines);
+			return differs;
+		}
 		if (tr_is_observation(s->kind))
 			continue;
 		if (!tg->ops->exec(tg, t, s, res, &err)) {
@@ -370,18 +398,23 @@ static void check_nondeterminism(const trace *t, target *const *targets, guint n
                                  divergence *d)
 {
 	guint reruns = opt && opt->nondet_reruns ? opt->nondet_reruns : DIFF_NONDET_RERUNS_DEFAULT;
-	if (reruns == G_MAXUINT || (d->cls != DIV_RESULT && d->cls != DIV_STATE) || d->index >= t->stmts->len)
+	if (reruns == G_MAXUINT || (d->cls != DIV_RESULT && d->cls != DIV_STATE && d->cls != DIV_OBSERVATION) ||
+	    d->index >= t->stmts->len)
 		return;
 	for (guint k = 0; k < n; k++) {
-		if (!is_live(targets[k]) || !d->ran[k])
+		if (!is_live(targets[k]) || (d->cls != DIV_OBSERVATION && !d->ran[k]))
 			continue;
 		/* Compared with targets[0]; a live targets[0] is compared with the
 		 * diverging target's side of it. */
 		guint other = k == 0 ? d->target : k;
 		if (other == 0)
 			continue;
-		gboolean differs = !tr_result_equal(&d->results[0], &d->results[other]);
-		if (!differs && d->have_state) {
+		gboolean differs;
+		if (d->cls == DIV_OBSERVATION)
+			differs = strcmp(d->obs[0], d->obs[other]) != 0;
+		else
+			differs = !tr_result_equal(&d->results[0], &d->results[other]);
+		if (!differs && d->cls != DIV_OBSERVATION && d->have_state) {
 			char *diff = snapshot_diff(&d->after[0], &d->after[other], t);
 			differs = diff != NULL;
 			g_free(diff);
@@ -389,6 +422,10 @@ static void check_nondeterminism(const trace *t, target *const *targets, guint n
 		if (!differs || !timing_sensitive(d, t, other))
 			continue;
 		for (guint r = 1; r <= reruns; r++) {
+			/* Memory pressure comes in bursts (other processes, the
+			 * deferred-split shrinker): later reruns wait a little. */
+			if (r > 1 && opt && opt->nondet_backoff_ms)
+				g_usleep((gulong)opt->nondet_backoff_ms * 1000ul * (r - 1));
 			tr_result res;
 			memset(&res, 0, sizeof(res));
 			char *detail = NULL;
@@ -572,7 +609,7 @@ diff_status diff_run_data(const trace *t, target *const *targets, guint n, const
 			}
 		}
 	}
-	if (d->cls == DIV_RESULT || d->cls == DIV_STATE)
+	if (d->cls == DIV_RESULT || d->cls == DIV_STATE || d->cls == DIV_OBSERVATION)
 		check_nondeterminism(t, targets, n, opt, d);
 	d->have_before = d->cls != DIV_NONE && d->index < t->stmts->len && cheap_before &&
 	                 !tr_is_observation(g_array_index(t->stmts, tr_stmt, d->index).kind) && own->len;
@@ -648,14 +685,18 @@ char *divergence_render(const divergence *d, const trace *t)
 			g_string_append_printf(r, "  %-8s | %s\n", d->names[j], d->obs[j]);
 		break;
 	case DIV_NONDET: {
-		char *r0 = result_text(t, s->kind, &d->results[d->target]);
-		char *r1 = result_text(t, s->kind, &d->nondet_result);
+		gboolean obs = d->nondet_of == DIV_OBSERVATION;
+		char *r0 = obs ? g_strdup("(an observation)") : result_text(t, s->kind, &d->results[d->target]);
+		char *r1 = obs ? g_strdup("(an observation)") : result_text(t, s->kind, &d->nondet_result);
 		g_string_append_printf(r, "%s:%d: %s nondeterministic at %d: %s\n", t->filename, s->line,
 		                       d->names[d->target], s->line, st);
 		g_string_append_printf(r, "  it differed from %s here (%s); run again from a fresh start, it disagreed "
 		                       "with itself (rerun %u)\n  first run => %s\n  rerun %u   => %s\n",
 		                       d->names[d->nondet_other],
-		                       d->nondet_of == DIV_RESULT ? "results differ" : "state differs", d->nondet_rerun, r0,
+		                       d->nondet_of == DIV_RESULT        ? "results differ"
+		                       : d->nondet_of == DIV_OBSERVATION ? "observation differs"
+		                                                         : "state differs",
+		                       d->nondet_rerun, r0,
 		                       d->nondet_rerun, r1);
 		if (d->nondet_detail)
 			append_indented(r, d->nondet_detail, "  ");

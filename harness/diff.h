@@ -53,11 +53,14 @@ typedef struct diff_options {
 	 * exec:, vm:) that differs from targets[0] on page states only, or on
 	 * MADV_COLLAPSE's result -- what THP allocation fallback, the deferred-
 	 * split shrinker, LRU batching and reclaim can change at times the
-	 * trace does not control -- is run again that many times from a fresh
+	 * trace does not control; a `state` line likewise -- is run again that many times from a fresh
 	 * start up to the statement; if its result or its state there differs
 	 * from its first run, the trace ends in DIV_NONDET, not a divergence.
 	 * 0: DIFF_NONDET_RERUNS_DEFAULT; G_MAXUINT: never rerun. */
 	guint nondet_reruns;
+	/* Milliseconds before the second rerun, twice that before the third,
+	 * and so on (0: none): a burst of memory pressure passes. */
+	guint nondet_backoff_ms;
 } diff_options;
 
 #define DIFF_NONDET_RERUNS_DEFAULT 2

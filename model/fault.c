@@ -271,6 +271,8 @@ enum pg_fault_result pg_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t ad
 	addr &= PAGE_MASK;
 	if (huge_pmd_fault(mm, v, addr, write, &res))
 		return res;
+	if (v->obj && pt_fault_cache_block(mm, v, addr, write))
+		return PG_FAULT_OK;
 
 	uint64_t wi = pg_alloc_pte(mm, addr);
 	if (!wi)

@@ -200,6 +200,12 @@ void pt_cold(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end);
 void pt_split_huge_at(mm_state *mm, uint64_t addr);
 /* MADV_COLLAPSE of the aligned 2 MiB block at h inside v. */
 int pt_collapse(mm_state *mm, struct vma *v, uint64_t h);
+/* MADV_COLLAPSE of block h of a shmem/memfd VMA (pages.c): 0, 1 (go on, but
+ * EINVAL at the end) or a negative errno (stop). */
+int pt_collapse_file(mm_state *mm, struct vma *v, uint64_t h);
+/* A fault on a huge page-cache folio's block that maps it whole; true when
+ * it handled the fault. */
+bool pt_fault_cache_block(mm_state *mm, const struct vma *v, uint64_t addr, bool write);
 /* Page-table pages and anonymous frames in use (for the leak tests). */
 uint64_t pt_table_pages(const mm_state *mm);
 uint64_t pt_anon_frames(const mm_state *mm);

@@ -106,9 +106,30 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 		 * with TVA_FORCED_COLLAPSE ignores the sysfs mode). Then every
 		 * whole aligned block of the range becomes a THP [LIVE]. */
 		uint64_t first = (v->vm_start + MM_PMD_SIZE - 1) & ~(MM_PMD_SIZE - 1);
-		if (v->obj || (f & (MM_VM_NOHUGEPAGE | MM_VM_SPECIAL | MM_VM_HUGETLB)) || first + MM_PMD_SIZE > v->vm_end ||
+		if ((f & (MM_VM_NOHUGEPAGE | MM_VM_SPECIAL | MM_VM_HUGETLB)) || first + MM_PMD_SIZE > v->vm_end ||
 		    first < v->vm_start)
 			return -EINVAL;
+		if (v->obj) {
+			/* shmem and memfd, shared or private (issue 15 case 4):
+			 * forced collapse overrides shmem_enabled=never
+			 * (shmem_allowable_huge_orders: only `deny` refuses);
+			 * thp_vma_suitable_order() wants the file offset
+			 * congruent with the address modulo 2 MiB; no anon_vma
+			 * needed. Then collapse_file() per block (pt_collapse_file). */
+			if (((v->vm_start >> PAGE_SHIFT) - v->vm_pgoff) & (MM_PMD_SIZE / PAGE_SIZE - 1))
+				return -EINVAL;
+			uint64_t fs = (start + MM_PMD_SIZE - 1) & ~(MM_PMD_SIZE - 1), fe = end & ~(MM_PMD_SIZE - 1);
+			if (fs > fe)
+				return -EINVAL; /* the wrapped count, as below */
+			bool failed = false;
+			for (uint64_t h = fs; h < fe; h += MM_PMD_SIZE) {
+				int r = pt_collapse_file(mm, v, h);
+				if (r < 0)
+					return r;
+				failed = failed || r > 0;
+			}
+			return failed ? -EINVAL : 0;
+		}
 		/* __thp_vma_allowable_orders(): an anonymous VMA without an
 		 * anon_vma passes only for smaps and page faults [LIVE:
 		 * collapse of 4K of a never-faulted VMA is EINVAL]. */

@@ -35,6 +35,11 @@ struct page_cache {
 	uint64_t *keys, *pfns;
 	uint64_t cap, used, count;
 	struct page_cache *next; /* page_tables.caches */
+	/* The 512-aligned page offsets whose 2 MiB are one huge folio, made by
+	 * MADV_COLLAPSE (collapse_file); shmem_enabled=never makes none at
+	 * fault time. */
+	uint64_t *huge;
+	size_t nhuge, huge_cap;
 };
 
 struct page_tables {
@@ -211,6 +216,47 @@ static uint64_t *cache_slot(const struct page_cache *c, uint64_t pgoff)
 	}
 }
 
+static bool cache_huge_at(const struct page_cache *c, uint64_t pgoff, size_t *at)
+{
+	uint64_t base = pgoff & ~(uint64_t)(PMD_PAGES - 1);
+	for (size_t i = 0; c && i < c->nhuge; i++)
+		if (c->huge[i] == base) {
+			if (at)
+				*at = i;
+			return true;
+		}
+	return false;
+}
+
+/* A page of a huge folio leaves the cache (hole punch, reclaim): the kernel
+ * splits the folio first (truncate_inode_partial_folio, split_folio), so
+ * what stays is small pages. */
+static void cache_unmark_huge(struct page_cache *c, uint64_t pgoff)
+{
+	size_t at;
+	if (cache_huge_at(c, pgoff, &at))
+		c->huge[at] = c->huge[--c->nhuge];
+}
+
+static int cache_mark_huge(mm_state *mm, struct page_cache *c, uint64_t base)
+{
+	if (cache_huge_at(c, base, NULL))
+		return 0;
+	if (c->nhuge == c->huge_cap) {
+		size_t ncap = c->huge_cap ? c->huge_cap * 2 : 4;
+		uint64_t *n = mm_alloc(mm, ncap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		if (c->nhuge)
+			memcpy(n, c->huge, c->nhuge * sizeof(*n));
+		mm_free(mm, c->huge);
+		c->huge = n;
+		c->huge_cap = ncap;
+	}
+	c->huge[c->nhuge++] = base;
+	return 0;
+}
+
 static int cache_insert(mm_state *mm, struct page_cache *c, uint64_t pgoff, uint64_t pfn)
 {
 	if ((c->used + 1) * 2 > c->cap) {
@@ -277,6 +323,7 @@ uint64_t pg_cache_page(mm_state *mm, struct mm_object *obj, uint64_t pgoff, bool
 
 static void cache_free(mm_state *mm, struct page_cache *c)
 {
+	mm_free(mm, c->huge);
 	for (uint64_t i = 0; i < c->cap; i++)
 		if (c->keys[i] >= 2 && mm->pt->fm)
 			free_frame(mm->pt, c->pfns[i]);
@@ -866,6 +913,12 @@ void pt_punch_hole(mm_state *mm, struct mm_object *obj, uint64_t pgoff, uint64_t
 		c->keys[i] = 1;
 		c->count--;
 	}
+	for (size_t i = 0; i < c->nhuge;) {
+		if (c->huge[i] + PMD_PAGES > pgoff && c->huge[i] < pend)
+			c->huge[i] = c->huge[--c->nhuge];
+		else
+			i++;
+	}
 }
 
 /* ---- Observation ------------------------------------------------------------- */
@@ -1243,6 +1296,7 @@ static void cache_drop(mm_state *mm, struct page_cache *c, uint64_t pgoff)
 	free_frame(mm->pt, *slot);
 	c->keys[slot - c->pfns] = 1;
 	c->count--;
+	cache_unmark_huge(c, pgoff);
 }
 
 static void pageout_one(mm_state *mm, uint64_t wi, uint64_t va, void *ctx)
@@ -1423,6 +1477,165 @@ int pt_collapse(mm_state *mm, struct vma *v, uint64_t h)
 		flags |= X86_RW;
 	pg_set_entry(mm, pde, 2, (thp << 12) | flags);
 	return 0;
+}
+
+/* ---- Huge page-cache folios (issue 15 case 4) ----------------------------------- */
+
+/* The model maps a huge page-cache folio with 512 PTEs where the kernel uses
+ * one PMD: the page states are the same (`file`); what a later split of that
+ * PMD does (a partial munmap, mprotect or MADV_DONTNEED of a PMD-mapped file
+ * folio zaps the whole PMD) is not modelled (docs/divergences.md). */
+
+/* The first page offset of the 2 MiB block h of v, when v can map it whole
+ * (thp_vma_suitable_order: the block lies in v and v's file offset is
+ * congruent with its address modulo 2 MiB); else UINT64_MAX. */
+static uint64_t block_pgoff(const struct vma *v, uint64_t h)
+{
+	if (h < v->vm_start || h + MM_PMD_SIZE > v->vm_end)
+		return UINT64_MAX;
+	if (((v->vm_start >> PAGE_SHIFT) - v->vm_pgoff) & (PMD_PAGES - 1))
+		return UINT64_MAX;
+	return v->vm_pgoff + ((h - v->vm_start) >> PAGE_SHIFT);
+}
+
+/* Maps the huge folio at base into v's block h, every empty entry (a PMD in
+ * the kernel: set_huge_pmd(), do_set_pmd(), or finish_fault() mapping the
+ * whole folio), with the VMA's protection; a shared write fault makes them
+ * writable and dirty. */
+static int map_cache_block(mm_state *mm, const struct vma *v, uint64_t h, uint64_t base, bool write)
+{
+	uint64_t flags = pg_vm_page_prot(v->vm_flags);
+	if (write && (v->vm_flags & MM_VM_SHARED) && (v->vm_flags & MM_VM_WRITE))
+		flags |= X86_RW | X86_D;
+	for (unsigned i = 0; i < PMD_PAGES; i++) {
+		uint64_t pfn = pg_cache_page(mm, v->obj, base + i, false);
+		if (!pfn)
+			continue;
+		uint64_t wi = pg_alloc_pte(mm, h + ((uint64_t)i << PAGE_SHIFT));
+		if (!wi)
+			return -ENOMEM;
+		if (lx_none(W(mm)[wi]))
+			pg_set_entry(mm, wi, 1, (pfn << 12) | flags);
+	}
+	return 0;
+}
+
+/* collapse_pte_mapped_thp(install_pmd = true) for v's block h over the huge
+ * folio at base: every entry of the block's page table must be none or map
+ * the folio's own page (else SCAN_FAIL: -EINVAL, the walk stops -- a
+ * private mapping's COW copy); a guard marker is SCAN_PTE_NON_PRESENT, which
+ * lets the walk go on but fails the call (1). Then the folio is mapped. */
+static int install_cache_block(mm_state *mm, struct vma *v, uint64_t h, uint64_t base)
+{
+	unsigned level;
+	uint64_t wi = pg_lookup(mm, h, &level);
+	if (wi && level == 1) {
+		const uint64_t *t = W(mm) + (wi & ~(uint64_t)(PT_ENTRIES - 1));
+		for (unsigned i = 0; i < PT_ENTRIES; i++) {
+			if (lx_none(t[i]))
+				continue;
+			if (!lx_present(t[i]))
+				return 1;
+			if (lx_pfn(t[i], PG_PFN_MASK) != pg_cache_page(mm, v->obj, base + i, false))
+				return -EINVAL;
+		}
+	}
+	return map_cache_block(mm, v, h, base, false);
+}
+
+/* MADV_COLLAPSE of the 2 MiB block h of a shmem/memfd VMA v (both shared
+ * and private mappings: vma_is_anonymous() is false for them):
+ * hpage_collapse_scan_file() -> collapse_file(), then
+ * collapse_pte_mapped_thp(). A block already one huge folio goes straight
+ * to the latter. Otherwise a block whose cache holds nothing is
+ * SCAN_TRUNCATED (-EINVAL, the walk stops); else the holes are filled (a
+ * zero-filled huge folio replaces the small pages, dirty), every small page
+ * of the range is unmapped from every VMA of the object (try_to_unmap; COW
+ * copies stay), retract_page_tables() drops the emptied tables of VMAs
+ * without an anon_vma that map the block aligned, and the folio is mapped
+ * into v [LIVE: madvise-collapse-shmem-file.trace]. Returns 0, 1
+ * (continue, but the call fails with EINVAL) or a negative errno (stop). */
+int pt_collapse_file(mm_state *mm, struct vma *v, uint64_t h)
+{
+	struct mm_object *obj = v->obj;
+	uint64_t base = block_pgoff(v, h);
+	if (base == UINT64_MAX)
+		return -EINVAL;
+	if (cache_huge_at(obj->cache, base, NULL))
+		return install_cache_block(mm, v, h, base);
+	unsigned present = 0;
+	for (unsigned i = 0; i < PMD_PAGES && obj->cache; i++)
+		present += cache_slot(obj->cache, base + i) != NULL;
+	if (!present)
+		return -EINVAL;
+	for (struct vma *w = vt_first(&mm->vt); w; w = w->node.next) {
+		if (w->obj != obj)
+			continue;
+		uint64_t wp0 = w->vm_pgoff, wp1 = w->vm_pgoff + vma_pages(w);
+		uint64_t lo = base > wp0 ? base : wp0, hi = base + PMD_PAGES < wp1 ? base + PMD_PAGES : wp1;
+		for (uint64_t p = lo; p < hi; p++) {
+			uint64_t va = w->vm_start + ((p - wp0) << PAGE_SHIFT);
+			unsigned level;
+			uint64_t wi = pg_lookup(mm, va, &level);
+			if (!wi || level != 1 || !lx_present(W(mm)[wi]))
+				continue;
+			const struct frame *f = frame_of(mm->pt, lx_pfn(W(mm)[wi], PG_PFN_MASK));
+			if (f && f->kind == FR_CACHE)
+				pg_set_entry(mm, wi, 1, 0);
+		}
+	}
+	for (unsigned i = 0; i < PMD_PAGES; i++) {
+		uint64_t pfn = pg_cache_page(mm, obj, base + i, true);
+		if (!pfn)
+			return -ENOMEM;
+		frame_of(mm->pt, pfn)->dirty = 1;
+	}
+	if (cache_mark_huge(mm, obj->cache, base))
+		return -ENOMEM;
+	for (struct vma *w = vt_first(&mm->vt); w; w = w->node.next) {
+		if (w->obj != obj || w->anon_vma || base < w->vm_pgoff)
+			continue;
+		uint64_t wh = w->vm_start + ((base - w->vm_pgoff) << PAGE_SHIFT);
+		if (block_pgoff(w, wh) != base || (wh & (MM_PMD_SIZE - 1)))
+			continue;
+		unsigned level;
+		uint64_t wi = pg_lookup(mm, wh, &level);
+		if (!wi || level != 1 || !table_empty(mm, wi / PT_ENTRIES))
+			continue;
+		uint64_t pde = pg_alloc_pmd(mm, wh);
+		if (pde && W(mm)[pde] && !(W(mm)[pde] & X86_PS)) {
+			pt_phys_free(&mm->pt->phys, (W(mm)[pde] & PG_PFN_MASK) >> 12);
+			W(mm)[pde] = 0;
+		}
+	}
+	return install_cache_block(mm, v, h, base);
+}
+
+/* A fault in a shmem/memfd VMA on a block that is one huge folio: with no
+ * page table there (pmd_none), do_set_pmd() maps it whole (read faults via
+ * filemap_map_pmd() in fault-around, shared write faults via finish_fault());
+ * a shared write fault with a table maps the whole folio too (finish_fault()
+ * for shmem, when it lies inside the VMA and the table). Not for
+ * VM_NOHUGEPAGE (vma_thp_disabled), nor a private write (do_cow_fault).
+ * true when it handled the fault. */
+bool pt_fault_cache_block(mm_state *mm, const struct vma *v, uint64_t addr, bool write)
+{
+	if (!v->obj || !v->obj->cache || !v->obj->cache->nhuge || (v->vm_flags & MM_VM_NOHUGEPAGE))
+		return false;
+	if (write && !(v->vm_flags & MM_VM_SHARED))
+		return false;
+	uint64_t h = addr & ~(MM_PMD_SIZE - 1), base = block_pgoff(v, h);
+	if (base == UINT64_MAX || !cache_huge_at(v->obj->cache, base, NULL))
+		return false;
+	if (base + PMD_PAGES > (v->obj->size + PAGE_SIZE - 1) >> PAGE_SHIFT)
+		return false;
+	unsigned level;
+	uint64_t wi = pg_lookup(mm, h, &level);
+	if (wi && level == 1 && !write)
+		return false;
+	if (wi && level == 1 && !lx_none(W(mm)[pg_lookup(mm, addr, &level)]))
+		return false;
+	return map_cache_block(mm, v, h, base, write) == 0;
 }
 
 /* vma_adjust_trans_huge() / split_huge_pmd_if_needed(): a VMA boundary is

@@ -413,6 +413,35 @@ void nv_cache_remove_range(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t 
 		nm->cached[kept++] = *c;
 	}
 	nm->ncached = kept;
+	/* A huge folio that lost a page was split first (the kernel splits it
+	 * before taking pages out: truncate_inode_partial_folio, split_folio):
+	 * what is left of it is small pages. */
+	for (size_t i = 0; i < nm->ncached; i++) {
+		ncached *c = &nm->cached[i];
+		uint64_t block = c->index - c->index % 512;
+		if (c->huge && c->kind == kind && c->id == id && block < last_excl && block + 512 > first)
+			c->huge = false;
+	}
+}
+
+bool nv_cache_is_huge(const naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first)
+{
+	for (uint64_t i = first; i < first + 512; i++) {
+		const ncached *c = cached_find(nm, kind, id, i);
+		if (!c || !c->huge)
+			return false;
+	}
+	return true;
+}
+
+void nv_cache_make_huge(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first)
+{
+	for (uint64_t i = first; i < first + 512; i++) {
+		nv_cache_add(nm, kind, id, i);
+		ncached *c = cached_find(nm, kind, id, i);
+		c->huge = true;
+		c->dirty = true; /* collapse_file(): shmem's new folio is dirty */
+	}
 }
 
 /* ---- Observation ----------------------------------------------------------- */

@@ -122,6 +122,34 @@ static void map_pmd(naive_mm *nm, uint64_t addr, nregion_kind kind)
 
 /* mm/memory.c: handle_mm_fault() for one page of v, once access_error()
  * has allowed the access. Installs what the fault installs. */
+/* A huge page-cache folio (made by MADV_COLLAPSE) is mapped whole when a
+ * fault finds no page table at its 2 MiB (do_set_pmd(), reached from
+ * fault-around's filemap_map_pmd() on a read and from finish_fault() on a
+ * shared write), and by a shared write fault even where a table exists
+ * (finish_fault() maps a whole shmem folio that lies inside the VMA and the
+ * table). It must sit 2 MiB-aligned in the VMA (thp_vma_suitable_order);
+ * VM_NOHUGEPAGE refuses; a private write copies one page instead
+ * (do_cow_fault). [LIVE: madvise-collapse-shmem-file.trace] */
+bool nv_fault_huge_cache(naive_mm *nm, nvma *v, uint64_t addr, bool write)
+{
+	if (v->backing == MM_BACKING_ANON || (v->flags & MM_VM_NOHUGEPAGE) || (write && !(v->flags & MM_VM_SHARED)))
+		return false;
+	uint64_t base = addr & ~(NV_PMD - 1);
+	if (base < v->start || base + NV_PMD > v->end)
+		return false;
+	uint64_t first = nv_vma_file_index(v, base);
+	if (first % 512 != 0 || !nv_cache_is_huge(nm, v->backing, v->object, first))
+		return false;
+	if (beyond_eof(nm, v, base + NV_PMD - NV_PAGE))
+		return false;
+	if (nv_region_get(nm, base) && !write)
+		return false;
+	for (uint64_t a = base; a < base + NV_PMD; a += NV_PAGE)
+		if (nv_page_get(nm, a) == MM_PAGE_NONE)
+			map_4k(nm, a, MM_PAGE_FILE);
+	return true;
+}
+
 nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write)
 {
 	addr &= NV_PAGE_MASK;
@@ -171,6 +199,8 @@ nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write
 	}
 
 	/* file or shmem backed */
+	if (st == MM_PAGE_NONE && nv_fault_huge_cache(nm, v, addr, write))
+		return NV_FAULT_OK;
 	if (st == MM_PAGE_NONE) {
 		uint64_t index = nv_vma_file_index(v, addr);
 		if (!write) {

@@ -66,6 +66,7 @@ typedef struct ncached {
 	uint32_t id;
 	uint64_t index; /* page index in the object */
 	bool dirty;     /* written through a shared mapping since it was cached */
+	bool huge;      /* one of the 512 pages of a huge folio (MADV_COLLAPSE made it) */
 } ncached;
 
 struct naive_mm {
@@ -133,6 +134,13 @@ bool nv_cache_is_dirty(const naive_mm *nm, const nvma *v, uint64_t addr);
 void nv_cache_remove_range(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first, uint64_t last_excl);
 
 uint64_t nv_vma_file_index(const nvma *v, uint64_t addr); /* vm_pgoff + page offset in VMA */
+/* Huge page-cache folios: the 512 pages from `first` (a multiple of 512)
+ * are one folio. Removing any of them (nv_cache_remove_range) splits it. */
+bool nv_cache_is_huge(const naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first);
+/* Makes [first, first + 512) one dirty huge folio, adding missing pages. */
+void nv_cache_make_huge(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first);
+/* naive_fault.c: a fault that maps a whole huge page-cache folio (true: done). */
+bool nv_fault_huge_cache(naive_mm *nm, nvma *v, uint64_t addr, bool write);
 
 /* ---- naive_core.c: the profile's limits (mm_config: memlock) ---- */
 /* capable(CAP_IPC_LOCK): the profile gives MM_MEMLOCK_UNLIMITED for it too */

@@ -267,11 +267,94 @@ static void punch_hole(naive_mm *nm, const nvma *v, uint64_t start, uint64_t end
  * whose entries are all none, becomes one anonymous THP (collapse_huge_page)
  * [LIVE], also in a read-only VMA [LIVE]. File and shmem VMAs
  * (shmem_enabled=never) are refused with EINVAL. */
+/* MADV_COLLAPSE on a shmem or memfd mapping, shared or private (all files
+ * of this target are memfds): madvise_collapse() -> hpage_collapse_scan_file()
+ * -> collapse_file(), then collapse_pte_mapped_thp(install_pmd). Forced
+ * collapse ignores shmem_enabled=never (only `deny` refuses). The VMA needs
+ * no anon_vma but must hold an aligned 2 MiB at a file offset that is
+ * itself 2 MiB-aligned relative to the address (thp_vma_suitable_order).
+ * Each block of [start, end), in order:
+ *  - its 512 pages not yet one huge folio: a block whose page cache is
+ *    empty stops the call with EINVAL (SCAN_TRUNCATED); otherwise the pages
+ *    present are replaced by one dirty huge folio with the holes filled,
+ *    every mapping of the old pages (in any VMA of the object) goes -- a
+ *    private COW copy is not the cache's and stays;
+ *  - then the folio is mapped into this VMA's block: a COW copy there stops
+ *    the call with EINVAL (SCAN_FAIL) -- the folio stays huge; a guard
+ *    marker (SCAN_PTE_NON_PRESENT) lets the walk go on but the call fails.
+ * [LIVE: madvise-collapse-shmem-file.trace] */
+static int madvise_collapse_file(naive_mm *nm, nvma *v, uint64_t start, uint64_t end)
+{
+	if (((v->start / NV_PAGE) - v->pgoff) % 512 != 0)
+		return -EINVAL;
+	uint64_t hstart = (start + NV_PMD - 1) & ~(NV_PMD - 1), hend = end & ~(NV_PMD - 1);
+	uint64_t want = (hend - hstart) / NV_PMD, made = 0; /* wraps as in the anonymous case */
+	for (uint64_t h = hstart; h < hend; h += NV_PMD) {
+		uint64_t first = nv_vma_file_index(v, h);
+		if (!nv_cache_is_huge(nm, v->backing, v->object, first)) {
+			bool any = false;
+			for (uint64_t i = first; i < first + 512 && !any; i++)
+				any = nv_is_cached(nm, v->backing, v->object, i);
+			if (!any)
+				return -EINVAL;
+			for (size_t k = 0; k < nm->nvmas; k++) {
+				nvma *w = &nm->vmas[k];
+				if (w->backing != v->backing || w->object != v->object)
+					continue;
+				for (uint64_t a = w->start; a < w->end; a += NV_PAGE) {
+					uint64_t idx = nv_vma_file_index(w, a);
+					if (idx >= first && idx < first + 512 && nv_page_get(nm, a) == MM_PAGE_FILE)
+						nv_page_set(nm, a, MM_PAGE_NONE);
+				}
+			}
+			nv_cache_make_huge(nm, v->backing, v->object, first);
+			/* retract_page_tables(): the now empty page table of every
+			 * VMA of the object without an anon_vma that maps the block
+			 * 2 MiB-aligned goes, so its next fault maps the folio whole */
+			for (size_t k = 0; k < nm->nvmas; k++) {
+				nvma *w = &nm->vmas[k];
+				if (w->backing != v->backing || w->object != v->object || w->anon_vma || first < w->pgoff)
+					continue;
+				uint64_t wh = w->start + (first - w->pgoff) * NV_PAGE;
+				if (wh % NV_PMD != 0 || wh < w->start || wh + NV_PMD > w->end)
+					continue;
+				nregion *r = nv_region_get(nm, wh);
+				bool empty = true;
+				for (uint64_t a = wh; a < wh + NV_PMD && empty; a += NV_PAGE)
+					empty = nv_page_get(nm, a) == MM_PAGE_NONE;
+				if (r && r->kind == NV_REGION_PTE && empty)
+					nv_region_drop(nm, wh);
+			}
+		}
+		bool guard = false;
+		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE) {
+			mm_page_state st = nv_page_get(nm, a);
+			if (st == MM_PAGE_ANON || st == MM_PAGE_ZERO)
+				return -EINVAL;
+			guard = guard || st == MM_PAGE_GUARD;
+		}
+		if (guard)
+			continue;
+		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE)
+			if (nv_page_get(nm, a) == MM_PAGE_NONE) {
+				nv_page_set(nm, a, MM_PAGE_FILE);
+				if (!nv_region_get(nm, a))
+					nv_region_set(nm, a, NV_REGION_PTE);
+			}
+		made++;
+	}
+	return made == want ? 0 : -EINVAL;
+}
+
 static int madvise_collapse(naive_mm *nm, nvma *v, uint64_t start, uint64_t end)
 {
 	uint64_t last = (v->end - NV_PMD) & ~(NV_PMD - 1);
-	if (v->backing != MM_BACKING_ANON || (v->flags & MM_VM_NOHUGEPAGE) || v->end - v->start < NV_PMD ||
-	    last < v->start || !v->anon_vma)
+	if ((v->flags & (MM_VM_NOHUGEPAGE | MM_VM_SPECIAL | MM_VM_HUGETLB)) || v->end - v->start < NV_PMD ||
+	    last < v->start)
+		return -EINVAL;
+	if (v->backing != MM_BACKING_ANON)
+		return madvise_collapse_file(nm, v, start, end);
+	if (!v->anon_vma)
 		return -EINVAL;
 	uint64_t hstart = (start + NV_PMD - 1) & ~(NV_PMD - 1), hend = end & ~(NV_PMD - 1);
 	/* The result counts huge pages: 0 when the number made (or found)
