@@ -238,26 +238,63 @@ void snapshot_render_vma(GString *out, const snapshot *s, const trace *t, const 
 	}
 }
 
-/* N of shmem:N for every VMA, by order of first appearance in the listing. */
-static uint32_t *shmem_numbers(const snapshot *s)
+void snap_shmem_numbering_init(snap_shmem_numbering *sn)
 {
-	uint32_t *no = g_new0(uint32_t, s->vmas->len + 1);
-	GHashTable *seen = g_hash_table_new(g_direct_hash, g_direct_equal);
-	uint32_t next = 1;
-	for (guint i = 0; i < s->vmas->len; i++) {
-		const snap_vma *v = &g_array_index(s->vmas, snap_vma, i);
-		if (v->backing != MM_BACKING_SHMEM)
-			continue;
-		gpointer key = GUINT_TO_POINTER(v->object + 1u);
-		gpointer val = g_hash_table_lookup(seen, key);
-		if (!val) {
-			val = GUINT_TO_POINTER(next++);
-			g_hash_table_insert(seen, key, val);
-		}
-		no[i] = GPOINTER_TO_UINT(val);
+	sn->n = 0;
+	sn->next = 1;
+	sn->more = NULL;
+}
+
+uint32_t snap_shmem_number(snap_shmem_numbering *sn, uint32_t object)
+{
+	for (guint i = 0; i < sn->n; i++)
+		if (sn->key[i] == object)
+			return sn->no[i];
+	if (sn->n < SNAP_SHMEM_INLINE) {
+		sn->key[sn->n] = object;
+		sn->no[sn->n++] = sn->next;
+		return sn->next++;
 	}
-	g_hash_table_unref(seen);
+	if (!sn->more)
+		sn->more = g_hash_table_new(g_direct_hash, g_direct_equal);
+	gpointer key = GUINT_TO_POINTER(object + 1u);
+	gpointer val = g_hash_table_lookup(sn->more, key);
+	if (!val) {
+		val = GUINT_TO_POINTER(sn->next++);
+		g_hash_table_insert(sn->more, key, val);
+	}
+	return GPOINTER_TO_UINT(val);
+}
+
+void snap_shmem_numbering_fini(snap_shmem_numbering *sn)
+{
+	if (sn->more)
+		g_hash_table_unref(sn->more);
+	sn->more = NULL;
+}
+
+/* N of shmem:N for every VMA, by order of first appearance in the listing:
+ * in buf when it has room for every VMA, else allocated (free_shmem_numbers). */
+#define SHMEM_NUMBERS_BUF 128
+static uint32_t *shmem_numbers(const snapshot *s, uint32_t *buf)
+{
+	guint n = s->vmas->len;
+	uint32_t *no = n + 1 <= SHMEM_NUMBERS_BUF ? buf : g_new(uint32_t, n + 1);
+	snap_shmem_numbering sn;
+	snap_shmem_numbering_init(&sn);
+	for (guint i = 0; i < n; i++) {
+		const snap_vma *v = &g_array_index(s->vmas, snap_vma, i);
+		no[i] = v->backing == MM_BACKING_SHMEM ? snap_shmem_number(&sn, v->object) : 0;
+	}
+	no[n] = 0;
+	snap_shmem_numbering_fini(&sn);
 	return no;
+}
+
+static void free_shmem_numbers(uint32_t *no, uint32_t *buf)
+{
+	if (no != buf)
+		g_free(no);
 }
 
 static void add_line(GPtrArray *lines, GString *g)
@@ -298,7 +335,8 @@ void snapshot_render(const snapshot *s, const trace *t, const tr_stmt *obs, GPtr
 		g_string_free(g, TRUE);
 		return;
 	}
-	uint32_t *no = shmem_numbers(s);
+	uint32_t nobuf[SHMEM_NUMBERS_BUF];
+	uint32_t *no = shmem_numbers(s, nobuf);
 	for (guint i = 0; i < s->vmas->len; i++) {
 		const snap_vma *v = &g_array_index(s->vmas, snap_vma, i);
 		switch (obs->kind) {
@@ -318,7 +356,7 @@ void snapshot_render(const snapshot *s, const trace *t, const tr_stmt *obs, GPtr
 		if (g->len)
 			add_line(lines, g);
 	}
-	g_free(no);
+	free_shmem_numbers(no, nobuf);
 	g_string_free(g, TRUE);
 }
 
@@ -511,7 +549,8 @@ static void describe_vma(GString *out, const snapshot *s, const trace *t, const 
 
 char *snapshot_diff_labeled(const snapshot *a, const char *la, const snapshot *b, const char *lb, const trace *t)
 {
-	uint32_t *na = shmem_numbers(a), *nb = shmem_numbers(b);
+	uint32_t bufa[SHMEM_NUMBERS_BUF], bufb[SHMEM_NUMBERS_BUF];
+	uint32_t *na = shmem_numbers(a, bufa), *nb = shmem_numbers(b, bufb);
 	GString *out = g_string_new(NULL);
 	guint n = MIN(a->vmas->len, b->vmas->len);
 	int w = (int)MIN(MAX(strlen(la), strlen(lb)), 16); /* long exec: names are not padded */
@@ -576,8 +615,8 @@ char *snapshot_diff_labeled(const snapshot *a, const char *la, const snapshot *b
 		                       lb, b->vmas->len, n + 1, more == a ? la : lb, w, more == a ? la : lb);
 		describe_vma(out, more, t, &g_array_index(more->vmas, snap_vma, n), nm[n]);
 	}
-	g_free(na);
-	g_free(nb);
+	free_shmem_numbers(na, bufa);
+	free_shmem_numbers(nb, bufb);
 	if (!out->len) {
 		g_string_free(out, TRUE);
 		return NULL;

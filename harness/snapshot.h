@@ -69,6 +69,20 @@ mm_page_state snapshot_page(const snapshot *s, uint64_t addr);
 void snapshot_render_vma(GString *out, const snapshot *s, const trace *t, const snap_vma *v, uint32_t shmem_no,
                          gboolean with_pages);
 
+/* shmem:N numbering: objects numbered 1, 2, ... in order of first
+ * appearance. A few distinct objects (the usual case) cost a linear search of
+ * a small array and no allocation; more spill into a hash table. */
+#define SNAP_SHMEM_INLINE 16
+typedef struct snap_shmem_numbering {
+	uint32_t key[SNAP_SHMEM_INLINE], no[SNAP_SHMEM_INLINE];
+	guint n;
+	uint32_t next;
+	GHashTable *more; /* object + 1 -> N, past the first SNAP_SHMEM_INLINE */
+} snap_shmem_numbering;
+void snap_shmem_numbering_init(snap_shmem_numbering *sn);
+uint32_t snap_shmem_number(snap_shmem_numbering *sn, uint32_t object);
+void snap_shmem_numbering_fini(snap_shmem_numbering *sn);
+
 /* Sorts and merges ranges (those closer than 2 margins become one). */
 void snap_ranges_normalize(GArray *ranges);
 /* The window of full over ranges (normalized) into out. */

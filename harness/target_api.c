@@ -29,10 +29,23 @@ static void drop_mm(api_priv *p)
 	g_array_set_size(p->file_ids, 0);
 }
 
+/* The file's initial contents (`file NAME SIZE fill=|pattern=`), written
+ * as mmref-kernel writes them into its memfd: page by page, the whole file. */
+static gboolean write_file_contents(api_priv *p, int id, const tr_file *f)
+{
+	uint64_t words[MM_PAGE_SIZE / 8];
+	for (uint64_t off = 0; off < f->size; off += MM_PAGE_SIZE) {
+		for (unsigned i = 0; i < G_N_ELEMENTS(words); i++)
+			words[i] = tr_file_word(f, off + i * 8);
+		if (p->api->file_write(p->mm, id, off, words, G_N_ELEMENTS(words)) != 0)
+			return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean api_start(target *tg, const trace *t, GError **error)
 {
 	api_priv *p = priv_of(tg);
-	drop_mm(p);
 	mm_config cfg;
 	mm_config_default(&cfg);
 	/* The profile: the run's base (the documented default, or the live
@@ -42,7 +55,14 @@ static gboolean api_start(target *tg, const trace *t, GError **error)
 	/* No-hint mmaps land in the arena: the search runs top-down from its end. */
 	cfg.mmap_base = t->arena_base + t->arena_size;
 	cfg.mmap_low = t->arena_base;
-	p->mm = p->api->create(&cfg);
+	/* An address space from the last trace is emptied rather than
+	 * re-made where the implementation can (mm_reset: no allocation, no
+	 * zeroing of memory it did not use). */
+	g_array_set_size(p->file_ids, 0);
+	if (p->mm && (!p->api->reset || p->api->reset(p->mm, &cfg) != 0))
+		drop_mm(p);
+	if (!p->mm)
+		p->mm = p->api->create(&cfg);
 	if (!p->mm) {
 		g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "%s: cannot create an address space", tg->name);
 		return FALSE;
@@ -57,6 +77,12 @@ static gboolean api_start(target *tg, const trace *t, GError **error)
 			return FALSE;
 		}
 		g_array_append_val(p->file_ids, id);
+		if (f->init != TR_FILE_EMPTY && !write_file_contents(p, id, f)) {
+			g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "%s: cannot write the contents of file %s",
+			            tg->name, f->name);
+			drop_mm(p);
+			return FALSE;
+		}
 	}
 	/* The kernel target fills the address space around its arena with
 	 * PROT_NONE placeholders (a private mapping of an empty file of its own,
@@ -207,6 +233,21 @@ static gboolean api_exec(target *tg, const trace *t, const tr_stmt *s, tr_result
 			res->touch.pf_error = 0;
 		break;
 	}
+	case TR_WRITE:
+	case TR_READ: {
+		uint64_t value = 0;
+		mm_touch_result r = s->kind == TR_WRITE ? a->write(mm, s->addr, s->value) : a->read(mm, s->addr, &value);
+		memset(res, 0, sizeof(*res));
+		res->kind = TR_RES_TOUCH;
+		res->touch = r;
+		if (r.outcome != MM_TOUCH_SEGV_MAPERR && r.outcome != MM_TOUCH_SEGV_ACCERR)
+			res->touch.pf_error = 0;
+		if (s->kind == TR_READ && r.outcome == MM_TOUCH_OK) {
+			res->kind = TR_RES_DATA;
+			res->value = value;
+		}
+		break;
+	}
 	default:
 		g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "%s: '%s' is not an operation", tg->name,
 		            tr_kind_name(s->kind));
@@ -225,8 +266,8 @@ static gboolean fill_snapshot(target *tg, const trace *t, size_t n, const snap_r
 	api_priv *p = priv_of(tg);
 	snapshot_clear(snap);
 	uint64_t visible = snapshot_visible_vmflags();
-	GHashTable *shmem = NULL;
-	uint32_t next_shmem = 1;
+	snap_shmem_numbering shmem;
+	snap_shmem_numbering_init(&shmem);
 	for (size_t i = 0; i < n; i++) {
 		const mm_vma_info *vi = &g_array_index(p->vmas, mm_vma_info, i);
 		snap_vma v = {
@@ -243,15 +284,7 @@ static gboolean fill_snapshot(target *tg, const trace *t, size_t n, const snap_r
 					v.object = k + 1;
 		} else if (vi->backing == MM_BACKING_SHMEM) {
 			/* shmem:N numbers objects by first appearance in the listing. */
-			if (!shmem)
-				shmem = g_hash_table_new(g_direct_hash, g_direct_equal);
-			gpointer key = GUINT_TO_POINTER(vi->object + 1u);
-			gpointer no = g_hash_table_lookup(shmem, key);
-			if (!no) {
-				no = GUINT_TO_POINTER(next_shmem++);
-				g_hash_table_insert(shmem, key, no);
-			}
-			v.object = GPOINTER_TO_UINT(no);
+			v.object = snap_shmem_number(&shmem, vi->object);
 		}
 		uint64_t plo = vi->start, phi = vi->end;
 		if (r && !snap_window_hull(vi->start, vi->end, r, nr, &plo, &phi))
@@ -267,8 +300,7 @@ static gboolean fill_snapshot(target *tg, const trace *t, size_t n, const snap_r
 			            " pages, the snapshot limit (--max-snapshot-pages)",
 			            tg->name, (guint64)tr_limit.max_snapshot_pages);
 			snapshot_clear(snap);
-			if (shmem)
-				g_hash_table_unref(shmem);
+			snap_shmem_numbering_fini(&shmem);
 			return FALSE;
 		}
 		guint npages = (guint)npages64;
@@ -277,8 +309,7 @@ static gboolean fill_snapshot(target *tg, const trace *t, size_t n, const snap_r
 			p->api->pages(p->mm, plo, npages, (uint8_t *)(void *)p->pages->data);
 		snapshot_add_vma_window(snap, &v, (const guint8 *)p->pages->data);
 	}
-	if (shmem)
-		g_hash_table_unref(shmem);
+	snap_shmem_numbering_fini(&shmem);
 	return TRUE;
 }
 

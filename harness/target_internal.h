@@ -19,16 +19,30 @@ typedef struct mm_api {
 	int (*munlock)(void *mm, uint64_t addr, uint64_t len);
 	int (*mseal)(void *mm, uint64_t addr, uint64_t len, uint64_t flags);
 	mm_touch_result (*touch)(void *mm, uint64_t addr, mm_access access);
+	/* Contents (issue 18): a 64-bit store and load, pwrite of a file. */
+	mm_touch_result (*write)(void *mm, uint64_t addr, uint64_t value);
+	mm_touch_result (*read)(void *mm, uint64_t addr, uint64_t *value);
+	int (*file_write)(void *mm, int file, uint64_t off, const uint64_t *words, size_t nwords);
 	size_t (*vmas)(const void *mm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap);
 	mm_page_state (*page)(const void *mm, uint64_t addr);
 	void (*pages)(const void *mm, uint64_t start, size_t npages, uint8_t *out);
+	/* Optional (NULL: destroy and create): returns mm to what create(cfg)
+	 * gives, keeping its memory; 0 or a negative errno (mm unusable). */
+	int (*reset)(void *mm, const mm_config *cfg);
 } mm_api;
 
 /* Defines `static const mm_api TABLE` over an implementation whose functions
  * are PREFIX_create, PREFIX_mmap, ... with the signatures of mmref.h -- the
  * model's mm_* and the naive oracle's naive_* -- converting the handle to and
  * from void *. The one place where an implementation is wired in. */
-#define MM_API_TABLE(TABLE, PREFIX)                                                                        \
+#define MM_API_TABLE(TABLE, PREFIX) MM_API_TABLE_(TABLE, PREFIX, MM_API_NO_RESET, NULL)
+/* The same for an implementation that also has PREFIX_reset (mm_reset). */
+#define MM_API_TABLE_WITH_RESET(TABLE, PREFIX) MM_API_TABLE_(TABLE, PREFIX, MM_API_HAS_RESET, TABLE##_reset)
+#define MM_API_NO_RESET(TABLE, PREFIX)
+#define MM_API_HAS_RESET(TABLE, PREFIX)                                                                    \
+	static int TABLE##_reset(void *mm, const mm_config *cfg) { return PREFIX##_reset(mm, cfg); }
+#define MM_API_TABLE_(TABLE, PREFIX, RESET, RESETFN)                                                              \
+	RESET(TABLE, PREFIX)                                                                               \
 	static void *TABLE##_create(const mm_config *cfg) { return PREFIX##_create(cfg); }                 \
 	static void TABLE##_destroy(void *mm) { PREFIX##_destroy(mm); }                                    \
 	static int TABLE##_file_create(void *mm, uint64_t size) { return PREFIX##_file_create(mm, size); } \
@@ -59,6 +73,12 @@ typedef struct mm_api {
 	{                                                                                                  \
 		return PREFIX##_touch(mm, a, acc);                                                         \
 	}                                                                                                  \
+	static mm_touch_result TABLE##_write(void *mm, uint64_t a, uint64_t v) { return PREFIX##_write(mm, a, v); } \
+	static mm_touch_result TABLE##_read(void *mm, uint64_t a, uint64_t *v) { return PREFIX##_read(mm, a, v); } \
+	static int TABLE##_file_write(void *mm, int f, uint64_t o, const uint64_t *w, size_t n)            \
+	{                                                                                                  \
+		return PREFIX##_file_write(mm, f, o, w, n);                                                \
+	}                                                                                                  \
 	static size_t TABLE##_vmas(const void *mm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap) \
 	{                                                                                                  \
 		return PREFIX##_vmas(mm, lo, hi, out, cap);                                                \
@@ -69,6 +89,7 @@ typedef struct mm_api {
 		PREFIX##_pages(mm, s, n, out);                                                             \
 	}                                                                                                  \
 	static const mm_api TABLE = {                                                                      \
+	        .reset = RESETFN,                                                                          \
 	        .create = TABLE##_create,                                                                  \
 	        .destroy = TABLE##_destroy,                                                                \
 	        .file_create = TABLE##_file_create,                                                        \
@@ -81,6 +102,9 @@ typedef struct mm_api {
 	        .munlock = TABLE##_munlock,                                                                \
 	        .mseal = TABLE##_mseal,                                                                    \
 	        .touch = TABLE##_touch,                                                                    \
+	        .write = TABLE##_write,                                                                    \
+	        .read = TABLE##_read,                                                                      \
+	        .file_write = TABLE##_file_write,                                                          \
 	        .vmas = TABLE##_vmas,                                                                      \
 	        .page = TABLE##_page,                                                                      \
 	        .pages = TABLE##_pages,                                                                    \

@@ -1,7 +1,7 @@
 /* The model target: libmmref, the reference model (mm_*). */
 #include "target_internal.h"
 
-MM_API_TABLE(mm_api_table, mm);
+MM_API_TABLE_WITH_RESET(mm_api_table, mm);
 
 target *target_model_new(void) { return target_api_new(&mm_api_table, "model"); }
 

@@ -171,6 +171,9 @@ int populate_vma_range(mm_state *mm, struct vma *v, uint64_t start, uint64_t end
 /* ---- pages.c / fault.c: page tables under the VMAs ----------------------- */
 int pt_create(mm_state *mm);
 void pt_destroy(mm_state *mm);
+/* mm_reset: the page layer as pt_create leaves it, in its own memory (every
+ * VMA and object already gone). 0 or -ENOMEM. */
+int pt_reset(mm_state *mm);
 /* munmap: drop every entry (pages and guard markers) in [start, end). */
 void pt_unmap_range(mm_state *mm, uint64_t start, uint64_t end);
 /* MADV_DONTNEED: drop pages, keep guard markers. */

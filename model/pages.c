@@ -528,6 +528,34 @@ int pt_create(mm_state *mm)
 	return 0;
 }
 
+int pt_reset(mm_state *mm)
+{
+	struct page_tables *pt = mm->pt;
+	while (pt->caches) {
+		struct page_cache *c = pt->caches;
+		pt->caches = c->next;
+		cache_free(mm, c);
+	}
+	pt_phys_reset(&pt->phys);
+	if (pt->fm)
+		memset(pt->fm, 0, pt->nfm * sizeof(*pt->fm));
+	/* Everything else as pt_create's calloc left it; the memory is kept. */
+	struct page_tables keep = *pt;
+	memset(pt, 0, sizeof(*pt));
+	pt->phys = keep.phys;
+	pt->fm = keep.fm;
+	pt->fm_cap = keep.fm_cap;
+	pt->free4k = keep.free4k;
+	pt->free2m = keep.free2m;
+	pt->check_counts = keep.check_counts;
+	pt->check_seen = keep.check_seen;
+	pt->check_cap = keep.check_cap;
+	pt->pml4 = pt_phys_alloc(&pt->phys);
+	pt->zero_pfn = pt->pml4 ? alloc_frame(mm, FR_ZERO) : 0;
+	pt->hzero_pfn = pt->zero_pfn ? alloc_block(mm, FR_HZERO) : 0;
+	return pt->hzero_pfn ? 0 : -ENOMEM;
+}
+
 void pt_destroy(mm_state *mm)
 {
 	struct page_tables *pt = mm->pt;

@@ -163,6 +163,17 @@ void pt_phys_fini(struct pt_phys *ph)
 	memset(ph, 0, sizeof(*ph));
 }
 
+void pt_phys_reset(struct pt_phys *ph)
+{
+	/* Freed frames are zero already, but which frames are free is a stack,
+	 * not a map: zeroing [0, nframes) is bounded by what was ever used. */
+	if (ph->mem.words)
+		memset(ph->mem.words, 0, ph->mem.nframes * PT_ENTRIES * sizeof(uint64_t));
+	ph->mem.nframes = ph->cap ? 1 : 0; /* frame 0: never handed out */
+	ph->nfree = 0;
+	ph->in_use = 0;
+}
+
 uint64_t pt_phys_alloc(struct pt_phys *ph)
 {
 	uint64_t pfn;

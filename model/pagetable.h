@@ -46,6 +46,9 @@ struct pt_phys {
 void pt_phys_init(struct pt_phys *ph, void *(*alloc)(void *ctx, size_t size), void (*release)(void *ctx, void *p),
                   void *ctx);
 void pt_phys_fini(struct pt_phys *ph);
+/* Every frame free again, as after pt_phys_init, keeping the memory: the
+ * frames ever handed out are zeroed (only those). */
+void pt_phys_reset(struct pt_phys *ph);
 /* A zeroed frame: its pfn, or 0 when the seam fails (nothing changed). */
 uint64_t pt_phys_alloc(struct pt_phys *ph);
 /* Zeroes the frame and puts it back. */

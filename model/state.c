@@ -57,6 +57,33 @@ mm_state *mm_create(const mm_config *cfg)
 	return mm;
 }
 
+static void mm_empty(mm_state *mm);
+
+int mm_reset(mm_state *mm, const mm_config *cfg)
+{
+	mm_empty(mm);
+	/* Every field as mm_create leaves it, except the memory kept: the VMA
+	 * slab, the index's node pool (the tree is empty) and the page layer. */
+	struct vma_tree vt = mm->vt;
+	struct mm_vma_slab slab = mm->vma_slab;
+	struct page_tables *pt = mm->pt;
+	memset(mm, 0, sizeof(*mm));
+	if (cfg)
+		mm->cfg = *cfg;
+	else
+		mm_config_default(&mm->cfg);
+	mm->vt = vt;
+	mm->vt.stack_guard_gap = mm->cfg.stack_guard_gap;
+	mm->vt.fp_valid = false;
+	mm->vt.fp_lo = mm->vt.fp_hi = 0;
+	mm->vma_slab = slab;
+	mm->pt = pt;
+	mm->next_anon_vma_id = 1;
+	mm->next_shmem_id = 1;
+	mm->next_file_id = 1;
+	return pt_reset(mm);
+}
+
 void mm_object_put(mm_state *mm, struct mm_object *obj)
 {
 	if (!obj || --obj->refs)
@@ -71,10 +98,9 @@ void mm_object_put(mm_state *mm, struct mm_object *obj)
 	mm_free(mm, obj);
 }
 
-void mm_destroy(mm_state *mm)
+/* Every VMA and object gone, their entries and frames with them. */
+static void mm_empty(mm_state *mm)
 {
-	if (!mm)
-		return;
 	struct vma *v = vt_first(&mm->vt);
 	while (v) {
 		struct vma *next = v->node.next;
@@ -88,6 +114,13 @@ void mm_destroy(mm_state *mm)
 	/* Declared files hold one reference of their own. */
 	while (mm->objects)
 		mm_object_put(mm, mm->objects);
+}
+
+void mm_destroy(mm_state *mm)
+{
+	if (!mm)
+		return;
+	mm_empty(mm);
 	pt_destroy(mm);
 	mm_alloc_release(mm);
 	mm_free(mm, mm);

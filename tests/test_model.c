@@ -84,6 +84,87 @@ static void map(mm_state *mm, uint64_t first_page, uint64_t pages, uint64_t prot
 	g_assert_cmpint(r, ==, (int64_t)(BASE + P(first_page)));
 }
 
+/* ---- mm_reset ----------------------------------------------------------------- */
+
+/* Results, layout with VmFlags, page states, map count and locked_vm of a
+ * scenario that uses files, shared anonymous memory, THP, mlock and mseal. */
+static char *reset_scenario(mm_state *mm)
+{
+	GString *s = g_string_new(NULL);
+	int f = mm_file_create(mm, P(8));
+	g_string_append_printf(s, "file %d;", f);
+	uint64_t huge = BASE + (4ull << 20);
+	int64_t r[] = {
+		mm_mmap(mm, BASE, P(4), RW, ANON_FIXED, 0, 0),
+		mm_mmap(mm, BASE + P(8), P(4), RW, MM_MAP_SHARED | MM_MAP_FIXED, f, 0),
+		mm_mmap(mm, BASE + P(16), P(2), RW, MM_MAP_SHARED | MM_MAP_ANONYMOUS | MM_MAP_FIXED, 0, 0),
+		mm_mmap(mm, huge, 2ull << 20, RW, ANON_FIXED, 0, 0),
+		mm_madvise(mm, huge, 2ull << 20, MM_MADV_HUGEPAGE),
+		mm_mlock2(mm, BASE + P(1), P(2), MM_MLOCK_ONFAULT),
+		mm_mseal(mm, BASE + P(16), P(2), 0),
+		mm_mmap(mm, 0, P(3), RO, MM_MAP_PRIVATE | MM_MAP_ANONYMOUS, 0, 0),
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(r); i++)
+		g_string_append_printf(s, " %" G_GINT64_FORMAT, r[i]);
+	uint64_t touches[] = {BASE, BASE + P(2), BASE + P(9), BASE + P(16), huge + P(3), BASE + P(40)};
+	for (size_t i = 0; i < G_N_ELEMENTS(touches); i++) {
+		mm_touch_result t = mm_touch(mm, touches[i], i % 2 ? MM_ACCESS_READ : MM_ACCESS_WRITE);
+		g_string_append_printf(s, " t%d/%x", (int)t.outcome, t.pf_error);
+	}
+	mm_vma_info info[64];
+	size_t n = mm_vmas(mm, BASE, BASE + (1ull << 30), info, 64);
+	for (size_t i = 0; i < n && i < 64; i++) {
+		char fl[256];
+		mm_format_vmflags(info[i].flags, fl, sizeof(fl));
+		size_t np = (info[i].end - info[i].start) / MM_PAGE_SIZE;
+		uint8_t *pg = g_malloc(np);
+		mm_pages(mm, info[i].start, np, pg);
+		g_string_append_printf(s, "\n%llx-%llx %s pgoff %llu backing %d object %u :",
+		                       (unsigned long long)info[i].start, (unsigned long long)info[i].end, fl,
+		                       (unsigned long long)info[i].pgoff, (int)info[i].backing, info[i].object);
+		for (size_t k = 0; k < np; k++)
+			g_string_append_c(s, (char)('0' + pg[k]));
+		g_free(pg);
+	}
+	g_string_append_printf(s, "\nmap_count %zu locked %llu", mm_map_count(mm),
+	                       (unsigned long long)mm_locked_vm(mm));
+	assert_checked(mm);
+	return g_string_free(s, FALSE);
+}
+
+/* mm_reset gives what mm_create gives: the same scenario after a reset (under
+ * the same config or another one) has the same results and state as on a
+ * fresh address space, and the checker finds nothing. */
+static void test_reset(void)
+{
+	mm_config cfg, nozero;
+	mm_config_default(&cfg);
+	cfg.mmap_low = BASE;
+	cfg.mmap_base = BASE + (1ull << 30);
+	nozero = cfg;
+	nozero.zero_page = false;
+	nozero.thp_mode = MM_THP_ALWAYS;
+	mm_state *fresh = mm_create(&cfg), *fresh2 = mm_create(&nozero);
+	char *want = reset_scenario(fresh), *want2 = reset_scenario(fresh2);
+	g_assert_cmpstr(want, !=, want2);
+	mm_state *mm = mm_create(&cfg);
+	for (int round = 0; round < 4; round++) {
+		char *got = reset_scenario(mm);
+		g_assert_cmpstr(got, ==, round % 2 ? want2 : want);
+		g_free(got);
+		g_assert_cmpint(mm_reset(mm, round % 2 ? &cfg : &nozero), ==, 0);
+		assert_layout(mm, "");
+		g_assert_cmpuint(mm_map_count(mm), ==, 0);
+		g_assert_cmpuint(mm_locked_vm(mm), ==, 0);
+	}
+	g_assert_cmpint(mm_reset(mm, NULL), ==, 0); /* NULL: defaults, as mm_create */
+	mm_destroy(mm);
+	mm_destroy(fresh);
+	mm_destroy(fresh2);
+	g_free(want);
+	g_free(want2);
+}
+
 /* ---- mmap ------------------------------------------------------------------ */
 
 static void test_mmap_adjacent_anon_merge(void)
@@ -677,6 +758,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/model/madvise/flags-and-holes", test_madvise_flags_and_holes);
 	g_test_add_func("/model/madvise/guard-sticky", test_madvise_guard_sticky);
 	g_test_add_func("/model/mlock", test_mlock);
+	g_test_add_func("/model/reset", test_reset);
 	g_test_add_func("/model/mseal", test_mseal);
 	g_test_add_func("/model/errno-table", test_errno_table);
 	g_test_add_func("/model/alloc-failure-paths", test_alloc_failure_paths);

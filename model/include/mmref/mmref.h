@@ -235,6 +235,13 @@ void mm_config_default(mm_config *cfg);
 bool mm_config_supported(const mm_config *cfg);
 mm_state *mm_create(const mm_config *cfg); /* NULL: defaults. NULL on no memory. */
 void mm_destroy(mm_state *mm);
+/* Returns mm to what mm_create(cfg) gives (cfg NULL: defaults), keeping its
+ * memory: every VMA and file goes, and only the page-table frames and frame
+ * records that were used are cleared -- no allocation and no zeroing of the
+ * rest, which is what makes a fresh address space per trace cheap (fuzzers).
+ * 0, or -ENOMEM when re-making the zero pages fails (mm is then unusable:
+ * mm_destroy it). */
+int mm_reset(mm_state *mm, const mm_config *cfg);
 
 /* A regular file of `size` bytes, opened read-write, that mm_mmap can map.
  * Returns its id (>= 1) or -ENOMEM. Every mapping of one id shares one
@@ -257,6 +264,20 @@ int mm_mseal(mm_state *mm, uint64_t addr, uint64_t len, uint64_t flags);
 /* One byte accessed at addr from user mode, as a CPU would: walks the page
  * tables, takes the fault if there is one, and reports what the process sees. */
 mm_touch_result mm_touch(mm_state *mm, uint64_t addr, mm_access access);
+
+/* ---- Contents (issue 18) ------------------------------------------------------ */
+/* A 64-bit little-endian store or load at addr (8-byte aligned; the low three
+ * bits are ignored): it faults exactly as mm_touch(addr, WRITE / READ) does
+ * and, when the access succeeds, stores value or sets *value (0 otherwise).
+ * A page never written reads zero, or its file's contents. (mm_touch with
+ * MM_ACCESS_WRITE stores one zero byte, as a `movb $0` would.) */
+mm_touch_result mm_write(mm_state *mm, uint64_t addr, uint64_t value);
+mm_touch_result mm_read(mm_state *mm, uint64_t addr, uint64_t *value);
+/* pwrite(2) of nwords words at the 8-aligned byte offset off of a file made
+ * by mm_file_create: the pages come into the page cache, dirty, as a write
+ * to a memfd brings them. The range must lie within the file's size rounded
+ * up to a page. 0, -EBADF (no such file), -EINVAL or -ENOMEM. */
+int mm_file_write(mm_state *mm, int file, uint64_t off, const uint64_t *words, size_t nwords);
 
 /* ---- Observation ------------------------------------------------------------- */
 size_t mm_map_count(const mm_state *mm);
