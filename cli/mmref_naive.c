@@ -51,6 +51,14 @@ static gboolean session_start(session *ss, const trace *t)
 		if (id <= 0)
 			return FALSE;
 		g_array_append_val(ss->file_ids, id);
+		const tr_file *f = &g_array_index(t->files, tr_file, i);
+		uint64_t words[MM_PAGE_SIZE / 8];
+		for (uint64_t off = 0; f->init != TR_FILE_EMPTY && off < f->size; off += MM_PAGE_SIZE) {
+			for (unsigned w = 0; w < G_N_ELEMENTS(words); w++)
+				words[w] = tr_file_word(f, off + w * 8);
+			if (naive_file_write(ss->mm, id, off, words, G_N_ELEMENTS(words)) != 0)
+				return FALSE;
+		}
 	}
 	int fence = naive_file_create(ss->mm, MM_PAGE_SIZE);
 	uint64_t end = t->arena_base + t->arena_size, fixed = MM_MAP_PRIVATE | MM_MAP_FIXED;
@@ -98,6 +106,18 @@ static tr_result run_op(session *ss, const tr_stmt *s)
 		return sys_result(naive_munlock(mm, s->addr, s->len));
 	case TR_MSEAL:
 		return sys_result(naive_mseal(mm, s->addr, s->len, s->flags));
+	case TR_WRITE:
+	case TR_READ: {
+		uint64_t value = 0;
+		tr_result r = {.kind = TR_RES_TOUCH,
+		               .touch = s->kind == TR_WRITE ? naive_write(mm, s->addr, s->value)
+		                                            : naive_read(mm, s->addr, &value)};
+		if (r.touch.outcome != MM_TOUCH_SEGV_MAPERR && r.touch.outcome != MM_TOUCH_SEGV_ACCERR)
+			r.touch.pf_error = 0;
+		if (s->kind == TR_READ && r.touch.outcome == MM_TOUCH_OK)
+			r = (tr_result){.kind = TR_RES_DATA, .value = value};
+		return r;
+	}
 	default: { /* TR_TOUCH */
 		tr_result r = {.kind = TR_RES_TOUCH, .touch = naive_touch(mm, s->addr, s->access)};
 		if (r.touch.outcome != MM_TOUCH_SEGV_MAPERR && r.touch.outcome != MM_TOUCH_SEGV_ACCERR)

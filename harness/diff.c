@@ -234,7 +234,9 @@ static gboolean stmt_ranges(const trace *t, const tr_stmt *s, const tr_result *r
 		return TRUE;
 	case TR_MLOCK:
 	case TR_TOUCH:
-		add_range(a, t, s->addr, s->kind == TR_TOUCH ? 1 : s->len, TRUE);
+	case TR_WRITE:
+	case TR_READ:
+		add_range(a, t, s->addr, s->kind == TR_MLOCK ? s->len : 1, TRUE);
 		return TRUE;
 	case TR_MUNMAP:
 	case TR_MPROTECT:

@@ -203,6 +203,8 @@ static guint stmt_ranges(const trace *t, const tr_stmt *s, const report_side *re
 		}
 		break;
 	case TR_TOUCH:
+	case TR_WRITE:
+	case TR_READ:
 		lo[n] = s->addr;
 		hi[n++] = s->addr + 1;
 		break;

@@ -147,6 +147,8 @@ static gboolean stmt_valid(const trace *t, const tr_stmt *s)
 	case TR_STATE:
 		return TRUE;
 	case TR_TOUCH:
+	case TR_WRITE:
+	case TR_READ:
 		return s->addr >= t->arena_base && s->addr - t->arena_base < t->arena_size;
 	case TR_MMAP:
 		return s->addr == 0 || range_ok(t, s->addr, s->len);
@@ -254,7 +256,7 @@ static guint candidates(const trace *t, const tr_stmt *s, tr_stmt *out)
 		if (s->addr & (PAGE - 1))
 			c = *s, c.addr = s->addr & ~(PAGE - 1), ADD(c);
 	}
-	if (s->kind != TR_TOUCH && !tr_is_observation(s->kind)) {
+	if (s->kind != TR_TOUCH && s->kind != TR_WRITE && s->kind != TR_READ && !tr_is_observation(s->kind)) {
 		if (s->len != PAGE)
 			c = *s, c.len = PAGE, ADD(c);
 		if (s->len > PAGE && (s->len & (PAGE - 1)) == 0)

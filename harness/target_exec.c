@@ -402,6 +402,10 @@ static gboolean exec_start(target *tg, const trace *t, GError **error)
 	for (guint i = 0; ok && i < t->files->len; i++) {
 		const tr_file *f = &g_array_index(t->files, tr_file, i);
 		g_string_printf(g, "file %s 0x%" G_GINT64_MODIFIER "x", f->name, f->size);
+		if (f->init == TR_FILE_FILL)
+			g_string_append_printf(g, " fill=0x%02x", (unsigned)f->init_value);
+		else if (f->init == TR_FILE_PATTERN)
+			g_string_append_printf(g, " pattern=0x%" G_GINT64_MODIFIER "x", f->init_value);
 		g_ptr_array_set_size(answer, 0);
 		ok = converse(tg, g->str, answer, error);
 	}

@@ -22,6 +22,11 @@
  *       leaked (frames, cache pages, table pages)
  *   I17 the profile: locked_vm is the pages of the VM_LOCKED VMAs plus what
  *       MREMAP_DONTUNMAP left charged; VM_SOFTDIRTY only with soft_dirty
+ *   I18..I20 page contents (issue 18; pt_check and ct_check, model/contents.c):
+ *       no anonymous page mapped twice (no data shared where Linux copies),
+ *       every view of an object maps that object's page at that offset (no
+ *       store hidden from the other views), contents kept only for frames
+ *       that hold data (none outlive their page or sit on the zero page)
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -157,6 +162,7 @@ size_t mm_check(const mm_state *mm, mm_violation *out, size_t cap)
 			if (v->vm_flags & MM_VM_SOFTDIRTY)
 				report(&r, 17, v, "VM_SOFTDIRTY without CONFIG_MEM_SOFT_DIRTY");
 	pt_check(mm, report_cb, &r);
+	ct_check(mm, report_cb, &r);
 	return r.n;
 }
 

@@ -114,7 +114,7 @@ static void fault_around(mm_state *mm, const struct vma *v, uint64_t addr, uint6
  * (maybe_mkwrite(pte_mkdirty())); do_anonymous_page() only with VM_WRITE
  * (pte_mkwrite(pte_mkdirty())), which matters for a read fault when the
  * zero page is forbidden. */
-static enum pg_fault_result map_new_anon_page(mm_state *mm, struct vma *v, uint64_t addr, bool dirty)
+static enum pg_fault_result map_new_anon_page(mm_state *mm, struct vma *v, uint64_t addr, bool dirty, uint64_t src)
 {
 	if (anon_vma_prepare(mm, v))
 		return PG_FAULT_OOM;
@@ -122,7 +122,9 @@ static enum pg_fault_result map_new_anon_page(mm_state *mm, struct vma *v, uint6
 	if (!pfn)
 		return PG_FAULT_OOM;
 	uint64_t wi = pg_alloc_pte(mm, addr);
-	if (!wi) {
+	/* The copy: __wp_page_copy_user() / copy_mc_user_highpage() of the
+	 * page replaced (src; 0 for none, the zero page copying zeroes). */
+	if (!wi || (src && ct_copy(mm, pfn, src))) {
 		pg_free_unmapped(mm, pfn);
 		return PG_FAULT_OOM;
 	}
@@ -135,9 +137,10 @@ static enum pg_fault_result map_new_anon_page(mm_state *mm, struct vma *v, uint6
 	return PG_FAULT_OK;
 }
 
-static enum pg_fault_result map_new_anon(mm_state *mm, struct vma *v, uint64_t addr)
+/* A copy of src (do_cow_fault, wp_page_copy). */
+static enum pg_fault_result map_new_anon(mm_state *mm, struct vma *v, uint64_t addr, uint64_t src)
 {
-	return map_new_anon_page(mm, v, addr, true);
+	return map_new_anon_page(mm, v, addr, true, src);
 }
 
 /* do_fault() for a file or shmem VMA and an empty PTE. */
@@ -178,7 +181,7 @@ static enum pg_fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr,
 	if (!pfn)
 		return PG_FAULT_OOM;
 	if (!(v->vm_flags & MM_VM_SHARED))
-		return map_new_anon(mm, v, addr); /* do_cow_fault() */
+		return map_new_anon(mm, v, addr, pfn); /* do_cow_fault() */
 	/* do_shared_fault(): shmem has no page_mkwrite; map RW and dirty. */
 	(void)wi;
 	wi = pg_alloc_pte(mm, addr);
@@ -290,7 +293,7 @@ enum pg_fault_result pg_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t ad
 			pg_set_entry(mm, wi, 1, leaf(pg_zero_pfn(mm), prot | LX_PAGE_SPECIAL));
 			return PG_FAULT_OK;
 		}
-		return map_new_anon_page(mm, v, addr, false);
+		return map_new_anon_page(mm, v, addr, false, 0);
 	}
 	if (!lx_present(e)) {
 		/* do_swap_page() -> handle_pte_marker(): a guard marker is
@@ -315,7 +318,7 @@ enum pg_fault_result pg_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t ad
 			pg_words(mm)[wi] = e | X86_RW | X86_D | X86_A; /* wp_page_reuse() */
 			return PG_FAULT_OK;
 		}
-		return map_new_anon(mm, v, addr); /* wp_page_copy() */
+		return map_new_anon(mm, v, addr, pfn); /* wp_page_copy() */
 	}
 	/* A spurious fault: the entry already allows the access. */
 	pg_words(mm)[wi] = e | X86_A | (write ? X86_D : 0);
@@ -349,8 +352,11 @@ mm_touch_result mm_touch(mm_state *mm, uint64_t addr, mm_access access)
 	 * the bound only guards against a model bug. */
 	for (int round = 0; round < 8; round++) {
 		mm_walk_result r = pt_walk(pg_mem(mm), pg_cr3(mm), addr, acc, 3, &linux_user_mode);
-		if (r.outcome == MM_WALK_OK)
+		if (r.outcome == MM_WALK_OK) {
+			if (access == MM_ACCESS_WRITE)
+				ct_touch_store_byte(mm, addr); /* movb $0 (contents.c) */
 			return (mm_touch_result){MM_TOUCH_OK, 0};
+		}
 		if (r.outcome == MM_WALK_GP) {
 			/* #GP: SIGSEGV with si_code SI_KERNEL and REG_ERR 0 [LIVE];
 			 * the public outcomes have no SI_KERNEL, so MAPERR/0. */

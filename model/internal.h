@@ -76,6 +76,7 @@ struct mm_state {
 	 * dontunmap_complete) [LIVE: VmLck stays up after the munmap]. */
 	uint64_t locked_vm;
 	uint64_t locked_vm_leaked;
+	struct ct_store *contents; /* contents.c: page contents; NULL while none is held */
 };
 
 /* ---- The kernel profile (mm_config; docs/profiles-model.md) -------------- */
@@ -216,5 +217,26 @@ uint64_t pt_anon_frames(const mm_state *mm);
 void pt_object_release(mm_state *mm, struct mm_object *obj);
 size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const struct vma *v, const char *what),
                 void *ctx);
+
+/* ---- contents.c: page contents (issue 18) --------------------------------- */
+/* Word `word` (0..511) of data frame pfn: 0 for a frame never written. */
+uint64_t ct_load(const mm_state *mm, uint64_t pfn, unsigned word);
+/* Stores the bytes of value under mask into word `word` of pfn; 0 or -ENOMEM. */
+int ct_store(mm_state *mm, uint64_t pfn, unsigned word, uint64_t value, uint64_t mask);
+/* dst's contents become src's (a copy on write, a collapse); 0 or -ENOMEM. */
+int ct_copy(mm_state *mm, uint64_t dst, uint64_t src);
+/* The frame is freed: its contents go (pages.c free_frame). */
+void ct_drop(mm_state *mm, uint64_t pfn);
+/* Whether the frame holds only zeroes (try_to_map_unused_to_zeropage). */
+bool ct_is_zero(const mm_state *mm, uint64_t pfn);
+/* `touch ADDR w` stores one zero byte at addr (mmref-kernel: movb $0). */
+void ct_touch_store_byte(mm_state *mm, uint64_t addr);
+/* I20: records only for frames that hold data. */
+size_t ct_check(const mm_state *mm, void (*report)(void *ctx, int inv, const struct vma *v, const char *what),
+                void *ctx);
+/* pages.c, for contents.c: a page-cache frame written by write(2) is dirty;
+ * whether a frame is an anonymous or page-cache frame in use. */
+void pg_mark_dirty(mm_state *mm, uint64_t pfn);
+bool pg_frame_holds_data(const mm_state *mm, uint64_t pfn);
 
 #endif

@@ -153,6 +153,7 @@ static void free_frame(struct page_tables *pt, uint64_t pfn)
 {
 	uint64_t idx = pfn - PG_DATA_PFN_BASE;
 	struct frame *f = &pt->fm[idx];
+	ct_drop(pt->phys.ctx, pfn); /* the seam's context is the mm */
 	pt->total_mapcount -= f->mapcount;
 	pt->n_anon -= f->kind == FR_ANON;
 	pt->n_cache -= f->kind == FR_CACHE;
@@ -185,6 +186,19 @@ bool pg_anon_exclusive(const mm_state *mm, uint64_t pfn)
 {
 	const struct frame *f = frame_of(mm->pt, pfn);
 	return f && f->kind == FR_ANON && f->mapcount == 1;
+}
+
+void pg_mark_dirty(mm_state *mm, uint64_t pfn)
+{
+	struct frame *f = frame_of(mm->pt, pfn);
+	if (f && f->kind == FR_CACHE)
+		f->dirty = 1;
+}
+
+bool pg_frame_holds_data(const mm_state *mm, uint64_t pfn)
+{
+	const struct frame *f = frame_of(mm->pt, pfn);
+	return f && (f->kind == FR_ANON || f->kind == FR_CACHE);
 }
 
 void pg_free_unmapped(mm_state *mm, uint64_t pfn)
@@ -1024,7 +1038,13 @@ void mm_pages(const mm_state *mm, uint64_t start, size_t npages, uint8_t *out)
  *     entry maps a free frame;
  * I15 upper-level entries are tables in Linux's _PAGE_TABLE format;
  * I16 nothing leaks: every anonymous frame is mapped, every page-cache frame
- *     in its object's cache, every table page pointed to. */
+ *     in its object's cache, every table page pointed to;
+ * I18 (contents) no anonymous page is mapped twice: without fork an
+ *     anonymous page belongs to one address, and a second mapping would
+ *     share data that Linux copies;
+ * I19 (contents) every view of an object sees the same data: a shared
+ *     mapping maps only page-cache pages, and a page-cache page is mapped
+ *     only where its own object's page at that file offset belongs. */
 size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const struct vma *v, const char *what),
                 void *ctx)
 {
@@ -1133,6 +1153,15 @@ size_t pt_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 						const struct frame *fr = frame_of(pt, pfn + k);
 						if (!fr || fr->kind == FR_FREE)
 							REPORT(14, v, "entry maps a free or unknown frame");
+						/* I18, I19: contents (issue 18). */
+						else if (fr->kind == FR_ANON && fr->mapcount > 1)
+							REPORT(18, v, "an anonymous page mapped twice: shared where Linux copies");
+						else if ((f & MM_VM_SHARED) && fr->kind != FR_CACHE)
+							REPORT(19, v, "a shared mapping maps a page outside its object's cache");
+						else if (fr->kind == FR_CACHE && level == 1 &&
+						         (!v->obj || !cache_slot(v->obj->cache, v->vm_pgoff + ((va - v->vm_start) >> PAGE_SHIFT)) ||
+						          *cache_slot(v->obj->cache, v->vm_pgoff + ((va - v->vm_start) >> PAGE_SHIFT)) != pfn))
+							REPORT(19, v, "a page-cache page mapped at another file offset or object");
 						else if (counts && counts[pfn + k - PG_DATA_PFN_BASE]++ == 0) {
 							ptm->check_seen[nseen++] = pfn + k - PG_DATA_PFN_BASE;
 							anon_seen += fr->kind == FR_ANON;
@@ -1244,6 +1273,10 @@ static void split_anon_folio(mm_state *mm, uint64_t head)
 				 * zeropage when splitting isolated thp"); before it
 				 * every subpage stays an anonymous page. */
 				if ((v->vm_flags & MM_VM_LOCKED) || !mm_kernel_at_least(mm, 612))
+					continue;
+				/* try_to_map_unused_to_zeropage(): only a subpage
+				 * that holds nothing but zeroes (contents.c). */
+				if (!ct_is_zero(mm, pfn))
 					continue;
 				/* pte_mkspecial(pfn_pte(zero, vma->vm_page_prot)) */
 				pg_set_entry(mm, wi, 1, mk_entry(pt->zero_pfn, pg_vm_page_prot(v->vm_flags) | LX_PAGE_SPECIAL,
@@ -1489,6 +1522,16 @@ int pt_collapse(mm_state *mm, struct vma *v, uint64_t h)
 	uint64_t thp = pg_alloc_thp(mm);
 	if (!thp)
 		return -ENOMEM;
+	/* __collapse_huge_page_copy(): every small page's contents go into
+	 * the THP (the zero page and none copy zeroes). */
+	if (wi && level == 1) {
+		const uint64_t *t = W(mm) + (wi & ~(uint64_t)(PT_ENTRIES - 1));
+		for (unsigned i = 0; i < PT_ENTRIES; i++)
+			if (lx_present(t[i]) && ct_copy(mm, thp + i, lx_pfn(t[i], PG_PFN_MASK))) {
+				pg_free_unmapped(mm, thp);
+				return -ENOMEM;
+			}
+	}
 	zap_range(mm, h, h + MM_PMD_SIZE, true);
 	uint64_t pde = pg_alloc_pmd(mm, h);
 	if (!pde) {

@@ -191,6 +191,8 @@ static const stmt_desc stmt_descs[] = {
 	{"munlock", TR_MUNLOCK, 2, 2, "munlock ADDR LEN"},
 	{"mseal", TR_MSEAL, 2, 3, "mseal ADDR LEN [FLAGS]"},
 	{"touch", TR_TOUCH, 2, 2, "touch ADDR r|w|x"},
+	{"write", TR_WRITE, 2, 2, "write ADDR VALUE"},
+	{"read", TR_READ, 1, 1, "read ADDR"},
 	{"maps", TR_MAPS, 0, 0, "maps"},
 	{"smaps", TR_SMAPS, 0, 0, "smaps"},
 	{"pages", TR_PAGES, 2, 2, "pages ADDR LEN"},
@@ -432,8 +434,30 @@ static bool parse_result_tokens(const trace *t, tr_kind kind, char **tok, int n,
 		*what = g_strdup("missing result after '=>'");
 		return false;
 	}
-	if (kind == TR_TOUCH) {
+	if (kind == TR_READ && strcmp(tok[0], "ok") != 0 && strcmp(tok[0], "SIGBUS") != 0 &&
+	    strncmp(tok[0], "SEGV_", 5) != 0) {
+		/* read => VALUE: the loaded value, 0x... as the printer writes it */
+		uint64_t v;
+		if (strncmp(tok[0], "0x", 2) != 0 || parse_u64(tok[0], &v) != NUM_OK) {
+			*what = g_strdup_printf("bad read result '%s' (expected 0xHEX, SEGV_MAPERR pf=0xN, "
+			                        "SEGV_ACCERR pf=0xN or SIGBUS)",
+			                        tok[0]);
+			return false;
+		}
+		if (n != 1) {
+			*what = g_strdup_printf("unexpected '%s' after the result", tok[1]);
+			return false;
+		}
+		r->kind = TR_RES_DATA;
+		r->value = v;
+		return true;
+	}
+	if (kind == TR_TOUCH || kind == TR_WRITE || kind == TR_READ) {
 		r->kind = TR_RES_TOUCH;
+		if (kind == TR_READ && strcmp(tok[0], "ok") == 0) {
+			*what = g_strdup("a read answers its value (0x...), not 'ok'");
+			return false;
+		}
 		if (strcmp(tok[0], "ok") == 0 || strcmp(tok[0], "SIGBUS") == 0) {
 			r->touch.outcome = tok[0][0] == 'o' ? MM_TOUCH_OK : MM_TOUCH_SIGBUS;
 			if (n != 1) {
@@ -540,6 +564,7 @@ bool tr_result_equal(const tr_result *a, const tr_result *b)
 	case TR_RES_NONE:
 		return true;
 	case TR_RES_VALUE:
+	case TR_RES_DATA:
 		return a->value == b->value;
 	case TR_RES_ERRNO:
 		return a->err == b->err;
@@ -694,16 +719,33 @@ static bool parse_directive(parse_ctx *c, char **tok, int n, bool streaming, con
 		*directive = "profile";
 		return true;
 	}
-	/* file NAME SIZE */
-	if (n != 3)
-		return fail(c, error, "%s arguments: usage: file NAME SIZE", n < 3 ? "missing" : "too many");
+	/* file NAME SIZE [fill=0xNN|pattern=N] */
+	if (n != 3 && n != 4)
+		return fail(c, error, "%s arguments: usage: file NAME SIZE [fill=0xNN|pattern=N]",
+		            n < 3 ? "missing" : "too many");
 	if (!valid_file_name(tok[1]))
 		return fail(c, error, "bad file name '%s' (expected [A-Za-z0-9_]+)", tok[1]);
 	if (file_by_name(t, tok[1]))
 		return fail(c, error, "file '%s' declared twice", tok[1]);
-	tr_file f;
+	tr_file f = {0};
 	if (!number(c, "file size", tok[2], &f.size, error))
 		return false;
+	if (n == 4) {
+		bool fill = strncmp(tok[3], "fill=", 5) == 0, pattern = strncmp(tok[3], "pattern=", 8) == 0;
+		if (!fill && !pattern)
+			return fail(c, error, "unexpected argument '%s': usage: file NAME SIZE [fill=0xNN|pattern=N]",
+			            tok[3]);
+		if (!number(c, fill ? "fill byte" : "pattern", tok[3] + (fill ? 5 : 8), &f.init_value, error))
+			return false;
+		if (fill && f.init_value > 0xff)
+			return fail(c, error, "fill byte %s is not a byte (0 .. 0xff)", tok[3] + 5);
+		if (pattern && (f.init_value == 0 || f.init_value > 0xffffffffull))
+			return fail(c, error, "pattern %s out of range (1 .. 0xffffffff)", tok[3] + 8);
+		if (f.size > TR_FILE_CONTENTS_MAX)
+			return fail(c, error, "a file with contents is at most 0x%llx bytes",
+			            (unsigned long long)TR_FILE_CONTENTS_MAX);
+		f.init = fill ? TR_FILE_FILL : TR_FILE_PATTERN;
+	}
 	f.name = g_strdup(tok[1]);
 	g_array_append_val(t->files, f);
 	*directive = "file";
@@ -837,6 +879,15 @@ static bool parse_stmt(parse_ctx *c, char **tok, int n, tr_stmt *s, GError **err
 			s->access = MM_ACCESS_EXEC;
 		else
 			return fail(c, error, "bad access '%s' (expected r, w or x)", a[1]);
+		break;
+	case TR_WRITE:
+	case TR_READ:
+		if (!address(c, a[0], &s->addr, NULL, error) || !check_addr(c, a[0], s->addr, error))
+			return false;
+		if (s->addr & 7)
+			return fail(c, error, "%s address %s is not 8-byte aligned", d->name, a[0]);
+		if (d->kind == TR_WRITE && !number(c, "value", a[1], &s->value, error))
+			return false;
 		break;
 	case TR_MAPS:
 	case TR_SMAPS:
@@ -1075,6 +1126,20 @@ int trace_parser_feed(trace_parser *p, const char *line, tr_stmt *out, const cha
 
 const trace *trace_parser_trace(const trace_parser *p) { return p->t; }
 
+uint64_t tr_file_word(const tr_file *f, uint64_t off)
+{
+	uint64_t w = 0;
+	if (f->init == TR_FILE_FILL)
+		w = f->init_value * 0x0101010101010101ull;
+	else if (f->init == TR_FILE_PATTERN)
+		w = f->init_value << 32 | off >> 3;
+	if (off >= f->size)
+		return 0;
+	if (f->size - off < 8) /* the bytes past the end of the file read zero */
+		w &= (1ull << ((f->size - off) * 8)) - 1;
+	return w;
+}
+
 /* ---- Printer ------------------------------------------------------------------- */
 
 static void print_hex(GString *out, uint64_t v) { g_string_append_printf(out, "0x%" G_GINT64_MODIFIER "x", v); }
@@ -1189,6 +1254,9 @@ void trace_print_result(GString *out, const trace *t, const tr_kind kind, const 
 			g_string_append_printf(out, "E%d", r->err);
 		break;
 	}
+	case TR_RES_DATA:
+		print_hex(out, r->value);
+		break;
 	case TR_RES_TOUCH:
 		switch (r->touch.outcome) {
 		case MM_TOUCH_OK:
@@ -1221,6 +1289,15 @@ void trace_print_stmt(GString *out, const trace *t, const tr_stmt *s, bool with_
 		print_addr(out, t, s->addr);
 		g_string_append_c(out, ' ');
 		g_string_append_c(out, "rwx"[s->access <= MM_ACCESS_EXEC ? s->access : 0]);
+		break;
+	case TR_WRITE:
+	case TR_READ:
+		g_string_append_c(out, ' ');
+		print_addr(out, t, s->addr);
+		if (s->kind == TR_WRITE) {
+			g_string_append_c(out, ' ');
+			print_hex(out, s->value);
+		}
 		break;
 	default:
 		g_string_append_c(out, ' ');
@@ -1313,6 +1390,10 @@ void trace_print_header(GString *out, const trace *t)
 		const tr_file *f = &g_array_index(t->files, tr_file, i);
 		g_string_append_printf(out, "file %s ", f->name);
 		print_size(out, f->size);
+		if (f->init == TR_FILE_FILL)
+			g_string_append_printf(out, " fill=0x%02x", (unsigned)f->init_value);
+		else if (f->init == TR_FILE_PATTERN)
+			g_string_append_printf(out, " pattern=0x%" G_GINT64_MODIFIER "x", f->init_value);
 		g_string_append_c(out, '\n');
 	}
 }

@@ -23,6 +23,8 @@ typedef enum tr_kind {
 	TR_MUNLOCK,
 	TR_MSEAL,
 	TR_TOUCH,
+	TR_WRITE, /* extension: store a 64-bit value (faults as touch w) */
+	TR_READ,  /* extension: load a 64-bit value (faults as touch r) */
 	/* observations */
 	TR_MAPS,
 	TR_SMAPS,
@@ -37,19 +39,34 @@ typedef enum tr_result_kind {
 	TR_RES_VALUE,    /* 0 or an address */
 	TR_RES_ERRNO,    /* an errno name */
 	TR_RES_TOUCH,    /* ok, SEGV_MAPERR pf=, SEGV_ACCERR pf=, SIGBUS */
+	TR_RES_DATA,     /* read: the value loaded, in `value` (printed 0x...) */
 } tr_result_kind;
 
 typedef struct tr_result {
 	tr_result_kind kind;
-	uint64_t value;          /* TR_RES_VALUE */
+	uint64_t value;          /* TR_RES_VALUE, TR_RES_DATA */
 	int err;                 /* TR_RES_ERRNO: positive errno */
 	mm_touch_result touch;   /* TR_RES_TOUCH */
 } tr_result;
 
+/* A file's initial contents (`file NAME SIZE fill=0xNN|pattern=N`,
+ * docs/trace-format.md): none (never written: every page reads zero and
+ * none is in the page cache), or written at declaration -- every byte 0xNN,
+ * or the word at byte offset o is (N << 32) | (o / 8) -- so that every page
+ * of the file is in the page cache, dirty. */
+typedef enum tr_file_init { TR_FILE_EMPTY = 0, TR_FILE_FILL = 1, TR_FILE_PATTERN = 2 } tr_file_init;
+#define TR_FILE_CONTENTS_MAX (64ull << 20) /* the largest file with initial contents */
+
 typedef struct tr_file {
 	char *name;
 	uint64_t size;
+	tr_file_init init;
+	uint64_t init_value; /* FILL: the byte; PATTERN: N (1 .. 0xffffffff) */
 } tr_file;
+
+/* The initial word of f at the 8-aligned byte offset off (bytes at or past
+ * the file's size read zero). */
+uint64_t tr_file_word(const tr_file *f, uint64_t off);
 
 typedef struct tr_stmt {
 	tr_kind kind;
@@ -65,6 +82,7 @@ typedef struct tr_stmt {
 	int file;        /* index into trace.files + 1; 0 = none */
 	uint64_t off;    /* mmap file offset, bytes */
 	mm_access access; /* touch */
+	uint64_t value;   /* write: the 64-bit value stored */
 	tr_result expect; /* operations: => RESULT, kind NONE when absent */
 	GPtrArray *expect_lines; /* observations: the "| " lines (without "| "), NULL when none */
 } tr_stmt;

@@ -89,6 +89,8 @@ extern uint64_t k_limit_populate, k_limit_file_bytes;
 
 /* ---- files (ops.c) --------------------------------------------------------------- */
 bool files_add(const char *name, uint64_t size, char *why, size_t whylen);
+/* Writes f's initial contents into the file files_add made last. */
+bool files_write_contents(const tr_file *f, char *why, size_t whylen);
 void files_close_all(void);
 int files_count(void);
 /* Index (0-based) of the declared file with this inode, or -1. */

@@ -163,7 +163,7 @@ static void handle_directive(const char *dir, const char *line)
 			return;
 		}
 		const tr_file *f = &g_array_index(t->files, tr_file, n - 1);
-		if (!files_add(f->name, f->size, why, sizeof(why))) {
+		if (!files_add(f->name, f->size, why, sizeof(why)) || !files_write_contents(f, why, sizeof(why))) {
 			snprintf(broken, sizeof(broken), "file %s was refused: %s", f->name, why);
 			answer_error(why);
 			return;

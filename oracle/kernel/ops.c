@@ -84,6 +84,25 @@ bool files_add(const char *name, uint64_t size, char *why, size_t whylen)
 	return true;
 }
 
+/* The initial contents of the file just added (`file NAME SIZE fill=|pattern=`):
+ * written with pwrite, so every page of the memfd is in the page cache, dirty. */
+bool files_write_contents(const tr_file *f, char *why, size_t whylen)
+{
+	if (f->init == TR_FILE_EMPTY || n_files == 0)
+		return true;
+	static uint64_t buf[8192];
+	for (uint64_t off = 0; off < f->size; off += sizeof(buf)) {
+		uint64_t n = f->size - off < sizeof(buf) ? f->size - off : sizeof(buf);
+		for (uint64_t i = 0; i < (n + 7) / 8; i++)
+			buf[i] = tr_file_word(f, off + i * 8);
+		if (pwrite(file_fd[n_files - 1], buf, n, (off_t)off) != (ssize_t)n) {
+			snprintf(why, whylen, "file %s: writing its contents: %s", f->name, strerror(errno));
+			return false;
+		}
+	}
+	return true;
+}
+
 void files_close_all(void)
 {
 	for (int i = 0; i < n_files; i++)
@@ -167,6 +186,34 @@ void touch_init(void)
 	sigaction(SIGFPE, &sa, NULL);
 }
 
+static mm_touch_result touch_classify(mm_touch_result r, bool fault_here, int sig);
+
+/* `write ADDR VALUE` and `read ADDR` (issue 18): one 8-byte store or load
+ * under the same signal catching as a data touch. */
+static volatile uint64_t d_value;
+static __attribute__((noinline)) mm_touch_result do_data(uint64_t addr, bool write, uint64_t value)
+{
+	mm_touch_result r = {.outcome = MM_TOUCH_OK, .pf_error = 0};
+	t_sig = 0;
+	d_value = 0;
+	touch_target = addr;
+	if (sigsetjmp(touch_env, 1) == 0) {
+		touch_phase = T_DATA;
+		if (write) {
+			__asm__ volatile("movq %1, (%0)" : : "r"(addr), "r"(value) : "memory");
+		} else {
+			uint64_t v;
+			__asm__ volatile("movq (%1), %0" : "=r"(v) : "r"(addr) : "memory");
+			d_value = v;
+		}
+		touch_phase = T_IDLE;
+		return r;
+	}
+	touch_phase = T_IDLE;
+	int sig = t_sig;
+	return touch_classify(r, sig == SIGSEGV || sig == SIGBUS, sig);
+}
+
 static __attribute__((noinline)) mm_touch_result do_touch(uint64_t addr, mm_access acc)
 {
 	mm_touch_result r = {.outcome = MM_TOUCH_OK, .pf_error = 0};
@@ -204,6 +251,12 @@ static __attribute__((noinline)) mm_touch_result do_touch(uint64_t addr, mm_acce
 	} else {
 		fault_here = sig == SIGSEGV || sig == SIGBUS;
 	}
+	return touch_classify(r, fault_here, sig);
+}
+
+/* What a fault (or none) of a touch means: ok, SIGBUS, or SEGV with pf=. */
+static mm_touch_result touch_classify(mm_touch_result r, bool fault_here, int sig)
+{
 	if (!fault_here)
 		return r;
 	if (sig == SIGBUS) {
@@ -587,6 +640,19 @@ bool op_exec(const trace *t, const tr_stmt *s, tr_result *res, char *why, size_t
 			return false;
 		res->kind = TR_RES_TOUCH;
 		res->touch = do_touch(s->addr, s->access);
+		return true;
+	case TR_WRITE:
+	case TR_READ:
+		if ((s->addr & 7) || !confined(s->addr, 8))
+			return refuse(why, whylen, "address outside the arena or not 8-byte aligned");
+		if (!charge(touch_bound(), why, whylen))
+			return false;
+		res->kind = TR_RES_TOUCH;
+		res->touch = do_data(s->addr, s->kind == TR_WRITE, s->value);
+		if (s->kind == TR_READ && res->touch.outcome == MM_TOUCH_OK) {
+			res->kind = TR_RES_DATA;
+			res->value = d_value;
+		}
 		return true;
 	default:
 		return refuse(why, whylen, "internal: not an operation");

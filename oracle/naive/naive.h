@@ -24,6 +24,10 @@ int naive_mlock2(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t flags);
 int naive_munlock(naive_mm *nm, uint64_t addr, uint64_t len);
 int naive_mseal(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t flags);
 mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access);
+/* Contents (naive_data.c): a 64-bit store and load, pwrite of a file. */
+mm_touch_result naive_write(naive_mm *nm, uint64_t addr, uint64_t value);
+mm_touch_result naive_read(naive_mm *nm, uint64_t addr, uint64_t *value);
+int naive_file_write(naive_mm *nm, int file, uint64_t off, const uint64_t *words, size_t nwords);
 
 size_t naive_map_count(const naive_mm *nm);
 /* mm->locked_vm, in pages (VmLck / 4 KiB) */

@@ -67,6 +67,10 @@ void naive_destroy(naive_mm *nm)
 	if (!nm)
 		return;
 	free(nm->vmas);
+	for (size_t i = 0; i < nm->npages; i++)
+		free(nm->pages[i].data);
+	for (size_t i = 0; i < nm->ncached; i++)
+		free(nm->cached[i].data);
 	free(nm->pages);
 	free(nm->regions);
 	free(nm->objects);
@@ -191,9 +195,12 @@ void nv_page_set(naive_mm *nm, uint64_t addr, mm_page_state st)
 	size_t i = page_lower_bound(nm, addr);
 	if (i < nm->npages && nm->pages[i].addr == addr) {
 		if (st == MM_PAGE_NONE) {
+			free(nm->pages[i].data); /* the page is gone, and what it held */
 			memmove(&nm->pages[i], &nm->pages[i + 1], (nm->npages - i - 1) * sizeof(npage));
 			nm->npages--;
 		} else if (nm->pages[i].state != st) {
+			free(nm->pages[i].data); /* another page: nothing of the old one's */
+			nm->pages[i].data = NULL;
 			nm->pages[i].state = st;
 			nm->pages[i].lazyfree = false; /* a new page is dirty and swap-backed */
 			nm->pages[i].thp = 0;
@@ -263,8 +270,10 @@ void nv_pages_clear(naive_mm *nm, uint64_t start, uint64_t end, bool keep_guards
 	size_t kept = 0;
 	for (size_t i = 0; i < nm->npages; i++) {
 		const npage *p = &nm->pages[i];
-		if (p->addr >= start && p->addr < end && !(keep_guards && p->state == MM_PAGE_GUARD))
+		if (p->addr >= start && p->addr < end && !(keep_guards && p->state == MM_PAGE_GUARD)) {
+			free(p->data);
 			continue;
+		}
 		nm->pages[kept++] = *p;
 	}
 	nm->npages = kept;
@@ -408,8 +417,10 @@ void nv_cache_remove_range(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t 
 	size_t kept = 0;
 	for (size_t i = 0; i < nm->ncached; i++) {
 		const ncached *c = &nm->cached[i];
-		if (c->kind == kind && c->id == id && c->index >= first && c->index < last_excl)
+		if (c->kind == kind && c->id == id && c->index >= first && c->index < last_excl) {
+			free(c->data); /* out of the cache: the data is gone */
 			continue;
+		}
 		nm->cached[kept++] = *c;
 	}
 	nm->ncached = kept;

@@ -226,6 +226,7 @@ nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write
 		} else {
 			nv_anon_vma_prepare(nm, v); /* do_cow_fault() */
 			map_4k(nm, addr, MM_PAGE_ANON);
+			nv_page_copy_file(nm, v, addr); /* a copy of the file's page */
 		}
 		return NV_FAULT_OK;
 	}
@@ -234,6 +235,7 @@ nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write
 	if (write && st == MM_PAGE_FILE && !(v->flags & MM_VM_SHARED)) {
 		nv_anon_vma_prepare(nm, v); /* do_wp_page → wp_page_copy() */
 		nv_page_set(nm, addr, MM_PAGE_ANON);
+		nv_page_copy_file(nm, v, addr);
 	}
 	return NV_FAULT_OK;
 }
@@ -285,6 +287,8 @@ mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access)
 				nv_cache_mark_dirty(nm, v, addr);
 			if (access == MM_ACCESS_WRITE && st == MM_PAGE_ANON)
 				nv_page_set_lazyfree(nm, addr, false);
+			if (access == MM_ACCESS_WRITE)
+				nv_store_zero_byte(nm, addr); /* the byte touch stores */
 			return res;
 		}
 		uint32_t err = code | (present ? MM_PF_PROT : 0);

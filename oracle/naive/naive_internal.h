@@ -39,6 +39,7 @@ typedef struct npage {
 	bool lazyfree; /* anon: MADV_FREE'd and not written since */
 	uint32_t thp;     /* anon: the THP (huge folio) this page is part of, 0: a page of its own */
 	uint16_t thp_idx; /* its place in that THP, 0..511 */
+	uint64_t *data;   /* anon: the page's 512 words; NULL while it holds only zeroes */
 } npage;
 
 /* What lies at the PMD level of one 2 MiB region (absent: pmd_none). */
@@ -67,6 +68,7 @@ typedef struct ncached {
 	uint64_t index; /* page index in the object */
 	bool dirty;     /* written through a shared mapping since it was cached */
 	bool huge;      /* one of the 512 pages of a huge folio (MADV_COLLAPSE made it) */
+	uint64_t *data; /* the page's 512 words; NULL while it holds only zeroes */
 } ncached;
 
 struct naive_mm {
@@ -141,6 +143,15 @@ bool nv_cache_is_huge(const naive_mm *nm, mm_backing kind, uint32_t id, uint64_t
 void nv_cache_make_huge(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first);
 /* naive_fault.c: a fault that maps a whole huge page-cache folio (true: done). */
 bool nv_fault_huge_cache(naive_mm *nm, nvma *v, uint64_t addr, bool write);
+
+/* ---- naive_data.c: page contents ---- */
+/* A private file page was copied on write: the anonymous page now at addr
+ * in v gets the contents of the file's page (do_cow_fault, wp_page_copy). */
+void nv_page_copy_file(naive_mm *nm, const nvma *v, uint64_t addr);
+/* Whether the page holds only zeroes (try_to_map_unused_to_zeropage). */
+bool nv_page_zero_filled(const npage *p);
+/* `touch ADDR w` stores one zero byte (mmref-kernel: movb $0). */
+void nv_store_zero_byte(naive_mm *nm, uint64_t addr);
 
 /* ---- naive_core.c: the profile's limits (mm_config: memlock) ---- */
 /* capable(CAP_IPC_LOCK): the profile gives MM_MEMLOCK_UNLIMITED for it too */

@@ -1,6 +1,8 @@
 /* madvise (mm/madvise.c), mlock/munlock (mm/mlock.c), mseal (mm/mseal.c). */
 #include "naive_internal.h"
 
+#include <stdlib.h>
+
 /* ---- madvise ----------------------------------------------------------------- */
 
 static bool madvise_behavior_valid(int64_t advice)
@@ -134,8 +136,12 @@ static void thp_split(naive_mm *nm, uint32_t id)
 		nvma *w = nv_vma_at(nm, p->addr);
 		p->thp = 0;
 		p->lazyfree = false;
-		if (!(w && (w->flags & MM_VM_LOCKED)) && nv_has(nm, NV_SPLIT_TO_ZEROPAGE))
+		/* only pages that hold nothing but zeroes (naive_data.c) */
+		if (!(w && (w->flags & MM_VM_LOCKED)) && nv_has(nm, NV_SPLIT_TO_ZEROPAGE) && nv_page_zero_filled(p)) {
 			p->state = MM_PAGE_ZERO;
+			free(p->data);
+			p->data = NULL;
+		}
 	}
 }
 
@@ -374,7 +380,15 @@ static int madvise_collapse(naive_mm *nm, nvma *v, uint64_t start, uint64_t end)
 		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE)
 			if (nv_page_get(nm, a) == MM_PAGE_GUARD)
 				return -EINVAL;
+		/* collapse_huge_page(): a new THP holding what the small
+		 * pages held (an anonymous page keeps its data; the zero page
+		 * and holes read zero) */
 		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE) {
+			npage *p = nv_page_find(nm, a);
+			if (p && p->state == MM_PAGE_ANON) {
+				p->lazyfree = false;
+				continue;
+			}
 			nv_page_set(nm, a, MM_PAGE_NONE);
 			nv_page_set(nm, a, MM_PAGE_ANON);
 		}
