@@ -3,7 +3,7 @@
  *   mmref replay [--target T] [--annotate] [--check] TRACE...
  *   mmref diff [--targets T,T,...] [--check] [--quiet] [--report FILE.html] TRACE...
  *   mmref diff --gen N [--seed S] [--length L] [--targets ...] [--out DIR]
- *   mmref gen [--seed N] [--count N] [--length N] [--out DIR]
+ *   mmref gen [--seed N] [--count N] [--length N] [--out DIR] [--coverage N]
  *   mmref serve [--target T]      (the exec protocol on stdin/stdout)
  *
  * Exit status: 0 all held / no divergence, 1 a result differed / a
@@ -44,7 +44,7 @@ static const char usage_text[] =
         "        run each trace on several targets side by side (default model,naive)\n"
         "  diff --gen N [--seed S] [--length L] [--targets T,T,...] [--out DIR]\n"
         "        the same on N generated traces\n"
-        "  gen [--seed N] [--count N] [--length N] [--out DIR]\n"
+        "  gen [--seed N] [--count N] [--length N] [--out DIR] [--coverage N]\n"
         "        write random traces\n"
         "  serve [--target T]\n"
         "        answer statements on stdin (the exec protocol), e.g. exec:'mmref serve'\n"
@@ -604,10 +604,14 @@ out:
 static int cmd_gen(int argc, char **argv)
 {
 	gint64 seed = 1;
-	gint count = 1, length = 100;
+	gint count = 1, length = 100, coverage = 0;
 	char *out_dir = NULL;
 	char **rest = NULL;
 	GOptionEntry entries[] = {
+		{"coverage", 0, 0, G_OPTION_ARG_INT, &coverage,
+		 "Run N generated traces (from --seed, of --length) on the model and print which statement kinds, flags, "
+		 "advice, VMA kinds and interactions they reached (exit 1 when a row is zero)",
+		 "N"},
 		{"seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed of the first trace (default 1); trace i uses SEED+i",
 		 "N"},
 		{"count", 'n', 0, G_OPTION_ARG_INT, &count, "Number of traces (default 1)", "N"},
@@ -633,6 +637,18 @@ static int cmd_gen(int argc, char **argv)
 		goto out;
 	if (out_dir && g_mkdir_with_parents(out_dir, 0777) != 0) {
 		fprintf(stderr, "mmref gen: cannot create %s\n", out_dir);
+		goto out;
+	}
+	if (coverage < 0) {
+		fprintf(stderr, "mmref gen: --coverage must not be negative\n");
+		goto out;
+	}
+	if (coverage > 0) {
+		guint zeros = 0;
+		char *table = gen_coverage((guint64)seed, (guint)coverage, (guint)length, &zeros);
+		fputs(table, stdout);
+		g_free(table);
+		rc = zeros ? EXIT_DIFFERED : EXIT_HELD;
 		goto out;
 	}
 	rc = EXIT_HELD;

@@ -5,6 +5,10 @@
 
 #include <string.h>
 
+#include <mmref/x86.h>
+
+#include "target.h"
+
 #define PAGE MM_PAGE_SIZE
 #define WINDOW_PAGES 512 /* the hot windows at both ends of the arena */
 /* A smaller arena than the default keeps snapshots (every page of every VMA)
@@ -235,9 +239,9 @@ static void gen_madvise(gen *g)
 		"populate_read", "populate_write", "willneed", "normal", "random", "sequential",
 		"dontfork", "dofork", "wipeonfork", "keeponfork", "hugepage", "nohugepage",
 		"mergeable", "unmergeable", "cold", "pageout", "dontdump", "dodump",
-		"remove", "dontneed_locked",
-		/* collapse only in gen_thp(), on private anonymous memory: on
-		 * shmem and files it is issue 15's open case 4 (docs/divergences.md) */
+		"remove", "dontneed_locked", "collapse",
+		/* EINVAL without CONFIG_MEMORY_FAILURE (docs/divergences.md #13) */
+		"hwpoison", "soft_offline",
 	};
 	rng *r = &g->r;
 	gen_range_op(g, "madvise");
@@ -323,8 +327,9 @@ static void put_huge_range(gen *g, uint64_t h)
 	put_num(g, MIN(len, g->size - off));
 }
 
-/* Huge pages, partly and wholly: a 2 MiB-aligned private anonymous mapping
- * of 4 MiB with MADV_HUGEPAGE, faulted (THPs), then operations over its
+/* Huge pages, partly and wholly: a 2 MiB-aligned anonymous mapping of 4 MiB
+ * (private: THPs at fault time; shared: shmem, huge only by MADV_COLLAPSE)
+ * with MADV_HUGEPAGE, faulted, then operations over its
  * huge pages. Returns the statements written, at most `room`. */
 static guint gen_thp(gen *g, guint room)
 {
@@ -338,7 +343,9 @@ static guint gen_thp(gen *g, guint room)
 	guint n = 0;
 	g_string_append(g->out, "mmap");
 	put_addr(g, base);
-	g_string_append_printf(g->out, " 4M rw- private,anonymous,fixed%s\n", chance(r, 5) ? ",locked" : "");
+	/* a quarter on shmem: huge page-cache folios by MADV_COLLAPSE (issue 15 case 4) */
+	g_string_append_printf(g->out, " 4M rw- %s,anonymous,fixed%s\n", chance(r, 25) ? "shared" : "private",
+	                       chance(r, 5) ? ",locked" : "");
 	g_string_append(g->out, "madvise");
 	put_addr(g, base);
 	g_string_append(g->out, " 4M hugepage\n");
@@ -485,4 +492,358 @@ trace *gen_trace(guint64 seed, guint length, const char *name)
 	}
 	g_free(text);
 	return t;
+}
+
+/* ---- Coverage (mmref gen --coverage N) --------------------------------------------------- */
+
+/* What the generated traces reach, measured by running them on the model and
+ * looking at its state before and after each statement -- never by reading
+ * what the generator meant to do. */
+
+enum { COV_STMT, COV_MMAP_FLAG, COV_MREMAP_FLAG, COV_MLOCK_FLAG, COV_ADVICE, COV_VMA, COV_INTERACT, COV_RESULT };
+static const char *const cov_group_names[] = {"statement", "mmap flag", "mremap flag", "mlock2 flag",
+                                              "madvise advice", "VMA kind an operation reached",
+                                              "interaction", "result"};
+
+typedef struct cov_row {
+	int group;
+	const char *name;
+	guint64 stmts;
+	guint traces;
+	guint last; /* trace index + 1 that last counted it */
+} cov_row;
+
+static const struct {
+	const char *name;
+	uint64_t value;
+} cov_map_types[] = {{"private", MM_MAP_PRIVATE}, {"shared", MM_MAP_SHARED},
+                     {"shared_validate", MM_MAP_SHARED_VALIDATE}, {"droppable", MM_MAP_DROPPABLE}},
+  cov_map_bits[] = {{"fixed", MM_MAP_FIXED},         {"fixed_noreplace", MM_MAP_FIXED_NOREPLACE},
+                    {"anonymous", MM_MAP_ANONYMOUS}, {"32bit", MM_MAP_32BIT},
+                    {"growsdown", MM_MAP_GROWSDOWN}, {"denywrite", MM_MAP_DENYWRITE},
+                    {"executable", MM_MAP_EXECUTABLE}, {"locked", MM_MAP_LOCKED},
+                    {"noreserve", MM_MAP_NORESERVE}, {"populate", MM_MAP_POPULATE},
+                    {"nonblock", MM_MAP_NONBLOCK},   {"stack", MM_MAP_STACK},
+                    {"hugetlb", MM_MAP_HUGETLB},     {"sync", MM_MAP_SYNC},
+                    {"uninitialized", MM_MAP_UNINITIALIZED}},
+  cov_mremap_bits[] = {{"maymove", MM_MREMAP_MAYMOVE}, {"fixed", MM_MREMAP_FIXED}, {"dontunmap", MM_MREMAP_DONTUNMAP}},
+  cov_advice[] = {{"normal", MM_MADV_NORMAL},
+                  {"random", MM_MADV_RANDOM},
+                  {"sequential", MM_MADV_SEQUENTIAL},
+                  {"willneed", MM_MADV_WILLNEED},
+                  {"dontneed", MM_MADV_DONTNEED},
+                  {"free", MM_MADV_FREE},
+                  {"remove", MM_MADV_REMOVE},
+                  {"dontfork", MM_MADV_DONTFORK},
+                  {"dofork", MM_MADV_DOFORK},
+                  {"mergeable", MM_MADV_MERGEABLE},
+                  {"unmergeable", MM_MADV_UNMERGEABLE},
+                  {"hugepage", MM_MADV_HUGEPAGE},
+                  {"nohugepage", MM_MADV_NOHUGEPAGE},
+                  {"dontdump", MM_MADV_DONTDUMP},
+                  {"dodump", MM_MADV_DODUMP},
+                  {"wipeonfork", MM_MADV_WIPEONFORK},
+                  {"keeponfork", MM_MADV_KEEPONFORK},
+                  {"cold", MM_MADV_COLD},
+                  {"pageout", MM_MADV_PAGEOUT},
+                  {"populate_read", MM_MADV_POPULATE_READ},
+                  {"populate_write", MM_MADV_POPULATE_WRITE},
+                  {"dontneed_locked", MM_MADV_DONTNEED_LOCKED},
+                  {"collapse", MM_MADV_COLLAPSE},
+                  {"hwpoison", MM_MADV_HWPOISON},
+                  {"soft_offline", MM_MADV_SOFT_OFFLINE},
+                  {"guard_install", MM_MADV_GUARD_INSTALL},
+                  {"guard_remove", MM_MADV_GUARD_REMOVE},
+                  {"(unknown advice)", (uint64_t)-1}};
+
+static const char *const cov_vma_kinds[] = {"anon (private)", "shmem (shared anonymous)", "file private",
+                                            "file shared", "THP (VM_HUGEPAGE or a huge page)", "locked",
+                                            "sealed", "growsdown", "guard (MADV_GUARD_INSTALL)", "droppable"};
+enum { VK_ANON, VK_SHMEM, VK_FILE_PRIVATE, VK_FILE_SHARED, VK_THP, VK_LOCKED, VK_SEALED, VK_GROWSDOWN, VK_GUARD,
+       VK_DROPPABLE, VK_N };
+static const char *const cov_interactions[] = {
+	"operation over 1 VMA",
+	"operation over 2 VMAs",
+	"operation over 3 or more VMAs",
+	"operation over VMAs of mixed kinds",
+	"operation over a hole and a VMA",
+	"operation on a huge page, wholly",
+	"operation on a huge page, partly",
+	"touch of a huge page",
+	"mremap of a range over 2 or more VMAs",
+	"mremap whose result merged with a neighbour",
+	"mremap moving a huge page",
+	"MADV_COLLAPSE that made a huge page",
+	"MADV_COLLAPSE on shmem or a file",
+	"mmap that merged with a neighbour",
+	"split of a VMA (one more VMA after)",
+};
+enum { IX_1, IX_2, IX_3, IX_MIXED, IX_HOLE, IX_HUGE_WHOLE, IX_HUGE_PART, IX_TOUCH_HUGE, IX_MREMAP_MULTI,
+       IX_MREMAP_MERGED, IX_MREMAP_HUGE, IX_COLLAPSE_MADE, IX_COLLAPSE_FILE, IX_MMAP_MERGED, IX_SPLIT, IX_N };
+static const char *const cov_results[] = {"success", "an errno", "a fault (SIGSEGV/SIGBUS)"};
+
+typedef struct cov {
+	GArray *rows; /* cov_row */
+	guint trace;  /* current trace index + 1 */
+	guint stmt_base, map_base, mremap_base, mlock_base, advice_base, vma_base, ix_base, res_base;
+} cov;
+
+static guint cov_add_row(cov *c, int group, const char *name)
+{
+	cov_row row = {.group = group, .name = name};
+	g_array_append_val(c->rows, row);
+	return c->rows->len - 1;
+}
+
+static void cov_hit(cov *c, guint row)
+{
+	cov_row *r = &g_array_index(c->rows, cov_row, row);
+	r->stmts++;
+	if (r->last != c->trace) {
+		r->last = c->trace;
+		r->traces++;
+	}
+}
+
+static int vma_base_kind(const mm_vma_info *v)
+{
+	if (v->backing == MM_BACKING_ANON)
+		return VK_ANON;
+	if (v->backing == MM_BACKING_SHMEM)
+		return VK_SHMEM;
+	return (v->flags & MM_VM_SHARED) ? VK_FILE_SHARED : VK_FILE_PRIVATE;
+}
+
+/* Whether the 2 MiB block at h is mapped by one PMD leaf in mm. */
+static gboolean pmd_mapped(const mm_state *mm, uint64_t h)
+{
+	mm_phys_mem pm;
+	uint64_t cr3;
+	unsigned level;
+	mm_page_tables(mm, &pm, &cr3);
+	uint64_t e = x86_lookup(&pm, cr3, h, &level);
+	return level == 2 && (e & X86_P) && (e & X86_PS);
+}
+
+/* The range a statement operates on, [lo, hi); FALSE when none. */
+static gboolean stmt_range(const tr_stmt *s, uint64_t *lo, uint64_t *hi)
+{
+	switch (s->kind) {
+	case TR_MMAP:
+		if (!s->addr || !(s->flags & (MM_MAP_FIXED | MM_MAP_FIXED_NOREPLACE)))
+			return FALSE;
+		/* fallthrough */
+	case TR_MUNMAP:
+	case TR_MPROTECT:
+	case TR_MADVISE:
+	case TR_MLOCK:
+	case TR_MUNLOCK:
+	case TR_MSEAL:
+	case TR_MREMAP:
+		*lo = s->addr & ~(PAGE - 1);
+		*hi = (s->addr + s->len + PAGE - 1) & ~(PAGE - 1);
+		return *hi > *lo;
+	case TR_TOUCH:
+		*lo = s->addr & ~(PAGE - 1);
+		*hi = *lo + PAGE;
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+static void cov_statement(cov *c, target *tg, const trace *t, const tr_stmt *s)
+{
+	mm_state *mm = target_model_mm(tg);
+	cov_hit(c, c->stmt_base + s->kind);
+	if (s->kind == TR_MMAP) {
+		for (guint i = 0; i < G_N_ELEMENTS(cov_map_types); i++)
+			if ((s->flags & MM_MAP_TYPE) == cov_map_types[i].value)
+				cov_hit(c, c->map_base + i);
+		for (guint i = 0; i < G_N_ELEMENTS(cov_map_bits); i++)
+			if (s->flags & cov_map_bits[i].value)
+				cov_hit(c, c->map_base + G_N_ELEMENTS(cov_map_types) + i);
+	} else if (s->kind == TR_MREMAP) {
+		for (guint i = 0; i < G_N_ELEMENTS(cov_mremap_bits); i++)
+			if (s->flags & cov_mremap_bits[i].value)
+				cov_hit(c, c->mremap_base + i);
+	} else if (s->kind == TR_MLOCK) {
+		cov_hit(c, c->mlock_base + ((s->flags & MM_MLOCK_ONFAULT) ? 1 : 0));
+	} else if (s->kind == TR_MADVISE) {
+		guint i;
+		for (i = 0; i + 1 < G_N_ELEMENTS(cov_advice); i++)
+			if ((uint64_t)s->advice == cov_advice[i].value)
+				break;
+		cov_hit(c, c->advice_base + i);
+	}
+
+	/* Before: the VMAs the range reaches, and the huge pages under it. */
+	uint64_t lo = 0, hi = 0;
+	gboolean ranged = stmt_range(s, &lo, &hi) && mm;
+	size_t nv = 0;
+	mm_vma_info vb[64];
+	gboolean huge_whole = FALSE, huge_part = FALSE;
+	size_t before_count = mm ? mm_map_count(mm) : 0;
+	if (ranged) {
+		nv = mm_vmas(mm, lo, hi, vb, G_N_ELEMENTS(vb));
+		gboolean kinds[VK_N] = {0};
+		int base_kinds = 0;
+		uint64_t covered = 0;
+		for (size_t i = 0; i < nv && i < G_N_ELEMENTS(vb); i++) {
+			const mm_vma_info *v = &vb[i];
+			int bk = vma_base_kind(v);
+			if (!kinds[bk])
+				base_kinds++;
+			kinds[bk] = TRUE;
+			uint64_t a = MAX(lo, v->start), b = MIN(hi, v->end);
+			covered += b > a ? b - a : 0;
+			gboolean huge = (v->flags & MM_VM_HUGEPAGE) != 0;
+			for (uint64_t h = a & ~(MM_PMD_SIZE - 1); h < b; h += MM_PMD_SIZE)
+				if (h >= v->start && h + MM_PMD_SIZE <= v->end && pmd_mapped(mm, h)) {
+					huge = TRUE;
+					if (lo <= h && h + MM_PMD_SIZE <= hi)
+						huge_whole = TRUE;
+					else
+						huge_part = TRUE;
+				}
+			kinds[VK_THP] |= huge;
+			kinds[VK_LOCKED] |= (v->flags & MM_VM_LOCKED) != 0;
+			kinds[VK_SEALED] |= (v->flags & MM_VM_SEALED) != 0;
+			kinds[VK_GROWSDOWN] |= (v->flags & MM_VM_GROWSDOWN) != 0;
+			kinds[VK_GUARD] |= (v->flags & MM_VM_MAYBE_GUARD) != 0;
+			kinds[VK_DROPPABLE] |= (v->flags & MM_VM_DROPPABLE) != 0;
+		}
+		for (int k = 0; k < VK_N; k++)
+			if (kinds[k])
+				cov_hit(c, c->vma_base + (guint)k);
+		if (s->kind != TR_TOUCH && nv) {
+			cov_hit(c, c->ix_base + (nv == 1 ? IX_1 : nv == 2 ? IX_2 : IX_3));
+			if (base_kinds > 1)
+				cov_hit(c, c->ix_base + IX_MIXED);
+			if (covered < hi - lo)
+				cov_hit(c, c->ix_base + IX_HOLE);
+			if (huge_whole)
+				cov_hit(c, c->ix_base + IX_HUGE_WHOLE);
+			if (huge_part)
+				cov_hit(c, c->ix_base + IX_HUGE_PART);
+			if (s->kind == TR_MREMAP && nv >= 2)
+				cov_hit(c, c->ix_base + IX_MREMAP_MULTI);
+			if (s->kind == TR_MREMAP && (huge_whole || huge_part))
+				cov_hit(c, c->ix_base + IX_MREMAP_HUGE);
+			if (s->kind == TR_MADVISE && s->advice == MM_MADV_COLLAPSE)
+				for (size_t i = 0; i < nv && i < G_N_ELEMENTS(vb); i++)
+					if (vb[i].backing != MM_BACKING_ANON) {
+						cov_hit(c, c->ix_base + IX_COLLAPSE_FILE);
+						break;
+					}
+		}
+		if (s->kind == TR_TOUCH && (huge_whole || huge_part))
+			cov_hit(c, c->ix_base + IX_TOUCH_HUGE);
+	}
+
+	if (tr_is_observation(s->kind))
+		return;
+	tr_result res;
+	GError *err = NULL;
+	if (!tg->ops->exec(tg, t, s, &res, &err)) {
+		g_clear_error(&err);
+		return;
+	}
+	mm = target_model_mm(tg);
+	gboolean ok = (res.kind == TR_RES_VALUE) || (res.kind == TR_RES_TOUCH && res.touch.outcome == MM_TOUCH_OK);
+	cov_hit(c, c->res_base + (ok ? 0 : res.kind == TR_RES_TOUCH ? 2 : 1));
+	if (!ok || !mm)
+		return;
+	/* After: merges, splits, huge pages made. */
+	size_t after_count = mm_map_count(mm);
+	if (after_count > before_count && s->kind != TR_MMAP)
+		cov_hit(c, c->ix_base + IX_SPLIT);
+	mm_vma_info va;
+	if (s->kind == TR_MREMAP && s->new_len) {
+		uint64_t to = res.value;
+		if (mm_vmas(mm, to, to + 1, &va, 1) == 1 && va.start <= to &&
+		    (va.start < to || va.end > to + ((s->new_len + PAGE - 1) & ~(PAGE - 1))))
+			cov_hit(c, c->ix_base + IX_MREMAP_MERGED);
+	}
+	if (s->kind == TR_MMAP && s->len) {
+		uint64_t at = res.value;
+		if (mm_vmas(mm, at, at + 1, &va, 1) == 1 && va.start <= at &&
+		    (va.start < at || va.end > at + ((s->len + PAGE - 1) & ~(PAGE - 1))))
+			cov_hit(c, c->ix_base + IX_MMAP_MERGED);
+	}
+	if (s->kind == TR_MADVISE && s->advice == MM_MADV_COLLAPSE && ranged)
+		for (uint64_t h = (lo + MM_PMD_SIZE - 1) & ~(MM_PMD_SIZE - 1); h + MM_PMD_SIZE <= hi; h += MM_PMD_SIZE)
+			if (pmd_mapped(mm, h) || mm_page(mm, h) == MM_PAGE_FILE) {
+				cov_hit(c, c->ix_base + IX_COLLAPSE_MADE);
+				break;
+			}
+}
+
+char *gen_coverage(guint64 seed, guint count, guint length, guint *zero_rows)
+{
+	cov c = {.rows = g_array_new(FALSE, FALSE, sizeof(cov_row))};
+	c.stmt_base = c.rows->len;
+	for (int k = 0; k <= TR_STATE; k++)
+		cov_add_row(&c, COV_STMT, tr_kind_name((tr_kind)k));
+	c.map_base = c.rows->len;
+	for (guint i = 0; i < G_N_ELEMENTS(cov_map_types); i++)
+		cov_add_row(&c, COV_MMAP_FLAG, cov_map_types[i].name);
+	for (guint i = 0; i < G_N_ELEMENTS(cov_map_bits); i++)
+		cov_add_row(&c, COV_MMAP_FLAG, cov_map_bits[i].name);
+	c.mremap_base = c.rows->len;
+	for (guint i = 0; i < G_N_ELEMENTS(cov_mremap_bits); i++)
+		cov_add_row(&c, COV_MREMAP_FLAG, cov_mremap_bits[i].name);
+	c.mlock_base = c.rows->len;
+	cov_add_row(&c, COV_MLOCK_FLAG, "(none: mlock)");
+	cov_add_row(&c, COV_MLOCK_FLAG, "onfault");
+	c.advice_base = c.rows->len;
+	for (guint i = 0; i < G_N_ELEMENTS(cov_advice); i++)
+		cov_add_row(&c, COV_ADVICE, cov_advice[i].name);
+	c.vma_base = c.rows->len;
+	for (guint i = 0; i < G_N_ELEMENTS(cov_vma_kinds); i++)
+		cov_add_row(&c, COV_VMA, cov_vma_kinds[i]);
+	c.ix_base = c.rows->len;
+	for (guint i = 0; i < G_N_ELEMENTS(cov_interactions); i++)
+		cov_add_row(&c, COV_INTERACT, cov_interactions[i]);
+	c.res_base = c.rows->len;
+	for (guint i = 0; i < G_N_ELEMENTS(cov_results); i++)
+		cov_add_row(&c, COV_RESULT, cov_results[i]);
+
+	target *tg = target_model_new();
+	guint64 total = 0;
+	for (guint i = 0; i < count; i++) {
+		trace *t = gen_trace(seed + i, length, "gen");
+		GError *err = NULL;
+		if (!t || !tg->ops->start(tg, t, &err)) {
+			g_clear_error(&err);
+			if (t)
+				trace_free(t);
+			continue;
+		}
+		c.trace = i + 1;
+		for (guint j = 0; j < t->stmts->len; j++, total++)
+			cov_statement(&c, tg, t, &g_array_index(t->stmts, tr_stmt, j));
+		trace_free(t);
+	}
+	target_free(tg);
+
+	GString *out = g_string_new(NULL);
+	g_string_append_printf(out,
+	                       "Coverage of %u generated traces (seeds %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
+	                       ", %u statements each; %" G_GUINT64_FORMAT
+	                       " statements), measured on the model: statements that reached each row, and traces "
+	                       "with at least one.\n\n| group | row | statements | traces |\n|---|---|---:|---:|\n",
+	                       count, seed, seed + count - (count ? 1 : 0), length, total);
+	guint zeros = 0;
+	for (guint i = 0; i < c.rows->len; i++) {
+		const cov_row *r = &g_array_index(c.rows, cov_row, i);
+		zeros += r->stmts == 0;
+		g_string_append_printf(out, "| %s | %s | %" G_GUINT64_FORMAT " | %u |%s\n", cov_group_names[r->group], r->name,
+		                       r->stmts, r->traces, r->stmts ? "" : " **zero**");
+	}
+	g_string_append_printf(out, "\n%u row%s of %u at zero.\n", zeros, zeros == 1 ? "" : "s", c.rows->len);
+	g_array_unref(c.rows);
+	if (zero_rows)
+		*zero_rows = zeros;
+	return g_string_free(out, FALSE);
 }

@@ -13,4 +13,14 @@ char *gen_trace_text(guint64 seed, guint length);
 /* The same, parsed; `name` is its file name in messages. */
 trace *gen_trace(guint64 seed, guint length, const char *name);
 
+/* mmref gen --coverage: runs `count` generated traces (seeds seed, seed + 1,
+ * ...) on the model and counts, per row -- statement kinds, mmap/mremap/mlock2
+ * flags, madvise advice, the kinds of VMA an operation reached, interactions
+ * (an operation over k VMAs of mixed kinds, over a hole, on huge pages
+ * partly and wholly, mremap over several VMAs or merging, collapse), results
+ * -- the statements and traces that reached it, classified from the model's
+ * state before and after each statement. A Markdown table (g_free);
+ * *zero_rows (may be NULL) gets the rows nothing reached. */
+char *gen_coverage(guint64 seed, guint count, guint length, guint *zero_rows);
+
 #endif

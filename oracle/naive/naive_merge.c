@@ -141,6 +141,11 @@ int nv_modify_flags(naive_mm *nm, nvma *middle, uint64_t start, uint64_t end, ui
 			} else {
 				middle->pgoff += nv_pages(end - middle->start);
 				middle->start = end;
+				/* the boundary moved inside middle: a huge page
+				 * straddling it is split first (commit_merge() ->
+				 * vma_adjust_trans_huge()), as for a split */
+				if (end % NV_PMD)
+					nv_regions_split_partial(nm, end, end);
 			}
 			*result = nv_vma_at(nm, at);
 			return 0;
@@ -152,10 +157,13 @@ int nv_modify_flags(naive_mm *nm, nvma *middle, uint64_t start, uint64_t end, ui
 			next->start = start;
 			next->pgoff = p.pgoff;
 			next->flags = newflags | sticky;
-			if (left_side)
+			if (left_side) {
 				nv_remove_vma(nm, middle);
-			else
+			} else {
 				middle->end = start;
+				if (start % NV_PMD) /* as above */
+					nv_regions_split_partial(nm, start, start);
+			}
 			*result = nv_vma_at(nm, start);
 			return 0;
 		}
