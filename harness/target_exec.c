@@ -28,6 +28,7 @@ typedef struct exec_priv {
 	GString *rbuf; /* read but not yet consumed */
 	int timeout_ms;
 	char *banner; /* a line the child prints when it is ready to read (NULL: none) */
+	gboolean window; /* it announced "# capability state-window" */
 } exec_priv;
 
 static const target_ops exec_ops;
@@ -340,11 +341,22 @@ static gboolean converse(target *tg, const char *line, GPtrArray *answer, GError
 	return TRUE;
 }
 
+static gboolean exec_snapshot_window(target *tg, const trace *t, const snap_range *r, guint nr, snapshot *snap,
+                                     GError **error);
+
 /* A live target may announce its profile in its answer to "mmtrace 1"
  * (docs/exec-protocol.md): a "profile KEY=VALUE ..." line, and one
  * "# profile KEY: HOW" comment per key saying how it was detected. */
 static gboolean read_announced_profile(target *tg, GPtrArray *answer, GError **error)
 {
+	/* "# capability state-window": it answers `state LO-HI ...` with the
+	 * window of its state (docs/exec-protocol.md); the engine then asks for
+	 * that instead of the whole state. */
+	priv_of(tg)->window = FALSE;
+	for (guint i = 0; i < answer->len; i++)
+		if (strcmp(g_ptr_array_index(answer, i), "# capability state-window") == 0)
+			priv_of(tg)->window = TRUE;
+	tg->snapshot_window = priv_of(tg)->window ? exec_snapshot_window : NULL;
 	for (guint i = 0; i < answer->len; i++) {
 		const char *l = g_ptr_array_index(answer, i);
 		if (g_str_has_prefix(l, "profile ")) {
@@ -546,6 +558,48 @@ static gboolean exec_snapshot(target *tg, const trace *t, snapshot *snap, GError
 		ok = FALSE;
 	}
 	g_ptr_array_unref(lines);
+	return ok;
+}
+
+/* The window of the state over sorted disjoint ranges: `state LO-HI ...`
+ * to a target that announced it can (its answer: the VMAs near the ranges,
+ * '?' for pages it did not read), else the whole state, cut. */
+#define EXEC_WINDOW_MAX_RANGES 1024
+static gboolean exec_snapshot_window(target *tg, const trace *t, const snap_range *r, guint nr, snapshot *snap,
+                                     GError **error)
+{
+	snapshot whole;
+	snapshot_init(&whole);
+	gboolean ok;
+	if (!priv_of(tg)->window || nr == 0 || nr > EXEC_WINDOW_MAX_RANGES) {
+		ok = exec_snapshot(tg, t, &whole, error);
+	} else {
+		GString *g = g_string_new("state");
+		for (guint i = 0; i < nr; i++)
+			g_string_append_printf(g, " %" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x", r[i].lo, r[i].hi);
+		GPtrArray *answer = g_ptr_array_new_with_free_func(g_free), *lines = g_ptr_array_new_with_free_func(g_free);
+		ok = converse(tg, g->str, answer, error);
+		for (guint i = 0; ok && i < answer->len; i++) {
+			const char *l = g_ptr_array_index(answer, i);
+			const char *q = l;
+			while (*q == ' ' || *q == '\t')
+				q++;
+			if (*q == '|')
+				g_ptr_array_add(lines, normalize_bar_line(l));
+		}
+		GError *err = NULL;
+		if (ok && !snapshot_parse_state(&whole, t, lines, &err)) {
+			target_fail(tg, error, "bad answer to '%s': %s", g->str, err->message);
+			g_error_free(err);
+			ok = FALSE;
+		}
+		g_ptr_array_unref(lines);
+		g_ptr_array_unref(answer);
+		g_string_free(g, TRUE);
+	}
+	if (ok)
+		snapshot_window_extract(snap, &whole, r, nr);
+	snapshot_free(&whole);
 	return ok;
 }
 

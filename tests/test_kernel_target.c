@@ -120,6 +120,51 @@ static void test_proc_read_whole(void)
 	kt_stop(k);
 }
 
+/* `state LO-HI ...` (docs/exec-protocol.md): the VMAs within a page of the
+ * ranges, whole records, their pages inside the ranges and '?' around them;
+ * after a touch from the VmFlags cache (PROCMAP_QUERY confirming the
+ * ranges), after an mprotect read afresh; a VMA a merge changed outside the
+ * statement's range is seen; bad ranges are refused. */
+static void test_state_window(void)
+{
+	if (!live())
+		return;
+	kt *k = kt_start();
+	kt_expect(k, "mmtrace 1", "mmtrace 1");
+	kt_expect(k, "arena 0x100000000000 1G", "arena 0x100000000000 1G");
+	kt_expect(k, "mmap +0 16K rw- private,anonymous,fixed", NULL);
+	kt_expect(k, "mmap +0x10000 8K r-- private,anonymous,fixed", NULL);
+	kt_expect(k, "touch +0x1000 w", NULL);
+	kt_expect(k, "state 100000001000-100000002000",
+	          "state 100000001000-100000002000\n"
+	          "| 100000000000-100000004000 rw-p 00000000 anon rd wr mr mw me ac : ?1a1?2");
+	kt_expect(k, "state 100000004000-100000005000 100000011000-100000012000",
+	          "state 100000004000-100000005000 100000011000-100000012000\n"
+	          "| 100000000000-100000004000 rw-p 00000000 anon rd wr mr mw me ac : ?4\n"
+	          "| 100000010000-100000012000 r--p 00000000 anon rd mr mw me : ?1n1");
+	kt_expect(k, "touch +0x2000 w", NULL); /* the cache answers */
+	kt_expect(k, "state 100000002000-100000003000",
+	          "state 100000002000-100000003000\n"
+	          "| 100000000000-100000004000 rw-p 00000000 anon rd wr mr mw me ac : ?2a1?1");
+	kt_expect(k, "mprotect +0x10000 8K rw-", NULL); /* merges with nothing: a gap */
+	kt_expect(k, "mprotect +0 4K rw- # the VmFlags of +0 unchanged", NULL);
+	kt_expect(k, "state 100000010000-100000012000",
+	          "state 100000010000-100000012000\n"
+	          "| 100000010000-100000012000 rw-p 00000000 anon rd wr mr mw me ac : n2");
+	/* a mapping that fills the gap merges all three: the record outside the
+	 * statement's range changed, PROCMAP_QUERY tells */
+	kt_expect(k, "mmap +0x4000 48K rw- private,anonymous,fixed", NULL);
+	kt_expect(k, "state 100000011000-100000012000",
+	          "state 100000011000-100000012000\n"
+	          "| 100000000000-100000012000 rw-p 00000000 anon rd wr mr mw me ac : ?17n1");
+	kt_expect(k, "state", "state\n"
+	                      "| 100000000000-100000012000 rw-p 00000000 anon rd wr mr mw me ac : n1a2n15");
+	kt_expect_error(k, "state 100000002000-100000001000");
+	kt_expect_error(k, "state 100000002000-100000003000 100000001000-100000002000");
+	kt_expect_error(k, "state 100000002001-100000003000");
+	kt_stop(k);
+}
+
 /* The child's own mappings, from /proc/PID/maps: the first line matching. */
 static bool child_mapping(kt *k, const char *what, uint64_t *start, uint64_t *end)
 {
@@ -579,7 +624,9 @@ static void check_announcement(const kt *k)
 {
 	g_assert_cmpuint(k->profile.set, ==, (1u << TR_PK_COUNT) - 1);
 	char **lines = g_strsplit(k->announcement, "\n", -1);
-	g_assert_cmpuint(g_strv_length(lines), ==, 1 + TR_PK_COUNT);
+	/* then what it can do beyond the format (docs/exec-protocol.md) */
+	g_assert_cmpuint(g_strv_length(lines), ==, 1 + TR_PK_COUNT + 1);
+	g_assert_cmpstr(lines[1 + TR_PK_COUNT], ==, "# capability state-window");
 	g_assert_true(g_str_has_prefix(lines[0], "profile "));
 	for (int key = 0; key < TR_PK_COUNT; key++) {
 		char *prefix = g_strdup_printf("# profile %s: ", tr_profile_key_name((tr_profile_key)key));
@@ -797,6 +844,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/kernel/reset-after-mseal", test_reset_after_mseal);
 	g_test_add_func("/kernel/crosscheck", test_crosscheck);
 	g_test_add_func("/kernel/proc-read-whole", test_proc_read_whole);
+	g_test_add_func("/kernel/state-window", test_state_window);
 	g_test_add_func("/kernel/stack-window", test_stack_window);
 	g_test_add_func("/kernel/profile/announced", test_profile_announced);
 	g_test_add_func("/kernel/profile/probes", test_profile_probes);

@@ -105,6 +105,26 @@ bool op_exec(const trace *t, const tr_stmt *s, tr_result *res, char *why, size_t
 bool observe_init(char *why, size_t whylen);
 /* Prints the "| " lines of an observation; false and *why on failure. */
 bool observe(const trace *t, const tr_stmt *s, char *why, size_t whylen);
+/* After an operation: the ranges whose VMAs it may have changed (none for a
+ * touch or page-only advice), whose VmFlags a windowed state reads afresh. */
+void observe_note_op(const tr_stmt *s, const tr_result *res);
+/* `state LO-HI ...` (docs/exec-protocol.md, the windowed state): the VMAs
+ * within a page of the ranges, their pages inside them ('?' outside). */
+bool observe_window_parse(const char *args, char *why, size_t whylen); /* first */
+bool observe_state_window(const trace *t, char *why, size_t whylen);
+
+/* PROCMAP_QUERY (uapi linux/fs.h, 6.11+; the system headers may predate it). */
+struct k_procmap_query {
+	uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define K_PROCMAP_QUERY _IOWR('f', 17, struct k_procmap_query)
+#define K_PROCMAP_QUERY_COVERING_OR_NEXT_VMA 0x10
+#define K_PROCMAP_QUERY_VMA_READABLE 0x1
+#define K_PROCMAP_QUERY_VMA_WRITABLE 0x2
+#define K_PROCMAP_QUERY_VMA_EXECUTABLE 0x4
+#define K_PROCMAP_QUERY_VMA_SHARED 0x8
 
 /* ---- profile (profile.c) --------------------------------------------------------------- */
 extern tr_profile k_profile; /* the keys detected */

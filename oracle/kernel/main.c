@@ -144,6 +144,9 @@ static void handle_directive(const char *dir, const char *line)
 		if (profile_comments)
 			out_str("# not announced (--profile-comments): ");
 		out_str(profile_announcement());
+		/* What it answers beyond the trace format: `state LO-HI ...`, the
+		 * windowed state (docs/exec-protocol.md). */
+		out_str("# capability state-window\n");
 		out_chr('\n');
 	} else if (strcmp(dir, "arena") == 0) {
 		arena_status st = arena_setup(t->arena_base, t->arena_size, why, sizeof(why));
@@ -199,7 +202,9 @@ static void handle_stmt(tr_stmt *st)
 			out_chr('\n');
 	} else {
 		tr_result res;
-		if (!op_exec(t, st, &res, why, sizeof(why))) {
+		bool done = op_exec(t, st, &res, why, sizeof(why));
+		observe_note_op(st, done ? &res : NULL);
+		if (!done) {
 			answer_error(why);
 		} else {
 			trace_print_stmt(g, t, st, false);
@@ -212,11 +217,47 @@ static void handle_stmt(tr_stmt *st)
 	g_string_free(g, TRUE);
 }
 
+/* `state LO-HI ...`: the windowed state, a request of the exec protocol
+ * (docs/exec-protocol.md), not a statement of the trace format. */
+static void handle_state_window(const char *line, const char *args)
+{
+	const trace *t = trace_parser_trace(parser);
+	char why[512];
+	if (broken[0]) {
+		char msg[1200];
+		snprintf(msg, sizeof(msg), "not run: %s (send 'mmtrace 1' to start afresh)", broken);
+		answer_error(msg);
+		return;
+	}
+	if (!k_arena_ok || t->arena_base != k_arena_base || t->arena_base + t->arena_size != k_arena_end) {
+		answer_error("internal: the arena is not set up");
+		return;
+	}
+	if (!observe_window_parse(args, why, sizeof(why))) {
+		answer_error(why);
+		return;
+	}
+	out_str(line);
+	out_chr('\n');
+	if (!observe_state_window(t, why, sizeof(why)))
+		answer_error(why);
+	else
+		out_chr('\n');
+}
+
 static void handle_line(char *line)
 {
 	size_t l = strlen(line);
 	if (l && line[l - 1] == '\r')
 		line[--l] = '\0';
+	const char *sw = line + strspn(line, " \t");
+	if (strncmp(sw, "state", 5) == 0 && (sw[5] == ' ' || sw[5] == '\t')) {
+		const char *args = sw + 5 + strspn(sw + 5, " \t");
+		if (g_ascii_isxdigit(*args)) {
+			handle_state_window(line, args);
+			return;
+		}
+	}
 	tr_stmt st;
 	memset(&st, 0, sizeof(st));
 	const char *dir = NULL;

@@ -293,6 +293,7 @@ typedef struct kvma {
 	char perms[8];
 	char off[24];
 	char flags[200];
+	uint64_t offset; /* off, parsed */
 } kvma;
 
 #define MAX_VMAS 70000
@@ -362,6 +363,8 @@ static bool vma_line(char *line, bool *in_vma, bool *overflow)
 		v->range[rl] = '\0';
 		p = copy_tok(p, v->perms, sizeof(v->perms));
 		p = copy_tok(p, v->off, sizeof(v->off));
+		const char *o = v->off;
+		v->offset = parse_hex(&o);
 		while (*p == ' ')
 			p++;
 		unsigned maj = (unsigned)parse_hex(&p);
@@ -416,8 +419,33 @@ static int proc_copy(int src)
 	}
 }
 
+/* The VmFlags cache of the windowed state: vmas[] as the last smaps read
+ * left it holds every arena VMA with its VmFlags (vmas_from_smaps). The
+ * operations since then note the ranges whose VMAs they may have changed
+ * (observe_note_op); a VMA that PROCMAP_QUERY still finds with the cached
+ * range, permissions, offset and file, outside those ranges, has the cached
+ * VmFlags. */
+static bool vmas_from_smaps;
+#define MAX_DIRTY 64
+static struct krange {
+	uint64_t lo, hi;
+} dirty[MAX_DIRTY];
+static size_t n_dirty;
+static bool all_dirty = true;
+
+static bool read_vmas_(bool smaps, char *why, size_t whylen);
+
 /* Reads the arena's VMAs from maps or smaps, stopping past the arena. */
 static bool read_vmas(bool smaps, char *why, size_t whylen)
+{
+	bool ok = read_vmas_(smaps, why, whylen);
+	vmas_from_smaps = ok && smaps;
+	all_dirty = !vmas_from_smaps;
+	n_dirty = 0;
+	return ok;
+}
+
+static bool read_vmas_(bool smaps, char *why, size_t whylen)
 {
 	int fd = smaps ? smaps_fd : maps_fd;
 	if (proc_copy_fd >= 0 && (fd = proc_copy(fd)) < 0) {
@@ -703,4 +731,273 @@ bool observe(const trace *t, const tr_stmt *s, char *why, size_t whylen)
 		snprintf(why, whylen, "internal: not an observation");
 		return false;
 	}
+}
+
+/* ---- the windowed state: `state LO-HI ...` (docs/exec-protocol.md) ----------------------- */
+
+static void mark_dirty(uint64_t addr, uint64_t len)
+{
+	if (all_dirty)
+		return;
+	/* a page on each side: the neighbours a merge or split changes */
+	uint64_t lo = addr & ~(K_PAGE - 1), hi;
+	lo = lo >= K_PAGE ? lo - K_PAGE : 0;
+	if (__builtin_add_overflow(addr, len, &hi) || __builtin_add_overflow(hi, 2 * K_PAGE, &hi) ||
+	    n_dirty == MAX_DIRTY) {
+		all_dirty = true;
+		return;
+	}
+	dirty[n_dirty].lo = lo;
+	dirty[n_dirty].hi = hi;
+	n_dirty++;
+}
+
+/* Advice that changes page states only, never a VMA (mm/madvise.c:
+ * madvise_need_mmap_write() false and no madvise_update_vma()). */
+static bool page_only_advice(int64_t a)
+{
+	switch (a) {
+	case MM_MADV_WILLNEED:
+	case MM_MADV_DONTNEED:
+	case MM_MADV_DONTNEED_LOCKED:
+	case MM_MADV_FREE:
+	case MM_MADV_COLD:
+	case MM_MADV_PAGEOUT:
+	case MM_MADV_POPULATE_READ:
+	case MM_MADV_POPULATE_WRITE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void observe_note_op(const tr_stmt *s, const tr_result *res)
+{
+	bool value = res && res->kind == TR_RES_VALUE;
+	switch (s->kind) {
+	case TR_TOUCH: /* a fault may grow a stack VMA: its new range tells */
+		return;
+	case TR_MADVISE:
+		if (!page_only_advice(s->advice))
+			mark_dirty(s->addr, s->len);
+		return;
+	case TR_MMAP:
+		mark_dirty(s->addr, s->len);
+		if (value)
+			mark_dirty(res->value, s->len);
+		return;
+	case TR_MREMAP:
+		mark_dirty(s->addr, s->len > s->new_len ? s->len : s->new_len);
+		if (s->has_new_addr)
+			mark_dirty(s->new_addr, s->new_len);
+		if (value)
+			mark_dirty(res->value, s->new_len);
+		return;
+	case TR_MUNMAP:
+	case TR_MPROTECT:
+	case TR_MLOCK:
+	case TR_MUNLOCK:
+	case TR_MSEAL:
+		mark_dirty(s->addr, s->len);
+		return;
+	default:
+		all_dirty = true;
+		return;
+	}
+}
+
+static int procmap_ok = 1; /* 0: the kernel has no PROCMAP_QUERY (before 6.11) */
+#define MAX_WINDOW 4096
+static struct krange win[MAX_WINDOW];
+static size_t win_vma[MAX_VMAS];
+
+static const kvma *cached_vma(uint64_t start)
+{
+	size_t lo = 0, hi = n_vmas;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (vmas[mid].start < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n_vmas && vmas[lo].start == start ? &vmas[lo] : NULL;
+}
+
+static bool is_dirty(uint64_t lo, uint64_t hi)
+{
+	for (size_t i = 0; i < n_dirty; i++)
+		if (dirty[i].lo < hi && lo < dirty[i].hi)
+			return true;
+	return false;
+}
+
+/* The arena VMAs within a page of the window, as indices into vmas[], from
+ * the cache when PROCMAP_QUERY confirms every one of them; false when the
+ * cache cannot tell (the caller reads smaps). */
+static bool window_from_cache(size_t nr, size_t *nv)
+{
+	if (!vmas_from_smaps || all_dirty || procmap_ok == 0)
+		return false;
+	*nv = 0;
+	uint64_t next = k_arena_base;
+	for (size_t i = 0; i < nr; i++) {
+		uint64_t lo = win[i].lo >= k_arena_base + K_PAGE ? win[i].lo - K_PAGE : k_arena_base;
+		uint64_t hi = win[i].hi + K_PAGE < k_arena_end ? win[i].hi + K_PAGE : k_arena_end;
+		if (lo < next)
+			lo = next;
+		while (lo < hi) {
+			struct k_procmap_query q;
+			memset(&q, 0, sizeof(q));
+			q.size = sizeof(q);
+			q.query_flags = K_PROCMAP_QUERY_COVERING_OR_NEXT_VMA;
+			q.query_addr = lo;
+			if (ioctl(maps_fd, K_PROCMAP_QUERY, &q) != 0) {
+				if (errno == ENOENT)
+					break;
+				if (errno == ENOTTY || errno == EINVAL)
+					procmap_ok = 0;
+				return false;
+			}
+			if (q.vma_start >= hi)
+				break;
+			const kvma *v = cached_vma(q.vma_start);
+			char perms[5] = {q.vma_flags & K_PROCMAP_QUERY_VMA_READABLE ? 'r' : '-',
+			                 q.vma_flags & K_PROCMAP_QUERY_VMA_WRITABLE ? 'w' : '-',
+			                 q.vma_flags & K_PROCMAP_QUERY_VMA_EXECUTABLE ? 'x' : '-',
+			                 q.vma_flags & K_PROCMAP_QUERY_VMA_SHARED ? 's' : 'p', '\0'};
+			if (!v || v->end != q.vma_end || strcmp(v->perms, perms) != 0 || v->offset != q.vma_offset ||
+			    v->ino != q.inode || v->dev != makedev(q.dev_major, q.dev_minor) || is_dirty(v->start, v->end))
+				return false;
+			if (v->end > k_arena_base && v->start < k_arena_end)
+				win_vma[(*nv)++] = (size_t)(v - vmas);
+			lo = q.vma_end;
+			next = q.vma_end;
+		}
+		if (hi > next)
+			next = hi;
+	}
+	procmap_ok = 1;
+	return true;
+}
+
+static void out_run(char letter, uint64_t pages)
+{
+	if (pages) {
+		out_chr(letter);
+		out_dec(pages);
+	}
+}
+
+static bool out_window_vma(const trace *t, const kvma *v, size_t nr)
+{
+	out_str("| ");
+	out_maps_part(t, v);
+	if (v->flags[0]) {
+		out_chr(' ');
+		out_str(v->flags);
+	}
+	out_str(" : ");
+	/* The pages of the hull of the VMA's parts inside the window (as the
+	 * harness's snap_window_hull), '?' around it. */
+	uint64_t plo = UINT64_MAX, phi = 0;
+	for (size_t i = 0; i < nr; i++) {
+		uint64_t a = win[i].lo > v->start ? win[i].lo : v->start;
+		uint64_t b = win[i].hi < v->end ? win[i].hi : v->end;
+		if (a < b) {
+			plo = a < plo ? a : plo;
+			phi = b > phi ? b : phi;
+		}
+	}
+	if (plo >= phi || k_no_pagemap) {
+		out_run('?', (v->end - v->start) / K_PAGE);
+		out_chr('\n');
+		return true;
+	}
+	out_run('?', (plo - v->start) / K_PAGE);
+	pcursor c;
+	pc_begin(&c, plo, phi, use_scan);
+	mm_page_state cur = MM_PAGE_NONE, st;
+	uint64_t count = 0, rs, re;
+	while (pc_next(&c, &rs, &re, &st)) {
+		uint64_t n = (re - rs) / K_PAGE;
+		if (count && st == cur) {
+			count += n;
+		} else {
+			out_run(page_letter[cur], count);
+			cur = st;
+			count = n;
+		}
+	}
+	out_run(page_letter[cur], count);
+	out_run('?', (v->end - phi) / K_PAGE);
+	out_chr('\n');
+	return !c.failed;
+}
+
+static size_t n_win;
+
+bool observe_window_parse(const char *args, char *why, size_t whylen)
+{
+	size_t nr = 0;
+	n_win = 0;
+	const char *p = args;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p || *p == '#')
+			break;
+		if (nr == MAX_WINDOW) {
+			snprintf(why, whylen, "state: more than %d ranges", MAX_WINDOW);
+			return false;
+		}
+		const char *q = p;
+		uint64_t lo = parse_hex(&q), hi;
+		if (q == p || *q != '-') {
+			snprintf(why, whylen, "state: expected LO-HI (hex), not '%.40s'", p);
+			return false;
+		}
+		const char *r = ++q;
+		hi = parse_hex(&q);
+		if (q == r || (*q && *q != ' ' && *q != '\t') || lo >= hi || ((lo | hi) & (K_PAGE - 1)) ||
+		    (nr && lo < win[nr - 1].hi)) {
+			snprintf(why, whylen, "state: bad range '%.40s' (page-aligned, sorted, disjoint)", p);
+			return false;
+		}
+		win[nr].lo = lo;
+		win[nr].hi = hi;
+		nr++;
+		p = q;
+	}
+	n_win = nr;
+	return true;
+}
+
+bool observe_state_window(const trace *t, char *why, size_t whylen)
+{
+	size_t nr = n_win;
+	if (!arena_own_memory_intact(why, whylen))
+		return false;
+	size_t nv = 0;
+	if (!window_from_cache(nr, &nv)) {
+		nv = 0;
+		if (!read_vmas(true, why, whylen))
+			return false;
+		for (size_t i = 0; i < n_vmas; i++) {
+			bool in = false;
+			for (size_t k = 0; k < nr && !in; k++)
+				in = vmas[i].start < win[k].hi + K_PAGE && vmas[i].end + K_PAGE > win[k].lo;
+			if (in)
+				win_vma[nv++] = i;
+		}
+	}
+	shm_reset();
+	bool ok = true;
+	for (size_t i = 0; i < nv; i++)
+		ok = out_window_vma(t, &vmas[win_vma[i]], nr) && ok;
+	if (!ok) {
+		snprintf(why, whylen, "internal: reading the page states failed");
+		return false;
+	}
+	return true;
 }

@@ -311,14 +311,7 @@ static bool refuse(char *why, size_t whylen, const char *what)
 #define K_MAP_HUGE_SHIFT 26
 #define K_MAP_HUGE_MASK 0x3fu
 
-/* PROCMAP_QUERY (uapi linux/fs.h, 6.11+; the system headers may predate it). */
-struct k_procmap_query {
-	uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
-	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
-	uint64_t vma_name_addr, build_id_addr;
-};
-#define K_PROCMAP_QUERY _IOWR('f', 17, struct k_procmap_query)
-
+/* PROCMAP_QUERY: kernel.h. */
 static int maps_fd = -1;
 
 static bool add_ovf(uint64_t a, uint64_t b, uint64_t *r) { return __builtin_add_overflow(a, b, r); }
