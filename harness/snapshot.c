@@ -22,10 +22,14 @@ static const struct {
 
 uint64_t snapshot_visible_vmflags(void)
 {
-	uint64_t m = 0;
-	for (size_t i = 0; i < G_N_ELEMENTS(vmflag_names); i++)
-		m |= 1ull << vmflag_names[i].bit;
-	return m;
+	static uint64_t mask; /* computed once: it is asked for every snapshot */
+	if (!mask) {
+		uint64_t m = 0;
+		for (size_t i = 0; i < G_N_ELEMENTS(vmflag_names); i++)
+			m |= 1ull << vmflag_names[i].bit;
+		mask = m;
+	}
+	return mask;
 }
 
 static const char page_letters[] = "nzafg?"; /* by mm_page_state; ? (5): unobservable (a target without pagemap) */
