@@ -355,6 +355,18 @@ static void test_nondet(void)
 	divergence_clear(&d);
 }
 
+/* mmref gen --coverage: every row of the table reached (issue 15). */
+static void test_gen_coverage(void)
+{
+	guint zeros = 99;
+	char *table = gen_coverage(1, 300, 300, &zeros);
+	if (zeros)
+		g_error("coverage rows at zero:\n%s", table);
+	g_assert_nonnull(strstr(table, "| interaction | operation on a huge page, partly |"));
+	g_assert_nonnull(strstr(table, "0 rows of "));
+	g_free(table);
+}
+
 /* ---- the command line ------------------------------------------------------------------ */
 
 static int run_cli(const char *const *args, char **out, char **err)
@@ -723,6 +735,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/diff/exec-respawn", test_exec_respawn);
 	g_test_add_func("/diff/over-serve", test_diff_over_serve);
 	g_test_add_func("/diff/nondet", test_nondet);
+	g_test_add_func("/gen/coverage", test_gen_coverage);
 	g_test_add_func("/diff/cli", test_cli);
 	g_test_add_func("/snapshot/render-parse", test_snapshot_render_parse);
 	g_test_add_func("/diff/incremental/planted", test_incremental_planted);
