@@ -42,9 +42,9 @@ static const char usage_text[] =
         "        run each trace on one target and check its expectations\n"
         "  diff [--targets T,T,...] [--check] [--quiet] [--report FILE.html] TRACE...\n"
         "        run each trace on several targets side by side (default model,naive)\n"
-        "  diff --gen N [--seed S] [--length L] [--targets T,T,...] [--out DIR]\n"
+        "  diff --gen N [--values] [--seed S] [--length L] [--targets T,T,...] [--out DIR]\n"
         "        the same on N generated traces\n"
-        "  gen [--seed N] [--count N] [--length N] [--out DIR] [--coverage N]\n"
+        "  gen [--seed N] [--count N] [--length N] [--values] [--out DIR] [--coverage N]\n"
         "        write random traces\n"
         "  serve [--target T]\n"
         "        answer statements on stdin (the exec protocol), e.g. exec:'mmref serve'\n"
@@ -352,6 +352,7 @@ static int cmd_diff(int argc, char **argv)
 	gboolean check = CHECK_DEFAULT, quiet = FALSE;
 	gint full_every = 0;
 	gint gen_count = 0, length = 100;
+	gboolean gen_values = FALSE;
 	gint64 seed = -1;
 	double timeout = 0;
 	char **files = NULL;
@@ -370,6 +371,8 @@ static int cmd_diff(int argc, char **argv)
 		 "default 32 (in between: the ranges each statement may have changed)",
 		 "N"},
 		{"gen", 0, 0, G_OPTION_ARG_INT, &gen_count, "Also run N generated traces", "N"},
+		{"values", 0, 0, G_OPTION_ARG_NONE, &gen_values,
+		 "Generated traces store and load values (write, read, files with contents)", NULL},
 		{"seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed of the first generated trace (default: random)", "S"},
 		{"length", 0, 0, G_OPTION_ARG_INT, &length, "Statements per generated trace (default 100)", "L"},
 		{"out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Save diverging generated traces in DIR", "DIR"},
@@ -466,7 +469,7 @@ static int cmd_diff(int argc, char **argv)
 		for (guint i = 0; i < (guint)gen_count; i++) {
 			guint64 s = (guint64)seed + i;
 			char *name = g_strdup_printf("gen-%" G_GINT64_FORMAT "-%u.trace", seed, i);
-			char *text = gen_trace_text(s, (guint)length);
+			char *text = gen_trace_text_values(s, (guint)length, gen_values);
 			GError *err = NULL;
 			trace *t = trace_parse(name, text, strlen(text), &err);
 			if (!t) {
@@ -605,6 +608,7 @@ static int cmd_gen(int argc, char **argv)
 {
 	gint64 seed = 1;
 	gint count = 1, length = 100, coverage = 0;
+	gboolean values = FALSE;
 	char *out_dir = NULL;
 	char **rest = NULL;
 	GOptionEntry entries[] = {
@@ -615,6 +619,8 @@ static int cmd_gen(int argc, char **argv)
 		{"seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed of the first trace (default 1); trace i uses SEED+i",
 		 "N"},
 		{"count", 'n', 0, G_OPTION_ARG_INT, &count, "Number of traces (default 1)", "N"},
+		{"values", 0, 0, G_OPTION_ARG_NONE, &values,
+		 "Traces that store and load values (write, read, files with contents)", NULL},
 		{"length", 'l', 0, G_OPTION_ARG_INT, &length, "Statements per trace (default 100)", "N"},
 		{"out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Write DIR/gen-SEED-i.trace instead of stdout", "DIR"},
 		{G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL},
@@ -653,7 +659,7 @@ static int cmd_gen(int argc, char **argv)
 	}
 	rc = EXIT_HELD;
 	for (gint i = 0; i < count; i++) {
-		char *text = gen_trace_text((guint64)seed + (guint64)i, (guint)length);
+		char *text = gen_trace_text_values((guint64)seed + (guint64)i, (guint)length, values);
 		if (out_dir) {
 			char *name = g_strdup_printf("gen-%" G_GINT64_FORMAT "-%d.trace", seed, i);
 			char *path = g_build_filename(out_dir, name, NULL);

@@ -1,6 +1,7 @@
 /* The fuzz decoder (decode.h). The byte layout, in docs/fuzzing.md:
  *
- *   header  4 bytes   h0 % 3 files; h1, h2 their sizes; h3 reserved
+ *   header  4 bytes   h0 % 3 files; h1, h2 their sizes; h3 values: bit 0 on,
+ *                     bits 1, 2 file 1, 2 has contents (pattern=1, 2)
  *   record  8 bytes   r0 the operation (r0 % 32; "raw" when r0 >= 0xe0), r1 r2
  *                     the address, r3 a length, r4..r7 the operation's own
  *
@@ -77,6 +78,8 @@ typedef struct decoder {
 	uint64_t file_size[2];
 	int nfiles;
 	gboolean raw; /* this record may use raw numeric values */
+	gboolean values;  /* h3 & 1: touches become write/read (issue 18) */
+	uint64_t nwrites; /* values: the writes so far (each value distinct) */
 } decoder;
 
 static uint64_t page_up(uint64_t v) { return (v + PAGE - 1) & ~(PAGE - 1); }
@@ -316,6 +319,16 @@ static void dec_touch(decoder *d, const guint8 *r)
 		off = d->size - 1;
 	s->addr = d->t->arena_base + off;
 	s->access = r[3] < 128 ? MM_ACCESS_READ : r[3] < 220 ? MM_ACCESS_WRITE : MM_ACCESS_EXEC;
+	/* values: r5 < 192 makes it a store (r3 >= 128) or a load of the word
+	 * at off, the value distinct per write (r6, r7 vary it); no `touch x`
+	 * (it would execute the stored data on the kernel). */
+	if (d->values && r[5] < 192) {
+		s->kind = r[3] < 128 ? TR_READ : TR_WRITE;
+		s->addr &= ~(uint64_t)7;
+		s->value = 0xfa11000000000000ull | ++d->nwrites << 16 | (uint64_t)r[6] << 8 | r[7];
+	} else if (d->values && s->access == MM_ACCESS_EXEC) {
+		s->access = MM_ACCESS_READ;
+	}
 }
 
 /* r0 % 32 picks the operation from this table (weights by repetition). */
@@ -406,8 +419,13 @@ trace *decode_trace_opts(const guint8 *data, gsize size, const decode_options *o
 			if (v & 0x80)
 				f.size -= PAGE / 2;
 			d.file_size[i] = f.size;
+			if ((h[3] & 1) && (h[3] >> (1 + i) & 1)) {
+				f.init = TR_FILE_PATTERN;
+				f.init_value = (uint64_t)i + 1;
+			}
 			g_array_append_val(t->files, f);
 		}
+		d.values = h[3] & 1;
 	}
 	for (const guint8 *r; t->stmts->len < max && (r = decode_bytes(&ds, DECODE_RECORD_SIZE));)
 		dec_record(&d, r, opt);

@@ -59,6 +59,8 @@ typedef struct gen {
 	int nfiles;
 	uint64_t file_size[2];
 	GString *out;
+	bool values;      /* gen_trace_text_values */
+	uint64_t nwrites; /* values: the writes so far (each value distinct) */
 } gen;
 
 static void remember(gen *g, uint64_t start, uint64_t len)
@@ -284,6 +286,17 @@ static void gen_mremap(gen *g)
 	remember(g, to, new_len);
 }
 
+/* values: `write OFF VALUE` (a value no other write of the trace stores,
+ * unlike any file's contents) or `read OFF`, at the word holding off. */
+static void put_data(gen *g, uint64_t off, bool write)
+{
+	g_string_append(g->out, write ? "write" : "read");
+	put_addr(g, off & ~(uint64_t)7);
+	if (write)
+		g_string_append_printf(g->out, " 0x%" G_GINT64_MODIFIER "x",
+		                       (guint64)(0xc0de000000000000ull | ++g->nwrites << 24 | below(&g->r, 1u << 24)));
+}
+
 static void gen_touch(gen *g)
 {
 	rng *r = &g->r;
@@ -297,9 +310,13 @@ static void gen_touch(gen *g)
 	if (off >= g->size)
 		off = g->size - 1;
 	unsigned a = (unsigned)below(r, 100);
+	if (g->values && a < 80) { /* values: a store or a load of one word */
+		put_data(g, off, a < 35);
+		return;
+	}
 	g_string_append(g->out, "touch");
 	put_addr(g, off);
-	g_string_append(g->out, a < 50 ? " r" : a < 85 ? " w" : " x");
+	g_string_append(g->out, a < 50 ? " r" : a < 85 || g->values ? " w" : " x");
 }
 
 /* A range [off, off + len) over the 2 MiB block at h: the whole block, or a
@@ -352,9 +369,16 @@ static guint gen_thp(gen *g, guint room)
 	n += 2;
 	remember(g, base, 2 * MM_PMD_SIZE);
 	for (int i = 0; i < 2 && n < room; i++, n++) {
+		uint64_t at = base + below(r, 2) * MM_PMD_SIZE + below(r, 512) * PAGE;
+		bool w = chance(r, 70);
+		if (g->values) { /* a written subpage: what a split or collapse keeps */
+			put_data(g, at + below(r, PAGE), w);
+			g_string_append_c(g->out, '\n');
+			continue;
+		}
 		g_string_append(g->out, "touch");
-		put_addr(g, base + below(r, 2) * MM_PMD_SIZE + below(r, 512) * PAGE);
-		g_string_append(g->out, chance(r, 70) ? " w\n" : " r\n");
+		put_addr(g, at);
+		g_string_append(g->out, w ? " w\n" : " r\n");
 	}
 	while (n < room && chance(r, 75)) {
 		uint64_t h = base + below(r, 2) * MM_PMD_SIZE;
@@ -385,6 +409,8 @@ static guint gen_thp(gen *g, guint room)
 			g_string_append(g->out, chance(r, 30) ? " maymove,fixed,dontunmap" : " maymove,fixed");
 			put_addr(g, to);
 			remember(g, to, len);
+		} else if (g->values) {
+			put_data(g, h + below(r, MM_PMD_SIZE), chance(r, 50));
 		} else {
 			g_string_append(g->out, "touch");
 			put_addr(g, h + below(r, 512) * PAGE);
@@ -443,9 +469,12 @@ static void gen_stmt(gen *g)
 	g_string_append_c(g->out, '\n');
 }
 
-char *gen_trace_text(guint64 seed, guint length)
+char *gen_trace_text(guint64 seed, guint length) { return gen_trace_text_values(seed, length, FALSE); }
+
+char *gen_trace_text_values(guint64 seed, guint length, gboolean values)
 {
 	gen g = {0};
+	g.values = values;
 	uint64_t x = seed;
 	for (int i = 0; i < 4; i++)
 		g.r.s[i] = splitmix64(&x);
@@ -463,7 +492,13 @@ char *gen_trace_text(guint64 seed, guint length)
 			g.file_size[i] = (1 + below(&g.r, 16)) * PAGE;
 			if (chance(&g.r, 30))
 				g.file_size[i] -= PAGE / 2;
-			g_string_append_printf(g.out, "file f%d %" G_GINT64_MODIFIER "u\n", i + 1, g.file_size[i]);
+			g_string_append_printf(g.out, "file f%d %" G_GINT64_MODIFIER "u", i + 1, g.file_size[i]);
+			unsigned c = values ? (unsigned)below(&g.r, 100) : 100; /* values: initial contents */
+			if (c < 60)
+				g_string_append_printf(g.out, " pattern=0x%x", i + 1);
+			else if (c < 80)
+				g_string_append_printf(g.out, " fill=0x%02x", (unsigned)(0x11 * (i + 1)));
+			g_string_append_c(g.out, '\n');
 		}
 	}
 	for (guint i = 0; i < length;) {

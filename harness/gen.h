@@ -10,6 +10,11 @@
 
 /* The text of a trace of `length` statements (g_free). */
 char *gen_trace_text(guint64 seed, guint length);
+/* With values (issue 18): files with initial contents, `write` (a distinct
+ * value each) and `read` in place of most touches -- so that data lost,
+ * copied or shared wrongly shows in a read -- and no `touch x` (it would
+ * execute the data mmref-kernel stored). values FALSE: gen_trace_text. */
+char *gen_trace_text_values(guint64 seed, guint length, gboolean values);
 /* The same, parsed; `name` is its file name in messages. */
 trace *gen_trace(guint64 seed, guint length, const char *name);
 

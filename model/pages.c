@@ -1333,6 +1333,19 @@ static void reclaim_anon_folio(mm_state *mm, const struct vma *v, uint64_t head,
 			pt->fm[base + i].lazyfree = 0;
 		return;
 	}
+	/* A PMD mapping is split first (try_to_unmap_one with
+	 * TTU_SPLIT_HUGE_PMD: the folio is isolated, so the discard of the
+	 * whole PMD does not apply): the page table stays, emptied, and a
+	 * later fault there maps 4 KiB pages [LIVE: free-thp-then-pageout]. */
+	if (level == 2) {
+		if (split_huge_pmd(mm, wi)) {
+			pg_set_entry(mm, wi, 2, 0); /* no table: drop it whole */
+			return;
+		}
+		wi = table_of(W(mm)[wi]) * PT_ENTRIES; /* the new table's first entry */
+		n = PMD_PAGES;
+		level = 1;
+	}
 	for (unsigned i = 0; i < n; i++)
 		pg_set_entry(mm, wi + i, level, 0);
 }

@@ -188,8 +188,10 @@ static void thp_advice(naive_mm *nm, const nvma *v, uint64_t start, uint64_t end
 				nregion *r = nv_region_get(nm, base);
 				for (uint64_t b = base; b < base + NV_PMD; b += NV_PAGE)
 					nv_page_set(nm, b, MM_PAGE_NONE);
+				/* the PMD is split before the pages go: an empty
+				 * page table stays [LIVE: free-thp-then-pageout] */
 				if (r && r->kind == NV_REGION_PMD_ANON)
-					nv_region_drop(nm, base);
+					r->kind = NV_REGION_PTE;
 			} else if (n[1]) {
 				thp_for_each_page(nm, id, set_lazy, &no);
 			} else {
