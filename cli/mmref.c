@@ -651,7 +651,7 @@ static int cmd_gen(int argc, char **argv)
 	}
 	if (coverage > 0) {
 		guint zeros = 0;
-		char *table = gen_coverage((guint64)seed, (guint)coverage, (guint)length, &zeros);
+		char *table = gen_coverage((guint64)seed, (guint)coverage, (guint)length, values, &zeros);
 		fputs(table, stdout);
 		g_free(table);
 		rc = zeros ? EXIT_DIFFERED : EXIT_HELD;

@@ -25,7 +25,8 @@ trace *gen_trace(guint64 seed, guint length, const char *name);
  * partly and wholly, mremap over several VMAs or merging, collapse), results
  * -- the statements and traces that reached it, classified from the model's
  * state before and after each statement. A Markdown table (g_free);
- * *zero_rows (may be NULL) gets the rows nothing reached. */
-char *gen_coverage(guint64 seed, guint count, guint length, guint *zero_rows);
+ * *zero_rows (may be NULL) gets the rows nothing reached. `values`: traces
+ * with write/read (gen_trace_text_values); without, those two rows are left out. */
+char *gen_coverage(guint64 seed, guint count, guint length, gboolean values, guint *zero_rows);
 
 #endif

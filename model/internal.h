@@ -207,6 +207,9 @@ int pt_collapse(mm_state *mm, struct vma *v, uint64_t h);
 /* MADV_COLLAPSE of block h of a shmem/memfd VMA (pages.c): 0, 1 (go on, but
  * EINVAL at the end) or a negative errno (stop). */
 int pt_collapse_file(mm_state *mm, struct vma *v, uint64_t h);
+/* PG_mlocked of the pages mapped in [start, end): set (MREMAP_DONTUNMAP
+ * leaves them mlocked in an unlocked VMA) or cleared (munlock). */
+void pt_mark_mlocked(mm_state *mm, uint64_t start, uint64_t end, bool on);
 /* A fault on a huge page-cache folio's block that maps it whole; true when
  * it handled the fault. */
 bool pt_fault_cache_block(mm_state *mm, const struct vma *v, uint64_t addr, bool write);

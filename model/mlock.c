@@ -84,8 +84,11 @@ static int apply_vma_lock_flags(mm_state *mm, uint64_t start, uint64_t len, uint
 				return err;
 			/* mlock_fixup(): keep track of the amount of locked VM. */
 			uint64_t nr_pages = (tmp - nstart) >> PAGE_SHIFT;
-			if (!(new_flags & MM_VM_LOCKED))
+			if (!(new_flags & MM_VM_LOCKED)) {
 				mm->locked_vm -= nr_pages;
+				/* munlock_vma_pages_range() */
+				pt_mark_mlocked(mm, nstart, tmp, false);
+			}
 			else if (!(old_flags & MM_VM_LOCKED))
 				mm->locked_vm += nr_pages;
 		}

@@ -181,8 +181,11 @@ static int64_t move_vma(mm_state *mm, struct remap *r)
 			 * charged [LIVE: VmLck 32 kB -> 36 kB after a 1-page
 			 * DONTUNMAP out of an 8-page locked VMA, and 32 kB
 			 * after unmapping everything]. */
-			if (old->vm_flags & MM_VM_LOCKED)
+			if (old->vm_flags & MM_VM_LOCKED) {
 				mm->locked_vm_leaked += vma_pages(old);
+				/* no munlock either: the pages stay mlocked */
+				pt_mark_mlocked(mm, old->vm_start, old->vm_end, true);
+			}
 			old->vm_flags &= ~MM_VM_LOCKED_MASK;
 			if (old != n && old->vm_start == r->addr && old->vm_end == r->addr + r->old_len)
 				vma_set_anon_vma(mm, old, NULL);

@@ -27,6 +27,7 @@ struct frame {
 	uint8_t dirty;       /* page cache: written back to the folio from a dirty PTE */
 	uint8_t lazyfree;    /* anon: MADV_FREE'd (no longer swap-backed) */
 	uint8_t split;       /* block head only: the THP folio was split into order-0 folios */
+	uint8_t mlocked;     /* PG_mlocked kept after its VMA lost VM_LOCKED without munlock (pt_mark_mlocked) */
 };
 
 /* The pages of one object in the page cache: an open-addressing table
@@ -118,7 +119,7 @@ static uint64_t alloc_frame(mm_state *mm, enum frame_kind kind)
 			return 0;
 		idx = pt->nfm++;
 	}
-	pt->fm[idx] = (struct frame){0, (uint8_t)kind, 0, 0, 0, 0, 0};
+	pt->fm[idx] = (struct frame){0, (uint8_t)kind, 0, 0, 0, 0, 0, 0};
 	pt->n_anon += kind == FR_ANON;
 	pt->n_cache += kind == FR_CACHE;
 	return PG_DATA_PFN_BASE + idx;
@@ -136,13 +137,13 @@ static uint64_t alloc_block(mm_state *mm, enum frame_kind kind)
 		if (fm_grow(mm, base + PMD_PAGES))
 			return 0;
 		for (uint64_t i = pt->nfm; i < base; i++) { /* the alignment gap */
-			pt->fm[i] = (struct frame){0, FR_FREE, 0, 0, 0, 0, 0};
+			pt->fm[i] = (struct frame){0, FR_FREE, 0, 0, 0, 0, 0, 0};
 			pt->free4k[pt->nfree4k++] = i;
 		}
 		pt->nfm = base + PMD_PAGES;
 	}
 	for (uint64_t i = 0; i < PMD_PAGES; i++)
-		pt->fm[base + i] = (struct frame){0, (uint8_t)kind, 1, 0, 0, 0, 0};
+		pt->fm[base + i] = (struct frame){0, (uint8_t)kind, 1, 0, 0, 0, 0, 0};
 	pt->fm[base].block_live = PMD_PAGES;
 	if (kind == FR_ANON)
 		pt->n_anon += PMD_PAGES;
@@ -160,6 +161,7 @@ static void free_frame(struct page_tables *pt, uint64_t pfn)
 	f->kind = FR_FREE;
 	f->dirty = 0;
 	f->lazyfree = 0;
+	f->mlocked = 0;
 	f->mapcount = 0;
 	if (f->in_block) {
 		uint64_t base = idx & ~(uint64_t)(PMD_PAGES - 1);
@@ -1320,6 +1322,8 @@ static void reclaim_anon_folio(mm_state *mm, const struct vma *v, uint64_t head,
 	struct page_tables *pt = mm->pt;
 	uint64_t base = head - PG_DATA_PFN_BASE;
 	bool droppable = v->vm_flags & MM_VM_DROPPABLE;
+	if (pt->fm[base].mlocked) /* !folio_evictable(): activate_locked */
+		return;
 	if (!pt->fm[base].lazyfree && !droppable) {
 		split_anon_folio(mm, head);
 		return;
@@ -1355,7 +1359,7 @@ static void mark_lazyfree_one(mm_state *mm, uint64_t wi, uint64_t va, void *ctx)
 	(void)va;
 	(void)ctx;
 	struct frame *f = pte_frame(mm, wi);
-	if (!f || f->kind != FR_ANON || f->mapcount != 1)
+	if (!f || f->kind != FR_ANON || f->mapcount != 1 || f->mlocked)
 		return;
 	f->lazyfree = 1;
 	W(mm)[wi] &= ~(uint64_t)(X86_D | X86_A);
@@ -1378,7 +1382,7 @@ static void pageout_one(mm_state *mm, uint64_t wi, uint64_t va, void *ctx)
 	const struct vma *v = ctx;
 	uint64_t e = W(mm)[wi];
 	struct frame *f = pte_frame(mm, wi);
-	if (!f || f->mapcount != 1)
+	if (!f || f->mapcount != 1 || f->mlocked) /* an mlocked folio is not evictable */
 		return;
 	if (f->kind == FR_ANON) {
 		/* try_to_unmap_one(): a folio that is not swap-backed
@@ -1431,7 +1435,7 @@ static void thp_aware_walk(mm_state *mm, const struct vma *v, uint64_t start, ui
 				split_anon_folio(mm, head);
 				continue;
 			}
-			if (how == WALK_FREE) {
+			if (how == WALK_FREE && !frame_of(mm->pt, head)->mlocked) {
 				for (unsigned i = 0; i < PMD_PAGES; i++)
 					frame_of(mm->pt, head + i)->lazyfree = 1;
 				W(mm)[wi] &= ~(uint64_t)(X86_D | X86_A);
@@ -1456,7 +1460,7 @@ static void thp_aware_walk(mm_state *mm, const struct vma *v, uint64_t start, ui
 					split_anon_folio(mm, head);
 					continue; /* the same PTE again: now order 0 */
 				}
-				if (how == WALK_FREE) {
+				if (how == WALK_FREE && !frame_of(mm->pt, head)->mlocked) {
 					for (unsigned i = 0; i < PMD_PAGES; i++) {
 						frame_of(mm->pt, head + i)->lazyfree = 1;
 						W(mm)[wi + i] &= ~(uint64_t)(X86_D | X86_A);
@@ -1561,6 +1565,37 @@ int pt_collapse(mm_state *mm, struct vma *v, uint64_t h)
 		flags |= X86_RW;
 	pg_set_entry(mm, pde, 2, (thp << 12) | flags);
 	return 0;
+}
+
+/* PG_mlocked of the pages mapped in [start, end) (on) or none of them (off).
+ * Every page mapped in a VM_LOCKED VMA is mlocked (mlock_folio at fault and
+ * populate time, mlock_pte_range); munlock clears it (munlock_folio).
+ * MREMAP_DONTUNMAP clears VM_LOCKED on the source VMA without munlocking,
+ * so the pages left there stay mlocked: unevictable, neither lazily freed
+ * (folio_mark_lazyfree) nor reclaimed (shrink_folio_list) [LIVE:
+ * madvise-free-pageout-thp-mlocked-part.trace, mremap-dontunmap-mlocked-pages.trace]. */
+void pt_mark_mlocked(mm_state *mm, uint64_t start, uint64_t end, bool on)
+{
+	for (uint64_t va = start; va < end;) {
+		unsigned level;
+		uint64_t wi = pg_lookup(mm, va, &level);
+		if (!wi) {
+			va = skip_missing(mm, va);
+			continue;
+		}
+		uint64_t e = W(mm)[wi];
+		if (level == 2) {
+			uint64_t head = is_huge_pde(e) ? large_anon_head(mm->pt, lx_pfn(e, PG_PMD_PFN_MASK)) : 0;
+			for (unsigned i = 0; head && i < PMD_PAGES; i++)
+				frame_of(mm->pt, head + i)->mlocked = on;
+			va = (va | (MM_PMD_SIZE - 1)) + 1;
+			continue;
+		}
+		struct frame *f = lx_present(e) ? pte_frame(mm, wi) : NULL;
+		if (f && (f->kind == FR_ANON || f->kind == FR_CACHE))
+			f->mlocked = on;
+		va += PAGE_SIZE;
+	}
 }
 
 /* ---- Huge page-cache folios (issue 15 case 4) ----------------------------------- */

@@ -359,7 +359,7 @@ static void test_nondet(void)
 static void test_gen_coverage(void)
 {
 	guint zeros = 99;
-	char *table = gen_coverage(1, 300, 300, &zeros);
+	char *table = gen_coverage(1, 300, 300, FALSE, &zeros);
 	if (zeros)
 		g_error("coverage rows at zero:\n%s", table);
 	g_assert_nonnull(strstr(table, "| interaction | operation on a huge page, partly |"));

@@ -203,6 +203,7 @@ void nv_page_set(naive_mm *nm, uint64_t addr, mm_page_state st)
 			nm->pages[i].data = NULL;
 			nm->pages[i].state = st;
 			nm->pages[i].lazyfree = false; /* a new page is dirty and swap-backed */
+			nm->pages[i].mlocked = false;
 			nm->pages[i].thp = 0;
 		}
 		return;

@@ -37,6 +37,11 @@ typedef struct npage {
 	uint64_t addr;
 	mm_page_state state;
 	bool lazyfree; /* anon: MADV_FREE'd and not written since */
+	/* PG_mlocked still set while the page's VMA is no longer VM_LOCKED:
+	 * MREMAP_DONTUNMAP unlocks its source VMA without munlocking its pages.
+	 * Such a page is unevictable: MADV_FREE does not mark it, MADV_PAGEOUT
+	 * does not take it [LIVE: mremap-dontunmap-mlocked-pages.trace]. */
+	bool mlocked;
 	uint32_t thp;     /* anon: the THP (huge folio) this page is part of, 0: a page of its own */
 	uint16_t thp_idx; /* its place in that THP, 0..511 */
 	uint64_t *data;   /* anon: the page's 512 words; NULL while it holds only zeroes */

@@ -63,6 +63,8 @@ static void pageout_range(naive_mm *nm, const nvma *v, uint64_t start, uint64_t 
 			continue;
 		if (st == MM_PAGE_ANON && nv_page_find(nm, a)->thp)
 			continue; /* thp_advice() */
+		if ((st == MM_PAGE_ANON || st == MM_PAGE_FILE) && nv_page_find(nm, a)->mlocked)
+			continue; /* unevictable */
 		if (st == MM_PAGE_ANON) {
 			/* Without swap an anonymous page goes only if it is not
 			 * swap-backed: droppable (even dirty), or MADV_FREE'd and
@@ -178,6 +180,8 @@ static void thp_advice(naive_mm *nm, const nvma *v, uint64_t start, uint64_t end
 			continue;
 		}
 		bool yes = true, no = false;
+		if (p->mlocked && (advice == MM_MADV_FREE || advice == MM_MADV_PAGEOUT))
+			continue; /* an mlocked THP is neither lazily freed nor reclaimed */
 		if (advice == MM_MADV_FREE) {
 			thp_for_each_page(nm, id, set_lazy, &yes);
 		} else if (advice == MM_MADV_PAGEOUT) {
@@ -463,7 +467,7 @@ static int madvise_vma_behavior(naive_mm *nm, nvma *v, uint64_t start, uint64_t 
 			for (uint64_t a = start; a < end; a += NV_PAGE) {
 				nregion *r = nv_region_get(nm, a);
 				npage *p = nv_page_find(nm, a);
-				if (p && p->state == MM_PAGE_ANON && !p->thp && (!r || r->kind == NV_REGION_PTE))
+				if (p && p->state == MM_PAGE_ANON && !p->thp && !p->mlocked && (!r || r->kind == NV_REGION_PTE))
 					nv_page_set_lazyfree(nm, a, true);
 			}
 			return 0;
@@ -644,8 +648,15 @@ static int mlock_fixup(naive_mm *nm, nvma *v, uint64_t start, uint64_t end, uint
 	*iter_end = r->end;
 	/* "Keep track of amount of locked VM": + the range when it becomes
 	 * locked, - when it is unlocked, nothing for LOCKED -> LOCKED|ONFAULT */
-	if (!(newflags & MM_VM_LOCKED))
+	if (!(newflags & MM_VM_LOCKED)) {
 		nm->locked_vm -= nv_pages(end - start);
+		/* munlock_vma_pages_range(): the pages are munlocked */
+		for (uint64_t a = start; a < end; a += NV_PAGE) {
+			npage *p = nv_page_find(nm, a);
+			if (p)
+				p->mlocked = false;
+		}
+	}
 	else if (!(oldflags & MM_VM_LOCKED))
 		nm->locked_vm += nv_pages(end - start);
 	return 0;

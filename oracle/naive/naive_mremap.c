@@ -121,6 +121,12 @@ static int64_t move_vma(naive_mm *nm, nv_remap *rm)
 	if (rm->flags & MM_MREMAP_DONTUNMAP) {
 		/* dontunmap_complete() on the VMA now holding the source */
 		nvma *src = nv_vma_at(nm, rm->addr);
+		if (src->flags & MM_VM_LOCKED) /* its pages were mlocked and stay so */
+			for (uint64_t a = src->start; a < src->end; a += NV_PAGE) {
+				npage *pg = nv_page_find(nm, a);
+				if (pg && (pg->state == MM_PAGE_ANON || pg->state == MM_PAGE_FILE))
+					pg->mlocked = true;
+			}
 		src->flags &= ~MM_VM_LOCKED_MASK;
 		if (src->start != new_vma_start && rm->addr == src->start && rm->addr + rm->old_len == src->end)
 			src->anon_vma = 0; /* unlink_anon_vmas() */
