@@ -1,7 +1,9 @@
 /* vm:VERSION and vm:PATH targets: a Linux kernel booted under
  * qemu-system-x86_64 with mmref-kernel-static as the /init of its initramfs,
- * speaking the exec protocol over the guest's second serial port (ttyS1,
- * QEMU's stdio); the guest's console (ttyS0) goes nowhere, or to
+ * speaking the exec protocol over a virtio-serial port (vport0p1, where the
+ * kernel has the virtio console, built in or as modules ci/setup-vms keeps)
+ * or the guest's second serial port (ttyS1), either QEMU's stdio
+ * ($MMREF_VM_TRANSPORT=serial|virtio chooses); the guest's console (ttyS0) goes nowhere, or to
  * $MMREF_VM_CONSOLE. It is an exec target (target_exec.c) over that command:
  * the guest boots at the first trace, is reused for the next ones, and a
  * guest that died is booted afresh at the next trace. docs/versions.md.
@@ -52,15 +54,89 @@ static void cpio_entry(GString *out, const char *name, guint32 mode, const void 
 		g_string_append_c(out, '\0');
 }
 
-/* The archive for executor exe, cached under the kernels' directory by the
- * executor's checksum (one file per build of it). */
-static char *initramfs_for(const char *exe, GError **error)
+static gint path_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The kernel modules to put in the initramfs for image img: the .ko files of
+ * the modules/ directory beside it (ci/setup-vms keeps the virtio console's
+ * there, named N-NAME.ko in load order, where the kernel builds it as a
+ * module), sorted; NULL when there is none. */
+static GPtrArray *image_modules(const char *img)
+{
+	char *base = g_path_get_dirname(img);
+	char *dir = g_build_filename(base, "modules", NULL);
+	g_free(base);
+	GDir *d = g_dir_open(dir, 0, NULL);
+	GPtrArray *mods = NULL;
+	if (d) {
+		const char *n;
+		while ((n = g_dir_read_name(d)))
+			if (g_str_has_suffix(n, ".ko")) {
+				if (!mods)
+					mods = g_ptr_array_new_with_free_func(g_free);
+				g_ptr_array_add(mods, g_build_filename(dir, n, NULL));
+			}
+		g_dir_close(d);
+	}
+	g_free(dir);
+	if (mods)
+		g_ptr_array_sort(mods, path_cmp);
+	return mods;
+}
+
+/* Whether image img can give the guest a virtio console: its config beside
+ * it says CONFIG_VIRTIO_CONSOLE=y (6.12), or its modules include it (6.1).
+ * $MMREF_VM_TRANSPORT=serial|virtio overrides. */
+static gboolean image_has_virtio_console(const char *img, const GPtrArray *mods)
+{
+	const char *env = g_getenv("MMREF_VM_TRANSPORT");
+	if (env && *env)
+		return strcmp(env, "virtio") == 0;
+	for (guint i = 0; mods && i < mods->len; i++)
+		if (g_str_has_suffix(g_ptr_array_index(mods, i), "virtio_console.ko"))
+			return TRUE;
+	char *base = g_path_get_dirname(img);
+	char *cfg = g_build_filename(base, "config", NULL);
+	gchar *text = NULL;
+	gboolean yes = g_file_get_contents(cfg, &text, NULL, NULL) && strstr(text, "\nCONFIG_VIRTIO_CONSOLE=y\n") &&
+	               strstr(text, "\nCONFIG_VIRTIO_PCI=y\n");
+	g_free(text);
+	g_free(cfg);
+	g_free(base);
+	return yes;
+}
+
+/* The archive for executor exe and modules mods (or NULL), cached under the
+ * kernels' directory by their checksum (one file per build of the executor
+ * and set of modules). */
+static char *initramfs_for(const char *exe, const GPtrArray *mods, GError **error)
 {
 	gchar *data = NULL;
 	gsize len = 0;
 	if (!g_file_get_contents(exe, &data, &len, error))
 		return NULL;
-	char *sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)data, len);
+	GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+	g_checksum_update(ck, (const guchar *)data, len);
+	GPtrArray *mdata = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	for (guint i = 0; mods && i < mods->len; i++) {
+		gchar *m = NULL;
+		gsize ml = 0;
+		if (!g_file_get_contents(g_ptr_array_index(mods, i), &m, &ml, error)) {
+			g_ptr_array_unref(mdata);
+			g_checksum_free(ck);
+			g_free(data);
+			return NULL;
+		}
+		char *bn = g_path_get_basename(g_ptr_array_index(mods, i));
+		g_checksum_update(ck, (const guchar *)bn, strlen(bn) + 1);
+		g_free(bn);
+		g_checksum_update(ck, (const guchar *)m, ml);
+		g_ptr_array_add(mdata, g_bytes_new_take(m, ml));
+	}
+	char *sum = g_strdup(g_checksum_get_string(ck));
+	g_checksum_free(ck);
 	char *dir = target_vm_kernel_dir();
 	char *name = g_strdup_printf("initramfs-%.16s.cpio", sum);
 	char *path = g_build_filename(dir, name, NULL);
@@ -72,6 +148,17 @@ static char *initramfs_for(const char *exe, GError **error)
 		cpio_entry(a, "proc", 040555, NULL, 0, 2);
 		cpio_entry(a, "sys", 040555, NULL, 0, 3);
 		cpio_entry(a, "init", 0100755, data, len, 4);
+		if (mdata->len)
+			cpio_entry(a, "modules", 040755, NULL, 0, 5);
+		for (guint i = 0; i < mdata->len; i++) {
+			char *bn = g_path_get_basename(g_ptr_array_index(mods, i));
+			char *mn = g_strdup_printf("modules/%s", bn);
+			gsize ml = 0;
+			const void *m = g_bytes_get_data(g_ptr_array_index(mdata, i), &ml);
+			cpio_entry(a, mn, 0100644, m, ml, 6 + i);
+			g_free(mn);
+			g_free(bn);
+		}
 		cpio_entry(a, "TRAILER!!!", 0, NULL, 0, 0);
 		char *tmp = g_strdup_printf("%s.%d.tmp", path, (int)getpid());
 		g_mkdir_with_parents(dir, 0755);
@@ -88,6 +175,7 @@ static char *initramfs_for(const char *exe, GError **error)
 	}
 	g_free(dir);
 	g_free(data);
+	g_ptr_array_unref(mdata);
 	return path;
 }
 
@@ -158,8 +246,12 @@ target *target_vm_new(const char *name, GError **error)
 	if (!img)
 		return NULL;
 	char *exe = static_executor_path();
-	char *initrd = initramfs_for(exe, error);
+	GPtrArray *mods = image_modules(img);
+	gboolean virtio = image_has_virtio_console(img, mods);
+	char *initrd = initramfs_for(exe, virtio ? mods : NULL, error);
 	g_free(exe);
+	if (mods)
+		g_ptr_array_unref(mods);
 	if (!initrd) {
 		g_free(img);
 		return NULL;
@@ -169,14 +261,22 @@ target *target_vm_new(const char *name, GError **error)
 	char *con = console && *console ? g_strdup_printf("file:%s", console) : g_strdup("null");
 	const char *mem = g_getenv("MMREF_VM_MEMORY");
 	/* transparent_hugepage=madvise: Debian builds THP=always; madvise is
-	 * the documented default profile (docs/profiles.md) and the host's. */
-	char *append = g_strdup_printf("console=ttyS0 loglevel=3 panic=-1 transparent_hugepage=madvise mmref.tty=ttyS1");
+	 * the documented default profile (docs/profiles.md) and the host's.
+	 * The exec protocol goes over a virtio-serial port where the kernel has
+	 * the virtio console (a few MB/s under TCG), else over the second
+	 * serial port (a 16550: about 70 KB/s under TCG). */
+	char *append = g_strdup_printf("console=ttyS0 loglevel=3 panic=-1 transparent_hugepage=madvise mmref.tty=%s",
+	                               virtio ? "vport0p1" : "ttyS1");
 	char *q_img = g_shell_quote(img), *q_initrd = g_shell_quote(initrd), *q_con = g_shell_quote(con),
 	     *q_append = g_shell_quote(append);
 	char *cmd = g_strdup_printf("exec qemu-system-x86_64 -nodefaults -no-reboot -display none -monitor none "
-	                            "-accel %s -cpu qemu64 -smp 1 -m %s -serial %s -serial stdio "
+	                            "-accel %s -cpu qemu64 -smp 1 -m %s -serial %s %s "
 	                            "-kernel %s -initrd %s -append %s",
-	                            accel, mem && *mem ? mem : "1G", q_con, q_img, q_initrd, q_append);
+	                            accel, mem && *mem ? mem : "1G", q_con,
+	                            virtio ? "-device virtio-serial-pci,max_ports=2 -chardev stdio,id=mmref "
+	                                     "-device virtserialport,chardev=mmref,nr=1,name=mmref"
+	                                   : "-serial stdio",
+	                            q_img, q_initrd, q_append);
 	target *tg = target_exec_new(name, cmd, error);
 	if (tg) {
 		target_exec_set_timeout(tg, VM_DEFAULT_TIMEOUT_MS);
