@@ -62,6 +62,7 @@ void snapshot_init(snapshot *s)
 {
 	s->vmas = g_array_new(FALSE, TRUE, sizeof(snap_vma));
 	s->pages = g_array_new(FALSE, TRUE, sizeof(guint8));
+	s->kernel_version = 0;
 }
 
 void snapshot_clear(snapshot *s)
@@ -175,10 +176,10 @@ static void render_range(GString *out, uint64_t start, uint64_t end)
 	append_hex(out, end, 8);
 }
 
-static void render_flags(GString *out, uint64_t flags)
+static void render_flags(GString *out, uint64_t flags, unsigned kernel_version)
 {
 	char buf[256];
-	size_t n = mm_format_vmflags(flags, buf, sizeof(buf));
+	size_t n = mm_format_vmflags_for(flags, kernel_version, buf, sizeof(buf));
 	if (n >= sizeof(buf))
 		n = sizeof(buf) - 1;
 	buf[n] = '\0';
@@ -223,7 +224,7 @@ void snapshot_render_vma(GString *out, const snapshot *s, const trace *t, const 
                          gboolean with_pages)
 {
 	render_maps_line(out, t, v, shmem_no);
-	render_flags(out, v->flags);
+	render_flags(out, v->flags, s->kernel_version);
 	if (!with_pages)
 		return;
 	g_string_append(out, " :");
@@ -349,7 +350,7 @@ void snapshot_render(const snapshot *s, const trace *t, const tr_stmt *obs, GPtr
 			break;
 		case TR_SMAPS:
 			render_range(g, v->start, v->end);
-			render_flags(g, v->flags);
+			render_flags(g, v->flags, s->kernel_version);
 			break;
 		case TR_STATE:
 			snapshot_render_vma(g, s, t, v, no[i], TRUE);
@@ -580,8 +581,8 @@ char *snapshot_diff_labeled(const snapshot *a, const char *la, const snapshot *b
 			describe_vma(out, b, t, vb, nb[i]);
 			if (strcmp(field, "flags") == 0) {
 				GString *fa = g_string_new(NULL), *fb = g_string_new(NULL);
-				render_flags(fa, va->flags & ~vb->flags);
-				render_flags(fb, vb->flags & ~va->flags);
+				render_flags(fa, va->flags & ~vb->flags, 0);
+				render_flags(fb, vb->flags & ~va->flags, 0);
 				g_string_append_printf(out, "\n  only %s:%s; only %s:%s", la, fa->len ? fa->str : " -", lb,
 				                       fb->len ? fb->str : " -");
 				g_string_free(fa, TRUE);

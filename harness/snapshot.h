@@ -30,6 +30,7 @@ typedef struct snap_range {
 typedef struct snapshot {
 	GArray *vmas;  /* snap_vma, in address order */
 	GArray *pages; /* guint8 mm_page_state, for every page of every VMA, in order */
+	unsigned kernel_version; /* whose /proc text snapshot_render writes (VmFlags mnemonics); 0: the newest */
 } snapshot;
 
 /* A window snapshot (the diff engine's incremental comparison) holds, for

@@ -369,6 +369,12 @@ gboolean target_observe_from_snapshot(target *tg, const trace *t, const tr_stmt 
 	snapshot snap;
 	snapshot_init(&snap);
 	gboolean ok = tg->ops->snapshot(tg, t, &snap, error);
+	/* /proc's text as the profile's kernel writes it (docs/versions.md, 11). */
+	mm_config cfg;
+	mm_config_default(&cfg);
+	tr_profile_to_config(&tg->base_profile, &cfg);
+	tr_profile_to_config(&t->profile, &cfg);
+	snap.kernel_version = cfg.kernel_version;
 	if (ok)
 		snapshot_render(&snap, t, s, lines);
 	snapshot_free(&snap);

@@ -200,13 +200,24 @@ static const char *const vmflag_mnemonics[64] = {
 
 size_t mm_format_vmflags(uint64_t flags, char *buf, size_t size)
 {
+	return mm_format_vmflags_for(flags, 0, buf, size);
+}
+
+size_t mm_format_vmflags_for(uint64_t flags, unsigned kernel_version, char *buf, size_t size)
+{
 	size_t n = 0;
 	if (size)
 		buf[0] = '\0';
 	for (int bit = 0; bit < 64; bit++) {
 		if (!(flags & (1ull << bit)) || !vmflag_mnemonics[bit])
 			continue;
-		int w = snprintf(buf + (n < size ? n : size), n < size ? size - n : 0, "%s ", vmflag_mnemonics[bit]);
+		const char *mn = vmflag_mnemonics[bit];
+		/* Version rule: VM_LOCKONFAULT had no mnemonic before 6.2
+		 * (6.2, 8614d6c5eda0 "mm: do not show fs mm pc for VM_LOCKONFAULT
+		 * pages" added "lf"); show_smap_vma_flags printed its "??" filler. */
+		if (bit == 19 && kernel_version && kernel_version < 602)
+			mn = "??";
+		int w = snprintf(buf + (n < size ? n : size), n < size ? size - n : 0, "%s ", mn);
 		n += (size_t)w;
 	}
 	return n;

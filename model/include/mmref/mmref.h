@@ -294,6 +294,9 @@ void mm_pages(const mm_state *mm, uint64_t start, size_t npages, uint8_t *out);
 /* "rd wr mr mw me ac " style: each set bit's mnemonic followed by a space, in
  * bit order, as show_smap_vma_flags prints them (fs/proc/task_mmu.c). */
 size_t mm_format_vmflags(uint64_t flags, char *buf, size_t size);
+/* The same as kernel kernel_version (mm_config.kernel_version; 0: the newest
+ * modelled) prints them: below 6.2 VM_LOCKONFAULT is "??" (docs/versions.md). */
+size_t mm_format_vmflags_for(uint64_t flags, unsigned kernel_version, char *buf, size_t size);
 /* "rw-p" as show_map_vma prints it: 's' iff VM_MAYSHARE. buf holds 5 bytes. */
 void mm_format_perms(uint64_t flags, char buf[5]);
 
