@@ -272,7 +272,13 @@ int mm_madvise(mm_state *mm, uint64_t start, uint64_t len, int64_t b)
 	uint64_t end = start + alen;
 	if (end == start)
 		return 0;
-	if (b == MM_MADV_POPULATE_READ || b == MM_MADV_POPULATE_WRITE)
+	/* Version rule: MADV_POPULATE_(READ|WRITE) left the VMA walk in 6.9,
+	 * 631426ba1d45 ("mm/madvise: make MADV_POPULATE_(READ|WRITE) handle
+	 * VM_FAULT_RETRY properly"): since then a hole stops it (ENOMEM); before,
+	 * madvise_walk_vmas() went on past holes to populate (or refuse, EINVAL)
+	 * the VMAs after them, and ENOMEM came at the end (docs/versions.md). */
+	bool populate = b == MM_MADV_POPULATE_READ || b == MM_MADV_POPULATE_WRITE;
+	if (populate && mm_kernel_at_least(mm, 609))
 		return madvise_populate(mm, start, end, b == MM_MADV_POPULATE_WRITE);
 
 	/* madvise_walk_vmas(): holes do not stop the walk, they make the
@@ -291,8 +297,9 @@ int mm_madvise(mm_state *mm, uint64_t start, uint64_t len, int64_t b)
 				break;
 		}
 		uint64_t e = v->vm_end < end ? v->vm_end : end;
-		struct vma *r;
-		int err = madvise_vma_behavior(mm, v, start, e, b, &r);
+		struct vma *r = v;
+		int err = populate ? madvise_populate(mm, start, e, b == MM_MADV_POPULATE_WRITE)
+		                   : madvise_vma_behavior(mm, v, start, e, b, &r);
 		if (err) {
 			mm->n_touched = 0;
 			return err;
