@@ -875,7 +875,9 @@ int pt_populate(mm_state *mm, struct vma *v, uint64_t start, uint64_t end, bool 
 			/* follow_page_mask(): present, and writable for a write;
 			 * FOLL_TOUCH with FOLL_WRITE dirties what it finds. */
 			if ((e & X86_P) && (!write || (e & X86_RW))) {
-				if (write && level == 1)
+				/* touch_pmd() too: a PMD-mapped THP is dirtied,
+				 * so reclaim keeps it after MADV_FREE [LIVE] */
+				if (write)
 					W(mm)[wi] = e | X86_D | X86_A;
 				continue;
 			}
@@ -1286,9 +1288,10 @@ static void split_anon_folio(mm_state *mm, uint64_t head)
 			}
 		}
 	}
+	/* The order-0 folios keep the large one's flags: pages of a lazily
+	 * freed THP stay lazily freed (a written subpage that stays mapped is
+	 * then dropped by reclaim if clean) [LIVE: thp-free-partial-pageout]. */
 	pt->fm[base].split = 1;
-	for (unsigned i = 0; i < PMD_PAGES; i++)
-		pt->fm[base + i].lazyfree = 0;
 }
 
 /* mm/madvise.c madvise_folio_pte_batch() (folio_pte_batch): how many PTEs

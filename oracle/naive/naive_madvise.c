@@ -136,8 +136,7 @@ static void thp_split(naive_mm *nm, uint32_t id)
 		if (r && r->kind == NV_REGION_PMD_ANON)
 			r->kind = NV_REGION_PTE;
 		nvma *w = nv_vma_at(nm, p->addr);
-		p->thp = 0;
-		p->lazyfree = false;
+		p->thp = 0; /* each page keeps its lazyfree mark (split_folio keeps the flags) */
 		/* only pages that hold nothing but zeroes (naive_data.c) */
 		if (!(w && (w->flags & MM_VM_LOCKED)) && nv_has(nm, NV_SPLIT_TO_ZEROPAGE) && nv_page_zero_filled(p)) {
 			p->state = MM_PAGE_ZERO;
@@ -601,9 +600,7 @@ int naive_madvise(naive_mm *nm, uint64_t start, uint64_t len_in, int64_t advice)
 	if (end == start)
 		return 0;
 
-	/* 6.9, 631426ba1d45: populate no longer goes through madvise_walk_vmas. */
-	bool populate = advice == MM_MADV_POPULATE_READ || advice == MM_MADV_POPULATE_WRITE;
-	if (populate && nv_has(nm, NV_POPULATE_STOPS_AT_HOLE))
+	if (advice == MM_MADV_POPULATE_READ || advice == MM_MADV_POPULATE_WRITE)
 		return madvise_populate(nm, start, end, advice == MM_MADV_POPULATE_WRITE);
 
 	/* madvise_walk_vmas(): every mapped piece is advised; a hole makes the
@@ -621,9 +618,8 @@ int naive_madvise(naive_mm *nm, uint64_t start, uint64_t len_in, int64_t advice)
 				break;
 		}
 		uint64_t tmp = v->end < end ? v->end : end;
-		uint64_t iter_end = tmp;
-		int err = populate ? madvise_populate(nm, cur, tmp, advice == MM_MADV_POPULATE_WRITE)
-		                   : madvise_vma_behavior(nm, v, cur, tmp, advice, &iter_end);
+		uint64_t iter_end;
+		int err = madvise_vma_behavior(nm, v, cur, tmp, advice, &iter_end);
 		if (err)
 			return err;
 		/* start = tmp, or the end of prev when the piece merged forward */
