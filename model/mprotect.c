@@ -19,9 +19,10 @@ static int mprotect_fixup(mm_state *mm, struct vma *v, uint64_t start, uint64_t 
 		if (!(old_flags & (MM_VM_ACCOUNT | MM_VM_WRITE | MM_VM_HUGETLB | MM_VM_SHARED | MM_VM_NORESERVE)))
 			new_flags |= MM_VM_ACCOUNT;
 	} else if ((old_flags & MM_VM_ACCOUNT) && vma_is_anonymous(v) && !v->anon_vma &&
-	           mm_kernel_at_least(mm, 612)) {
-		/* Not in 6.1.y's mprotect_fixup(), present in 6.12.y's [LIVE:
-		 * vm:6.1 keeps "ac"] (docs/versions.md). */
+	           mm_kernel_at_least(mm, 607)) {
+		/* 6.7, 9b9143298585 ("mm/mprotect: allow unfaulted VMAs to be
+		 * unaccounted on mprotect()") [LIVE: vm:6.1 keeps "ac", vm:6.12
+		 * drops it] (docs/versions.md). */
 		new_flags &= ~MM_VM_ACCOUNT;
 	}
 	int err = 0;

@@ -199,7 +199,7 @@ typedef enum nv_feature {
 	NV_MREMAP_MULTI_VMA,     /* 6.17: a same-size MREMAP_FIXED move may span several VMAs */
 	NV_SPLIT_TO_ZEROPAGE,    /* 6.12: a split anonymous THP maps its zero-filled pages to the zero page */
 	NV_HUGE_ZERO_WP_THP,     /* 6.13: a write to the huge zero page maps a THP (before: split, one page) */
-	NV_MPROTECT_UNACCOUNT,   /* by 6.12 (not in 6.1): removing write from an anon VMA without anon_vma drops VM_ACCOUNT */
+	NV_MPROTECT_UNACCOUNT,   /* 6.7, 9b9143298585: removing write from an anon VMA without anon_vma drops VM_ACCOUNT */
 	NV_POPULATE_STOPS_AT_HOLE, /* 6.9: MADV_POPULATE_* outside madvise_walk_vmas: a hole ends it (before: skipped, ENOMEM at the end) */
 } nv_feature;
 static inline bool nv_has(const naive_mm *nm, nv_feature f)
@@ -214,7 +214,7 @@ static inline bool nv_has(const naive_mm *nm, nv_feature f)
 		[NV_MREMAP_MULTI_VMA] = 617,
 		[NV_SPLIT_TO_ZEROPAGE] = 612,
 		[NV_HUGE_ZERO_WP_THP] = 613,
-		[NV_MPROTECT_UNACCOUNT] = 612,
+		[NV_MPROTECT_UNACCOUNT] = 607,
 		[NV_POPULATE_STOPS_AT_HOLE] = 609,
 	};
 	return nm->cfg.kernel_version >= since[f];
