@@ -600,7 +600,9 @@ int naive_madvise(naive_mm *nm, uint64_t start, uint64_t len_in, int64_t advice)
 	if (end == start)
 		return 0;
 
-	if (advice == MM_MADV_POPULATE_READ || advice == MM_MADV_POPULATE_WRITE)
+	/* 6.9, 631426ba1d45: populate no longer goes through madvise_walk_vmas. */
+	bool populate = advice == MM_MADV_POPULATE_READ || advice == MM_MADV_POPULATE_WRITE;
+	if (populate && nv_has(nm, NV_POPULATE_STOPS_AT_HOLE))
 		return madvise_populate(nm, start, end, advice == MM_MADV_POPULATE_WRITE);
 
 	/* madvise_walk_vmas(): every mapped piece is advised; a hole makes the
@@ -618,8 +620,9 @@ int naive_madvise(naive_mm *nm, uint64_t start, uint64_t len_in, int64_t advice)
 				break;
 		}
 		uint64_t tmp = v->end < end ? v->end : end;
-		uint64_t iter_end;
-		int err = madvise_vma_behavior(nm, v, cur, tmp, advice, &iter_end);
+		uint64_t iter_end = tmp;
+		int err = populate ? madvise_populate(nm, cur, tmp, advice == MM_MADV_POPULATE_WRITE)
+		                   : madvise_vma_behavior(nm, v, cur, tmp, advice, &iter_end);
 		if (err)
 			return err;
 		/* start = tmp, or the end of prev when the piece merged forward */
