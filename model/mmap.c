@@ -216,6 +216,9 @@ static int64_t hugetlb_anon_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint
 	 * then fails to reserve, and the old VMAs are not restored [LIVE]. */
 	if (flags & (MM_MAP_FIXED | MM_MAP_FIXED_NOREPLACE)) {
 		int err = unmap_range(mm, addr, addr + len);
+		/* no merge was tried at the edges (a refused unmap keeps its
+		 * head split, #1): nothing for the merge check (I9) */
+		mm->n_touched = 0;
 		if (err)
 			return err;
 	}
