@@ -131,6 +131,49 @@ static void test_checker_reports_page_corruption(void)
 	mm_destroy(mm);
 }
 
+/* The contents part of the checker (I18-I20, issue 18) on entries and
+ * records planted behind the model's back. */
+static void test_checker_reports_content_corruption(void)
+{
+	mm_state *mm = new_mm();
+	map(mm, 0, 2, RW, 0);
+	g_assert_cmpint(mm_write(mm, BASE, 0xc0de01).outcome, ==, MM_TOUCH_OK);
+	g_assert_cmpint(mm_write(mm, BASE + P(1), 0xc0de02).outcome, ==, MM_TOUCH_OK);
+	assert_checked(mm);
+	unsigned level;
+	uint64_t wi = pg_lookup(mm, BASE, &level);
+	g_assert_cmpuint(level, ==, 1);
+	uint64_t *w = pg_words(mm), e0 = w[wi];
+	/* I18: page 0's anonymous page mapped at page 1 too (its own is freed) */
+	pg_set_entry(mm, wi + 1, 1, e0);
+	g_assert_cmpuint(check_finds(mm, 18), >=, 1);
+	pg_set_entry(mm, wi + 1, 1, 0);
+	assert_checked(mm);
+
+	/* I19: a shared file mapping whose page 1 maps the file's page 0 */
+	int f = mm_file_create(mm, P(2));
+	g_assert_cmpint(mm_mmap(mm, BASE + P(16), P(2), RW, MM_MAP_SHARED | MM_MAP_FIXED, f, 0), ==,
+	                (int64_t)(BASE + P(16)));
+	g_assert_cmpint(mm_write(mm, BASE + P(16), 1).outcome, ==, MM_TOUCH_OK);
+	g_assert_cmpint(mm_write(mm, BASE + P(17), 2).outcome, ==, MM_TOUCH_OK);
+	assert_checked(mm);
+	uint64_t fi = pg_lookup(mm, BASE + P(16), &level), f1 = pg_words(mm)[fi + 1];
+	pg_set_entry(mm, fi + 1, 1, pg_words(mm)[fi]);
+	g_assert_cmpuint(check_finds(mm, 19), ==, 1);
+	pg_set_entry(mm, fi + 1, 1, f1);
+	assert_checked(mm);
+
+	/* I20: contents kept for a frame that was freed */
+	uint64_t pfn = lx_pfn(e0, PG_PFN_MASK);
+	g_assert_cmpint(mm_munmap(mm, BASE, P(2)), ==, 0);
+	assert_checked(mm);
+	g_assert_cmpint(ct_store(mm, pfn, 0, 7, ~0ull), ==, 0);
+	g_assert_cmpuint(check_finds(mm, 20), ==, 1);
+	ct_drop(mm, pfn);
+	assert_checked(mm);
+	mm_destroy(mm);
+}
+
 /* Issue 4: no frame or table page outlives the mappings. Map, fault
  * (4 KiB pages, a THP, shared pages), move and protect, then unmap
  * everything: one table page (the PML4) and no anonymous frame remain. */
@@ -167,5 +210,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/model/checker-reports-corruption", test_checker_reports_corruption);
 	g_test_add_func("/model/checker-reports-page-corruption", test_checker_reports_page_corruption);
 	g_test_add_func("/model/no-leak-after-unmapping-everything", test_no_leak_after_unmapping_everything);
+	g_test_add_func("/model/checker-reports-content-corruption", test_checker_reports_content_corruption);
 	return g_test_run();
 }
