@@ -788,6 +788,15 @@ int pt_move_range(mm_state *mm, uint64_t old_start, uint64_t new_start, uint64_t
 				}
 			}
 			uint64_t stop = min_u64(old_end, next_pmd);
+			/* move_page_tables(): an extent whose source PMD holds a
+			 * table gets a destination table (alloc_new_pmd,
+			 * pte_alloc) even when no entry moves, so a later fault
+			 * there maps 4 KiB pages, not a THP [LIVE:
+			 * mremap-empty-table-moves.trace]. Extents end at source
+			 * and destination PMD boundaries. */
+			for (uint64_t d = dst; d < dst + (stop - va); d = (d | (MM_PMD_SIZE - 1)) + 1)
+				if (!pg_alloc_pte(mm, d))
+					return -ENOMEM;
 			for (; va < stop; va += PAGE_SIZE, dst += PAGE_SIZE) {
 				wi = pg_lookup(mm, va, &level);
 				if (lx_none(W(mm)[wi]))

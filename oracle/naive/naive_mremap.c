@@ -71,8 +71,17 @@ static void move_page_tables(naive_mm *nm, uint64_t from, uint64_t to, uint64_t 
 			nregion_kind kind = r->kind;
 			nv_region_drop(nm, a);
 			nv_region_set(nm, dst, kind);
-		} else if (r->kind != NV_REGION_PTE) {
-			r->kind = NV_REGION_PTE;
+		} else {
+			if (r->kind != NV_REGION_PTE)
+				r->kind = NV_REGION_PTE;
+			/* the part of this table the move covers lands in tables
+			 * at the destination, made even when no page moves: a
+			 * later fault there maps 4 KiB pages [LIVE:
+			 * mremap-empty-table-moves.trace] */
+			uint64_t lo = a > from ? a : from, hi = a + NV_PMD < from + len ? a + NV_PMD : from + len;
+			for (uint64_t d = lo + (to - from); d < hi + (to - from); d += NV_PAGE)
+				if (!nv_region_get(nm, d))
+					nv_region_set(nm, d, NV_REGION_PTE);
 		}
 	}
 	for (size_t i = 0; i < nm->npages; i++) {
