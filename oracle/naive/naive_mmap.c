@@ -344,6 +344,14 @@ int64_t naive_mmap(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t prot, uin
 			if (!hint_ok && search_topdown(nm, hlen + hsize - NV_PAGE, low, nm->cfg.mmap_base) < 0)
 				return -ENOMEM;
 		}
+		/* do_mmap(): after the address, MAP_LOCKED needs can_do_mlock()
+		 * (EPERM) and room under RLIMIT_MEMLOCK for the rounded length
+		 * (mlock_future_ok: EAGAIN), before the file's checks. Found by
+		 * the profile matrix with memlock=64K (live: EAGAIN). */
+		if ((flags & MM_MAP_LOCKED) && !nv_can_do_mlock(nm))
+			return -EPERM;
+		if ((flags & MM_MAP_LOCKED) && !nv_mlock_future_ok(nm, MM_VM_LOCKED, hlen))
+			return -EAGAIN;
 		/* do_mmap() then checks the mapping type as for any file */
 		uint64_t type = flags & MM_MAP_TYPE;
 		if (type == MM_MAP_SHARED_VALIDATE && (flags & ~(uint64_t)NV_LEGACY_MAP_MASK) != 0)
