@@ -137,7 +137,9 @@ static char *annotate_with(const trace *t, const char *target_name)
 
 int cmd_shrink(int argc, char **argv)
 {
-	char *targets_opt = NULL, *out = NULL, *annotate = NULL;
+	char *targets_opt = NULL, *out = NULL, *annotate = NULL, *ignore_opt = NULL;
+	diff_ignore ignore = {0};
+	char *ignored = NULL; /* what --ignore leaves out, in words */
 	gboolean decode = FALSE, quiet = FALSE, verbose = FALSE, no_check = FALSE;
 	gint max_runs = 0;
 	char **files = NULL;
@@ -148,6 +150,8 @@ int cmd_shrink(int argc, char **argv)
 		{"annotate", 'a', 0, G_OPTION_ARG_STRING, &annotate,
 		 "Record target T's results and observations in the minimal trace (e.g. kernel)", "T"},
 		{"no-check", 0, 0, G_OPTION_ARG_NONE, &no_check, "Do not run mm_check after every statement", NULL},
+		{"ignore", 0, 0, G_OPTION_ARG_STRING, &ignore_opt,
+		 "Leave facets out of the comparison, as mmref diff --ignore does: pages, pf, vmflags=MN+MN", "LIST"},
 		{"max-runs", 0, 0, G_OPTION_ARG_INT, &max_runs, "Give up after N runs of the trace (default 20000)", "N"},
 		{"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Report progress", NULL},
 		{"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print no summary", NULL},
@@ -179,6 +183,14 @@ int cmd_shrink(int argc, char **argv)
 	gchar *buf;
 	gsize len;
 	GError *err = NULL;
+	if (ignore_opt && !diff_ignore_parse(ignore_opt, &ignore, &err)) {
+		fprintf(stderr, "mmref shrink: %s\n", err->message);
+		g_error_free(err);
+		goto out;
+	}
+	ignored = diff_ignore_describe(ignore_opt ? &ignore : NULL);
+	if (ignored) /* nothing is skipped silently: said at the start and in the summary */
+		fprintf(stderr, "mmref shrink: not compared (--ignore): %s\n", ignored);
 	if (!g_file_get_contents(files[0], &buf, &len, &err)) {
 		fprintf(stderr, "%s:0: error: %s\n", files[0], err->message);
 		g_error_free(err);
@@ -218,7 +230,10 @@ int cmd_shrink(int argc, char **argv)
 		goto out;
 	}
 
-	shrink_options opt = {.check = !no_check, .max_runs = max_runs > 0 ? (guint)max_runs : 0, .verbose = verbose};
+	shrink_options opt = {.check = !no_check,
+	                      .max_runs = max_runs > 0 ? (guint)max_runs : 0,
+	                      .verbose = verbose,
+	                      .ignore = ignore_opt ? &ignore : NULL};
 	shrink_stats st;
 	gint64 t0 = g_get_monotonic_time();
 	target *const *tv = (target *const *)tgs->pdata;
@@ -243,8 +258,10 @@ int cmd_shrink(int argc, char **argv)
 	gsize head = nl ? (gsize)(nl - body) + 1 : strlen(body);
 	g_string_append_len(text, body, (gssize)head);
 	char *safe_sig = cli_comment_text(sig), *safe_name = cli_comment_text(files[0]);
-	g_string_append_printf(text, "# %s: shrunk by mmref shrink from %s (%u statements)\n", safe_sig, safe_name,
-	                       st.stmts_before);
+	char *safe_ign = ignore_opt ? cli_comment_text(ignore_opt) : NULL;
+	g_string_append_printf(text, "# %s: shrunk by mmref shrink%s%s from %s (%u statements)\n", safe_sig,
+	                       safe_ign ? " --ignore " : "", safe_ign ? safe_ign : "", safe_name, st.stmts_before);
+	g_free(safe_ign);
 	g_free(safe_sig);
 	g_free(safe_name);
 	g_string_append(text, body + head);
@@ -264,6 +281,8 @@ int cmd_shrink(int argc, char **argv)
 		fputs(st.found.report ? st.found.report : "", stderr);
 		fprintf(stderr, "mmref shrink: %s: %u -> %u statements in %u runs, %.1f s\n", sig, st.stmts_before,
 		        st.stmts_after, st.runs, (double)(g_get_monotonic_time() - t0) / 1e6);
+		if (ignored)
+			fprintf(stderr, "mmref shrink: not compared (--ignore): %s\n", ignored);
 	}
 	g_string_free(text, TRUE);
 	g_free(body);
@@ -278,6 +297,8 @@ out:
 	g_free(targets_opt);
 	g_free(out);
 	g_free(annotate);
+	g_free(ignore_opt);
+	g_free(ignored);
 	g_option_context_free(ctx);
 	return rc;
 }

@@ -50,7 +50,7 @@ static const char usage_text[] =
         "        answer statements on stdin (the exec protocol), e.g. exec:'mmref serve'\n"
         "  decode [--out DIR] FILE...\n"
         "        print fuzzer inputs as traces\n"
-        "  shrink [--targets T,T,...] [--decode] [--out FILE] TRACE\n"
+        "  shrink [--targets T,T,...] [--ignore LIST] [--decode] [--out FILE] TRACE\n"
         "        reduce a diverging trace to a minimal one with the same divergence\n"
         "  profile [--target T]\n"
         "        the profile of a target (default the running kernel: detected, not assumed)\n"

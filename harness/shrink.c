@@ -52,7 +52,13 @@ const char *div_class_name(div_class cls)
 
 gboolean divergence_find(const trace *t, target *const *targets, guint n, gboolean check, divergence *d)
 {
-	diff_options opt = {.check = check};
+	return divergence_find_ignoring(t, targets, n, check, NULL, d);
+}
+
+gboolean divergence_find_ignoring(const trace *t, target *const *targets, guint n, gboolean check,
+                                  const diff_ignore *ignore, divergence *d)
+{
+	diff_options opt = {.check = check, .ignore = ignore};
 	guint64 run = 0;
 	/* A trace that is not applicable on a target shows no divergence. */
 	if (diff_run_data(t, targets, n, &opt, d, &run) != DIFF_DIVERGED) {
@@ -166,6 +172,7 @@ typedef struct shrinker {
 	target *const *targets;
 	guint n;
 	gboolean check;
+	const diff_ignore *ignore;
 	divergence goal;
 	guint runs, max_runs;
 	gboolean verbose;
@@ -181,7 +188,7 @@ static gboolean interesting(shrinker *sh, trace *cand)
 	sh->runs++;
 	renumber(cand);
 	divergence d;
-	gboolean hit = divergence_find(cand, sh->targets, sh->n, sh->check, &d) && divergence_same(&d, &sh->goal);
+	gboolean hit = divergence_find_ignoring(cand, sh->targets, sh->n, sh->check, sh->ignore, &d) && divergence_same(&d, &sh->goal);
 	if (hit && d.index != G_MAXUINT && d.index + 1 < cand->stmts->len)
 		g_array_set_size(cand->stmts, d.index + 1);
 	divergence_clear(&d);
@@ -437,6 +444,7 @@ trace *shrink_trace(const trace *t, target *const *targets, guint n, const shrin
 		.targets = targets,
 		.n = n,
 		.check = opt->check,
+		.ignore = opt->ignore,
 		.max_runs = opt->max_runs ? opt->max_runs : DEFAULT_MAX_RUNS,
 		.verbose = opt->verbose,
 	};
@@ -444,7 +452,7 @@ trace *shrink_trace(const trace *t, target *const *targets, guint n, const shrin
 		memset(stats, 0, sizeof(*stats));
 	sh.cur = trace_copy_bare(t, 0, t->stmts->len);
 	sh.runs = 1;
-	if (!divergence_find(sh.cur, targets, n, opt->check, &sh.goal)) {
+	if (!divergence_find_ignoring(sh.cur, targets, n, opt->check, opt->ignore, &sh.goal)) {
 		divergence_clear(&sh.goal);
 		trace_free(sh.cur);
 		if (stats)
@@ -476,7 +484,7 @@ trace *shrink_trace(const trace *t, target *const *targets, guint n, const shrin
 		stats->runs = sh.runs;
 		stats->stmts_before = t->stmts->len;
 		stats->stmts_after = sh.cur->stmts->len;
-		divergence_find(sh.cur, targets, n, opt->check, &stats->found);
+		divergence_find_ignoring(sh.cur, targets, n, opt->check, opt->ignore, &stats->found);
 		stats->runs++;
 	}
 	divergence_clear(&sh.goal);

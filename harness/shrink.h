@@ -19,6 +19,10 @@
 /* Runs t on the targets and classifies the first divergence. Returns TRUE
  * when there is one. d->report must be freed with divergence_clear. */
 gboolean divergence_find(const trace *t, target *const *targets, guint n, gboolean check, divergence *d);
+/* The same, leaving the facets of ignore out of the comparison (NULL:
+ * compare everything), as mmref diff --ignore does. */
+gboolean divergence_find_ignoring(const trace *t, target *const *targets, guint n, gboolean check,
+                                  const diff_ignore *ignore, divergence *d);
 gboolean divergence_same(const divergence *a, const divergence *b);
 /* "result-difference", "state-difference", ... */
 const char *div_class_name(div_class cls);
@@ -31,6 +35,7 @@ typedef struct shrink_options {
 	gboolean check;   /* mm_check after every statement, as the fuzz targets do */
 	guint max_runs;   /* budget of diff_run calls; 0 = 20000 */
 	gboolean verbose; /* progress on stderr */
+	const diff_ignore *ignore; /* facets left out of the comparison (mmref shrink --ignore), or NULL */
 } shrink_options;
 
 typedef struct shrink_stats {

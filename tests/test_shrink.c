@@ -32,6 +32,9 @@ static gboolean plant_exec(target *tg, const trace *t, const tr_stmt *s, tr_resu
 		res->kind = TR_RES_ERRNO;
 		res->err = 1; /* EPERM */
 	}
+	/* the blind variant also reports no page-fault error code, as gVisor does */
+	if (strcmp(tg->name, "blind") == 0 && res->kind == TR_RES_TOUCH && res->touch.outcome != MM_TOUCH_OK)
+		res->touch.pf_error = 0;
 	return TRUE;
 }
 
@@ -51,14 +54,16 @@ static void plant_destroy(target *tg) { target_free(tg->priv); }
 
 static const target_ops plant_ops = {plant_start, plant_exec, plant_snapshot, plant_observe, plant_destroy};
 
-static target *plant_new(void)
+static target *plant_named(const char *name)
 {
 	target *tg = g_new0(target, 1);
 	tg->ops = &plant_ops;
-	tg->name = g_strdup("planted");
+	tg->name = g_strdup(name);
 	tg->priv = target_model_new();
 	return tg;
 }
+
+static target *plant_new(void) { return plant_named("planted"); }
 
 /* ---- Tests ---------------------------------------------------------------------- */
 
@@ -159,11 +164,62 @@ static void test_decoded(void)
 	target_free(tgs[1]);
 }
 
+/* mmref shrink --ignore pf: a target that shows no page-fault error code
+ * ("blind") differs at the first faulting touch; with the error code left
+ * out, the shrinker goes past it to the plant and reduces to that. */
+static void test_ignore(void)
+{
+	target *tgs[2] = {target_model_new(), plant_named("blind")};
+	static const char text[] = "mmtrace 1\n"
+	                           "mmap +0x40000 8K --- private,anonymous,fixed\n"
+	                           "touch +0x40000 r\n" /* SEGV_ACCERR pf=0x4; blind: pf=0x0 */
+	                           "mmap +0x10000 16K rw- private,anonymous,fixed\n"
+	                           "touch +0x41000 w\n"
+	                           "mprotect +0x11000 8K r--\n";
+	trace *t = trace_parse("blind", text, strlen(text), NULL);
+	g_assert_nonnull(t);
+	divergence d;
+	g_assert_true(divergence_find(t, tgs, 2, TRUE, &d));
+	g_assert_cmpint(d.cls, ==, DIV_RESULT);
+	g_assert_cmpint(d.kind, ==, TR_TOUCH);
+	g_assert_cmpuint(d.index, ==, 1);
+	divergence_clear(&d);
+	diff_ignore ig = {.pf = TRUE};
+	g_assert_true(divergence_find_ignoring(t, tgs, 2, TRUE, &ig, &d));
+	g_assert_cmpint(d.cls, ==, DIV_RESULT);
+	g_assert_cmpint(d.kind, ==, TR_MPROTECT);
+	divergence_clear(&d);
+
+	shrink_options opt = {.check = TRUE, .ignore = &ig};
+	shrink_stats st;
+	trace *m = shrink_trace(t, tgs, 2, &opt, &st);
+	g_assert_nonnull(m);
+	char *out = trace_to_string(m);
+	g_assert_cmpstr(out, ==,
+	                "mmtrace 1\n"
+	                "mmap +0x0 12K --- private,anonymous\n"
+	                "mprotect +0x1000 4K r--\n");
+	g_assert_cmpint(st.found.kind, ==, TR_MPROTECT);
+	divergence_clear(&st.found);
+	g_free(out);
+	trace_free(m);
+	/* without --ignore the same trace shrinks to the touch */
+	m = shrink_trace(t, tgs, 2, NULL, &st);
+	g_assert_nonnull(m);
+	g_assert_cmpint(st.found.kind, ==, TR_TOUCH);
+	divergence_clear(&st.found);
+	trace_free(m);
+	trace_free(t);
+	target_free(tgs[0]);
+	target_free(tgs[1]);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/shrink/planted", test_planted);
 	g_test_add_func("/shrink/no-divergence", test_no_divergence);
 	g_test_add_func("/shrink/decoded", test_decoded);
+	g_test_add_func("/shrink/ignore", test_ignore);
 	return g_test_run();
 }
