@@ -21,7 +21,8 @@
  *       mapped where the profile forbids them), map counts exact, nothing
  *       leaked (frames, cache pages, table pages)
  *   I17 the profile: locked_vm is the pages of the VM_LOCKED VMAs plus what
- *       MREMAP_DONTUNMAP left charged; VM_SOFTDIRTY only with soft_dirty
+ *       MREMAP_DONTUNMAP left charged; VM_SOFTDIRTY only with soft_dirty,
+ *       VM_MAYBE_GUARD only with guard_flag
  *   I18..I20 page contents (issue 18; pt_check and ct_check, model/contents.c):
  *       no anonymous page mapped twice (no data shared where Linux copies),
  *       every view of an object maps that object's page at that offset (no
@@ -81,6 +82,15 @@ static bool could_merge(const struct vma *a, const struct vma *b)
 	if (a->anon_vma && b->anon_vma && a->anon_vma != b->anon_vma)
 		return false;
 	return a->vm_pgoff + vma_pages(a) == b->vm_pgoff;
+}
+
+/* I17: flags that only some kernels set (profile soft_dirty, guard_flag). */
+static void check_profile_flags(struct report *r, const mm_state *mm, const struct vma *v)
+{
+	if (!mm->cfg.soft_dirty && (v->vm_flags & MM_VM_SOFTDIRTY))
+		report(r, 17, v, "VM_SOFTDIRTY without CONFIG_MEM_SOFT_DIRTY");
+	if (!mm->cfg.guard_flag && (v->vm_flags & MM_VM_MAYBE_GUARD))
+		report(r, 17, v, "VM_MAYBE_GUARD on a kernel without it (profile guard_flag=off)");
 }
 
 static void check_flags(struct report *r, const struct vma *v)
@@ -157,10 +167,9 @@ size_t mm_check(const mm_state *mm, mm_violation *out, size_t cap)
 		report(&r, 17, NULL, "locked_vm %llu pages, VM_LOCKED VMAs hold %llu (+%llu left by DONTUNMAP)",
 		       (unsigned long long)mm->locked_vm, (unsigned long long)locked,
 		       (unsigned long long)mm->locked_vm_leaked);
-	if (!mm->cfg.soft_dirty)
+	if (!mm->cfg.soft_dirty || !mm->cfg.guard_flag)
 		for (const struct vma *v = vt_first(&mm->vt); v; v = v->node.next)
-			if (v->vm_flags & MM_VM_SOFTDIRTY)
-				report(&r, 17, v, "VM_SOFTDIRTY without CONFIG_MEM_SOFT_DIRTY");
+			check_profile_flags(&r, mm, v);
 	pt_check(mm, report_cb, &r);
 	ct_check(mm, report_cb, &r);
 	return r.n;
@@ -264,8 +273,7 @@ size_t mm_check_ranges(const mm_state *mm, const uint64_t (*ranges)[2], size_t n
 			if (prev && prev->node.next != x)
 				report(&r, 2, x, "list links disagree");
 			check_flags(&r, x);
-			if (!mm->cfg.soft_dirty && (x->vm_flags & MM_VM_SOFTDIRTY))
-				report(&r, 17, x, "VM_SOFTDIRTY without CONFIG_MEM_SOFT_DIRTY");
+			check_profile_flags(&r, mm, x);
 			if (x->vm_start >= hi)
 				break; /* the one after */
 		}

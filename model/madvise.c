@@ -154,10 +154,13 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 	}
 	case MM_MADV_GUARD_INSTALL: {
 		/* madvise_guard_install(): the whole VMA gets the sticky
-		 * VM_MAYBE_GUARD without a split. */
+		 * VM_MAYBE_GUARD without a split -- on kernels that have the
+		 * flag (profile guard_flag; 6.19's, taken by later 6.18
+		 * stables). */
 		if (f & (MM_VM_SPECIAL | MM_VM_HUGETLB | MM_VM_LOCKED))
 			return -EINVAL;
-		v->vm_flags |= MM_VM_MAYBE_GUARD;
+		if (mm->cfg.guard_flag)
+			v->vm_flags |= MM_VM_MAYBE_GUARD;
 		if (!v->obj) {
 			int err = anon_vma_prepare(mm, v);
 			if (err)

@@ -26,6 +26,7 @@ void mm_config_default(mm_config *cfg)
 	cfg->overcommit = 0;
 	cfg->memlock = MM_MEMLOCK_UNLIMITED;
 	cfg->soft_dirty = false;
+	cfg->guard_flag = true;
 }
 
 bool mm_config_supported(const mm_config *cfg)

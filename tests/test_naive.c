@@ -28,7 +28,8 @@ static naive_mm *fresh(void)
 	                 .zero_page = true,
 	                 .thp_mode = MM_THP_MADVISE,
 	                 .thp_zero_page = true,
-	                 .memlock = MM_MEMLOCK_UNLIMITED};
+	                 .memlock = MM_MEMLOCK_UNLIMITED,
+	                 .guard_flag = true};
 	return naive_create(&cfg);
 }
 

@@ -526,6 +526,34 @@ static void test_soft_dirty(void)
 	}
 }
 
+/* ---- guard_flag ------------------------------------------------------------------------- */
+
+/* madvise_guard_install() marks the whole VMA VM_MAYBE_GUARD (`gu`) without
+ * a split where the kernel has the flag (6.19, later 6.18 stables); the flag
+ * is sticky, so the parts of a split keep it. Without it (Debian 6.18.15
+ * [LIVE]) the guard works the same and no VMA shows `gu`; I17 checks. */
+static void test_guard_flag(void)
+{
+	for (int on = 0; on <= 1; on++) {
+		mm_config cfg = live_config();
+		cfg.guard_flag = on;
+		mm_state *mm = create(&cfg);
+		do_mmap(mm, 0, P(4), RW, ANON_NR, (int64_t)BASE);
+		g_assert_cmpint(mm_madvise(mm, BASE + P(1), P(1), MM_MADV_GUARD_INSTALL), ==, 0);
+		g_assert_cmpuint(vmas_in(mm, M(1)), ==, 1);
+		g_assert_cmpuint(!!(flags_at(mm, P(3)) & MM_VM_MAYBE_GUARD), ==, on);
+		g_assert_cmpint(mm_mprotect(mm, BASE + P(2), P(1), RO), ==, 0);
+		g_assert_cmpuint(vmas_in(mm, M(1)), ==, 3);
+		for (uint64_t pg = 0; pg < 4; pg++)
+			g_assert_cmpuint(!!(flags_at(mm, P(pg)) & MM_VM_MAYBE_GUARD), ==, on);
+		char buf[128];
+		mm_format_vmflags(flags_at(mm, 0), buf, sizeof(buf));
+		g_assert_cmpuint(strstr(buf, "gu ") != NULL, ==, on);
+		assert_checked(mm);
+		mm_destroy(mm);
+	}
+}
+
 /* ---- kernel ---------------------------------------------------------------------------- */
 
 static void test_kernel_version(void)
@@ -577,6 +605,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/profile-model/memlock/locked-vm-moves", test_memlock_locked_vm_moves);
 	g_test_add_func("/profile-model/memlock/split-merge-stack", test_memlock_split_merge_stack);
 	g_test_add_func("/profile-model/soft_dirty/new-vmas", test_soft_dirty);
+	g_test_add_func("/profile-model/guard_flag/install", test_guard_flag);
 	g_test_add_func("/profile-model/kernel/version", test_kernel_version);
 	g_test_add_func("/profile-model/default", test_default_profile);
 	return g_test_run();

@@ -33,7 +33,8 @@ static mm_config base_config(void)
 	                 .thp_zero_page = true,
 	                 .overcommit = 0,
 	                 .memlock = MM_MEMLOCK_UNLIMITED,
-	                 .soft_dirty = false};
+	                 .soft_dirty = false,
+	                 .guard_flag = true};
 	return cfg;
 }
 
@@ -419,6 +420,30 @@ static void test_soft_dirty(void)
 	}
 }
 
+/* ---- guard_flag ---------------------------------------------------------------- */
+
+/* madvise_guard_install() marks the whole VMA VM_MAYBE_GUARD (`gu`, 6.19's,
+ * taken by later 6.18 stables) without a split; the flag is sticky across
+ * splits. Without it (6.18.15 [LIVE: vm boot of Debian 6.18.15]) the guard
+ * still works and no VMA shows `gu`. */
+static void test_guard_flag(void)
+{
+	for (int on = 0; on <= 1; on++) {
+		mm_config cfg = base_config();
+		cfg.guard_flag = on;
+		naive_mm *nm = naive_create(&cfg);
+		map_at(nm, 0, 4, RW, ANON_NR);
+		g_assert_cmpint(naive_madvise(nm, A + P, P, MM_MADV_GUARD_INSTALL), ==, 0);
+		g_assert_cmpuint(nvmas(nm), ==, 1);
+		g_assert_cmpint(!!(flags_at(nm, 3) & MM_VM_MAYBE_GUARD), ==, on);
+		g_assert_cmpint(naive_mprotect(nm, A + 2 * P, P, MM_PROT_READ), ==, 0);
+		g_assert_cmpuint(nvmas(nm), ==, 3);
+		for (uint64_t pg = 0; pg < 4; pg++)
+			g_assert_cmpint(!!(flags_at(nm, pg) & MM_VM_MAYBE_GUARD), ==, on);
+		naive_destroy(nm);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -434,5 +459,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/profile-naive/memlock/mremap", test_memlock_mremap);
 	g_test_add_func("/profile-naive/memlock/unlimited", test_memlock_unlimited);
 	g_test_add_func("/profile-naive/soft-dirty", test_soft_dirty);
+	g_test_add_func("/profile-naive/guard-flag", test_guard_flag);
 	return g_test_run();
 }

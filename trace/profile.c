@@ -16,6 +16,7 @@ static const char *const key_names[TR_PK_COUNT] = {
 	[TR_PK_MEMLOCK] = "memlock",
 	[TR_PK_SOFT_DIRTY] = "soft_dirty",
 	[TR_PK_MMAP_MIN_ADDR] = "mmap_min_addr",
+	[TR_PK_GUARD_FLAG] = "guard_flag",
 };
 
 static const char *const thp_names[] = {[MM_THP_NEVER] = "never", [MM_THP_MADVISE] = "madvise", [MM_THP_ALWAYS] = "always"};
@@ -32,7 +33,8 @@ int tr_profile_key_from_name(const char *name)
 
 static bool is_switch(tr_profile_key k)
 {
-	return k == TR_PK_ZERO_PAGE || k == TR_PK_THP_ZERO_PAGE || k == TR_PK_SOFT_DIRTY;
+	return k == TR_PK_ZERO_PAGE || k == TR_PK_THP_ZERO_PAGE || k == TR_PK_SOFT_DIRTY ||
+	       k == TR_PK_GUARD_FLAG;
 }
 
 static gboolean bad_value(GError **error, const char *key, const char *value, const char *expected)
@@ -113,7 +115,7 @@ gboolean tr_profile_parse_item(tr_profile *p, const char *item, GError **error)
 	if (k < 0)
 		g_set_error(error, TRACE_ERROR, TRACE_ERROR_PARSE,
 		            "unknown profile key '%s' (known: kernel, zero_page, thp, thp_zero_page, overcommit, "
-		            "max_map_count, memlock, soft_dirty, mmap_min_addr)",
+		            "max_map_count, memlock, soft_dirty, mmap_min_addr, guard_flag)",
 		            key);
 	else if ((ok = parse_value((tr_profile_key)k, key, eq + 1, &v, error))) {
 		p->set |= 1u << k;
@@ -200,6 +202,7 @@ void tr_profile_from_config(tr_profile *p, const mm_config *cfg)
 	p->value[TR_PK_MEMLOCK] = cfg->memlock;
 	p->value[TR_PK_SOFT_DIRTY] = cfg->soft_dirty;
 	p->value[TR_PK_MMAP_MIN_ADDR] = cfg->mmap_min_addr;
+	p->value[TR_PK_GUARD_FLAG] = cfg->guard_flag;
 }
 
 /* The same values as the model's mm_config_default() (test_trace checks that
@@ -217,6 +220,7 @@ void tr_profile_default(tr_profile *p)
 	p->value[TR_PK_MEMLOCK] = MM_MEMLOCK_UNLIMITED;
 	p->value[TR_PK_SOFT_DIRTY] = 0;
 	p->value[TR_PK_MMAP_MIN_ADDR] = MM_DEFAULT_MMAP_MIN_ADDR;
+	p->value[TR_PK_GUARD_FLAG] = 1;
 }
 
 void tr_profile_to_config(const tr_profile *p, mm_config *cfg)
@@ -240,6 +244,8 @@ void tr_profile_to_config(const tr_profile *p, mm_config *cfg)
 		cfg->soft_dirty = v[TR_PK_SOFT_DIRTY] != 0;
 	if (tr_profile_has(p, TR_PK_MMAP_MIN_ADDR))
 		cfg->mmap_min_addr = v[TR_PK_MMAP_MIN_ADDR];
+	if (tr_profile_has(p, TR_PK_GUARD_FLAG))
+		cfg->guard_flag = v[TR_PK_GUARD_FLAG] != 0;
 }
 
 void tr_profile_overlay(tr_profile *dst, const tr_profile *src)

@@ -432,24 +432,18 @@ bool profile_set_memlock(uint64_t bytes, char *why, size_t whylen)
 
 static char smapsbuf[1 << 19];
 
-/* With CONFIG_MEM_SOFT_DIRTY a new VMA carries VM_SOFTDIRTY, shown as `sd` in
- * VmFlags (fs/proc/task_mmu.c). A scratch mapping's smaps entry tells. */
-static void detect_soft_dirty(void)
+/* The VmFlags of the smaps entry that starts at p, as "rd wr ..." in out;
+ * false with *why set when it cannot be read. */
+static bool scratch_vmflags(const void *p, char *out, size_t outlen, char *why, size_t whylen)
 {
-	void *p = mmap(NULL, K_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		missing(TR_PK_SOFT_DIRTY, "scratch mmap: %s", strerror(errno));
-		return;
-	}
 	int len = read_text("/proc/self/smaps", smapsbuf, sizeof(smapsbuf));
-	munmap(p, K_PAGE);
 	if (len < 0) {
-		missing(TR_PK_SOFT_DIRTY, "cannot read /proc/self/smaps: %s", strerror(errno));
-		return;
+		snprintf(why, whylen, "cannot read /proc/self/smaps: %s", strerror(errno));
+		return false;
 	}
 	if ((size_t)len + 1 >= sizeof(smapsbuf)) {
-		missing(TR_PK_SOFT_DIRTY, "/proc/self/smaps is longer than %zu bytes", sizeof(smapsbuf));
-		return;
+		snprintf(why, whylen, "/proc/self/smaps is longer than %zu bytes", sizeof(smapsbuf));
+		return false;
 	}
 	char head[40];
 	snprintf(head, sizeof(head), "%llx-", (unsigned long long)(uintptr_t)p);
@@ -461,8 +455,8 @@ static void detect_soft_dirty(void)
 		}
 	const char *vf = at ? strstr(at, "\nVmFlags:") : NULL;
 	if (!vf) {
-		missing(TR_PK_SOFT_DIRTY, "no VmFlags for a scratch mapping in /proc/self/smaps");
-		return;
+		snprintf(why, whylen, "no VmFlags for a scratch mapping in /proc/self/smaps");
+		return false;
 	}
 	vf += 9;
 	while (*vf == ' ')
@@ -471,18 +465,81 @@ static void detect_soft_dirty(void)
 	size_t n = eol ? (size_t)(eol - vf) : strlen(vf);
 	while (n && vf[n - 1] == ' ')
 		n--;
-	char flags[160];
-	snprintf(flags, sizeof(flags), "%.*s", (int)(n < sizeof(flags) - 1 ? n : sizeof(flags) - 1), vf);
-	bool sd = false;
-	for (char *tok = flags; *tok;) {
+	snprintf(out, outlen, "%.*s", (int)(n < outlen - 1 ? n : outlen - 1), vf);
+	return true;
+}
+
+/* Does the space-separated list of two-letter mnemonics hold `mn`? */
+static bool has_mnemonic(const char *flags, const char *mn)
+{
+	for (const char *tok = flags; *tok;) {
 		size_t tl = strcspn(tok, " ");
-		if (tl == 2 && tok[0] == 's' && tok[1] == 'd')
-			sd = true;
+		if (tl == 2 && tok[0] == mn[0] && tok[1] == mn[1])
+			return true;
 		tok += tl;
 		tok += strspn(tok, " ");
 	}
+	return false;
+}
+
+/* With CONFIG_MEM_SOFT_DIRTY a new VMA carries VM_SOFTDIRTY, shown as `sd` in
+ * VmFlags (fs/proc/task_mmu.c). A scratch mapping's smaps entry tells. */
+static void detect_soft_dirty(void)
+{
+	void *p = mmap(NULL, K_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		missing(TR_PK_SOFT_DIRTY, "scratch mmap: %s", strerror(errno));
+		return;
+	}
+	char flags[160], why[160];
+	bool ok = scratch_vmflags(p, flags, sizeof(flags), why, sizeof(why));
+	munmap(p, K_PAGE);
+	if (!ok) {
+		missing(TR_PK_SOFT_DIRTY, "%s", why);
+		return;
+	}
+	bool sd = has_mnemonic(flags, "sd");
 	found(TR_PK_SOFT_DIRTY, sd, "VmFlags of a fresh anonymous mapping in /proc/self/smaps: '%s' (%s sd)", flags,
 	      sd ? "with" : "without");
+}
+
+/* ---- guard_flag ------------------------------------------------------------------------------ */
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+/* Since 6.19 (and in 6.18 stables that took it), madvise_guard_install()
+ * marks the whole VMA VM_MAYBE_GUARD, shown as `gu` in VmFlags
+ * (fs/proc/task_mmu.c show_smap_vma_flags). A guard installed on one page of
+ * a scratch mapping tells; a kernel without guard regions (before 6.13:
+ * EINVAL) never shows it. */
+static void detect_guard_flag(void)
+{
+	void *p = mmap(NULL, 2 * K_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		missing(TR_PK_GUARD_FLAG, "scratch mmap: %s", strerror(errno));
+		return;
+	}
+	if (madvise(p, K_PAGE, MADV_GUARD_INSTALL) != 0) {
+		int e = errno;
+		munmap(p, 2 * K_PAGE);
+		if (e == EINVAL)
+			found(TR_PK_GUARD_FLAG, 0, "MADV_GUARD_INSTALL is EINVAL (no guard regions before 6.13), so no `gu`");
+		else
+			missing(TR_PK_GUARD_FLAG, "MADV_GUARD_INSTALL on a scratch mapping: %s", strerror(e));
+		return;
+	}
+	char flags[160], why[160];
+	bool ok = scratch_vmflags(p, flags, sizeof(flags), why, sizeof(why));
+	munmap(p, 2 * K_PAGE);
+	if (!ok) {
+		missing(TR_PK_GUARD_FLAG, "%s", why);
+		return;
+	}
+	bool gu = has_mnemonic(flags, "gu");
+	found(TR_PK_GUARD_FLAG, gu, "VmFlags of a scratch mapping after MADV_GUARD_INSTALL on one page: '%s' (%s gu)",
+	      flags, gu ? "with" : "without");
 }
 
 /* ---- mmap_min_addr ---------------------------------------------------------------------------- */
@@ -549,6 +606,7 @@ void profile_detect(void)
 	detect_memlock();
 	detect_soft_dirty();
 	detect_mmap_min_addr();
+	detect_guard_flag();
 
 	format_announcement();
 }

@@ -41,6 +41,7 @@ naive_mm *naive_create(const mm_config *cfg)
 		nm->cfg.overcommit = 0;
 		nm->cfg.memlock = MM_MEMLOCK_UNLIMITED;
 		nm->cfg.soft_dirty = false;
+		nm->cfg.guard_flag = true;
 	}
 	return nm;
 }

@@ -480,7 +480,8 @@ static int madvise_vma_behavior(naive_mm *nm, nvma *v, uint64_t start, uint64_t 
 		/* madvise_guard_install(): is_valid_guard_vma(allow_locked=false) */
 		if (v->flags & (MM_VM_SPECIAL | MM_VM_HUGETLB | MM_VM_LOCKED))
 			return -EINVAL;
-		v->flags |= MM_VM_MAYBE_GUARD; /* the whole VMA, no split */
+		if (nm->cfg.guard_flag) /* profile guard_flag: the whole VMA, no split */
+			v->flags |= MM_VM_MAYBE_GUARD;
 		if (v->backing == MM_BACKING_ANON)
 			nv_anon_vma_prepare(nm, v);
 		nv_regions_split_partial(nm, start, end);

@@ -186,6 +186,9 @@ typedef struct mm_config {
 	                          * process; MM_MEMLOCK_UNLIMITED for RLIM_INFINITY or when the
 	                          * process has CAP_IPC_LOCK (mm/mlock.c: can_do_mlock()) */
 	bool soft_dirty;         /* profile `soft_dirty`: CONFIG_MEM_SOFT_DIRTY (`sd` on new VMAs) */
+	bool guard_flag;         /* profile `guard_flag`: MADV_GUARD_INSTALL marks the VMA
+	                          * VM_MAYBE_GUARD (`gu`): 6.19+, and the 6.18 stable kernels
+	                          * that took it (6.18.44 has it, 6.18.15 not) */
 } mm_config;
 
 typedef enum mm_backing {
