@@ -193,6 +193,9 @@ static const stmt_desc stmt_descs[] = {
 	{"touch", TR_TOUCH, 2, 2, "touch ADDR r|w|x"},
 	{"write", TR_WRITE, 2, 2, "write ADDR VALUE"},
 	{"read", TR_READ, 1, 1, "read ADDR"},
+	{"fork", TR_FORK, 0, 0, "fork"},
+	{"proc", TR_PROC, 1, 1, "proc N"},
+	{"exit", TR_EXIT, 1, 1, "exit N"},
 	{"maps", TR_MAPS, 0, 0, "maps"},
 	{"smaps", TR_SMAPS, 0, 0, "smaps"},
 	{"pages", TR_PAGES, 2, 2, "pages ADDR LEN"},
@@ -889,6 +892,14 @@ static bool parse_stmt(parse_ctx *c, char **tok, int n, tr_stmt *s, GError **err
 		if (d->kind == TR_WRITE && !number(c, "value", a[1], &s->value, error))
 			return false;
 		break;
+	case TR_PROC:
+	case TR_EXIT:
+		if (!number(c, "process number", a[0], &s->value, error))
+			return false;
+		if (s->value == 0 || s->value > TR_MAX_PROC_NUMBER)
+			return fail(c, error, "process number %s out of range (1 .. %u)", a[0], TR_MAX_PROC_NUMBER);
+		break;
+	case TR_FORK:
 	case TR_MAPS:
 	case TR_SMAPS:
 	case TR_STATE:
@@ -1241,6 +1252,8 @@ void trace_print_result(GString *out, const trace *t, const tr_kind kind, const 
 	case TR_RES_VALUE:
 		if (r->value == 0)
 			g_string_append_c(out, '0');
+		else if (kind == TR_FORK) /* a process number */
+			g_string_append_printf(out, "%llu", (unsigned long long)r->value);
 		else if (returns_address(kind))
 			print_addr(out, t, r->value);
 		else
@@ -1283,6 +1296,11 @@ void trace_print_stmt(GString *out, const trace *t, const tr_stmt *s, bool with_
 	case TR_MAPS:
 	case TR_SMAPS:
 	case TR_STATE:
+	case TR_FORK:
+		break;
+	case TR_PROC:
+	case TR_EXIT:
+		g_string_append_printf(out, " %llu", (unsigned long long)s->value);
 		break;
 	case TR_TOUCH:
 		g_string_append_c(out, ' ');

@@ -25,6 +25,9 @@ typedef enum tr_kind {
 	TR_TOUCH,
 	TR_WRITE, /* extension: store a 64-bit value (faults as touch w) */
 	TR_READ,  /* extension: load a 64-bit value (faults as touch r) */
+	TR_FORK,  /* extension: fork the current process => the child's number */
+	TR_PROC,  /* extension: select process `value` for what follows => 0 */
+	TR_EXIT,  /* extension: process `value` exits => 0 */
 	/* observations */
 	TR_MAPS,
 	TR_SMAPS,
@@ -64,6 +67,12 @@ typedef struct tr_file {
 	uint64_t init_value; /* FILL: the byte; PATTERN: N (1 .. 0xffffffff) */
 } tr_file;
 
+/* Processes (fork, proc, exit; docs/trace-format.md): process 1 is the
+ * first; each fork numbers its child with the next number, never reused. At
+ * most TR_MAX_PROCS live at once (a fork beyond them: EAGAIN). */
+#define TR_MAX_PROCS 8
+#define TR_MAX_PROC_NUMBER 1000000u
+
 /* The initial word of f at the 8-aligned byte offset off (bytes at or past
  * the file's size read zero). */
 uint64_t tr_file_word(const tr_file *f, uint64_t off);
@@ -82,7 +91,7 @@ typedef struct tr_stmt {
 	int file;        /* index into trace.files + 1; 0 = none */
 	uint64_t off;    /* mmap file offset, bytes */
 	mm_access access; /* touch */
-	uint64_t value;   /* write: the 64-bit value stored */
+	uint64_t value;   /* write: the 64-bit value stored; proc, exit: the process number */
 	tr_result expect; /* operations: => RESULT, kind NONE when absent */
 	GPtrArray *expect_lines; /* observations: the "| " lines (without "| "), NULL when none */
 } tr_stmt;

@@ -110,6 +110,8 @@ bool observe(const trace *t, const tr_stmt *s, char *why, size_t whylen);
 void observe_note_op(const tr_stmt *s, const tr_result *res);
 /* `state LO-HI ...` (docs/exec-protocol.md, the windowed state): the VMAs
  * within a page of the ranges, their pages inside them ('?' outside). */
+/* A child just forked: reopens /proc/self files, forgets cached VmFlags. */
+bool observe_after_fork(char *why, size_t whylen);
 bool observe_window_parse(const char *args, char *why, size_t whylen); /* first */
 bool observe_state_window(const trace *t, char *why, size_t whylen);
 

@@ -10,8 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kernel.h"
@@ -119,11 +123,288 @@ static void out_gstring(GString *g)
 	out_mem(g->str, g->len);
 }
 
+/* ---- processes: fork, proc, exit (docs/kernel-target.md, "Processes") ------------------------ */
+
+/* This executor is process 1 of every trace. `fork` forks the current
+ * process for real: the child keeps a copy of the executor (its parser, its
+ * files, its arena -- now the child's copy of it) and serves statements on
+ * its end of a socket pair, which takes the place of its standard input and
+ * output; the executor keeps the other end and, while another process is
+ * selected (`proc N`), forwards each line to it and copies its answer out.
+ * A process that is not the executor forks the same way and hands the new
+ * channel to the executor with its answer (SCM_RIGHTS), so the executor
+ * speaks to every process directly, whoever its parent is. `exit N` kills
+ * the process and waits for its channel to close: do_exit() runs exit_mm()
+ * before exit_files(), so the address space is gone by then. */
+typedef struct kproc {
+	uint32_t no; /* its number in the trace */
+	pid_t pid;
+	int chan; /* the executor's end of its channel */
+} kproc;
+static kproc procs[TR_MAX_PROCS]; /* the live processes other than 1 (the executor only) */
+static int n_procs;
+static uint32_t cur_proc = 1, next_proc = 2;
+static bool in_child; /* this is a forked process of the trace, serving its channel */
+
+static kproc *proc_find(uint32_t no)
+{
+	for (int i = 0; i < n_procs; i++)
+		if (procs[i].no == no)
+			return &procs[i];
+	return NULL;
+}
+
+static void reap(void)
+{
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+/* Kills p and waits until its channel closes (its address space is gone). */
+static void proc_end(kproc *p)
+{
+	char buf[4096];
+	kill(p->pid, SIGKILL);
+	for (;;) {
+		ssize_t n = read(p->chan, buf, sizeof(buf));
+		if (n == 0 || (n < 0 && errno != EINTR))
+			break;
+	}
+	close(p->chan);
+	reap();
+	*p = procs[--n_procs];
+}
+
+static void procs_end_all(void)
+{
+	while (n_procs)
+		proc_end(&procs[0]);
+	cur_proc = 1;
+	next_proc = 2;
+}
+
+static void child_main(int chan);
+
+/* fork(2) of this process: the parent gets the child's pid and its channel
+ * end, the child goes on in child_main and never returns. -errno on failure. */
+static pid_t fork_process(int *chan)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return -errno;
+	out_flush();
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		for (int i = 0; i < n_procs; i++) /* the executor's channels stay with it */
+			close(procs[i].chan);
+		n_procs = 0;
+		child_main(sv[1]);
+	}
+	close(sv[1]);
+	*chan = sv[0];
+	return pid;
+}
+
+static void answer_result(const tr_stmt *st, const tr_result *res)
+{
+	const trace *t = trace_parser_trace(parser);
+	GString *g = g_string_sized_new(64);
+	trace_print_stmt(g, t, st, false);
+	g_string_append(g, " => ");
+	trace_print_result(g, t, st->kind, res);
+	g_string_append(g, "\n\n");
+	out_gstring(g);
+	g_string_free(g, TRUE);
+}
+
+static void set_errno_result(tr_result *res, int err)
+{
+	memset(res, 0, sizeof(*res));
+	res->kind = TR_RES_ERRNO;
+	res->err = err;
+}
+
+/* `fork` in a forked process: answers "fork => PID" (or the errno) with the
+ * executor's end of the new channel attached. */
+static void child_fork(const tr_stmt *st)
+{
+	int chan = -1;
+	pid_t pid = fork_process(&chan);
+	if (pid < 0) {
+		tr_result res;
+		set_errno_result(&res, (int)-pid);
+		answer_result(st, &res);
+		return;
+	}
+	out_flush();
+	char msg[64];
+	int len = snprintf(msg, sizeof(msg), "fork => %d\n\n", (int)pid);
+	struct iovec iov = {.iov_base = msg, .iov_len = (size_t)len};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &chan, sizeof(int));
+	ssize_t n;
+	do
+		n = sendmsg(1, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	close(chan);
+	if (n != len)
+		_exit(3); /* the executor went away */
+}
+
+/* Sends line to process p and copies its answer out (up to the empty line
+ * that ends it). For a `fork`, takes the new channel from the answer and
+ * answers with the new process's number instead. false: p is gone. */
+static bool forward(kproc *p, const char *line, const tr_stmt *fork_st)
+{
+	size_t len = strlen(line);
+	const char nl = '\n';
+	struct iovec iov[2] = {{.iov_base = (void *)line, .iov_len = len}, {.iov_base = (void *)&nl, .iov_len = 1}};
+	struct msghdr out = {.msg_iov = iov, .msg_iovlen = 2};
+	ssize_t n;
+	do
+		n = sendmsg(p->chan, &out, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)len + 1)
+		return false;
+	static char buf[1 << 16];
+	char fork_answer[128];
+	size_t fork_len = 0;
+	int got_fd = -1;
+	char last = 0, before_last = 0;
+	for (;;) {
+		struct iovec in_iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+		union {
+			char b[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct msghdr mh = {.msg_iov = &in_iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)};
+		n = recvmsg(p->chan, &mh, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (got_fd >= 0)
+				close(got_fd);
+			return false;
+		}
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && got_fd < 0)
+				memcpy(&got_fd, CMSG_DATA(c), sizeof(int));
+		if (fork_st) {
+			size_t k = (size_t)n < sizeof(fork_answer) - 1 - fork_len ? (size_t)n : sizeof(fork_answer) - 1 - fork_len;
+			memcpy(fork_answer + fork_len, buf, k);
+			fork_len += k;
+		} else {
+			out_mem(buf, (size_t)n);
+		}
+		if (n >= 2) {
+			before_last = buf[n - 2];
+			last = buf[n - 1];
+		} else {
+			before_last = last;
+			last = buf[0];
+		}
+		if (before_last == '\n' && last == '\n')
+			break;
+	}
+	if (!fork_st)
+		return true;
+	fork_answer[fork_len] = '\0';
+	long pid = 0;
+	if (got_fd >= 0 && strncmp(fork_answer, "fork => ", 8) == 0 && (pid = strtol(fork_answer + 8, NULL, 10)) > 0) {
+		procs[n_procs++] = (kproc){.no = next_proc, .pid = (pid_t)pid, .chan = got_fd};
+		tr_result res = {.kind = TR_RES_VALUE, .value = next_proc++};
+		answer_result(fork_st, &res);
+	} else {
+		if (got_fd >= 0)
+			close(got_fd);
+		out_mem(fork_answer, fork_len); /* an errno or an error, as the process gave it */
+	}
+	return true;
+}
+
+/* The executor's part of fork, proc and exit; true when it handled the line
+ * (the statement is not for the selected process to run). */
+static bool exec_handle_process(const char *line, const tr_stmt *st, bool window)
+{
+	tr_result res = {.kind = TR_RES_VALUE, .value = 0};
+	if (!window && st->kind == TR_PROC) {
+		if (st->value != 1 && !proc_find((uint32_t)st->value))
+			set_errno_result(&res, ESRCH);
+		else
+			cur_proc = (uint32_t)st->value;
+		answer_result(st, &res);
+		return true;
+	}
+	if (!window && st->kind == TR_EXIT) {
+		kproc *p = proc_find((uint32_t)st->value);
+		if (st->value == 1)
+			set_errno_result(&res, EINVAL); /* the format: process 1 stays */
+		else if (!p)
+			set_errno_result(&res, ESRCH);
+		else {
+			if (cur_proc == p->no)
+				cur_proc = 1;
+			proc_end(p);
+		}
+		answer_result(st, &res);
+		return true;
+	}
+	bool is_fork = !window && st->kind == TR_FORK;
+	if (is_fork && n_procs + 1 >= TR_MAX_PROCS) {
+		set_errno_result(&res, EAGAIN); /* the format's limit on live processes */
+		answer_result(st, &res);
+		return true;
+	}
+	if (cur_proc != 1) {
+		kproc *p = proc_find(cur_proc);
+		if (!p || !forward(p, line, is_fork ? st : NULL)) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "process %u died or stopped answering", cur_proc);
+			if (p)
+				proc_end(p);
+			cur_proc = 1;
+			snprintf(broken, sizeof(broken), "%s", msg);
+			answer_error(msg);
+		}
+		return true;
+	}
+	if (is_fork) {
+		int chan = -1;
+		pid_t pid = fork_process(&chan);
+		if (pid < 0) {
+			set_errno_result(&res, (int)-pid);
+		} else {
+			procs[n_procs++] = (kproc){.no = next_proc, .pid = pid, .chan = chan};
+			res.value = next_proc++;
+		}
+		answer_result(st, &res);
+		return true;
+	}
+	return false;
+}
+
 static void handle_directive(const char *dir, const char *line)
 {
 	const trace *t = trace_parser_trace(parser);
 	char why[512];
 	if (strcmp(dir, "mmtrace") == 0) {
+		procs_end_all();
 		files_close_all();
 		broken[0] = '\0';
 		if (!arena_clear())
@@ -223,6 +504,10 @@ static void handle_state_window(const char *line, const char *args)
 {
 	const trace *t = trace_parser_trace(parser);
 	char why[512];
+	if (!broken[0] && !in_child && cur_proc != 1) {
+		exec_handle_process(line, NULL, true);
+		return;
+	}
 	if (broken[0]) {
 		char msg[1200];
 		snprintf(msg, sizeof(msg), "not run: %s (send 'mmtrace 1' to start afresh)", broken);
@@ -293,9 +578,51 @@ static void handle_line(char *line)
 		}
 		return;
 	}
-	handle_stmt(&st);
+	if (st.kind == TR_FORK || st.kind == TR_PROC || st.kind == TR_EXIT || (!in_child && cur_proc != 1)) {
+		if (broken[0]) {
+			char msg[1200];
+			snprintf(msg, sizeof(msg), "not run: %s (send 'mmtrace 1' to start afresh)", broken);
+			answer_error(msg);
+		} else if (in_child && st.kind == TR_FORK) {
+			child_fork(&st);
+		} else if (in_child) {
+			answer_error("internal: proc and exit go to the executor");
+		} else if (!exec_handle_process(line, &st, false)) {
+			handle_stmt(&st);
+		}
+	} else {
+		handle_stmt(&st);
+	}
 	if (st.expect_lines)
 		g_ptr_array_unref(st.expect_lines);
+}
+
+/* A forked process of the trace: serves statements on its channel until
+ * the executor closes it or kills it. */
+static void child_main(int chan)
+{
+	in_child = true;
+	if (dup2(chan, 0) < 0 || dup2(chan, 1) < 0)
+		_exit(3);
+	close(chan);
+	char why[512];
+	if (!observe_after_fork(why, sizeof(why)))
+		snprintf(broken, sizeof(broken), "%s", why);
+	lr_init(&in, inbuf, sizeof(inbuf), linebuf, LINE_MAX_LEN, read_fd, (void *)(intptr_t)0, out_flush);
+	lr_status st;
+	while ((st = lr_next(&in)) != LR_EOF) {
+		if (st == LR_LINE)
+			handle_line(linebuf);
+		else
+			answer_error("<stdin>:0: error: bad line");
+		if (!arena_heap_intact(why, sizeof(why))) {
+			answer_error(why);
+			out_flush();
+			_exit(3);
+		}
+	}
+	out_flush();
+	_exit(0);
 }
 
 /* --max-populate=BYTES, --max-file-bytes=BYTES, --max-arena=BYTES (K, M, G
@@ -404,6 +731,8 @@ int main(int argc, char **argv)
 	}
 	if (!no_init)
 		k_init_if_pid1(); /* the /init of a vm:VERSION guest (init.c) */
+	/* The trace's processes whose parent exits are reparented here and reaped. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	char why[512];
 	if (memlock) {
 		uint64_t bytes;

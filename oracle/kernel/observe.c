@@ -806,6 +806,28 @@ void observe_note_op(const tr_stmt *s, const tr_result *res)
 	}
 }
 
+/* In a child just forked (main.c, `fork`): /proc/self files opened before
+ * the fork still show the parent (proc_mem_open took its mm), so they are
+ * opened again; and every VmFlags read so far is the parent's (dup_mmap
+ * clears VM_LOCKED in the child), so the next state reads smaps afresh. */
+bool observe_after_fork(char *why, size_t whylen)
+{
+	int *fds[3] = {&pagemap_fd, &smaps_fd, &maps_fd};
+	const char *names[3] = {"/proc/self/pagemap", "/proc/self/smaps", "/proc/self/maps"};
+	for (int i = 0; i < 3; i++) {
+		if (*fds[i] < 0)
+			continue;
+		close(*fds[i]);
+		*fds[i] = open(names[i], O_RDONLY | O_CLOEXEC);
+		if (*fds[i] < 0) {
+			snprintf(why, whylen, "cannot open %s in the child: %s", names[i], strerror(errno));
+			return false;
+		}
+	}
+	all_dirty = true;
+	return true;
+}
+
 static int procmap_ok = 1; /* 0: the kernel has no PROCMAP_QUERY (before 6.11) */
 #define MAX_WINDOW 4096
 static struct krange win[MAX_WINDOW];
