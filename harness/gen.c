@@ -826,7 +826,8 @@ char *gen_coverage(guint64 seed, guint count, guint length, gboolean values, gui
 	for (int k = 0; k <= TR_STATE; k++) {
 		guint row = cov_add_row(&c, COV_STMT, tr_kind_name((tr_kind)k));
 		/* write and read come with values only (issue 18) */
-		g_array_index(c.rows, cov_row, row).skip = !values && (k == TR_WRITE || k == TR_READ);
+		g_array_index(c.rows, cov_row, row).skip = (!values && (k == TR_WRITE || k == TR_READ)) ||
+		                                           k == TR_FORK || k == TR_PROC || k == TR_EXIT;
 	}
 	c.map_base = c.rows->len;
 	for (guint i = 0; i < G_N_ELEMENTS(cov_map_types); i++)

@@ -248,6 +248,15 @@ static gboolean api_exec(target *tg, const trace *t, const tr_stmt *s, tr_result
 		}
 		break;
 	}
+	case TR_FORK:
+		set_ret(res, a->fork(mm));
+		break;
+	case TR_PROC:
+	case TR_EXIT: {
+		int n = s->value > INT32_MAX ? INT32_MAX : (int)s->value;
+		set_ret(res, s->kind == TR_PROC ? a->proc(mm, n) : a->exit(mm, n));
+		break;
+	}
 	default:
 		g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "%s: '%s' is not an operation", tg->name,
 		            tr_kind_name(s->kind));

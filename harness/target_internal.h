@@ -23,6 +23,10 @@ typedef struct mm_api {
 	mm_touch_result (*write)(void *mm, uint64_t addr, uint64_t value);
 	mm_touch_result (*read)(void *mm, uint64_t addr, uint64_t *value);
 	int (*file_write)(void *mm, int file, uint64_t off, const uint64_t *words, size_t nwords);
+	/* Processes (issue 18): fork => the child's number, proc selects, exit ends. */
+	int (*fork)(void *mm);
+	int (*proc)(void *mm, int proc);
+	int (*exit)(void *mm, int proc);
 	size_t (*vmas)(const void *mm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap);
 	mm_page_state (*page)(const void *mm, uint64_t addr);
 	void (*pages)(const void *mm, uint64_t start, size_t npages, uint8_t *out);
@@ -79,6 +83,9 @@ typedef struct mm_api {
 	{                                                                                                  \
 		return PREFIX##_file_write(mm, f, o, w, n);                                                \
 	}                                                                                                  \
+	static int TABLE##_fork(void *mm) { return PREFIX##_fork(mm); }                                   \
+	static int TABLE##_proc(void *mm, int n) { return PREFIX##_proc(mm, n); }                          \
+	static int TABLE##_exit(void *mm, int n) { return PREFIX##_exit(mm, n); }                          \
 	static size_t TABLE##_vmas(const void *mm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap) \
 	{                                                                                                  \
 		return PREFIX##_vmas(mm, lo, hi, out, cap);                                                \
@@ -105,6 +112,9 @@ typedef struct mm_api {
 	        .write = TABLE##_write,                                                                    \
 	        .read = TABLE##_read,                                                                      \
 	        .file_write = TABLE##_file_write,                                                          \
+	        .fork = TABLE##_fork,                                                                      \
+	        .proc = TABLE##_proc,                                                                      \
+	        .exit = TABLE##_exit,                                                                      \
 	        .vmas = TABLE##_vmas,                                                                      \
 	        .page = TABLE##_page,                                                                      \
 	        .pages = TABLE##_pages,                                                                    \

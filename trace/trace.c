@@ -527,7 +527,11 @@ static bool parse_result_tokens(const trace *t, tr_kind kind, char **tok, int n,
 		}
 		v += t->arena_base;
 	}
-	if (!returns_address(kind) && v != 0) {
+	if (kind == TR_FORK && (v < 2 || v > TR_MAX_PROC_NUMBER)) {
+		*what = g_strdup_printf("bad result '%s' (fork returns a process number from 2, or an errno name)", s);
+		return false;
+	}
+	if (!returns_address(kind) && kind != TR_FORK && v != 0) {
 		*what = g_strdup_printf("bad result '%s' (%s returns 0 or an errno name)", s, tr_kind_name(kind));
 		return false;
 	}

@@ -29,6 +29,14 @@ mm_touch_result naive_write(naive_mm *nm, uint64_t addr, uint64_t value);
 mm_touch_result naive_read(naive_mm *nm, uint64_t addr, uint64_t *value);
 int naive_file_write(naive_mm *nm, int file, uint64_t off, const uint64_t *words, size_t nwords);
 
+/* Processes (issue 18; docs/trace-format.md): fork copies the current
+ * process (dup_mmap) and returns the child's number (2, 3, ...); proc
+ * selects the process every other call acts on (-ESRCH: none such); exit
+ * ends one (-EINVAL for process 1, -ESRCH). At most 8 live (-EAGAIN). */
+int naive_fork(naive_mm *nm);
+int naive_proc(naive_mm *nm, int proc);
+int naive_exit(naive_mm *nm, int proc);
+
 size_t naive_map_count(const naive_mm *nm);
 /* mm->locked_vm, in pages (VmLck / 4 KiB) */
 uint64_t naive_locked_vm(const naive_mm *nm);

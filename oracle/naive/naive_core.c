@@ -43,6 +43,8 @@ naive_mm *naive_create(const mm_config *cfg)
 		nm->cfg.soft_dirty = false;
 		nm->cfg.guard_flag = true;
 	}
+	nm->cur_proc = 1;
+	nm->next_proc = 2;
 	return nm;
 }
 
@@ -67,6 +69,7 @@ void naive_destroy(naive_mm *nm)
 {
 	if (!nm)
 		return;
+	nv_free_processes(nm);
 	free(nm->vmas);
 	for (size_t i = 0; i < nm->npages; i++)
 		free(nm->pages[i].data);

@@ -262,6 +262,23 @@ static bool expand_downwards(naive_mm *nm, nvma *v, uint64_t addr)
 	return true;
 }
 
+/* A store to an anonymous page that another process maps too (since a
+ * fork): the write-protected entry faults, do_wp_page copies the folio
+ * (wp_page_copy); a PMD-mapped THP is split in this process first
+ * (do_huge_pmd_wp_page: __split_huge_pmd, then the PTE fault). */
+static void shared_anon_write(naive_mm *nm, uint64_t addr)
+{
+	npage *p = nv_page_find(nm, addr);
+	if (!p || !p->cow)
+		return;
+	if (nv_anon_mapcount(nm, p) > 1) {
+		nregion *r = nv_region_get(nm, addr);
+		if (r && r->kind == NV_REGION_PMD_ANON)
+			r->kind = NV_REGION_PTE;
+	}
+	nv_anon_cow_break(nm, p);
+}
+
 mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access)
 {
 	mm_touch_result res = {MM_TOUCH_OK, 0};
@@ -285,8 +302,10 @@ mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access)
 			 * again, so reclaim keeps it. */
 			if (access == MM_ACCESS_WRITE && st == MM_PAGE_FILE && (v->flags & MM_VM_SHARED))
 				nv_cache_mark_dirty(nm, v, addr);
-			if (access == MM_ACCESS_WRITE && st == MM_PAGE_ANON)
+			if (access == MM_ACCESS_WRITE && st == MM_PAGE_ANON) {
+				shared_anon_write(nm, addr);
 				nv_page_set_lazyfree(nm, addr, false);
+			}
 			if (access == MM_ACCESS_WRITE)
 				nv_store_zero_byte(nm, addr); /* the byte touch stores */
 			return res;
@@ -345,8 +364,10 @@ static int populate_vma_page_range(naive_mm *nm, uint64_t vstart, uint64_t start
 		mm_page_state st = nv_page_get(nm, a);
 		if (hw_present(v, st) && (!write || pte_allows(v, st, MM_ACCESS_WRITE))) {
 			/* follow_page_pte(): FOLL_TOUCH|FOLL_WRITE dirties the page */
-			if (write && st == MM_PAGE_ANON)
+			if (write && st == MM_PAGE_ANON) {
+				shared_anon_write(nm, a);
 				nv_page_set_lazyfree(nm, a, false);
+			}
 			if (write && st == MM_PAGE_FILE)
 				nv_cache_mark_dirty(nm, v, a);
 			continue;

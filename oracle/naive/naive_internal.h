@@ -29,7 +29,13 @@ typedef struct nvma {
 	uint64_t pgoff;     /* vm_pgoff, in pages */
 	mm_backing backing; /* ANON: vm_file NULL; SHMEM/FILE: vm_file is that object */
 	uint32_t object;    /* file id or shmem id; 0 for ANON */
-	uint32_t anon_vma;  /* 0: none yet; otherwise an anon_vma identity (chains are singular) */
+	uint32_t anon_vma;  /* 0: none yet; otherwise an anon_vma identity */
+	/* anon_vma set and its chain not singular: the VMA was copied by fork
+	 * with an anon_vma (anon_vma_fork links the parent's anon_vmas too),
+	 * or split or mremap-copied from one that was (anon_vma_clone). Such a
+	 * VMA merges only with one of the same anon_vma, and no neighbour
+	 * takes its anon_vma (mm/vma.c: vma_had_uncowed_parents). */
+	bool forked;
 } nvma;
 
 /* One present page or guard marker; pages not listed are MM_PAGE_NONE. */
@@ -45,6 +51,12 @@ typedef struct npage {
 	uint32_t thp;     /* anon: the THP (huge folio) this page is part of, 0: a page of its own */
 	uint16_t thp_idx; /* its place in that THP, 0..511 */
 	uint64_t *data;   /* anon: the page's 512 words; NULL while it holds only zeroes */
+	/* anon: 0, or the folio this page shares copy-on-write with the same
+	 * page of other processes since a fork: every page with this number,
+	 * in any process, maps one folio (its map count is how many there
+	 * are). Each process keeps its own copy of the data, which is what a
+	 * shared folio reads until one of them writes. */
+	uint32_t cow;
 } npage;
 
 /* What lies at the PMD level of one 2 MiB region (absent: pmd_none). */
@@ -76,8 +88,23 @@ typedef struct ncached {
 	uint64_t *data; /* the page's 512 words; NULL while it holds only zeroes */
 } ncached;
 
+/* The per-process part of the state of a process that is not the current
+ * one (naive_fork.c): saved here, and swapped back in by naive_proc. */
+typedef struct nproc {
+	uint32_t no;
+	nvma *vmas;
+	size_t nvmas, cap_vmas;
+	npage *pages;
+	size_t npages, cap_pages;
+	nregion *regions;
+	size_t nregions, cap_regions;
+	uint64_t locked_vm;
+} nproc;
+
 struct naive_mm {
 	mm_config cfg;
+	/* The current process's state: its VMAs, pages, regions, locked_vm.
+	 * The objects and their page caches below are shared by every process. */
 
 	nvma *vmas; /* sorted by start, never overlapping */
 	size_t nvmas, cap_vmas;
@@ -101,6 +128,13 @@ struct naive_mm {
 	 * MREMAP_DONTUNMAP move of a locked VMA leaves it higher than the
 	 * locked VMAs add up to [LIVE]. */
 	uint64_t locked_vm;
+
+	/* Processes (naive_fork.c): the current one's number, the next
+	 * number a fork gives, and the others, saved. */
+	uint32_t cur_proc, next_proc;
+	nproc *others;
+	size_t nothers, cap_others;
+	uint32_t last_cow;
 };
 
 /* ---- naive_core.c: arrays, lookups, pages ---- */
@@ -167,6 +201,20 @@ bool nv_can_do_mlock(const naive_mm *nm);
 uint64_t nv_memlock_pages(const naive_mm *nm);
 /* mm/mmap.c: mlock_future_ok(mm, vm_flags, bytes) */
 bool nv_mlock_future_ok(const naive_mm *nm, uint64_t vm_flags, uint64_t bytes);
+
+/* ---- naive_fork.c: other processes ---- */
+/* Calls fn on every process's state, the current one's included (with nm
+ * itself, the others swapped in one at a time and back). */
+void nv_for_each_process(naive_mm *nm, void (*fn)(naive_mm *nm, void *ctx), void *ctx);
+/* How many pages, in every process, map the folio of anonymous page p:
+ * 1 for a page of its own. */
+unsigned nv_anon_mapcount(naive_mm *nm, const npage *p);
+/* A store to anonymous page p: a folio shared with another process is
+ * copied first (do_wp_page -> wp_page_copy); the copy is a new folio, clean
+ * of the old one's lazyfree and mlocked marks. */
+void nv_anon_cow_break(naive_mm *nm, npage *p);
+/* naive_destroy: the saved processes go. */
+void nv_free_processes(naive_mm *nm);
 
 /* ---- naive_merge.c ---- */
 bool nv_anon_compatible(uint32_t a, uint32_t b);

@@ -36,18 +36,32 @@ static bool is_discard(int64_t advice)
 
 /* How many present pages of the address space show page `index` of the
  * object behind v: the page-cache page's map count. */
-static unsigned cache_page_mapcount(naive_mm *nm, const nvma *v, uint64_t index)
+struct cache_count {
+	mm_backing kind;
+	uint32_t id;
+	uint64_t index;
+	unsigned n;
+};
+
+static void count_cache_page(naive_mm *nm, void *ctx)
 {
-	unsigned n = 0;
+	struct cache_count *c = ctx;
 	for (size_t i = 0; i < nm->npages; i++) {
 		const npage *p = &nm->pages[i];
 		if (p->state != MM_PAGE_FILE)
 			continue;
 		const nvma *w = nv_vma_at(nm, p->addr);
-		if (w && w->backing == v->backing && w->object == v->object && nv_vma_file_index(w, p->addr) == index)
-			n++;
+		if (w && w->backing == c->kind && w->object == c->id && nv_vma_file_index(w, p->addr) == c->index)
+			c->n++;
 	}
-	return n;
+}
+
+/* ... in every process (after a fork, a page may be mapped in several). */
+static unsigned cache_page_mapcount(naive_mm *nm, const nvma *v, uint64_t index)
+{
+	struct cache_count c = {v->backing, v->object, index, 0};
+	nv_for_each_process(nm, count_cache_page, &c);
+	return c.n;
 }
 
 /* madvise_pageout(): no swap here, so only page-cache pages are reclaimed:
@@ -69,6 +83,10 @@ static void pageout_range(naive_mm *nm, const nvma *v, uint64_t start, uint64_t 
 			/* Without swap an anonymous page goes only if it is not
 			 * swap-backed: droppable (even dirty), or MADV_FREE'd and
 			 * clean since. */
+			/* madvise_cold_or_pageout_pte_range(): a folio another
+			 * process maps too is left alone */
+			if (nv_anon_mapcount(nm, nv_page_find(nm, a)) != 1)
+				continue;
 			if ((v->flags & MM_VM_DROPPABLE) || nv_page_is_lazyfree(nm, a))
 				nv_page_set(nm, a, MM_PAGE_NONE);
 			continue;
@@ -244,6 +262,27 @@ static void zap_range(naive_mm *nm, uint64_t start, uint64_t end)
 	}
 }
 
+struct hole {
+	mm_backing kind;
+	uint32_t id;
+	uint64_t first, last;
+};
+
+static void unmap_hole(naive_mm *nm, void *ctx)
+{
+	const struct hole *h = ctx;
+	for (size_t k = 0; k < nm->nvmas; k++) {
+		nvma *w = &nm->vmas[k];
+		if (w->backing != h->kind || w->object != h->id)
+			continue;
+		for (uint64_t a = w->start; a < w->end; a += NV_PAGE) {
+			uint64_t idx = nv_vma_file_index(w, a);
+			if (idx >= h->first && idx < h->last && nv_page_get(nm, a) == MM_PAGE_FILE)
+				nv_page_set(nm, a, MM_PAGE_NONE);
+		}
+	}
+}
+
 /* MADV_REMOVE: vfs_fallocate(PUNCH_HOLE) on the object: its cached pages go,
  * and their mappings in every VMA of the object (not private COW copies,
  * not guard markers: unmap_mapping_range with even_cows = 0). */
@@ -253,16 +292,8 @@ static void punch_hole(naive_mm *nm, const nvma *v, uint64_t start, uint64_t end
 	mm_backing kind = v->backing;
 	uint32_t id = v->object;
 	nv_cache_remove_range(nm, kind, id, first, last);
-	for (size_t k = 0; k < nm->nvmas; k++) {
-		nvma *w = &nm->vmas[k];
-		if (w->backing != kind || w->object != id)
-			continue;
-		for (uint64_t a = w->start; a < w->end; a += NV_PAGE) {
-			uint64_t idx = nv_vma_file_index(w, a);
-			if (idx >= first && idx < last && nv_page_get(nm, a) == MM_PAGE_FILE)
-				nv_page_set(nm, a, MM_PAGE_NONE);
-		}
-	}
+	struct hole h = {kind, id, first, last};
+	nv_for_each_process(nm, unmap_hole, &h); /* unmap_mapping_range: every process */
 }
 
 /* mm/khugepaged.c: madvise_collapse() for anonymous VMAs.

@@ -6,40 +6,63 @@
  * works from addresses and re-finds VMAs after changing the array. */
 #include "naive_internal.h"
 
-/* mm/vma.c: is_mergeable_anon_vma() for singular chains (no fork here):
- * either side without an anon_vma, or the same one. */
+/* Either side without an anon_vma, or the same one (the prev/next check of
+ * can_vma_merge_right). */
 bool nv_anon_compatible(uint32_t a, uint32_t b) { return a == 0 || b == 0 || a == b; }
+
+/* mm/vma.c: is_mergeable_anon_vma(): tgt is the VMA merged into; p the
+ * range, with its anon_vma, and src_forked when it is an existing VMA whose
+ * chain is not singular (vma_had_uncowed_parents; a new range, mremap's
+ * copy_vma included, has none). Taking the other's anon_vma is allowed only
+ * from a VMA with a singular chain; otherwise the anon_vmas must be equal. */
+static bool anon_mergeable(const nvma *tgt, uint32_t src_anon, bool src_forked)
+{
+	if (!tgt->anon_vma && src_anon)
+		return !src_forked;
+	if (tgt->anon_vma && !src_anon)
+		return !tgt->forked;
+	return tgt->anon_vma == src_anon;
+}
 
 /* mm/vma.c: is_mergeable_vma(): flags equal outside VM_IGNORE_MERGE, the same
  * struct file (file id / shmem object), mempolicy/uffd/anon name always equal
  * here; plus the anon_vma rule. */
-static bool is_mergeable(const nvma *v, const nvma *p)
+static bool is_mergeable(const nvma *v, const nvma *p, bool src_forked)
 {
 	if ((v->flags ^ p->flags) & ~MM_VM_IGNORE_MERGE)
 		return false;
 	if (v->backing != p->backing || v->object != p->object)
 		return false;
-	return nv_anon_compatible(v->anon_vma, p->anon_vma);
+	return anon_mergeable(v, p->anon_vma, src_forked);
 }
 
 /* can_vma_merge_after(): p continues prev, in addresses and in pgoff. */
-static bool can_merge_left(const nvma *prev, const nvma *p)
+static bool can_merge_left(const nvma *prev, const nvma *p, bool src_forked)
 {
-	return prev && prev->end == p->start && is_mergeable(prev, p) &&
+	return prev && prev->end == p->start && is_mergeable(prev, p, src_forked) &&
 	       prev->pgoff + nv_pages(prev->end - prev->start) == p->pgoff;
 }
 
 /* can_vma_merge_right(): next continues p; if prev also merges, prev and next
  * must have compatible anon_vmas with each other. */
-static bool can_merge_right(const nvma *prev, bool merge_left, const nvma *next, const nvma *p)
+static bool can_merge_right(const nvma *prev, bool merge_left, const nvma *next, const nvma *p, bool src_forked)
 {
-	if (!next || next->start != p->end || !is_mergeable(next, p) ||
+	if (!next || next->start != p->end || !is_mergeable(next, p, src_forked) ||
 	    next->pgoff != p->pgoff + nv_pages(p->end - p->start))
 		return false;
 	return !merge_left || nv_anon_compatible(prev->anon_vma, next->anon_vma);
 }
 
 static uint32_t first_anon(uint32_t a, uint32_t b, uint32_t c) { return a ? a : b ? b : c; }
+
+/* The merged VMA's chain: its own, or the one it took with the anon_vma
+ * (dup_anon_vma clones the source's chain): not singular if any VMA taking
+ * part had one that is not (the merge rules allow that only where they share
+ * the anon_vma, or where it is the one taken). */
+static bool merged_forked(const nvma *a, const nvma *b, const nvma *c)
+{
+	return (a->anon_vma && a->forked) || (b && b->anon_vma && b->forked) || (c && c->anon_vma && c->forked);
+}
 
 /* mm/vma.c: vma_merge_new_range(). `proposed` is a range not yet in the
  * array (nothing overlaps it). Returns the VMA that now covers it, or NULL
@@ -53,8 +76,8 @@ nvma *nv_merge_new_range(naive_mm *nm, const nvma *proposed, bool just_expand)
 	nvma *prev = next ? nv_prev_of(nm, next) : (nm->nvmas ? &nm->vmas[nm->nvmas - 1] : NULL);
 	if (!prev && !next)
 		return NULL;
-	bool left = can_merge_left(prev, proposed);
-	bool right = !just_expand && can_merge_right(prev, left, next, proposed);
+	bool left = can_merge_left(prev, proposed, false);
+	bool right = !just_expand && can_merge_right(prev, left, next, proposed, false);
 	uint64_t sticky = proposed->flags & MM_VM_STICKY;
 
 	if (left && right) {
@@ -62,6 +85,7 @@ nvma *nv_merge_new_range(naive_mm *nm, const nvma *proposed, bool just_expand)
 		uint64_t next_end = next->end;
 		sticky |= (prev->flags | next->flags) & MM_VM_STICKY;
 		prev->anon_vma = first_anon(prev->anon_vma, proposed->anon_vma, next->anon_vma);
+		prev->forked = merged_forked(prev, proposed, next);
 		prev->end = next_end;
 		prev->flags |= sticky;
 		uint64_t at = prev->start;
@@ -71,6 +95,7 @@ nvma *nv_merge_new_range(naive_mm *nm, const nvma *proposed, bool just_expand)
 	if (left) {
 		/*   PPPP****      ->  PPPPPPPP */
 		prev->anon_vma = first_anon(prev->anon_vma, proposed->anon_vma, 0);
+		prev->forked = merged_forked(prev, proposed, NULL);
 		prev->end = proposed->end;
 		prev->flags |= sticky | (prev->flags & MM_VM_STICKY);
 		return prev;
@@ -79,6 +104,7 @@ nvma *nv_merge_new_range(naive_mm *nm, const nvma *proposed, bool just_expand)
 		/*       ****NNNN  ->      NNNNNNNN   (next's pgoff moves down;
 		 * 6.18.y copied_from: next takes the source's anon_vma) */
 		next->anon_vma = first_anon(next->anon_vma, proposed->anon_vma, 0);
+		next->forked = merged_forked(next, proposed, NULL);
 		next->start = proposed->start;
 		next->pgoff = proposed->pgoff;
 		next->flags |= sticky;
@@ -108,8 +134,8 @@ int nv_modify_flags(naive_mm *nm, nvma *middle, uint64_t start, uint64_t end, ui
 	if (!(newflags & MM_VM_SPECIAL) && (left_side || right_side)) {
 		nvma *prev = nv_prev_of(nm, middle);
 		nvma *next = nv_next_of(nm, middle);
-		bool merge_left = left_side && can_merge_left(prev, &p);
-		bool merge_right = right_side && can_merge_right(prev, merge_left, next, &p);
+		bool merge_left = left_side && can_merge_left(prev, &p, middle->forked);
+		bool merge_right = right_side && can_merge_right(prev, merge_left, next, &p, middle->forked);
 		/* the merged VMA keeps every sticky flag of the VMAs taking part */
 		uint64_t sticky = (newflags | middle->flags) & MM_VM_STICKY;
 		if (merge_left)
@@ -122,6 +148,7 @@ int nv_modify_flags(naive_mm *nm, nvma *middle, uint64_t start, uint64_t end, ui
 			 *        ****          (middle and next removed) */
 			uint64_t at = prev->start, new_end = next->end;
 			prev->anon_vma = first_anon(prev->anon_vma, middle->anon_vma, next->anon_vma);
+			prev->forked = merged_forked(prev, middle, next);
 			prev->end = new_end;
 			prev->flags = newflags | sticky;
 			nv_remove_vma(nm, next);
@@ -134,6 +161,7 @@ int nv_modify_flags(naive_mm *nm, nvma *middle, uint64_t start, uint64_t end, ui
 			 *        **             or PPPPPPPPPP when middle is covered */
 			uint64_t at = prev->start;
 			prev->anon_vma = first_anon(prev->anon_vma, middle->anon_vma, 0);
+			prev->forked = merged_forked(prev, middle, NULL);
 			prev->end = end;
 			prev->flags = newflags | sticky;
 			if (right_side) {
@@ -154,6 +182,7 @@ int nv_modify_flags(naive_mm *nm, nvma *middle, uint64_t start, uint64_t end, ui
 			/*   MMMM NNNN       ->  MM NNNNNNNN  (next's start and pgoff move down)
 			 *     **                or NNNNNNNNNN when middle is covered */
 			next->anon_vma = first_anon(next->anon_vma, middle->anon_vma, 0);
+			next->forked = merged_forked(next, middle, NULL);
 			next->start = start;
 			next->pgoff = p.pgoff;
 			next->flags = newflags | sticky;
@@ -205,9 +234,10 @@ uint32_t nv_anon_vma_prepare(naive_mm *nm, nvma *v)
 		return v->anon_vma;
 	nvma *next = nv_next_of(nm, v);
 	nvma *prev = nv_prev_of(nm, v);
-	if (next && next->anon_vma && anon_vma_compatible(v, next))
+	/* reusable_anon_vma(): only a neighbour whose chain is singular */
+	if (next && next->anon_vma && !next->forked && anon_vma_compatible(v, next))
 		v->anon_vma = next->anon_vma;
-	else if (prev && prev->anon_vma && anon_vma_compatible(prev, v))
+	else if (prev && prev->anon_vma && !prev->forked && anon_vma_compatible(prev, v))
 		v->anon_vma = prev->anon_vma;
 	else
 		v->anon_vma = ++nm->last_anon_vma;

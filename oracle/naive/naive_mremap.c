@@ -138,7 +138,10 @@ static int64_t move_vma(naive_mm *nm, nv_remap *rm)
 			}
 		src->flags &= ~MM_VM_LOCKED_MASK;
 		if (src->start != new_vma_start && rm->addr == src->start && rm->addr + rm->old_len == src->end)
+		{
 			src->anon_vma = 0; /* unlink_anon_vmas() */
+			src->forked = false;
+		}
 	} else if (rm->old_len) {
 		/* unmap_source_vma(): VM_ACCOUNT is taken off for the unmap and put
 		 * back on the remaining pieces, so flags end as they were */

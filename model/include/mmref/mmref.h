@@ -282,6 +282,22 @@ mm_touch_result mm_read(mm_state *mm, uint64_t addr, uint64_t *value);
  * up to a page. 0, -EBADF (no such file), -EINVAL or -ENOMEM. */
 int mm_file_write(mm_state *mm, int file, uint64_t off, const uint64_t *words, size_t nwords);
 
+/* ---- Processes (issue 18) ------------------------------------------------------ */
+/* An mm_state is a machine: the frames, page caches and contents are
+ * shared by its processes, each with its own address space. Process 1 is
+ * the one mm_create makes; every other call acts on the current process.
+ * mm_fork copies the current process as fork(2) does (kernel/fork.c:
+ * dup_mmap, copy_page_range) and returns the child's number (2, 3, ...,
+ * never reused), or -ENOMEM, or -EAGAIN when 8 are live; mm_proc makes
+ * process `proc` current (-ESRCH: no such live process); mm_exit ends one
+ * (exit_mmap; -EINVAL for process 1, -ESRCH) -- if it was current, process
+ * 1 becomes current. */
+int mm_fork(mm_state *mm);
+int mm_proc(mm_state *mm, int proc);
+int mm_exit(mm_state *mm, int proc);
+/* The current process's number. */
+int mm_current_proc(const mm_state *mm);
+
 /* ---- Observation ------------------------------------------------------------- */
 size_t mm_map_count(const mm_state *mm);
 /* mm->locked_vm in pages, as /proc/self/status VmLck shows it (in kB). */
