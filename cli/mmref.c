@@ -42,9 +42,9 @@ static const char usage_text[] =
         "        run each trace on one target and check its expectations\n"
         "  diff [--targets T,T,...] [--check] [--quiet] [--report FILE.html] TRACE...\n"
         "        run each trace on several targets side by side (default model,naive)\n"
-        "  diff --gen N [--values] [--seed S] [--length L] [--targets T,T,...] [--out DIR]\n"
+        "  diff --gen N [--values] [--fork] [--seed S] [--length L] [--targets T,T,...] [--out DIR]\n"
         "        the same on N generated traces\n"
-        "  gen [--seed N] [--count N] [--length N] [--values] [--out DIR] [--coverage N]\n"
+        "  gen [--seed N] [--count N] [--length N] [--values] [--fork] [--out DIR] [--coverage N]\n"
         "        write random traces\n"
         "  serve [--target T]\n"
         "        answer statements on stdin (the exec protocol), e.g. exec:'mmref serve'\n"
@@ -352,7 +352,7 @@ static int cmd_diff(int argc, char **argv)
 	gboolean check = CHECK_DEFAULT, quiet = FALSE;
 	gint full_every = 0;
 	gint gen_count = 0, length = 100;
-	gboolean gen_values = FALSE;
+	gboolean gen_values = FALSE, gen_fork = FALSE;
 	gint64 seed = -1;
 	double timeout = 0;
 	char **files = NULL;
@@ -373,6 +373,7 @@ static int cmd_diff(int argc, char **argv)
 		{"gen", 0, 0, G_OPTION_ARG_INT, &gen_count, "Also run N generated traces", "N"},
 		{"values", 0, 0, G_OPTION_ARG_NONE, &gen_values,
 		 "Generated traces store and load values (write, read, files with contents)", NULL},
+		{"fork", 0, 0, G_OPTION_ARG_NONE, &gen_fork, "Generated traces fork (fork, proc N, exit N; no THP)", NULL},
 		{"seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed of the first generated trace (default: random)", "S"},
 		{"length", 0, 0, G_OPTION_ARG_INT, &length, "Statements per generated trace (default 100)", "L"},
 		{"out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Save diverging generated traces in DIR", "DIR"},
@@ -469,7 +470,7 @@ static int cmd_diff(int argc, char **argv)
 		for (guint i = 0; i < (guint)gen_count; i++) {
 			guint64 s = (guint64)seed + i;
 			char *name = g_strdup_printf("gen-%" G_GINT64_FORMAT "-%u.trace", seed, i);
-			char *text = gen_trace_text_values(s, (guint)length, gen_values);
+			char *text = gen_trace_text_opts(s, (guint)length, gen_values, gen_fork);
 			GError *err = NULL;
 			trace *t = trace_parse(name, text, strlen(text), &err);
 			if (!t) {
@@ -608,7 +609,7 @@ static int cmd_gen(int argc, char **argv)
 {
 	gint64 seed = 1;
 	gint count = 1, length = 100, coverage = 0;
-	gboolean values = FALSE;
+	gboolean values = FALSE, fork = FALSE;
 	char *out_dir = NULL;
 	char **rest = NULL;
 	GOptionEntry entries[] = {
@@ -621,6 +622,7 @@ static int cmd_gen(int argc, char **argv)
 		{"count", 'n', 0, G_OPTION_ARG_INT, &count, "Number of traces (default 1)", "N"},
 		{"values", 0, 0, G_OPTION_ARG_NONE, &values,
 		 "Traces that store and load values (write, read, files with contents)", NULL},
+		{"fork", 0, 0, G_OPTION_ARG_NONE, &fork, "Traces that fork (fork, proc N, exit N; no THP)", NULL},
 		{"length", 'l', 0, G_OPTION_ARG_INT, &length, "Statements per trace (default 100)", "N"},
 		{"out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Write DIR/gen-SEED-i.trace instead of stdout", "DIR"},
 		{G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL},
@@ -651,7 +653,7 @@ static int cmd_gen(int argc, char **argv)
 	}
 	if (coverage > 0) {
 		guint zeros = 0;
-		char *table = gen_coverage((guint64)seed, (guint)coverage, (guint)length, values, &zeros);
+		char *table = gen_coverage_opts((guint64)seed, (guint)coverage, (guint)length, values, fork, &zeros);
 		fputs(table, stdout);
 		g_free(table);
 		rc = zeros ? EXIT_DIFFERED : EXIT_HELD;
@@ -659,7 +661,7 @@ static int cmd_gen(int argc, char **argv)
 	}
 	rc = EXIT_HELD;
 	for (gint i = 0; i < count; i++) {
-		char *text = gen_trace_text_values((guint64)seed + (guint64)i, (guint)length, values);
+		char *text = gen_trace_text_opts((guint64)seed + (guint64)i, (guint)length, values, fork);
 		if (out_dir) {
 			char *name = g_strdup_printf("gen-%" G_GINT64_FORMAT "-%d.trace", seed, i);
 			char *path = g_build_filename(out_dir, name, NULL);

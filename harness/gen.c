@@ -61,6 +61,13 @@ typedef struct gen {
 	GString *out;
 	bool values;      /* gen_trace_text_values */
 	uint64_t nwrites; /* values: the writes so far (each value distinct) */
+	/* fork (gen_trace_text_opts): the processes the trace made, kept as a
+	 * fork's result gives them (fork numbers every child in turn; at most
+	 * TR_MAX_PROCS live, more is EAGAIN and numbers nothing) */
+	bool fork;
+	uint32_t live[TR_MAX_PROCS];
+	unsigned nlive;
+	uint32_t next_proc, cur_proc;
 } gen;
 
 static void remember(gen *g, uint64_t start, uint64_t len)
@@ -247,10 +254,52 @@ static void gen_madvise(gen *g)
 	};
 	rng *r = &g->r;
 	gen_range_op(g, "madvise");
-	if (chance(r, 3))
-		g_string_append_printf(g->out, " %" G_GINT64_MODIFIER "u", below(r, 200));
-	else
-		g_string_append_printf(g->out, " %s", advice[below(r, G_N_ELEMENTS(advice))]);
+	uint64_t a;
+	if (chance(r, 3)) {
+		a = below(r, 200);
+		/* fork: no THP (hugepage 14, collapse 25): left to the THP traces */
+		if (g->fork && (a == MM_MADV_HUGEPAGE || a == MM_MADV_COLLAPSE))
+			a = MM_MADV_DONTFORK;
+		g_string_append_printf(g->out, " %" G_GINT64_MODIFIER "u", a);
+	} else {
+		const char *name = advice[below(r, G_N_ELEMENTS(advice))];
+		if (g->fork && (strcmp(name, "hugepage") == 0 || strcmp(name, "collapse") == 0))
+			name = chance(r, 50) ? "wipeonfork" : "dontfork";
+		g_string_append_printf(g->out, " %s", name);
+	}
+}
+
+/* fork: `fork`, `proc N` or `exit N`, N a live process mostly (sometimes
+ * one that exited or never was: ESRCH). */
+static void gen_process(gen *g)
+{
+	rng *r = &g->r;
+	unsigned roll = (unsigned)below(r, 100);
+	if (roll < 35) {
+		g_string_append(g->out, "fork");
+		if (g->nlive < TR_MAX_PROCS)
+			g->live[g->nlive++] = g->next_proc++;
+		return;
+	}
+	uint32_t n = g->live[below(r, g->nlive)];
+	if (chance(r, 5))
+		n = 1 + (uint32_t)below(r, g->next_proc + 1);
+	if (roll < 85) {
+		g_string_append_printf(g->out, "proc %u", n);
+		for (unsigned i = 0; i < g->nlive; i++)
+			if (g->live[i] == n)
+				g->cur_proc = n;
+		return;
+	}
+	if (n == 1 && g->nlive > 1)
+		n = g->live[1 + below(r, g->nlive - 1)];
+	g_string_append_printf(g->out, "exit %u", n);
+	for (unsigned i = 1; i < g->nlive; i++)
+		if (g->live[i] == n) {
+			g->live[i] = g->live[--g->nlive];
+			if (g->cur_proc == n)
+				g->cur_proc = 1;
+		}
 }
 
 static void gen_mremap(gen *g)
@@ -435,6 +484,11 @@ static guint gen_thp(gen *g, guint room)
 static void gen_stmt(gen *g)
 {
 	rng *r = &g->r;
+	if (g->fork && chance(r, 6)) {
+		gen_process(g);
+		g_string_append_c(g->out, '\n');
+		return;
+	}
 	unsigned roll = (unsigned)below(r, 1000);
 	if (roll < 250)
 		gen_mmap(g);
@@ -473,20 +527,30 @@ static void gen_stmt(gen *g)
 	g_string_append_c(g->out, '\n');
 }
 
-char *gen_trace_text(guint64 seed, guint length) { return gen_trace_text_values(seed, length, FALSE); }
+char *gen_trace_text(guint64 seed, guint length) { return gen_trace_text_opts(seed, length, FALSE, FALSE); }
 
 char *gen_trace_text_values(guint64 seed, guint length, gboolean values)
 {
+	return gen_trace_text_opts(seed, length, values, FALSE);
+}
+
+char *gen_trace_text_opts(guint64 seed, guint length, gboolean values, gboolean fork)
+{
 	gen g = {0};
 	g.values = values;
+	g.fork = fork;
+	g.live[0] = 1;
+	g.nlive = 1;
+	g.next_proc = 2;
+	g.cur_proc = 1;
 	uint64_t x = seed;
 	for (int i = 0; i < 4; i++)
 		g.r.s[i] = splitmix64(&x);
 	g.size = GEN_ARENA_SIZE;
 	g.regions = g_array_new(FALSE, FALSE, sizeof(region));
 	g.out = g_string_new(NULL);
-	g_string_append_printf(g.out, "mmtrace 1\n# mmref gen --seed %" G_GINT64_MODIFIER "u --length %u\n", seed,
-	                       length);
+	g_string_append_printf(g.out, "mmtrace 1\n# mmref gen --seed %" G_GINT64_MODIFIER "u --length %u%s%s\n", seed,
+	                       length, values ? " --values" : "", fork ? " --fork" : "");
 	g_string_append_printf(g.out, "arena 0x%" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER "uM\n", (uint64_t)TR_DEFAULT_ARENA_BASE,
 	                       g.size >> 20);
 	if (chance(&g.r, 60)) {
@@ -506,7 +570,7 @@ char *gen_trace_text_values(guint64 seed, guint length, gboolean values)
 		}
 	}
 	for (guint i = 0; i < length;) {
-		if (chance(&g.r, 3)) {
+		if (!fork && chance(&g.r, 3)) {
 			guint n = gen_thp(&g, length - i);
 			if (n) {
 				i += n;
@@ -821,13 +885,18 @@ static void cov_statement(cov *c, target *tg, const trace *t, const tr_stmt *s)
 
 char *gen_coverage(guint64 seed, guint count, guint length, gboolean values, guint *zero_rows)
 {
+	return gen_coverage_opts(seed, count, length, values, FALSE, zero_rows);
+}
+
+char *gen_coverage_opts(guint64 seed, guint count, guint length, gboolean values, gboolean fork, guint *zero_rows)
+{
 	cov c = {.rows = g_array_new(FALSE, FALSE, sizeof(cov_row))};
 	c.stmt_base = c.rows->len;
 	for (int k = 0; k <= TR_STATE; k++) {
 		guint row = cov_add_row(&c, COV_STMT, tr_kind_name((tr_kind)k));
 		/* write and read come with values only (issue 18) */
 		g_array_index(c.rows, cov_row, row).skip = (!values && (k == TR_WRITE || k == TR_READ)) ||
-		                                           k == TR_FORK || k == TR_PROC || k == TR_EXIT;
+		                                           (!fork && (k == TR_FORK || k == TR_PROC || k == TR_EXIT));
 	}
 	c.map_base = c.rows->len;
 	for (guint i = 0; i < G_N_ELEMENTS(cov_map_types); i++)
@@ -856,7 +925,7 @@ char *gen_coverage(guint64 seed, guint count, guint length, gboolean values, gui
 	target *tg = target_model_new();
 	guint64 total = 0;
 	for (guint i = 0; i < count; i++) {
-		char *text = gen_trace_text_values(seed + i, length, values);
+		char *text = gen_trace_text_opts(seed + i, length, values, fork);
 		trace *t = trace_parse("gen", text, strlen(text), NULL);
 		g_free(text);
 		GError *err = NULL;

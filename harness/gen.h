@@ -15,6 +15,10 @@ char *gen_trace_text(guint64 seed, guint length);
  * copied or shared wrongly shows in a read -- and no `touch x` (it would
  * execute the data mmref-kernel stored). values FALSE: gen_trace_text. */
 char *gen_trace_text_values(guint64 seed, guint length, gboolean values);
+/* fork (issue 18): also `fork`, `proc N`, `exit N` (6% of the statements),
+ * and no THP sequences or MADV_HUGEPAGE/COLLAPSE (fork of huge pages is
+ * left to hand-written traces). */
+char *gen_trace_text_opts(guint64 seed, guint length, gboolean values, gboolean fork);
 /* The same, parsed; `name` is its file name in messages. */
 trace *gen_trace(guint64 seed, guint length, const char *name);
 
@@ -28,5 +32,8 @@ trace *gen_trace(guint64 seed, guint length, const char *name);
  * *zero_rows (may be NULL) gets the rows nothing reached. `values`: traces
  * with write/read (gen_trace_text_values); without, those two rows are left out. */
 char *gen_coverage(guint64 seed, guint count, guint length, gboolean values, guint *zero_rows);
+/* The same with fork traces (gen_trace_text_opts); the fork, proc and exit
+ * rows are left out without. */
+char *gen_coverage_opts(guint64 seed, guint count, guint length, gboolean values, gboolean fork, guint *zero_rows);
 
 #endif
