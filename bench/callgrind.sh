@@ -4,7 +4,7 @@
 #
 #   bench/callgrind.sh [--all] [BENCH_STREAMS_BINARY]
 #
-# The fixed stream: mixed (a recorded python3 run, docs/perf/mixed-python.ops)
+# The fixed stream: mixed (a recorded python3 run, docs/perf/mixed-python.trace)
 # on 1,000 VMAs, 20,000 ops, model only. Prints the total Ir of the run (the
 # build of the address space included; it varies by ~100 Ir from run to run
 # with the addresses the process gets) and the Ir of the timed replay alone

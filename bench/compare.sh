@@ -8,7 +8,7 @@
 #
 # Writes OUTDIR/{before,after}-N.csv, OUTDIR/{before,after}.csv (the
 # minima) and OUTDIR/{before,after}.md. Run it from the source tree (the
-# mixed stream reads docs/perf/mixed-python.ops). About 4 minutes per run.
+# mixed stream reads docs/perf/mixed-python.trace). About 4 minutes per run.
 set -eu
 before=$1 after=$2 out=$3
 runs=${4:-3}

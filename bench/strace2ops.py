@@ -1,39 +1,42 @@
 #!/usr/bin/env python3
-"""Turn an strace log of a real program's memory system calls into an op list
-that bench_streams can replay on the model, the naive oracle and the kernel.
+"""Turn an strace log of a real program's memory system calls into an mmtrace
+(docs/trace-format.md) that bench_streams replays on the model, the naive
+oracle and the kernel (the mixed stream), and that `mmref replay` and
+`mmref diff` run like any trace.
 
 Record:
     strace -f -e trace=%memory,openat,close -o prog.strace PROGRAM ARGS...
 Convert:
-    bench/strace2ops.py prog.strace > docs/perf/mixed-python.ops
+    bench/strace2ops.py --mmref build/release/mmref prog.strace > docs/perf/mixed-python.trace
 
-Addresses of the real run mean nothing in the replay (the replay's no-hint
-mmaps land wherever the target's gap search puts them), so every address is
-rewritten relative to the result of the op that created the mapping it falls
-in: `r12+0x3000` is "what op 12 returned, plus 0x3000". An op whose address
-lies in no mapping the trace created (the executable's RELRO, the stack, the
-vDSO) is dropped, and so is brk (the model has no heap). At the end the
-converter unmaps everything still mapped, so the list can be replayed again
-and again on the same address space.
+Addresses of the real run mean nothing in the replay: the trace's no-hint
+mmaps land wherever the gap search puts them in the bench's arena
+(0x200000000000, 256 GiB). So every address is first taken relative to the
+op that created the mapping it falls in ("what op 12 returned, plus
+0x3000"), and then resolved by running the trace, statement by statement, on
+the model (`mmref serve --target model`, the exec protocol): each op's
+result becomes its expectation (`=> RESULT`), and the addresses of the ops
+after it follow from those results. The model, the naive oracle and the
+kernel (in the bench's arena, with placeholders around it) place no-hint
+mmaps alike, so the absolute addresses hold on all three.
+
+An op whose address lies in no mapping the trace created (the executable's
+RELRO, the stack, the vDSO) is dropped, and so is brk (the model has no
+heap). At the end the converter unmaps everything still mapped, so the trace
+can be replayed again and again on the same address space.
 
 File mappings: every successful openat is a new file; its size is the size
 of that path on this machine if it still exists, else the furthest byte any
-mapping of it reaches. The replay makes a file of that size (mm_file_create,
-naive_file_create, memfd + ftruncate on the kernel).
+mapping of it reaches. The trace declares a file of that size (`file fN
+SIZE`: mm_file_create, naive_file_create, a memfd on the kernel).
 
 One process only: the pid with the most memory calls, from its last
 successful execve (or the start of the log).
-
-Output, one op per line (numbers in hex, `-` for no address):
-    file ID SIZE
-    mmap ADDR LEN PROT FLAGS FILE OFF
-    munmap ADDR LEN
-    mprotect ADDR LEN PROT
-    mremap ADDR OLD_LEN NEW_LEN FLAGS NEW_ADDR
-    madvise ADDR LEN ADVICE
 """
+import argparse
 import os
 import re
+import subprocess
 import sys
 
 PAGE = 4096
@@ -58,6 +61,8 @@ MAP_FIXED = 0x10
 MAP_FIXED_NOREPLACE = 0x100000
 MAP_ANONYMOUS = 0x20
 MREMAP_FIXED = 2
+ARENA_BASE = 0x200000000000
+ARENA = "arena 0x200000000000 256G"
 
 
 def flags(text, table):
@@ -180,9 +185,11 @@ def page_up(x):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: strace2ops.py LOG")
-    calls = list(parse(sys.argv[1]))
+    ap = argparse.ArgumentParser(description="strace log -> mmtrace of the bench's arena")
+    ap.add_argument("--mmref", default="build/release/mmref", help="the mmref binary that resolves addresses")
+    ap.add_argument("log")
+    opts = ap.parse_args()
+    calls = list(parse(opts.log))
     memcalls = ("mmap", "munmap", "mprotect", "mremap", "madvise", "brk")
     count = {}
     for pid, name, *_ in calls:
@@ -210,7 +217,7 @@ def main():
         if f is None:
             return None
         ref, base = f
-        return "r%d+%#x" % (ref, addr - base)
+        return (ref, addr - base)
 
     for _, name, args, ret, text in calls:
         if name == "openat":
@@ -248,11 +255,9 @@ def main():
                     dropped["untracked"] += 1
                     continue
             else:
-                a = rel(addr) if addr else "-"
-                if a is None:
-                    a = "-"  # a hint outside our mappings: no hint
+                a = rel(addr) if addr else None  # a hint outside our mappings: no hint
             idx = len(ops)
-            ops.append(("mmap %s %#x %#x %#x {fid} %#x" % (a, length, prot, fl, off), fid))
+            ops.append(("mmap", a, length, prot, fl, fid, off))
             if ret >= 0 and ret != -1:
                 regions.add(ret, ret + page_up(length), idx, ret)
         elif name == "munmap":
@@ -261,7 +266,7 @@ def main():
             if a is None:
                 dropped["untracked"] += 1
                 continue
-            ops.append("munmap %s %#x" % (a, length))
+            ops.append(("munmap", a, length))
             if ret == 0:
                 regions.remove(addr, addr + page_up(length))
         elif name == "mprotect":
@@ -270,18 +275,18 @@ def main():
             if a is None:
                 dropped["untracked"] += 1
                 continue
-            ops.append("mprotect %s %#x %#x" % (a, length, prot))
+            ops.append(("mprotect", a, length, prot))
         elif name == "madvise":
             addr, length, adv = num(args[0]), num(args[1]), flags(args[2], MADV)
             a = rel(addr)
             if a is None:
                 dropped["untracked"] += 1
                 continue
-            ops.append("madvise %s %#x %#x" % (a, length, adv))
+            ops.append(("madvise", a, length, adv))
         elif name == "mremap":
             addr, old, new, fl = num(args[0]), num(args[1]), num(args[2]), flags(args[3], MREMAP)
             a = rel(addr)
-            na = "-"
+            na = None
             if fl & MREMAP_FIXED:
                 na = rel(num(args[4]))
                 if na is None:
@@ -291,7 +296,7 @@ def main():
                 dropped["untracked"] += 1
                 continue
             idx = len(ops)
-            ops.append("mremap %s %#x %#x %#x %s" % (a, old, new, fl, na))
+            ops.append(("mremap", a, old, new, fl, na))
             if ret >= 0 and ret != -1:
                 ref, base = regions.find(addr)
                 regions.remove(addr, addr + page_up(old))
@@ -303,23 +308,125 @@ def main():
 
     body = len(ops)
     for s, e, ref, base in regions.pieces():
-        ops.append("munmap r%d+%#x %#x" % (ref, s - base, e - s))
+        ops.append(("munmap", (ref, s - base), e - s))
 
-    print("# mmref op list: %s, pid %s, converted by bench/strace2ops.py" % (os.path.basename(sys.argv[1]), pid))
-    print("# ops %d (+%d final munmaps), dropped: brk %d, outside traced mappings %d, other %d"
-          % (body, len(ops) - body, dropped["brk"], dropped["untracked"], dropped["other"]))
-    print("# peak-regions %d" % peak)
     renum = {}
-    for line in ops:
-        if isinstance(line, tuple) and line[1] and line[1] not in renum:
-            renum[line[1]] = len(renum) + 1
+    for op in ops:
+        if op[0] == "mmap" and op[5] and op[5] not in renum:
+            renum[op[5]] = len(renum) + 1
+    header = ["# %s, pid %s: converted by bench/strace2ops.py, addresses resolved on the model"
+              % (os.path.basename(opts.log), pid),
+              "# ops %d (+%d final munmaps), dropped: brk %d, outside traced mappings %d, other %d; peak regions %d"
+              % (body, len(ops) - body, dropped["brk"], dropped["untracked"], dropped["other"], peak),
+              "mmtrace 1", ARENA]
     for fid, new in renum.items():
-        print("file %d %#x  # %s" % (new, max(PAGE, page_up(files[fid])), file_path[fid]))
-    for line in ops:
-        if isinstance(line, tuple):
-            line = line[0].replace("{fid}", str(renum.get(line[1], 0)))
-        print(line)
+        header.append("file f%d %#x  # %s" % (new, max(PAGE, page_up(files[fid])), file_path[fid]))
+    print("\n".join(header))
+    resolve(opts.mmref, header, ops, renum)
 
+
+def prot_text(p):
+    if p & ~7:
+        raise ValueError("PROT bits beyond rwx: %#x" % p)
+    return ("r" if p & 1 else "-") + ("w" if p & 2 else "-") + ("x" if p & 4 else "-")
+
+
+def names(v, table, what):
+    out = []
+    for name, bit in table:
+        if v & bit:
+            out.append(name)
+            v &= ~bit
+    if v:
+        raise ValueError("%s bits with no name in the format: %#x" % (what, v))
+    return out
+
+
+MAP_TYPES = {0x01: "shared", 0x02: "private", 0x03: "shared_validate"}
+MAP_BITS = [("fixed", 0x10), ("anonymous", 0x20), ("32bit", 0x40), ("growsdown", 0x100), ("denywrite", 0x800),
+            ("executable", 0x1000), ("locked", 0x2000), ("noreserve", 0x4000), ("populate", 0x8000),
+            ("nonblock", 0x10000), ("stack", 0x20000), ("hugetlb", 0x40000), ("sync", 0x80000),
+            ("fixed_noreplace", 0x100000), ("uninitialized", 0x4000000)]
+MREMAP_BITS = [("maymove", 1), ("fixed", 2), ("dontunmap", 4)]
+MADV_NAMES = {v: k[len("MADV_"):].lower() for k, v in MADV.items()}
+
+
+def resolve(mmref, header, ops, renum):
+    """Runs the ops on the model, one statement at a time, and prints each
+    with absolute addresses and the model's result."""
+    srv = subprocess.Popen([mmref, "serve", "--max-arena", "256G", "--target", "model"], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True, bufsize=1)
+    results = {}
+
+    def ask(line):
+        srv.stdin.write(line + "\n")
+        srv.stdin.flush()
+        answer = []
+        while True:
+            got = srv.stdout.readline()
+            if got == "":
+                sys.exit("strace2ops.py: %s serve ended" % mmref)
+            if got == "\n":
+                return answer
+            answer.append(got.rstrip("\n"))
+
+    def addr(a):
+        ref, off = a
+        base = results.get(ref)
+        if base is None or base < 0:
+            return None  # the op that made the mapping failed on the model
+        v = base + off
+        return "+%#x" % (v - ARENA_BASE) if v >= ARENA_BASE else "%#x" % v
+
+    for line in header:
+        if not line.startswith("#"):
+            ask(line.split("  #")[0])
+    for idx, op in enumerate(ops):
+        kind = op[0]
+        if kind == "mmap":
+            _, a, length, prot, fl, fid, off = op
+            where = addr(a) if a else "0"
+            typ = MAP_TYPES.get(fl & 0x0f)
+            if typ is None:
+                raise ValueError("MAP type %#x" % (fl & 0x0f))
+            text = "mmap %s %#x %s %s" % (where, length, prot_text(prot),
+                                          ",".join([typ] + names(fl & ~0x0f, MAP_BITS, "MAP")))
+            if fid:
+                text += " file=f%d" % renum[fid]
+            if off:
+                text += " off=%#x" % off
+        elif kind == "mremap":
+            _, a, old, new, fl, na = op
+            where = addr(a)
+            text = "mremap %s %#x %#x %s" % (where, old, new, ",".join(names(fl, MREMAP_BITS, "MREMAP")) or "-")
+            if na:
+                text += " " + addr(na)
+        elif kind == "madvise":
+            _, a, length, adv = op
+            where = addr(a)
+            text = "madvise %s %#x %s" % (where, length, MADV_NAMES[adv])
+        else:
+            _, a, length, *rest = op
+            where = addr(a)
+            text = "%s %s %#x" % (kind, where, length) + ("" if not rest else " " + prot_text(rest[0]))
+        if where is None:
+            sys.exit("strace2ops.py: op %d (%s) names a mapping that failed on the model" % (idx, kind))
+        answer = ask(text)
+        got = [l for l in answer if "=>" in l]
+        if not got:
+            sys.exit("strace2ops.py: %s serve: %s -> %s" % (mmref, text, answer))
+        print(got[0])
+        res = got[0].split("=>", 1)[1].strip()
+        if res.startswith("+"):
+            results[idx] = ARENA_BASE + int(res[1:], 16)
+        elif res.startswith("0x"):
+            results[idx] = int(res, 16)
+        elif res == "0":
+            results[idx] = 0
+        else:
+            results[idx] = -1
+    srv.stdin.close()
+    srv.wait()
 
 if __name__ == "__main__":
     main()

@@ -5,6 +5,8 @@ MM_API_TABLE_WITH_RESET(mm_api_table, mm);
 
 target *target_model_new(void) { return target_api_new(&mm_api_table, "model"); }
 
+const mm_api *mm_api_model(void) { return &mm_api_table; }
+
 gboolean target_is_model(const target *tg) { return target_api_of(tg) == &mm_api_table; }
 
 mm_state *target_model_mm(target *tg) { return target_is_model(tg) ? target_api_handle(tg) : NULL; }

@@ -5,3 +5,5 @@
 MM_API_TABLE(naive_api_table, naive);
 
 target *target_naive_new(void) { return target_api_new(&naive_api_table, "naive"); }
+
+const mm_api *mm_api_naive(void) { return &naive_api_table; }
