@@ -193,16 +193,20 @@ int mm_file_write(mm_state *mm, int file, uint64_t off, const uint64_t *words, s
 		return -EBADF;
 	if ((off & 7) || nwords > (UINT64_MAX - off) / 8 || off + nwords * 8 > PAGE_ALIGN(obj->size))
 		return -EINVAL;
-	for (size_t i = 0; i < nwords; i++) {
+	/* Page by page, as generic_perform_write() goes: shmem_write_begin()
+	 * brings the page into the cache, the copy fills its words, write_end
+	 * dirties it. */
+	for (size_t i = 0; i < nwords;) {
 		uint64_t o = off + i * 8;
-		/* shmem_write_begin(): the page comes into the cache; write_end
-		 * dirties it. */
 		uint64_t pfn = pg_cache_page(mm, obj, o >> PAGE_SHIFT, true);
 		if (!pfn)
 			return -ENOMEM;
 		pg_mark_dirty(mm, pfn);
-		if (ct_store(mm, pfn, word_of(o), words[i], ~0ull))
-			return -ENOMEM;
+		do {
+			if (ct_store(mm, pfn, word_of(off + i * 8), words[i], ~0ull))
+				return -ENOMEM;
+			i++;
+		} while (i < nwords && ((off + i * 8) & (MM_PAGE_SIZE - 1)));
 	}
 	return 0;
 }

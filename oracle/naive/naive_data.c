@@ -128,15 +128,18 @@ int naive_file_write(naive_mm *nm, int file, uint64_t off, const uint64_t *words
 		return -EBADF;
 	if (off % 8 || off + nwords * 8 > nv_page_align(o->size))
 		return -EINVAL;
-	for (size_t i = 0; i < nwords; i++) {
-		uint64_t at = off + i * 8, index = at / NV_PAGE;
+	/* Page by page: the page comes into the cache, dirty, and takes the
+	 * words that fall in it. */
+	for (size_t i = 0; i < nwords;) {
+		uint64_t index = (off + i * 8) / NV_PAGE;
 		nv_cache_add(nm, MM_BACKING_FILE, o->id, index);
 		ncached *c = NULL;
 		for (size_t k = 0; k < nm->ncached && !c; k++)
 			if (nm->cached[k].kind == MM_BACKING_FILE && nm->cached[k].id == o->id && nm->cached[k].index == index)
 				c = &nm->cached[k];
 		c->dirty = true;
-		store(&c->data, at, words[i], ~0ull);
+		for (; i < nwords && (off + i * 8) / NV_PAGE == index; i++)
+			store(&c->data, off + i * 8, words[i], ~0ull);
 	}
 	return 0;
 }
