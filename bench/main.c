@@ -37,6 +37,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,6 +371,12 @@ int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
 	tr_limit.max_arena = ARENA_SIZE; /* `mmref replay --max-arena 256G` for --emit's traces */
+	/* glibc raises its mmap threshold when a large mmapped chunk is freed
+	 * (the reference model's, an earlier stream's): the timed model would
+	 * then get its big arrays (the simulated physical memory) from the heap,
+	 * and calloc would have to clear them, inside the timed part. A fixed
+	 * threshold keeps them fresh mmapped memory, whatever ran before. */
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
 	pregrow_stack();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	size_t mmc = max_map_count_of_kernel();
