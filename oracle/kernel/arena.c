@@ -172,7 +172,11 @@ static int read_own_maps(void)
 			while (*q == ' ')
 				q++;
 			snprintf(m->name, sizeof(m->name), "%s", q);
-			m->stack = strcmp(q, "[stack]") == 0;
+			/* The stack is the VMA the stack pointer is in: [stack] on
+			 * Linux and gVisor; under Valgrind the client's stack is an
+			 * unnamed VMA and [stack] is Valgrind's own. */
+			uint64_t sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
+			m->stack = m->start <= sp && sp < m->end;
 			if (m->end <= k_task_size)
 				count++;
 		}
