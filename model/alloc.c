@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "alloc.h"
 
 /* The seam: true when this allocation is the one chosen to fail. */
 static bool seam_fails(mm_state *mm)

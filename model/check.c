@@ -16,14 +16,14 @@
  *       the two VMAs there could not have been merged (mm/vma.c rules)
  *   I10 reference counts: every object and anon_vma is referenced by
  *       exactly the VMAs that point to it (+1 for a declared file)
- *   I11..I16 the page tables (pt_check, model/pages.c): entries inside VMAs,
+ *   I11..I16 the page tables (pgcheck_tables, model/pgcheck.c): entries inside VMAs,
  *       no entry granting more than its VMA, zero pages never writable (nor
  *       mapped where the profile forbids them), map counts exact, nothing
  *       leaked (frames, cache pages, table pages)
  *   I17 the profile: locked_vm is the pages of the VM_LOCKED VMAs plus what
  *       MREMAP_DONTUNMAP left charged; VM_SOFTDIRTY only with soft_dirty,
  *       VM_MAYBE_GUARD only with guard_flag
- *   I18..I20 page contents (issue 18; pt_check and ct_check, model/contents.c):
+ *   I18..I20 page contents (issue 18; pgcheck_tables in model/pgcheck.c, ct_check in model/contents.c):
  *       no anonymous page mapped twice (no data shared where Linux copies),
  *       every view of an object maps that object's page at that offset (no
  *       store hidden from the other views), contents kept only for frames
@@ -33,8 +33,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
-#include "pagetable.h"
+#include "contents.h"
+#include "frames.h"
+#include "mlock.h"
+#include "pgcheck.h"
+#include "pgtable.h"
 
 struct report {
 	mm_violation *out;
@@ -61,7 +64,7 @@ static void report(struct report *r, int inv, const struct vma *v, const char *f
 	va_end(ap);
 }
 
-/* Adapter for vt_check and pt_check: T1..T5 are I1..I5. */
+/* Adapter for vt_check and pgcheck_tables: T1..T5 are I1..I5. */
 static void report_cb(void *ctx, int inv, const struct vma *v, const char *what)
 {
 	report(ctx, inv, v, "%s", what);
@@ -162,7 +165,7 @@ size_t mm_check(const mm_state *mm, mm_violation *out, size_t cap)
 			       (unsigned long long)a->vm_start, (unsigned long long)a->vm_end);
 	}
 	check_refs(&r, mm);
-	uint64_t locked = mm_locked_pages(mm);
+	uint64_t locked = mlock_locked_pages(mm);
 	if (mm->locked_vm != locked + mm->locked_vm_leaked)
 		report(&r, 17, NULL, "locked_vm %llu pages, VM_LOCKED VMAs hold %llu (+%llu left by DONTUNMAP)",
 		       (unsigned long long)mm->locked_vm, (unsigned long long)locked,
@@ -170,15 +173,15 @@ size_t mm_check(const mm_state *mm, mm_violation *out, size_t cap)
 	if (!mm->cfg.soft_dirty || !mm->cfg.guard_flag)
 		for (const struct vma *v = vt_first(&mm->vt); v; v = v->node.next)
 			check_profile_flags(&r, mm, v);
-	pt_check(mm, report_cb, &r);
-	ct_check(mm, report_cb, &r);
+	pgcheck_tables(mm, report_cb, &r);
+	ct_check(mm, fr_holds_data, report_cb, &r);
 	return r.n;
 }
 
 /* ---- The local mode ------------------------------------------------------- */
 
-/* I11..I13 for the entries under [lo, hi): the per-entry rules of pt_check
- * (model/pages.c), entry by entry through pg_lookup. The frame-level rules
+/* I11..I13 for the entries under [lo, hi): the per-entry rules of pgcheck_tables
+ * (model/pgcheck.c), entry by entry through pg_lookup. The frame-level rules
  * (I14 map counts, I15 table format of the whole tree, I16 leaks) are global:
  * mm_check only. */
 static void check_entry(struct report *r, const mm_state *mm, const struct vma **vp, uint64_t e, uint64_t at,
@@ -205,7 +208,7 @@ static void check_entry(struct report *r, const mm_state *mm, const struct vma *
 		report(r, 12, v, "user page without U/S");
 	if ((e & X86_RW) && !(f & MM_VM_WRITE))
 		report(r, 12, v, "RW without VM_WRITE");
-	if ((e & X86_RW) && !(f & MM_VM_SHARED) && !pg_is_anon(mm, pfn))
+	if ((e & X86_RW) && !(f & MM_VM_SHARED) && !fr_is_anon(mm, pfn))
 		report(r, 12, v, "RW on a non-anonymous page of a private VMA");
 	if ((e & X86_P) && !!(e & X86_XD) != !(f & MM_VM_EXEC))
 		report(r, 12, v, "NX disagrees with VM_EXEC");
@@ -221,7 +224,7 @@ static void check_entries(struct report *r, const mm_state *mm, uint64_t lo, uin
 {
 	mm_state *m = (mm_state *)mm; /* pg_words: read only here */
 	const uint64_t *w = pg_words(m);
-	uint64_t zero = pg_zero_pfn(mm), hzero = pg_huge_zero_pfn(mm);
+	uint64_t zero = fr_zero_pfn(mm), hzero = fr_huge_zero_pfn(mm);
 	const struct vma *v = NULL;
 	for (uint64_t va = lo & PAGE_MASK; va < hi;) {
 		unsigned level = 0;

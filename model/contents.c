@@ -1,4 +1,4 @@
-/* Page contents (issue 18): what the data frames of pages.c hold, so that
+/* Page contents (issue 18): what the data frames of frames.c hold, so that
  * `write ADDR VALUE` and `read ADDR` see what a process would.
  *
  * Contents belong to frames, not to addresses: a page-cache page holds its
@@ -14,7 +14,7 @@
  *   - a frame that is freed (munmap, MADV_DONTNEED of anonymous memory,
  *     reclaim of a clean lazily-freed page, a hole punched) loses its data:
  *     the next fault maps a zero-filled page, or the file's page again;
- *   - MADV_COLLAPSE copies the small pages into the THP (pt_collapse); a THP
+ *   - MADV_COLLAPSE copies the small pages into the THP (pp_collapse); a THP
  *     split keeps every subpage's frame, and maps the zero page only where a
  *     subpage holds nothing but zeroes (split_anon_folio).
  *
@@ -29,8 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "pagetable.h"
+#include "contents.h"
+#include "pages.h"
 
 #define WORDS_PER_PAGE (MM_PAGE_SIZE / 8)
 
@@ -139,80 +139,8 @@ bool ct_is_zero(const mm_state *mm, uint64_t pfn)
 	return true;
 }
 
-/* The data frame and word that addr reaches through a present leaf entry
- * (after a successful access), or 0. */
-static uint64_t pfn_at(const mm_state *mm, uint64_t addr)
-{
-	unsigned level;
-	uint64_t wi = pg_lookup(mm, addr, &level);
-	if (!wi)
-		return 0;
-	uint64_t e = pg_mem(mm)->words[wi];
-	if (!lx_present(e))
-		return 0;
-	if (level == 2)
-		return lx_pfn(e, PG_PMD_PFN_MASK) + PT_INDEX(addr, 1);
-	return lx_pfn(e, PG_PFN_MASK);
-}
-
-static unsigned word_of(uint64_t addr) { return (unsigned)((addr & (MM_PAGE_SIZE - 1)) >> 3); }
-
-void ct_touch_store_byte(mm_state *mm, uint64_t addr)
-{
-	uint64_t pfn = pfn_at(mm, addr);
-	if (pfn)
-		(void)ct_store(mm, pfn, word_of(addr), 0, 0xffull << ((addr & 7) * 8));
-}
-
-mm_touch_result mm_write(mm_state *mm, uint64_t addr, uint64_t value)
-{
-	addr &= ~(uint64_t)7;
-	mm_touch_result r = mm_touch(mm, addr, MM_ACCESS_WRITE);
-	if (r.outcome != MM_TOUCH_OK)
-		return r;
-	uint64_t pfn = pfn_at(mm, addr);
-	if (!pfn || ct_store(mm, pfn, word_of(addr), value, ~0ull))
-		return (mm_touch_result){MM_TOUCH_SIGBUS, MM_PF_USER | MM_PF_WRITE};
-	return r;
-}
-
-mm_touch_result mm_read(mm_state *mm, uint64_t addr, uint64_t *value)
-{
-	addr &= ~(uint64_t)7;
-	*value = 0;
-	mm_touch_result r = mm_touch(mm, addr, MM_ACCESS_READ);
-	if (r.outcome == MM_TOUCH_OK)
-		*value = ct_load(mm, pfn_at(mm, addr), word_of(addr));
-	return r;
-}
-
-int mm_file_write(mm_state *mm, int file, uint64_t off, const uint64_t *words, size_t nwords)
-{
-	struct mm_object *obj = mm_file_lookup(mm, file);
-	if (!obj)
-		return -EBADF;
-	if ((off & 7) || nwords > (UINT64_MAX - off) / 8 || off + nwords * 8 > PAGE_ALIGN(obj->size))
-		return -EINVAL;
-	/* Page by page, as generic_perform_write() goes: shmem_write_begin()
-	 * brings the page into the cache, the copy fills its words, write_end
-	 * dirties it. */
-	for (size_t i = 0; i < nwords;) {
-		uint64_t o = off + i * 8;
-		uint64_t pfn = pg_cache_page(mm, obj, o >> PAGE_SHIFT, true);
-		if (!pfn)
-			return -ENOMEM;
-		pg_mark_dirty(mm, pfn);
-		do {
-			if (ct_store(mm, pfn, word_of(off + i * 8), words[i], ~0ull))
-				return -ENOMEM;
-			i++;
-		} while (i < nwords && ((off + i * 8) & (MM_PAGE_SIZE - 1)));
-	}
-	return 0;
-}
-
-size_t ct_check(const mm_state *mm, void (*report)(void *ctx, int inv, const struct vma *v, const char *what),
-                void *ctx)
+size_t ct_check(const mm_state *mm, bool (*holds_data)(const mm_state *mm, uint64_t pfn),
+                void (*report)(void *ctx, int inv, const struct vma *v, const char *what), void *ctx)
 {
 	const struct ct_store *s = mm->contents;
 	size_t n = 0, held = 0;
@@ -220,7 +148,7 @@ size_t ct_check(const mm_state *mm, void (*report)(void *ctx, int inv, const str
 		if (!s->page[i])
 			continue;
 		held++;
-		if (!pg_frame_holds_data(mm, PG_DATA_PFN_BASE + i)) {
+		if (!holds_data(mm, PG_DATA_PFN_BASE + i)) {
 			n++;
 			if (report)
 				report(ctx, 20, NULL, "contents kept for a frame that is free or a zero page");

@@ -1,6 +1,9 @@
 /* madvise(2): mm/madvise.c (6.18.y) do_madvise(), madvise_walk_vmas(),
  * madvise_vma_behavior(), madvise_populate(). */
-#include "internal.h"
+#include "gup.h"
+#include "pagepolicy.h"
+#include "pgtable.h"
+#include "vma.h"
 
 /* madvise_behavior_valid(). MADV_HWPOISON and MADV_SOFT_OFFLINE exist only
  * with CONFIG_MEMORY_FAILURE, which this kernel lacks: EINVAL [LIVE]. */
@@ -66,7 +69,7 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 			return -EINVAL;
 		if (!((f & MM_VM_MAYSHARE) && (f & MM_VM_MAYWRITE)))
 			return -EACCES;
-		pt_punch_hole(mm, v->obj, v->vm_pgoff + ((start - v->vm_start) >> PAGE_SHIFT), (end - start) >> PAGE_SHIFT);
+		pg_punch_hole(mm, v->obj, v->vm_pgoff + ((start - v->vm_start) >> PAGE_SHIFT), (end - start) >> PAGE_SHIFT);
 		return 0;
 	case MM_MADV_WILLNEED:
 		return 0; /* readahead / swap-in: no visible change */
@@ -76,9 +79,9 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 		if (f & (MM_VM_LOCKED | MM_VM_PFNMAP | MM_VM_HUGETLB))
 			return -EINVAL;
 		if (b == MM_MADV_PAGEOUT)
-			pt_pageout(mm, v, start, end);
+			pp_pageout(mm, v, start, end);
 		else
-			pt_cold(mm, v, start, end);
+			pp_cold(mm, v, start, end);
 		return 0;
 	case MM_MADV_FREE:
 	case MM_MADV_DONTNEED:
@@ -93,10 +96,10 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 			 * (MADV_PAGEOUT here: the model has no memory pressure). */
 			if (v->obj)
 				return -EINVAL;
-			pt_mark_lazyfree(mm, v, start, end);
+			pp_mark_lazyfree(mm, v, start, end);
 			return 0;
 		}
-		pt_zap_pages(mm, start, end);
+		pg_zap_pages(mm, start, end);
 		return 0;
 	}
 	case MM_MADV_COLLAPSE: {
@@ -115,7 +118,7 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 			 * (shmem_allowable_huge_orders: only `deny` refuses);
 			 * thp_vma_suitable_order() wants the file offset
 			 * congruent with the address modulo 2 MiB; no anon_vma
-			 * needed. Then collapse_file() per block (pt_collapse_file). */
+			 * needed. Then collapse_file() per block (pp_collapse_file). */
 			if (((v->vm_start >> PAGE_SHIFT) - v->vm_pgoff) & (MM_PMD_SIZE / PAGE_SIZE - 1))
 				return -EINVAL;
 			uint64_t fs = (start + MM_PMD_SIZE - 1) & ~(MM_PMD_SIZE - 1), fe = end & ~(MM_PMD_SIZE - 1);
@@ -123,7 +126,7 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 				return -EINVAL; /* the wrapped count, as below */
 			bool failed = false;
 			for (uint64_t h = fs; h < fe; h += MM_PMD_SIZE) {
-				int r = pt_collapse_file(mm, v, h);
+				int r = pp_collapse_file(mm, v, h);
 				if (r < 0)
 					return r;
 				failed = failed || r > 0;
@@ -146,7 +149,16 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 		if (hstart > hend)
 			return -EINVAL;
 		for (uint64_t h = hstart; h < hend; h += MM_PMD_SIZE) {
-			int err = pt_collapse(mm, v, h);
+			/* hpage_collapse_scan_pmd(), then collapse_huge_page()
+			 * with the VMA's anon_vma prepared. */
+			int err = pp_collapse_scan(mm, h);
+			if (err < 0)
+				return err;
+			if (err == 0)
+				continue;
+			if (vma_anon_vma_prepare(mm, v))
+				return -ENOMEM;
+			err = pp_collapse(mm, v, h);
 			if (err)
 				return err;
 		}
@@ -162,16 +174,16 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 		if (mm->cfg.guard_flag)
 			v->vm_flags |= MM_VM_MAYBE_GUARD;
 		if (!v->obj) {
-			int err = anon_vma_prepare(mm, v);
+			int err = vma_anon_vma_prepare(mm, v);
 			if (err)
 				return err;
 		}
-		return pt_guard_install(mm, v, start, end);
+		return pg_guard_install(mm, v, start, end);
 	}
 	case MM_MADV_GUARD_REMOVE:
 		if (f & (MM_VM_SPECIAL | MM_VM_HUGETLB))
 			return -EINVAL;
-		pt_guard_remove(mm, start, end);
+		pg_guard_remove(mm, start, end);
 		return 0;
 	case MM_MADV_NORMAL:
 		f &= ~(MM_VM_RAND_READ | MM_VM_SEQ_READ);
@@ -249,7 +261,7 @@ static int madvise_populate(mm_state *mm, uint64_t start, uint64_t end, bool wri
 		if ((f & (MM_VM_IO | MM_VM_PFNMAP)) || (write && !(f & MM_VM_WRITE)) || (!write && !(f & MM_VM_READ)))
 			return -EINVAL;
 		uint64_t e = end < v->vm_end ? end : v->vm_end;
-		int err = pt_populate(mm, v, start, e, write);
+		int err = gup_get_pages(mm, v, start, e, write);
 		if (err)
 			return err;
 		start = e;

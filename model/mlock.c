@@ -2,26 +2,13 @@
  * apply_vma_lock_flags() and mlock_fixup(), under the profile's
  * RLIMIT_MEMLOCK (mm_config.memlock; MM_MEMLOCK_UNLIMITED stands for
  * RLIM_INFINITY or CAP_IPC_LOCK, which the model does not tell apart). */
-#include "internal.h"
+#include "gup.h"
+#include "mlock.h"
+#include "pagepolicy.h"
+#include "vma.h"
 
-bool can_do_mlock(const mm_state *mm)
-{
-	/* mm/mlock.c can_do_mlock(): rlimit(RLIMIT_MEMLOCK) != 0 or
-	 * capable(CAP_IPC_LOCK). */
-	return mm->cfg.memlock != 0;
-}
-
-bool mlock_future_ok(const mm_state *mm, uint64_t vm_flags, uint64_t bytes)
-{
-	/* mm/mmap.c mlock_future_ok(): pages, not bytes, are compared; the
-	 * pages about to be unmapped (MAP_FIXED) are still counted. */
-	if (!(vm_flags & MM_VM_LOCKED) || mm_memlock_unlimited(mm))
-		return true;
-	uint64_t locked = (bytes >> PAGE_SHIFT) + mm->locked_vm;
-	return locked <= mm->cfg.memlock >> PAGE_SHIFT;
-}
-
-uint64_t mm_locked_pages(const mm_state *mm)
+/* Pages of all VM_LOCKED VMAs, for the checker. */
+uint64_t mlock_locked_pages(const mm_state *mm)
 {
 	uint64_t n = 0;
 	for (const struct vma *v = vt_first(&mm->vt); v; v = v->node.next)
@@ -87,7 +74,7 @@ static int apply_vma_lock_flags(mm_state *mm, uint64_t start, uint64_t len, uint
 			if (!(new_flags & MM_VM_LOCKED)) {
 				mm->locked_vm -= nr_pages;
 				/* munlock_vma_pages_range() */
-				pt_mark_mlocked(mm, nstart, tmp, false);
+				pp_mark_mlocked(mm, nstart, tmp, false);
 			}
 			else if (!(old_flags & MM_VM_LOCKED))
 				mm->locked_vm += nr_pages;
@@ -132,7 +119,7 @@ int mm_mlock2(mm_state *mm, uint64_t start, uint64_t len, uint64_t flags)
 	/* __mm_populate(start, len, 0); __mlock_posix_error_return() turns
 	 * EFAULT (PROT_NONE, a guard marker, a page beyond EOF) into ENOMEM.
 	 * The VMAs stay locked. */
-	err = mm_populate_range(mm, start, start + len, false);
+	err = gup_populate(mm, start, start + len, false);
 	if (err == -EFAULT)
 		return -ENOMEM;
 	if (err == -ENOMEM)

@@ -1,6 +1,10 @@
 /* mmap(2): arch/x86/kernel/sys_x86_64.c sys_mmap, mm/util.c vm_mmap_pgoff,
  * mm/mmap.c do_mmap and __get_unmapped_area, mm/vma.c __mmap_region. */
-#include "internal.h"
+#include "gup.h"
+#include "mmap.h"
+#include "munmap.h"
+#include "object.h"
+#include "vma.h"
 
 /* include/linux/mm.h: vm_start_gap() */
 static uint64_t vm_start_gap(const mm_state *mm, const struct vma *v)
@@ -112,7 +116,7 @@ static int64_t thp_get_unmapped_area(mm_state *mm, uint64_t len, uint64_t flags)
 	return topdown(mm, 0, len, 0, flags);
 }
 
-int64_t get_unmapped_area(mm_state *mm, const struct mm_object *obj, bool shared_anon, uint64_t addr, uint64_t len,
+int64_t mmap_get_unmapped_area(mm_state *mm, const struct mm_object *obj, bool shared_anon, uint64_t addr, uint64_t len,
                           uint64_t pgoff, uint64_t flags)
 {
 	if (len > MM_TASK_SIZE)
@@ -215,7 +219,7 @@ static int64_t hugetlb_anon_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint
 	/* __mmap_region(): a MAP_FIXED range is unmapped first; the mapping
 	 * then fails to reserve, and the old VMAs are not restored [LIVE]. */
 	if (flags & (MM_MAP_FIXED | MM_MAP_FIXED_NOREPLACE)) {
-		int err = unmap_range(mm, addr, addr + len);
+		int err = munmap_range(mm, addr, addr + len);
 		/* no merge was tried at the edges (a refused unmap keeps its
 		 * head split, #1): nothing for the merge check (I9) */
 		mm->n_touched = 0;
@@ -229,38 +233,6 @@ static int64_t hugetlb_anon_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint
 static bool accountable_mapping(uint64_t vm_flags)
 {
 	return (vm_flags & (MM_VM_NORESERVE | MM_VM_SHARED | MM_VM_WRITE)) == MM_VM_WRITE;
-}
-
-/* mm/gup.c: populate_vma_page_range(): lock-on-fault VMAs are skipped;
- * private writable memory is written to break COW; the rest is read, with
- * FOLL_FORCE for any accessible VMA, so only PROT_NONE (and VM_IO/VM_PFNMAP)
- * fail check_vma_flags(). */
-int populate_vma_range(mm_state *mm, struct vma *v, uint64_t start, uint64_t end)
-{
-	if (v->vm_flags & MM_VM_LOCKONFAULT)
-		return 0;
-	if ((v->vm_flags & (MM_VM_IO | MM_VM_PFNMAP)) || !(v->vm_flags & MM_VM_ACCESS_FLAGS))
-		return -EFAULT;
-	return pt_populate(mm, v, start, end, (v->vm_flags & (MM_VM_WRITE | MM_VM_SHARED)) == MM_VM_WRITE);
-}
-
-int mm_populate_range(mm_state *mm, uint64_t start, uint64_t end, bool ignore_errors)
-{
-	uint64_t nstart = start;
-	while (nstart < end) {
-		struct vma *v = vt_find_intersection(&mm->vt, nstart, end);
-		if (!v)
-			break;
-		if (nstart < v->vm_start)
-			nstart = v->vm_start;
-		uint64_t nend = end < v->vm_end ? end : v->vm_end;
-		int err = populate_vma_range(mm, v, nstart, nend);
-		/* __mm_populate(): with ignore_errors the next VMA is tried. */
-		if (err && !ignore_errors)
-			return err;
-		nstart = nend;
-	}
-	return 0;
 }
 
 /* mm/vma.c: __mmap_region(), for a range already checked and placed. */
@@ -280,7 +252,7 @@ static int64_t mmap_region(mm_state *mm, struct mm_object *file, uint64_t addr, 
 	}
 	/* vms_gather_munmap_vmas(): sealed VMAs and the split limit refuse,
 	 * after the head split is done, and that split stays [LIVE]. */
-	int err = unmap_range(mm, addr, end);
+	int err = munmap_range(mm, addr, end);
 	if (err) {
 		mm->n_touched = 0;
 		vma_free(mm, v);
@@ -315,8 +287,8 @@ static int64_t mmap_region(mm_state *mm, struct mm_object *file, uint64_t addr, 
 		if (file)
 			file->refs++;
 		vt_insert(&mm->vt, v);
-		mm_note_touched(mm, addr);
-		mm_note_touched(mm, end);
+		vma_note_touched(mm, addr);
+		vma_note_touched(mm, end);
 	}
 	/* __mmap_complete(): the new pages count in mm->locked_vm (VM_SPECIAL,
 	 * DAX, hugetlb would lose VM_LOCKED instead; the model makes none of
@@ -340,7 +312,7 @@ int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64
 	struct mm_object *file = NULL;
 	/* ksys_mmap_pgoff() */
 	if (!(flags & MM_MAP_ANONYMOUS)) {
-		file = file_id > 0 ? mm_file_lookup(mm, file_id) : NULL;
+		file = file_id > 0 ? mm_object_file(mm, file_id) : NULL;
 		if (!file)
 			return -EBADF;
 		if (flags & MM_MAP_HUGETLB)
@@ -376,7 +348,7 @@ int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64
 	                    MM_VM_MAYEXEC;
 
 	bool shared_anon = !file && (flags & MM_MAP_TYPE) == MM_MAP_SHARED;
-	int64_t got = get_unmapped_area(mm, file, shared_anon, addr, len, pgoff, flags);
+	int64_t got = mmap_get_unmapped_area(mm, file, shared_anon, addr, len, pgoff, flags);
 	if (got < 0)
 		return got;
 	addr = (uint64_t)got;
@@ -452,6 +424,6 @@ int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64
 	if (r < 0)
 		return r;
 	if ((vm_flags & MM_VM_LOCKED) || (flags & (MM_MAP_POPULATE | MM_MAP_NONBLOCK)) == MM_MAP_POPULATE)
-		(void)mm_populate_range(mm, addr, addr + len, true);
+		(void)gup_populate(mm, addr, addr + len, true);
 	return r;
 }

@@ -1,5 +1,7 @@
 /* mprotect(2): mm/mprotect.c do_mprotect_pkey() and mprotect_fixup(). */
-#include "internal.h"
+#include "gup.h"
+#include "pgtable.h"
+#include "vma.h"
 
 /* mprotect_fixup(): one VMA's part [start, end) gets new_flags. */
 static int mprotect_fixup(mm_state *mm, struct vma *v, uint64_t start, uint64_t end, uint64_t new_flags,
@@ -30,10 +32,10 @@ static int mprotect_fixup(mm_state *mm, struct vma *v, uint64_t start, uint64_t 
 	if (!r)
 		return err;
 	*out = r;
-	pt_change_protection(mm, r, start, end);
+	pg_change_protection(mm, r, start, end);
 	/* A private locked VMA becoming writable is populated to break COW. */
 	if ((old_flags & (MM_VM_WRITE | MM_VM_SHARED | MM_VM_LOCKED)) == MM_VM_LOCKED && (new_flags & MM_VM_WRITE))
-		(void)populate_vma_range(mm, r, start, end);
+		(void)gup_populate_vma(mm, r, start, end);
 	return 0;
 }
 

@@ -2,7 +2,12 @@
  * check_prep_vma(), mremap_to(), mremap_at(), move_vma(); and mm/vma.c
  * copy_vma(), vma_merge_extend(). One struct remap carries the call, as the
  * kernel's struct vma_remap_struct does. */
-#include "internal.h"
+#include "gup.h"
+#include "mmap.h"
+#include "munmap.h"
+#include "pagepolicy.h"
+#include "pgtable.h"
+#include "vma.h"
 
 enum remap_type { REMAP_NO_RESIZE, REMAP_SHRINK, REMAP_EXPAND };
 
@@ -104,7 +109,7 @@ static int set_new_addr(mm_state *mm, struct remap *r)
 	bool shared = v->vm_flags & MM_VM_MAYSHARE;
 	/* get_unmapped_area(vma->vm_file, ...): a shared anonymous VMA has its
 	 * shmem file, so only private anonymous memory takes the anon paths. */
-	int64_t res = get_unmapped_area(mm, v->obj, false, hint, r->new_len, pgoff,
+	int64_t res = mmap_get_unmapped_area(mm, v->obj, false, hint, r->new_len, pgoff,
 	                                map_flags | (shared ? MM_MAP_SHARED : 0));
 	if (res < 0)
 		return (int)res;
@@ -143,8 +148,8 @@ static struct vma *copy_vma(mm_state *mm, struct vma *src, uint64_t addr, uint64
 		n->obj->refs++;
 	vma_set_anon_vma(mm, n, src->anon_vma);
 	vt_insert(&mm->vt, n);
-	mm_note_touched(mm, addr);
-	mm_note_touched(mm, addr + len);
+	vma_note_touched(mm, addr);
+	vma_note_touched(mm, addr + len);
 	return n;
 }
 
@@ -166,9 +171,9 @@ static int64_t move_vma(mm_state *mm, struct remap *r)
 	 * new range being unmapped instead. */
 	if (locked)
 		mm->locked_vm += r->new_len >> PAGE_SHIFT;
-	if (pt_move_range(mm, r->addr, r->new_addr, r->old_len) < 0) {
+	if (pg_move_range(mm, r->addr, r->new_addr, r->old_len) < 0) {
 		/* The kernel moves the tables back and unmaps the new VMA. */
-		(void)unmap_range(mm, r->new_addr, r->new_addr + r->new_len);
+		(void)munmap_range(mm, r->new_addr, r->new_addr + r->new_len);
 		return -ENOMEM;
 	}
 	if (r->flags & MM_MREMAP_DONTUNMAP) {
@@ -184,7 +189,7 @@ static int64_t move_vma(mm_state *mm, struct remap *r)
 			if (old->vm_flags & MM_VM_LOCKED) {
 				mm->locked_vm_leaked += vma_pages(old);
 				/* no munlock either: the pages stay mlocked */
-				pt_mark_mlocked(mm, old->vm_start, old->vm_end, true);
+				pp_mark_mlocked(mm, old->vm_start, old->vm_end, true);
 			}
 			old->vm_flags &= ~MM_VM_LOCKED_MASK;
 			if (old != n && old->vm_start == r->addr && old->vm_end == r->addr + r->old_len)
@@ -193,7 +198,7 @@ static int64_t move_vma(mm_state *mm, struct remap *r)
 	} else {
 		/* unmap_source_vma(); the VM_ACCOUNT juggling there leaves the
 		 * flags of the remaining pieces as they were. */
-		(void)unmap_range(mm, r->addr, r->addr + r->old_len);
+		(void)munmap_range(mm, r->addr, r->addr + r->old_len);
 	}
 	return (int64_t)r->new_addr;
 }
@@ -201,7 +206,7 @@ static int64_t move_vma(mm_state *mm, struct remap *r)
 /* shrink_vma(): unmap the tail. */
 static int shrink(mm_state *mm, struct remap *r)
 {
-	int err = unmap_range(mm, r->addr + r->new_len, r->addr + r->old_len);
+	int err = munmap_range(mm, r->addr + r->new_len, r->addr + r->old_len);
 	if (err)
 		return err;
 	r->vma = vt_lookup(&mm->vt, r->addr);
@@ -363,6 +368,6 @@ int64_t mm_mremap(mm_state *mm, uint64_t addr, uint64_t old_len, uint64_t new_le
 		return res;
 	}
 	if (r.populate_expand)
-		(void)mm_populate_range(mm, (uint64_t)res + r.old_len, (uint64_t)res + r.new_len, true);
+		(void)gup_populate(mm, (uint64_t)res + r.old_len, (uint64_t)res + r.new_len, true);
 	return res;
 }

@@ -1,5 +1,5 @@
 /* mseal(2): mm/mseal.c do_mseal(). */
-#include "internal.h"
+#include "vma.h"
 
 /* range_contains_unmapped(): any hole in [start, end). */
 static bool range_contains_unmapped(const mm_state *mm, uint64_t start, uint64_t end)

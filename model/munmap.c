@@ -1,6 +1,8 @@
 /* munmap(2) and the unmapping core shared with mmap(MAP_FIXED) and mremap:
  * mm/vma.c do_vmi_munmap(), vms_gather_munmap_vmas(). */
-#include "internal.h"
+#include "munmap.h"
+#include "pgtable.h"
+#include "vma.h"
 
 static bool vma_is_sealed(const struct vma *v)
 {
@@ -10,7 +12,7 @@ static bool vma_is_sealed(const struct vma *v)
 /* do_vmi_align_munmap() on the page-aligned range [start, end). Holes are
  * fine. On failure Linux keeps the split of the first VMA if it already
  * happened, and so does this. */
-int unmap_range(mm_state *mm, uint64_t start, uint64_t end)
+int munmap_range(mm_state *mm, uint64_t start, uint64_t end)
 {
 	struct vma *v = vt_find_intersection(&mm->vt, start, end);
 	if (!v)
@@ -37,7 +39,7 @@ int unmap_range(mm_state *mm, uint64_t start, uint64_t end)
 		if (err)
 			return err;
 	}
-	pt_unmap_range(mm, start, end);
+	pg_unmap_range(mm, start, end);
 	while (v && v->vm_start < end) {
 		struct vma *next = v->node.next;
 		/* vms_gather_munmap_vmas() counts the locked pages going,
@@ -59,7 +61,7 @@ int mm_munmap(mm_state *mm, uint64_t addr, uint64_t len)
 	uint64_t end = addr + PAGE_ALIGN(len);
 	if (end == addr)
 		return -EINVAL;
-	int err = unmap_range(mm, addr, end);
+	int err = munmap_range(mm, addr, end);
 	if (err)
 		mm->n_touched = 0; /* a failed munmap may leave its head split */
 	return err;

@@ -1,10 +1,12 @@
-/* Life cycle of an address space, backing objects, and the read-only views
- * (the VMA list, /proc-style formatting). */
+/* Life cycle of an address space and the read-only views (the VMA list,
+ * /proc-style formatting). Backing objects are object.c's. */
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
-#include "pagetable.h"
+#include "alloc.h"
+#include "object.h"
+#include "pgtable.h"
+#include "vma.h"
 
 void mm_config_default(mm_config *cfg)
 {
@@ -51,7 +53,7 @@ mm_state *mm_create(const mm_config *cfg)
 	mm->next_anon_vma_id = 1;
 	mm->next_shmem_id = 1;
 	mm->next_file_id = 1;
-	if (pt_create(mm) < 0) {
+	if (pg_create(mm) < 0) {
 		mm_free(NULL, mm);
 		return NULL;
 	}
@@ -82,21 +84,7 @@ int mm_reset(mm_state *mm, const mm_config *cfg)
 	mm->next_anon_vma_id = 1;
 	mm->next_shmem_id = 1;
 	mm->next_file_id = 1;
-	return pt_reset(mm);
-}
-
-void mm_object_put(mm_state *mm, struct mm_object *obj)
-{
-	if (!obj || --obj->refs)
-		return;
-	for (struct mm_object **pp = &mm->objects; *pp; pp = &(*pp)->next_in_list) {
-		if (*pp == obj) {
-			*pp = obj->next_in_list;
-			break;
-		}
-	}
-	pt_object_release(mm, obj);
-	mm_free(mm, obj);
+	return pg_reset(mm);
 }
 
 /* Every VMA and object gone, their entries and frames with them. */
@@ -107,7 +95,7 @@ static void mm_empty(mm_state *mm)
 		struct vma *next = v->node.next;
 		/* Entries exist only under VMAs: unmap VMA by VMA, not the
 		 * whole address space. */
-		pt_unmap_range(mm, v->vm_start, v->vm_end);
+		pg_unmap_range(mm, v->vm_start, v->vm_end);
 		vt_erase(&mm->vt, v);
 		vma_free(mm, v);
 		v = next;
@@ -122,37 +110,9 @@ void mm_destroy(mm_state *mm)
 	if (!mm)
 		return;
 	mm_empty(mm);
-	pt_destroy(mm);
+	pg_destroy(mm);
 	mm_alloc_release(mm);
 	mm_free(mm, mm);
-}
-
-struct mm_object *mm_object_new(mm_state *mm, mm_backing kind, uint64_t size)
-{
-	struct mm_object *obj = mm_alloc(mm, sizeof(*obj));
-	if (!obj)
-		return NULL;
-	obj->kind = kind;
-	obj->size = size;
-	obj->refs = 1;
-	obj->id = kind == MM_BACKING_FILE ? mm->next_file_id++ : mm->next_shmem_id++;
-	obj->next_in_list = mm->objects;
-	mm->objects = obj;
-	return obj;
-}
-
-int mm_file_create(mm_state *mm, uint64_t size)
-{
-	struct mm_object *obj = mm_object_new(mm, MM_BACKING_FILE, size);
-	return obj ? (int)obj->id : -ENOMEM;
-}
-
-struct mm_object *mm_file_lookup(mm_state *mm, int id)
-{
-	for (struct mm_object *o = mm->objects; o; o = o->next_in_list)
-		if (o->kind == MM_BACKING_FILE && o->id == (uint32_t)id)
-			return o;
-	return NULL;
 }
 
 size_t mm_map_count(const mm_state *mm)
@@ -163,13 +123,6 @@ size_t mm_map_count(const mm_state *mm)
 uint64_t mm_locked_vm(const mm_state *mm)
 {
 	return mm->locked_vm;
-}
-
-/* mmref/x86.h: the tables, as the walker and the KVM oracle read them. */
-void mm_page_tables(const mm_state *mm, mm_phys_mem *out, uint64_t *cr3)
-{
-	*out = *pg_mem(mm);
-	*cr3 = pg_cr3(mm);
 }
 
 size_t mm_vmas(const mm_state *mm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap)

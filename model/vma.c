@@ -8,7 +8,10 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "alloc.h"
+#include "object.h"
+#include "pgtable.h"
+#include "vma.h"
 
 struct vma *vma_alloc(mm_state *mm)
 {
@@ -52,9 +55,9 @@ void vma_free(mm_state *mm, struct vma *v)
 static void vma_set_bounds(mm_state *mm, struct vma *v, uint64_t start, uint64_t end)
 {
 	if (start != v->vm_start)
-		pt_split_huge_at(mm, start);
+		pg_split_huge_at(mm, start);
 	if (end != v->vm_end)
-		pt_split_huge_at(mm, end);
+		pg_split_huge_at(mm, end);
 	vt_set_bounds(&mm->vt, v, start, end);
 }
 
@@ -70,7 +73,7 @@ static void vma_absorb(mm_state *mm, struct vma *v, struct vma *victim)
  * huge page that the new boundary would cut. */
 static void vma_move_boundary(mm_state *mm, struct vma *v, uint64_t addr)
 {
-	pt_split_huge_at(mm, addr);
+	pg_split_huge_at(mm, addr);
 	vt_move_boundary(&mm->vt, v, addr);
 }
 
@@ -81,7 +84,7 @@ void vma_remove(mm_state *mm, struct vma *v)
 	vma_free(mm, v);
 }
 
-void mm_note_touched(mm_state *mm, uint64_t addr)
+void vma_note_touched(mm_state *mm, uint64_t addr)
 {
 	if (mm->n_touched < sizeof(mm->touched) / sizeof(mm->touched[0]))
 		mm->touched[mm->n_touched++] = addr;
@@ -102,7 +105,7 @@ int vma_split_unchecked(mm_state *mm, struct vma *v, uint64_t addr, bool new_bel
 		n->obj->refs++;
 	n->anon_vma = anon_vma_get(v->anon_vma);
 	uint64_t delta = (addr - v->vm_start) >> PAGE_SHIFT;
-	pt_split_huge_at(mm, addr);
+	pg_split_huge_at(mm, addr);
 	if (new_below) {
 		n->vm_start = v->vm_start;
 		n->vm_end = addr;
@@ -115,7 +118,7 @@ int vma_split_unchecked(mm_state *mm, struct vma *v, uint64_t addr, bool new_bel
 	}
 	/* One insertion, no transient hole for the gap augmentation. */
 	vt_split(&mm->vt, v, n);
-	mm_note_touched(mm, addr);
+	vma_note_touched(mm, addr);
 	if (out_new)
 		*out_new = n;
 	return 0;
@@ -222,8 +225,8 @@ struct vma *vma_merge_new_range(mm_state *mm, struct vma_merge *g)
 	target->vm_flags |= sticky;
 	/* Only the range's own edges were merge candidates; the far ends of
 	 * the VMAs it merged into were not looked at. */
-	mm_note_touched(mm, g->start);
-	mm_note_touched(mm, g->end);
+	vma_note_touched(mm, g->start);
+	vma_note_touched(mm, g->end);
 	return target;
 }
 
@@ -278,8 +281,8 @@ static struct vma *vma_merge_existing_range(mm_state *mm, struct vma_merge *g)
 	}
 	target->vm_flags |= sticky;
 	g->flags |= sticky;
-	mm_note_touched(mm, g->start);
-	mm_note_touched(mm, g->end);
+	vma_note_touched(mm, g->start);
+	vma_note_touched(mm, g->end);
 	return target;
 }
 
@@ -300,8 +303,8 @@ struct vma *vma_modify(mm_state *mm, struct vma_merge *g, int *err)
 	struct vma *merged = vma_merge_existing_range(mm, g);
 	if (merged)
 		return merged;
-	mm_note_touched(mm, g->start);
-	mm_note_touched(mm, g->end);
+	vma_note_touched(mm, g->start);
+	vma_note_touched(mm, g->end);
 	if (middle->vm_start < g->start) {
 		*err = vma_split(mm, middle, g->start, true, NULL);
 		if (*err)
@@ -356,7 +359,7 @@ static struct anon_vma *find_mergeable_anon_vma(const struct vma *v)
 }
 
 /* mm/rmap.c: __anon_vma_prepare(). */
-int anon_vma_prepare(mm_state *mm, struct vma *v)
+int vma_anon_vma_prepare(mm_state *mm, struct vma *v)
 {
 	if (v->anon_vma)
 		return 0;
@@ -389,7 +392,7 @@ int vma_expand_downwards(mm_state *mm, struct vma *v, uint64_t addr)
 		return -ENOMEM;
 	if (prev && addr < prev->vm_end)
 		return -ENOMEM;
-	int err = anon_vma_prepare(mm, v);
+	int err = vma_anon_vma_prepare(mm, v);
 	if (err)
 		return err;
 	if (addr >= v->vm_start)

@@ -10,8 +10,10 @@
  * Layouts in pages relative to BASE, as in tests/test_model.c. */
 #include <glib.h>
 
-#include "internal.h"
-#include "pagetable.h"
+#include "contents.h"
+#include "frames.h"
+#include "pgtable.h"
+#include "vma.h"
 #include "mmref/mmref.h"
 
 #define BASE 0x100000000000ull
@@ -93,7 +95,7 @@ static void test_checker_reports_corruption(void)
 	assert_checked(mm);
 
 	/* I10: a reference count that lies. */
-	g_assert_cmpint(anon_vma_prepare(mm, a), ==, 0);
+	g_assert_cmpint(vma_anon_vma_prepare(mm, a), ==, 0);
 	a->anon_vma->refs++;
 	g_assert_cmpuint(check_finds(mm, 10), ==, 1);
 	a->anon_vma->refs--;
@@ -101,7 +103,7 @@ static void test_checker_reports_corruption(void)
 	mm_destroy(mm);
 }
 
-/* The page part of the checker (I11-I15, model/pages.c) on entries
+/* The page part of the checker (I11-I15, model/pgcheck.c) on entries
  * corrupted behind the model's back. */
 static void test_checker_reports_page_corruption(void)
 {
@@ -180,7 +182,7 @@ static void test_checker_reports_content_corruption(void)
 static void test_no_leak_after_unmapping_everything(void)
 {
 	mm_state *mm = new_mm();
-	uint64_t tables0 = pt_table_pages(mm);
+	uint64_t tables0 = pg_table_pages(mm);
 	map(mm, 0, 16, RW, 0);
 	map(mm, 512, 1024, RW, 0); /* 4 MiB, a 2 MiB block inside */
 	g_assert_cmpint(mm_madvise(mm, BASE + P(512), P(1024), MM_MADV_HUGEPAGE), ==, 0);
@@ -193,13 +195,13 @@ static void test_no_leak_after_unmapping_everything(void)
 	g_assert_cmpint(mm_mremap(mm, BASE, P(16), P(16), MM_MREMAP_MAYMOVE | MM_MREMAP_FIXED, BASE + P(9000)), ==,
 	                (int64_t)(BASE + P(9000)));
 	g_assert_cmpint(mm_mprotect(mm, BASE + P(1024), P(8), RO), ==, 0);
-	g_assert_cmpuint(pt_table_pages(mm), >, tables0);
-	g_assert_cmpuint(pt_anon_frames(mm), >, 0);
+	g_assert_cmpuint(pg_table_pages(mm), >, tables0);
+	g_assert_cmpuint(fr_anon_frames(mm), >, 0);
 	assert_checked(mm);
 	g_assert_cmpint(mm_munmap(mm, BASE, 1ull << 30), ==, 0);
 	g_assert_cmpuint(mm_map_count(mm), ==, 0);
-	g_assert_cmpuint(pt_table_pages(mm), ==, 1);
-	g_assert_cmpuint(pt_anon_frames(mm), ==, 0);
+	g_assert_cmpuint(pg_table_pages(mm), ==, 1);
+	g_assert_cmpuint(fr_anon_frames(mm), ==, 0);
 	assert_checked(mm);
 	mm_destroy(mm);
 }

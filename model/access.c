@@ -1,0 +1,166 @@
+/* A user access: `touch` (mm_touch), `read` and `write` (mm_read,
+ * mm_write), and write(2) into a declared file (mm_file_write). An access
+ * walks the tables as the CPU does (mm_walk at CPL 3 under Linux's control
+ * bits) and a #PF goes through arch/x86/mm/fault.c do_user_addr_fault():
+ * kernel-half addresses, find the VMA / grow the stack, access_error(),
+ * then handle_mm_fault() (fault.c) and the signal it maps to. The access is
+ * retried after every handled fault, as returning to the faulting
+ * instruction does; the second fault of "exec of an unpopulated page in a
+ * non-exec VMA" (P|I|U -> ACCERR 0x15) comes out of that. The data an
+ * access reads or writes is the frame's (contents.c).
+ */
+#include "contents.h"
+#include "fault.h"
+#include "frames.h"
+#include "object.h"
+#include "pagecache.h"
+#include "pgtable.h"
+#include "vma.h"
+
+/* CR0.WP, EFER.NXE, CR4.SMEP and CR4.SMAP are all on under Linux here. */
+static const mm_cpu_mode linux_user_mode = {true, true, true, true, false, PG_MAXPHYADDR};
+
+/* The data frame and word that addr reaches through a present leaf entry
+ * (after a successful access), or 0. */
+static uint64_t pfn_at(const mm_state *mm, uint64_t addr)
+{
+	unsigned level;
+	uint64_t wi = pg_lookup(mm, addr, &level);
+	if (!wi)
+		return 0;
+	uint64_t e = pg_mem(mm)->words[wi];
+	if (!lx_present(e))
+		return 0;
+	if (level == 2)
+		return lx_pfn(e, PG_PMD_PFN_MASK) + PT_INDEX(addr, 1);
+	return lx_pfn(e, PG_PFN_MASK);
+}
+
+static unsigned word_of(uint64_t addr) { return (unsigned)((addr & (MM_PAGE_SIZE - 1)) >> 3); }
+
+/* `touch ADDR w` stores one zero byte at addr (mmref-kernel: movb $0). */
+static void touch_store_byte(mm_state *mm, uint64_t addr)
+{
+	uint64_t pfn = pfn_at(mm, addr);
+	if (pfn)
+		(void)ct_store(mm, pfn, word_of(addr), 0, 0xffull << ((addr & 7) * 8));
+}
+
+mm_touch_result mm_write(mm_state *mm, uint64_t addr, uint64_t value)
+{
+	addr &= ~(uint64_t)7;
+	mm_touch_result r = mm_touch(mm, addr, MM_ACCESS_WRITE);
+	if (r.outcome != MM_TOUCH_OK)
+		return r;
+	uint64_t pfn = pfn_at(mm, addr);
+	if (!pfn || ct_store(mm, pfn, word_of(addr), value, ~0ull))
+		return (mm_touch_result){MM_TOUCH_SIGBUS, MM_PF_USER | MM_PF_WRITE};
+	return r;
+}
+
+mm_touch_result mm_read(mm_state *mm, uint64_t addr, uint64_t *value)
+{
+	addr &= ~(uint64_t)7;
+	*value = 0;
+	mm_touch_result r = mm_touch(mm, addr, MM_ACCESS_READ);
+	if (r.outcome == MM_TOUCH_OK)
+		*value = ct_load(mm, pfn_at(mm, addr), word_of(addr));
+	return r;
+}
+
+int mm_file_write(mm_state *mm, int file, uint64_t off, const uint64_t *words, size_t nwords)
+{
+	struct mm_object *obj = mm_object_file(mm, file);
+	if (!obj)
+		return -EBADF;
+	if ((off & 7) || nwords > (UINT64_MAX - off) / 8 || off + nwords * 8 > PAGE_ALIGN(obj->size))
+		return -EINVAL;
+	/* Page by page, as generic_perform_write() goes: shmem_write_begin()
+	 * brings the page into the cache, the copy fills its words, write_end
+	 * dirties it. */
+	for (size_t i = 0; i < nwords;) {
+		uint64_t o = off + i * 8;
+		uint64_t pfn = pc_page(mm, obj, o >> PAGE_SHIFT, true);
+		if (!pfn)
+			return -ENOMEM;
+		fr_mark_dirty(mm, pfn);
+		do {
+			if (ct_store(mm, pfn, word_of(off + i * 8), words[i], ~0ull))
+				return -ENOMEM;
+			i++;
+		} while (i < nwords && ((off + i * 8) & (MM_PAGE_SIZE - 1)));
+	}
+	return 0;
+}
+
+/* arch/x86/mm/fault.c access_error(). */
+static bool access_error(uint32_t err, const struct vma *v)
+{
+	if (err & MM_PF_PK)
+		return true;
+	if (err & MM_PF_WRITE)
+		return !(v->vm_flags & MM_VM_WRITE);
+	if (err & MM_PF_PROT)
+		return true; /* read or fetch of a present page */
+	return !(v->vm_flags & MM_VM_ACCESS_FLAGS);
+}
+
+mm_touch_result mm_touch(mm_state *mm, uint64_t addr, mm_access access)
+{
+	/* A fault never merges VMAs (stack growth only moves vm_start), so
+	 * the merge check I9 has no boundary to look at after it. */
+	mm->n_touched = 0;
+	static const mm_walk_access acc_of[] = {MM_WALK_READ, MM_WALK_WRITE, MM_WALK_FETCH};
+	mm_walk_access acc = acc_of[access <= MM_ACCESS_EXEC ? access : 0];
+	unsigned flags = (access == MM_ACCESS_WRITE ? FAULT_FLAG_WRITE : 0u) |
+	                 (access == MM_ACCESS_EXEC ? FAULT_FLAG_INSTRUCTION : 0u);
+
+	/* A handled fault returns to the instruction, which walks again. Two
+	 * rounds settle every case (fault, then at most a protection fault);
+	 * the bound only guards against a model bug. */
+	for (int round = 0; round < 8; round++) {
+		mm_walk_result r = mm_walk(pg_mem(mm), pg_cr3(mm), addr, acc, 3, &linux_user_mode);
+		if (r.outcome == MM_WALK_OK) {
+			if (access == MM_ACCESS_WRITE)
+				touch_store_byte(mm, addr); /* movb $0 */
+			return (mm_touch_result){MM_TOUCH_OK, 0};
+		}
+		if (r.outcome == MM_WALK_GP) {
+			/* #GP: SIGSEGV with si_code SI_KERNEL and REG_ERR 0 [LIVE];
+			 * the public outcomes have no SI_KERNEL, so MAPERR/0. */
+			return (mm_touch_result){MM_TOUCH_SEGV_MAPERR, 0};
+		}
+		uint32_t err = r.pf_error | MM_PF_USER; /* set_signal_archinfo() */
+		/* do_user_addr_fault(): at or above TASK_SIZE_MAX is the kernel
+		 * half; sanitize_error_code() forces P. */
+		if (addr >= MM_TASK_SIZE)
+			return (mm_touch_result){MM_TOUCH_SEGV_MAPERR, err | MM_PF_PROT};
+		/* RSVD: pgtable_bad() kills the process; the model never builds
+		 * such an entry. */
+		if (err & MM_PF_RSVD)
+			return (mm_touch_result){MM_TOUCH_SIGBUS, err};
+		struct vma *v = vt_find(&mm->vt, addr);
+		if (!v)
+			return (mm_touch_result){MM_TOUCH_SEGV_MAPERR, err};
+		if (v->vm_start > addr) {
+			/* lock_mm_and_find_vma() -> expand_stack_locked() */
+			if (!(v->vm_flags & MM_VM_GROWSDOWN) || vma_expand_downwards(mm, v, addr & PAGE_MASK))
+				return (mm_touch_result){MM_TOUCH_SEGV_MAPERR, err};
+		}
+		if (access_error(err, v))
+			return (mm_touch_result){MM_TOUCH_SEGV_ACCERR, err};
+		switch (fault_handle_mm_fault(mm, v, addr, flags)) {
+		case FAULT_OK:
+			break;
+		case FAULT_SIGSEGV:
+			return (mm_touch_result){MM_TOUCH_SEGV_MAPERR, err};
+		case FAULT_SIGBUS:
+			return (mm_touch_result){MM_TOUCH_SIGBUS, err};
+		case FAULT_OOM:
+			/* VM_FAULT_OOM: the OOM killer; only reachable through
+			 * the allocation seam. Reported as SIGBUS. */
+			return (mm_touch_result){MM_TOUCH_SIGBUS, err};
+		}
+	}
+	return (mm_touch_result){MM_TOUCH_SEGV_MAPERR, 0};
+}
