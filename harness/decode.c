@@ -1,7 +1,8 @@
 /* The fuzz decoder (decode.h). The byte layout, in docs/fuzzing.md:
  *
  *   header  4 bytes   h0 % 3 files; h1, h2 their sizes; h3 values: bit 0 on,
- *                     bits 1, 2 file 1, 2 has contents (pattern=1, 2)
+ *                     bits 1, 2 file 1, 2 has contents (pattern=1, 2); bit 3
+ *                     processes (fork, proc, exit: a touch record with r5 >= 232)
  *   record  8 bytes   r0 the operation (r0 % 32; "raw" when r0 >= 0xe0), r1 r2
  *                     the address, r3 a length, r4..r7 the operation's own
  *
@@ -79,6 +80,8 @@ typedef struct decoder {
 	int nfiles;
 	gboolean raw; /* this record may use raw numeric values */
 	gboolean values;  /* h3 & 1: touches become write/read (issue 18) */
+	gboolean fork;    /* h3 & 8: some touches become fork, proc N, exit N */
+	uint32_t next_proc; /* fork: the numbers handed out so far + 1 (a guess: a fork may fail) */
 	uint64_t nwrites; /* values: the writes so far (each value distinct) */
 } decoder;
 
@@ -306,6 +309,17 @@ static void dec_range(decoder *d, const guint8 *r, tr_kind kind)
 /* touch: mostly inside a region; r3 the access, r4 the byte in the page. */
 static void dec_touch(decoder *d, const guint8 *r)
 {
+	if (d->fork && r[5] >= 232) {
+		/* r6 % 4: fork (twice as often), proc or exit of a number up to
+		 * the last one handed out (r7) */
+		static const tr_kind kinds[4] = {TR_FORK, TR_FORK, TR_PROC, TR_EXIT};
+		tr_stmt *p = new_stmt(d, kinds[r[6] % 4]);
+		if (p->kind == TR_FORK)
+			d->next_proc++;
+		else
+			p->value = 1 + r[7] % d->next_proc;
+		return;
+	}
 	tr_stmt *s = new_stmt(d, TR_TOUCH);
 	uint64_t off;
 	if (d->nregions && (r[1] & 7) < 5) {
@@ -405,7 +419,7 @@ trace *decode_trace_opts(const guint8 *data, gsize size, const decode_options *o
 	t->files = g_array_new(FALSE, TRUE, sizeof(tr_file));
 	t->stmts = g_array_new(FALSE, TRUE, sizeof(tr_stmt));
 
-	decoder d = {.t = t, .size = t->arena_size};
+	decoder d = {.t = t, .size = t->arena_size, .next_proc = 1};
 	decode_source ds;
 	decode_source_init(&ds, data, size);
 	const guint8 *h = decode_bytes(&ds, DECODE_HEADER_SIZE);
@@ -426,6 +440,7 @@ trace *decode_trace_opts(const guint8 *data, gsize size, const decode_options *o
 			g_array_append_val(t->files, f);
 		}
 		d.values = h[3] & 1;
+		d.fork = (h[3] & 8) != 0;
 	}
 	for (const guint8 *r; t->stmts->len < max && (r = decode_bytes(&ds, DECODE_RECORD_SIZE));)
 		dec_record(&d, r, opt);

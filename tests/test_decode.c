@@ -45,6 +45,11 @@ static void check_in_arena(const trace *t)
 		case TR_SMAPS:
 		case TR_STATE:
 			break;
+		case TR_FORK:
+		case TR_PROC:
+		case TR_EXIT: /* no address; proc/exit name a process that may exist */
+			g_assert_cmpuint(s->value, <=, 1 + DECODE_MAX_STMTS);
+			continue;
 		case TR_TOUCH:
 			g_assert_cmpuint(s->addr, >=, lo);
 			g_assert_cmpuint(s->addr, <, hi);
