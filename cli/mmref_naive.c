@@ -106,6 +106,13 @@ static tr_result run_op(session *ss, const tr_stmt *s)
 		return sys_result(naive_munlock(mm, s->addr, s->len));
 	case TR_MSEAL:
 		return sys_result(naive_mseal(mm, s->addr, s->len, s->flags));
+	case TR_FORK:
+		return sys_result(naive_fork(mm));
+	case TR_PROC:
+	case TR_EXIT: {
+		int n = s->value > INT32_MAX ? INT32_MAX : (int)s->value;
+		return sys_result(s->kind == TR_PROC ? naive_proc(mm, n) : naive_exit(mm, n));
+	}
 	case TR_WRITE:
 	case TR_READ: {
 		uint64_t value = 0;

@@ -24,10 +24,17 @@
  *       MREMAP_DONTUNMAP left charged; VM_SOFTDIRTY only with soft_dirty,
  *       VM_MAYBE_GUARD only with guard_flag
  *   I18..I20 page contents (issue 18; pgcheck_tables in model/pgcheck.c, ct_check in model/contents.c):
- *       no anonymous page mapped twice (no data shared where Linux copies),
+ *       no anonymous page mapped twice in a process (no data shared where Linux copies),
  *       every view of an object maps that object's page at that offset (no
  *       store hidden from the other views), contents kept only for frames
  *       that hold data (none outlive their page or sit on the zero page)
+ *   I21, I22 fork (issue 18; pgcheck_tables): an anonymous page that several
+ *       processes share copy-on-write is writable in none of them (no store
+ *       reaches another process where Linux copies); an anonymous page lies
+ *       only in a VMA with an anon_vma
+ * Every process is checked (procs.c): I1..I10 and I17 on each one's own
+ * part, I10's object references and I11..I22 over the machine. The local
+ * mode (mm_check_ranges) looks at the current process only.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +45,7 @@
 #include "mlock.h"
 #include "pgcheck.h"
 #include "pgtable.h"
+#include "procs.h"
 
 struct report {
 	mm_violation *out;
@@ -84,6 +92,9 @@ static bool could_merge(const struct vma *a, const struct vma *b)
 		return false;
 	if (a->anon_vma && b->anon_vma && a->anon_vma != b->anon_vma)
 		return false;
+	/* is_mergeable_anon_vma(): neither lends a forked chain's anon_vma */
+	if (!a->anon_vma != !b->anon_vma && (a->anon_vma ? a->anon_vma : b->anon_vma)->forked)
+		return false;
 	return a->vm_pgoff + vma_pages(a) == b->vm_pgoff;
 }
 
@@ -115,17 +126,35 @@ static void check_flags(struct report *r, const struct vma *v)
 		report(r, 10, v, "anon_vma with no references");
 }
 
-/* I10: count the references the VMAs hold and compare. */
-static void check_refs(struct report *r, const mm_state *mm)
+/* I10: count the references the VMAs hold and compare. An object is the
+ * machine's: the VMAs of every process count (fork takes a reference for
+ * each copy). An anon_vma belongs to one process (fork gives the child's
+ * VMAs their own). */
+struct obj_count {
+	const struct mm_object *o;
+	unsigned n;
+};
+
+static void count_obj_refs(mm_state *mm, void *ctx)
+{
+	struct obj_count *c = ctx;
+	for (const struct vma *v = vt_first(&mm->vt); v; v = v->node.next)
+		c->n += v->obj == c->o;
+}
+
+static void check_obj_refs(struct report *r, const mm_state *mm)
 {
 	for (const struct mm_object *o = mm->objects; o; o = o->next_in_list) {
-		unsigned n = o->kind == MM_BACKING_FILE ? 1 : 0;
-		for (const struct vma *v = vt_first(&mm->vt); v; v = v->node.next)
-			n += v->obj == o;
-		if (n != o->refs)
+		struct obj_count c = {o, o->kind == MM_BACKING_FILE ? 1 : 0};
+		procs_each(mm, count_obj_refs, &c);
+		if (c.n != o->refs)
 			report(r, 10, NULL, "object %s:%u has %u references, %u expected",
-			       o->kind == MM_BACKING_FILE ? "file" : "shmem", o->id, o->refs, n);
+			       o->kind == MM_BACKING_FILE ? "file" : "shmem", o->id, o->refs, c.n);
 	}
+}
+
+static void check_anon_refs(struct report *r, const mm_state *mm)
+{
 	for (const struct vma *v = vt_first(&mm->vt); v; v = v->node.next) {
 		if (!v->anon_vma)
 			continue;
@@ -145,34 +174,53 @@ static void check_refs(struct report *r, const mm_state *mm)
 	}
 }
 
-size_t mm_check(const mm_state *mm, mm_violation *out, size_t cap)
+/* What mm_check asks of each process's own part: its index, VMAs, map
+ * count, anon_vmas, locked_vm; the merge rule at the last operation's
+ * boundaries for the current process (the first one called). */
+struct proc_report {
+	struct report *r;
+	bool current;
+};
+
+static void check_process(mm_state *mm, void *ctx)
 {
-	struct report r = {.out = out, .cap = cap};
-	vt_check(&mm->vt, report_cb, &r);
+	struct proc_report *pr = ctx;
+	struct report *r = pr->r;
+	vt_check(&mm->vt, report_cb, r);
 	for (const struct vma *v = vt_first(&mm->vt); v; v = v->node.next) {
 		if (v->vm_start >= v->vm_end || offset_in_page(v->vm_start) || offset_in_page(v->vm_end) ||
 		    v->vm_end > MM_TASK_SIZE)
-			report(&r, 6, v, "bad bounds");
-		check_flags(&r, v);
+			report(r, 6, v, "bad bounds");
+		check_flags(r, v);
 	}
 	if (mm->vt.count > mm->cfg.max_map_count + 1)
-		report(&r, 7, NULL, "map_count %zu exceeds max_map_count + 1", mm->vt.count);
-	for (unsigned i = 0; i < mm->n_touched; i++) {
+		report(r, 7, NULL, "map_count %zu exceeds max_map_count + 1", mm->vt.count);
+	for (unsigned i = 0; pr->current && i < mm->n_touched; i++) {
 		const struct vma *b = vt_lookup(&mm->vt, mm->touched[i]);
 		const struct vma *a = b ? b->node.prev : NULL;
 		if (a && b && b->vm_start == mm->touched[i] && could_merge(a, b))
-			report(&r, 9, b, "mergeable with the VMA before it (%#llx-%#llx) after the last operation",
+			report(r, 9, b, "mergeable with the VMA before it (%#llx-%#llx) after the last operation",
 			       (unsigned long long)a->vm_start, (unsigned long long)a->vm_end);
 	}
-	check_refs(&r, mm);
+	pr->current = false;
+	check_anon_refs(r, mm);
 	uint64_t locked = mlock_locked_pages(mm);
 	if (mm->locked_vm != locked + mm->locked_vm_leaked)
-		report(&r, 17, NULL, "locked_vm %llu pages, VM_LOCKED VMAs hold %llu (+%llu left by DONTUNMAP)",
+		report(r, 17, NULL, "locked_vm %llu pages, VM_LOCKED VMAs hold %llu (+%llu left by DONTUNMAP)",
 		       (unsigned long long)mm->locked_vm, (unsigned long long)locked,
 		       (unsigned long long)mm->locked_vm_leaked);
 	if (!mm->cfg.soft_dirty || !mm->cfg.guard_flag)
 		for (const struct vma *v = vt_first(&mm->vt); v; v = v->node.next)
-			check_profile_flags(&r, mm, v);
+			check_profile_flags(r, mm, v);
+}
+
+size_t mm_check(const mm_state *mm, mm_violation *out, size_t cap)
+{
+	struct report r = {.out = out, .cap = cap};
+	/* Every process's own part (procs.c), then what the machine holds. */
+	struct proc_report pr = {&r, true};
+	procs_each(mm, check_process, &pr);
+	check_obj_refs(&r, mm);
 	pgcheck_tables(mm, report_cb, &r);
 	ct_check(mm, fr_holds_data, report_cb, &r);
 	return r.n;

@@ -29,12 +29,27 @@ struct mm_object {
 };
 
 /* An anon_vma: only its identity matters to merging (mm/vma.c:
- * is_mergeable_anon_vma). There is no fork in the model, so every chain is
- * singular. */
+ * is_mergeable_anon_vma), and whether the chains of the VMAs that use it
+ * are singular. An anon_vma made by fork for a child's VMA (anon_vma_fork)
+ * is `forked`: that VMA's chain holds the parent's anon_vmas too, and so do
+ * the chains of the VMAs split or mremap-copied from it (anon_vma_clone),
+ * which all use the same anon_vma. Every other chain is singular. */
 struct anon_vma {
 	uint64_t id;
 	unsigned refs;
+	bool forked;
 };
+
+/* fork.c: a process's own part of the machine while another process is
+ * current: its VMA index, its page tables' root (a PML4 in the shared
+ * table pool), its locked memory (docs/semantics.md, "Processes"). */
+struct mm_proc {
+	int no;
+	struct vma_tree vt;
+	uint64_t pml4;
+	uint64_t locked_vm, locked_vm_leaked;
+};
+#define MM_MAX_PROCS 8 /* live processes at once (the trace format's limit) */
 
 /* 64 bytes, one cache line in the slab (alloc.c). */
 struct vma {
@@ -77,6 +92,13 @@ struct mm_state {
 	uint64_t locked_vm;
 	uint64_t locked_vm_leaked;
 	struct ct_store *contents; /* contents.c: page contents; NULL while none is held */
+	/* Processes (fork.c). The fields above that are a process's own (vt,
+	 * pt->pml4, touched, locked_vm, locked_vm_leaked) are the current
+	 * process's; the other live processes wait in procs[0..nprocs). The
+	 * frames, page caches, objects and contents are the machine's. */
+	int cur_proc, next_proc;
+	struct mm_proc procs[MM_MAX_PROCS - 1];
+	unsigned nprocs;
 };
 
 /* ---- The kernel profile (mm_config; docs/profiles-model.md) -------------- */
@@ -127,9 +149,9 @@ static inline bool mlock_future_ok(const mm_state *mm, uint64_t vm_flags, uint64
 /* The files of model/ and their private headers, from the bottom up (each
  * uses only those before it; ci/check-layers rejects an include cycle):
  *   internal.h (types only), alloc.h, vma_tree.h, pagetable.h, contents.h, the page
- *   layer (pages.h: frames.h, pagecache.h, pgtable.h, pgcheck.h,
+ *   layer (pages.h: procs.h, frames.h, pagecache.h, pgtable.h, pgcheck.h,
  *   pagepolicy.h), object.h, vma.h, fault.h, access.c, gup.h, then the
  *   system calls (mmap.h, munmap.h, mlock.h, mprotect.c, mremap.c,
- *   madvise.c, mseal.c), state.c and check.c. */
+ *   madvise.c, mseal.c), fork.h (processes), state.c and check.c. */
 
 #endif

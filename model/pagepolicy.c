@@ -27,6 +27,19 @@ static uint64_t large_anon_head(const struct page_tables *pt, uint64_t pfn)
 	return pt->fm[base].split ? 0 : PG_DATA_PFN_BASE + base;
 }
 
+/* folio_maybe_mapped_shared(): a THP that another process maps too (after
+ * a fork) is left alone by MADV_FREE (madvise_free_huge_pmd), MADV_COLD and
+ * MADV_PAGEOUT (madvise_cold_or_pageout_pte_range). Approximated by the
+ * frames' map counts: a subpage mapped more than once. Fork traces are made
+ * without THPs; this keeps the split below to folios of one process. */
+static bool thp_shared(mm_state *mm, uint64_t head)
+{
+	for (unsigned i = 0; i < PMD_PAGES; i++)
+		if (fr_get(mm->pt, head + i)->mapcount > 1)
+			return true;
+	return false;
+}
+
 /* mm/huge_memory.c __folio_split() of the anonymous THP at head (no fork:
  * every page is mapped by this mm alone) into order-0 folios: unmap_folio()
  * turns every mapping into migration entries (a PMD mapping is split into
@@ -165,7 +178,11 @@ static void mark_lazyfree_one(mm_state *mm, uint64_t wi, uint64_t va, void *ctx)
 	(void)va;
 	(void)ctx;
 	struct frame *f = pte_frame(mm, wi);
-	if (!f || f->kind != FR_ANON || f->mapcount != 1 || f->mlocked)
+	/* madvise_free_pte_range(): an order-0 folio is marked whoever else
+	 * maps it (a fork's other process): only a PG_dirty or swap-cache one
+	 * must be exclusive, and neither exists here. Only this entry is
+	 * cleaned, so reclaim keeps the folio while another's is dirty. */
+	if (!f || f->kind != FR_ANON || f->mlocked)
 		return;
 	f->lazyfree = 1;
 	W(mm)[wi] &= ~(uint64_t)(X86_D | X86_A);
@@ -220,7 +237,7 @@ static void thp_aware_walk(mm_state *mm, const struct vma *v, uint64_t start, ui
 		if (level == 2) {
 			uint64_t e = W(mm)[wi];
 			uint64_t head = lx_pmd_huge(e) ? large_anon_head(mm->pt, lx_pfn(e, PG_PMD_PFN_MASK)) : 0;
-			if (!head) { /* the huge zero page */
+			if (!head || thp_shared(mm, head)) { /* the huge zero page; a THP another process maps */
 				va = next_pmd;
 				continue;
 			}
@@ -248,6 +265,11 @@ static void thp_aware_walk(mm_state *mm, const struct vma *v, uint64_t start, ui
 				continue;
 			}
 			uint64_t head = large_anon_head(mm->pt, lx_pfn(e, PG_PFN_MASK));
+			if (head && thp_shared(mm, head)) {
+				va += PAGE_SIZE;
+				wi++;
+				continue;
+			}
 			if (head) {
 				unsigned nr = folio_pte_batch(mm, wi, va, stop, head);
 				if (nr < PMD_PAGES) {

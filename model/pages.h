@@ -86,6 +86,7 @@ struct page_tables {
 	uint64_t n_anon, n_cache; /* frames of each kind handed out (the leak checks) */
 	uint32_t *check_counts;  /* pgcheck_tables's scratch: map counts per frame (zero between calls) */
 	uint64_t *check_seen;    /* pgcheck_tables's scratch: the frames it counted */
+	uint8_t *check_owner;    /* pgcheck_tables's scratch: the last process that mapped a frame */
 	uint64_t check_cap;
 };
 

@@ -7,6 +7,7 @@
 #include "frames.h"
 #include "pagecache.h"
 #include "pgcheck.h"
+#include "procs.h"
 
 /* I11 every entry (page or marker) lies inside a VMA;
  * I12 no entry grants more than its VMA: P=1 needs an accessible VMA and
@@ -20,44 +21,46 @@
  * I15 upper-level entries are tables in Linux's _PAGE_TABLE format;
  * I16 nothing leaks: every anonymous frame is mapped, every page-cache frame
  *     in its object's cache, every table page pointed to;
- * I18 (contents) no anonymous page is mapped twice: without fork an
- *     anonymous page belongs to one address, and a second mapping would
- *     share data that Linux copies;
+ * I18 (contents) no anonymous page is mapped twice in one process: an
+ *     anonymous page belongs to one address of a process, and a second
+ *     mapping would share data that Linux copies;
  * I19 (contents) every view of an object sees the same data: a shared
  *     mapping maps only page-cache pages, and a page-cache page is mapped
- *     only where its own object's page at that file offset belongs. */
-size_t pgcheck_tables(const mm_state *mm, void (*report)(void *ctx, int inv, const struct vma *v, const char *what),
-                void *ctx)
+ *     only where its own object's page at that file offset belongs;
+ * I21 (fork) an anonymous page that several processes map (shared
+ *     copy-on-write since a fork) is writable in none of them: a store
+ *     must fault and copy it (do_wp_page), or it would reach the others;
+ * I22 (fork) an anonymous page lies only in a VMA with an anon_vma (the
+ *     rmap that fork, reclaim and the COW reuse check go through).
+ * The walk covers every process's tables (procs_each): the frames are the
+ * machine's, so I14 and I16 count over all processes. */
+/* The recount's state across the processes' walks. */
+struct pgc {
+	void (*report)(void *ctx, int inv, const struct vma *v, const char *what);
+	void *ctx;
+	size_t n;
+	uint32_t *counts; /* entries seen per frame, over every process */
+	uint8_t *owner;   /* the ordinal of the last process that mapped the frame */
+	uint64_t nseen, anon_seen, tables_seen;
+	uint8_t ordinal;  /* of the process being walked, from 1 */
+};
+
+/* One process's tables: every entry against its VMAs, frames counted. */
+static void walk_process(mm_state *mm, void *vctx)
 {
+	struct pgc *c = vctx;
 	const struct page_tables *pt = mm->pt;
-	const uint64_t *w = pt->phys.mem.words;
-	size_t n = 0;
-	/* The scratch array is kept between calls: the checker runs after
-	 * every statement of a fuzz run. Outside the allocation seam: the
-	 * checker must not change what the model's allocations do. */
 	struct page_tables *ptm = mm->pt;
-	if (ptm->check_cap < pt->nfm + 1) {
-		free(ptm->check_counts);
-		free(ptm->check_seen);
-		ptm->check_cap = pt->nfm + 1;
-		ptm->check_counts = calloc(ptm->check_cap, sizeof(*ptm->check_counts));
-		ptm->check_seen = malloc(ptm->check_cap * sizeof(*ptm->check_seen));
-		if (!ptm->check_counts || !ptm->check_seen) {
-			free(ptm->check_counts);
-			free(ptm->check_seen);
-			ptm->check_counts = NULL;
-			ptm->check_seen = NULL;
-			ptm->check_cap = 0;
-		}
-	}
-	uint32_t *counts = ptm->check_counts;
-	uint64_t nseen = 0, anon_seen = 0, tables_seen = 1; /* the PML4 */
+	const uint64_t *w = pt->phys.mem.words;
+	uint32_t *counts = c->counts;
 	const struct vma *v = NULL; /* the VMA of the last entry, reused while it covers */
-#define REPORT(inv, v, what)                   \
-	do {                                   \
-		n++;                           \
-		if (report)                    \
-			report(ctx, inv, v, what); \
+	c->ordinal++;
+	c->tables_seen++; /* the PML4 */
+#define REPORT(inv, v, what)                         \
+	do {                                         \
+		c->n++;                              \
+		if (c->report)                       \
+			c->report(c->ctx, inv, v, what); \
 	} while (0)
 	for (unsigned i4 = 0; i4 < 256; i4++) {
 		uint64_t e4 = w[pt->pml4 * 512 + i4];
@@ -67,7 +70,7 @@ size_t pgcheck_tables(const mm_state *mm, void (*report)(void *ctx, int inv, con
 			REPORT(15, NULL, "PML4E not in _PAGE_TABLE format");
 			continue;
 		}
-		tables_seen++;
+		c->tables_seen++;
 		for (unsigned i3 = 0; i3 < 512; i3++) {
 			uint64_t e3 = w[lx_table_pfn(e4) * 512 + i3];
 			if (!e3)
@@ -76,7 +79,7 @@ size_t pgcheck_tables(const mm_state *mm, void (*report)(void *ctx, int inv, con
 				REPORT(15, NULL, "PDPTE not in _PAGE_TABLE format");
 				continue;
 			}
-			tables_seen++;
+			c->tables_seen++;
 			for (unsigned i2 = 0; i2 < 512; i2++) {
 				uint64_t e2 = w[lx_table_pfn(e3) * 512 + i2];
 				uint64_t va2 = ((uint64_t)i4 << 39) | ((uint64_t)i3 << 30) | ((uint64_t)i2 << 21);
@@ -87,7 +90,7 @@ size_t pgcheck_tables(const mm_state *mm, void (*report)(void *ctx, int inv, con
 					REPORT(15, NULL, "PDE neither a table nor a huge leaf");
 					continue;
 				}
-				tables_seen += !lx_pmd_huge(e2);
+				c->tables_seen += !lx_pmd_huge(e2);
 				for (unsigned i1 = 0; i1 < nleaf; i1++) {
 					unsigned level = nleaf == 1 ? 2 : 1;
 					uint64_t e = nleaf == 1 ? e2 : w[lx_table_pfn(e2) * 512 + i1];
@@ -134,51 +137,102 @@ size_t pgcheck_tables(const mm_state *mm, void (*report)(void *ctx, int inv, con
 						const struct frame *fr = fr_get(pt, pfn + k);
 						if (!fr || fr->kind == FR_FREE)
 							REPORT(14, v, "entry maps a free or unknown frame");
-						/* I18, I19: contents (issue 18). */
-						else if (fr->kind == FR_ANON && fr->mapcount > 1)
-							REPORT(18, v, "an anonymous page mapped twice: shared where Linux copies");
+						/* I18, I19: contents (issue 18); I21, I22: fork. */
+						else if (fr->kind == FR_ANON && c->owner &&
+						         c->owner[pfn + k - PG_DATA_PFN_BASE] == c->ordinal)
+							REPORT(18, v, "an anonymous page mapped twice in one process: shared where Linux copies");
+						else if (fr->kind == FR_ANON && fr->mapcount > 1 && (e & X86_RW))
+							REPORT(21, v, "an anonymous page another process maps is writable here: a store would reach it");
+						else if (fr->kind == FR_ANON && !v->anon_vma)
+							REPORT(22, v, "an anonymous page in a VMA without an anon_vma: no rmap reaches it");
 						else if ((f & MM_VM_SHARED) && fr->kind != FR_CACHE)
 							REPORT(19, v, "a shared mapping maps a page outside its object's cache");
 						else if (fr->kind == FR_CACHE && level == 1 &&
 						         (!v->obj || !pc_slot(v->obj->cache, v->vm_pgoff + ((va - v->vm_start) >> PAGE_SHIFT)) ||
 						          *pc_slot(v->obj->cache, v->vm_pgoff + ((va - v->vm_start) >> PAGE_SHIFT)) != pfn))
 							REPORT(19, v, "a page-cache page mapped at another file offset or object");
-						else if (counts && counts[pfn + k - PG_DATA_PFN_BASE]++ == 0) {
-							ptm->check_seen[nseen++] = pfn + k - PG_DATA_PFN_BASE;
-							anon_seen += fr->kind == FR_ANON;
+						if (counts && fr && fr->kind != FR_FREE) {
+							uint64_t fi = pfn + k - PG_DATA_PFN_BASE;
+							if (counts[fi]++ == 0) {
+								ptm->check_seen[c->nseen++] = fi;
+								c->anon_seen += fr->kind == FR_ANON;
+							}
+							c->owner[fi] = c->ordinal;
 						}
 					}
 				}
 			}
 		}
 	}
+#undef REPORT
+}
+
+size_t pgcheck_tables(const mm_state *mm, void (*report)(void *ctx, int inv, const struct vma *v, const char *what),
+                void *ctx)
+{
+	const struct page_tables *pt = mm->pt;
+	/* The scratch arrays are kept between calls: the checker runs after
+	 * every statement of a fuzz run. Outside the allocation seam: the
+	 * checker must not change what the model's allocations do. */
+	struct page_tables *ptm = mm->pt;
+	if (ptm->check_cap < pt->nfm + 1) {
+		free(ptm->check_counts);
+		free(ptm->check_seen);
+		free(ptm->check_owner);
+		ptm->check_cap = pt->nfm + 1;
+		ptm->check_counts = calloc(ptm->check_cap, sizeof(*ptm->check_counts));
+		ptm->check_seen = malloc(ptm->check_cap * sizeof(*ptm->check_seen));
+		ptm->check_owner = calloc(ptm->check_cap, sizeof(*ptm->check_owner));
+		if (!ptm->check_counts || !ptm->check_seen || !ptm->check_owner) {
+			free(ptm->check_counts);
+			free(ptm->check_seen);
+			free(ptm->check_owner);
+			ptm->check_counts = NULL;
+			ptm->check_seen = NULL;
+			ptm->check_owner = NULL;
+			ptm->check_cap = 0;
+		}
+	}
+	struct pgc c = {.report = report, .ctx = ctx, .counts = ptm->check_counts, .owner = ptm->check_owner};
+	/* Every process's tables: the frames are the machine's, so their map
+	 * counts add up over all of them (procs.c). */
+	procs_each(mm, walk_process, &c);
+	uint32_t *counts = c.counts;
+	size_t n = c.n;
+#define REPORT(inv, v, what)                   \
+	do {                                   \
+		n++;                           \
+		if (report)                    \
+			report(ctx, inv, v, what); \
+	} while (0)
 	if (counts) {
 		/* Every frame an entry maps has exactly that many entries; and
 		 * since the map counts of all frames add up to no more than those
 		 * seen, no frame counts a mapping that is not there. O(entries),
 		 * not O(frames): the scratch array is zeroed as it is read. */
 		uint64_t seen_total = 0;
-		for (uint64_t i = 0; i < nseen; i++) {
+		for (uint64_t i = 0; i < c.nseen; i++) {
 			uint64_t f = ptm->check_seen[i];
 			if (counts[f] != pt->fm[f].mapcount)
 				REPORT(14, NULL, "frame map count differs from the entries that map it");
 			seen_total += pt->fm[f].mapcount;
 			counts[f] = 0;
+			c.owner[f] = 0;
 		}
 		if (seen_total != pt->total_mapcount)
 			REPORT(14, NULL, "frames count mappings that no entry makes");
 		/* I16: nothing leaks. An anonymous frame lives only while mapped
 		 * (zap frees it), a page-cache frame while in its object's cache,
 		 * a table page while a table entry points to it. */
-		if (anon_seen != pt->n_anon)
+		if (c.anon_seen != pt->n_anon)
 			REPORT(16, NULL, "anonymous frames that no entry maps");
 	}
 	uint64_t cached = 0;
-	for (const struct page_cache *c = pt->caches; c; c = c->next)
-		cached += c->count;
+	for (const struct page_cache *pc = pt->caches; pc; pc = pc->next)
+		cached += pc->count;
 	if (cached != pt->n_cache)
 		REPORT(16, NULL, "page-cache frames in no object's cache");
-	if (tables_seen != pt->phys.in_use)
+	if (c.tables_seen != pt->phys.in_use)
 		REPORT(16, NULL, "page-table pages that no table entry points to");
 #undef REPORT
 	return n;

@@ -13,6 +13,7 @@
 #include "frames.h"
 #include "pagecache.h"
 #include "pgtable.h"
+#include "procs.h"
 
 static void *seam_alloc(void *ctx, size_t size) { return mm_alloc(ctx, size); }
 static void seam_release(void *ctx, void *p) { mm_free(ctx, p); }
@@ -210,6 +211,7 @@ int pg_reset(mm_state *mm)
 	pt->free2m = keep.free2m;
 	pt->check_counts = keep.check_counts;
 	pt->check_seen = keep.check_seen;
+	pt->check_owner = keep.check_owner;
 	pt->check_cap = keep.check_cap;
 	pt->pml4 = pt_phys_alloc(&pt->phys);
 	pt->zero_pfn = pt->pml4 ? fr_alloc(mm, FR_ZERO) : 0;
@@ -231,6 +233,7 @@ void pg_destroy(mm_state *mm)
 	mm_free(mm, pt->free2m);
 	free(pt->check_counts);
 	free(pt->check_seen);
+	free(pt->check_owner);
 	mm_free(mm, pt);
 	mm->pt = NULL;
 }
@@ -537,8 +540,16 @@ void pg_guard_remove(mm_state *mm, uint64_t start, uint64_t end)
 	}
 }
 
-void pg_unmap_cache_pages(mm_state *mm, const struct mm_object *obj, uint64_t pgoff, uint64_t pend)
+struct cache_range {
+	const struct mm_object *obj;
+	uint64_t pgoff, pend;
+};
+
+static void unmap_cache_pages_here(mm_state *mm, void *ctx)
 {
+	const struct cache_range *r = ctx;
+	const struct mm_object *obj = r->obj;
+	uint64_t pgoff = r->pgoff, pend = r->pend;
 	for (struct vma *v = vt_first(&mm->vt); v; v = v->node.next) {
 		if (v->obj != obj)
 			continue;
@@ -555,6 +566,14 @@ void pg_unmap_cache_pages(mm_state *mm, const struct mm_object *obj, uint64_t pg
 				pg_set_entry(mm, wi, 1, 0);
 		}
 	}
+}
+
+/* unmap_mapping_range() walks the object's i_mmap: every VMA that maps it,
+ * in every process. */
+void pg_unmap_cache_pages(mm_state *mm, const struct mm_object *obj, uint64_t pgoff, uint64_t pend)
+{
+	struct cache_range r = {obj, pgoff, pend};
+	procs_each(mm, unmap_cache_pages_here, &r);
 }
 
 void pg_punch_hole(mm_state *mm, struct mm_object *obj, uint64_t pgoff, uint64_t npages)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "fork.h"
 #include "object.h"
 #include "pgtable.h"
 #include "vma.h"
@@ -53,6 +54,8 @@ mm_state *mm_create(const mm_config *cfg)
 	mm->next_anon_vma_id = 1;
 	mm->next_shmem_id = 1;
 	mm->next_file_id = 1;
+	mm->cur_proc = 1;
+	mm->next_proc = 2;
 	if (pg_create(mm) < 0) {
 		mm_free(NULL, mm);
 		return NULL;
@@ -64,6 +67,7 @@ static void mm_empty(mm_state *mm);
 
 int mm_reset(mm_state *mm, const mm_config *cfg)
 {
+	fork_release_procs(mm);
 	mm_empty(mm);
 	/* Every field as mm_create leaves it, except the memory kept: the VMA
 	 * slab, the index's node pool (the tree is empty) and the page layer. */
@@ -84,6 +88,8 @@ int mm_reset(mm_state *mm, const mm_config *cfg)
 	mm->next_anon_vma_id = 1;
 	mm->next_shmem_id = 1;
 	mm->next_file_id = 1;
+	mm->cur_proc = 1;
+	mm->next_proc = 2;
 	return pg_reset(mm);
 }
 
@@ -109,6 +115,7 @@ void mm_destroy(mm_state *mm)
 {
 	if (!mm)
 		return;
+	fork_release_procs(mm);
 	mm_empty(mm);
 	pg_destroy(mm);
 	mm_alloc_release(mm);

@@ -144,12 +144,28 @@ static bool is_mergeable_vma(const struct vma_merge *g, const struct vma *v)
 	return v->obj == g->obj;
 }
 
-/* mm/vma.c: is_mergeable_anon_vma(). Without fork no chain is ever shared
- * with a parent, so the "un-CoW'd parents" cases never refuse: a missing
- * anon_vma on either side is compatible, two must be the same one. */
+/* Either side without an anon_vma, or the same one: what can_vma_merge_right()
+ * asks of prev and next when both merge. */
 static bool anon_vmas_compatible(const struct anon_vma *a, const struct anon_vma *b)
 {
 	return !a || !b || a == b;
+}
+
+/* mm/vma.c: is_mergeable_anon_vma() for a merge of the range g into tgt.
+ * A VMA takes the other's anon_vma only from one whose chain is singular
+ * (vma_had_uncowed_parents(): a VMA forked with an anon_vma, or split or
+ * copied from one, also links its parent's -- anon_vma.forked); otherwise
+ * the two must be the same. The range is an existing VMA (g->middle) in
+ * mprotect/madvise/mlock merges; a new range -- mmap, and mremap's
+ * copy_vma() with vmg.middle = NULL -- has no chain of its own. */
+static bool anon_vma_mergeable(const struct vma_merge *g, const struct vma *tgt)
+{
+	const struct anon_vma *src = g->anon_vma, *t = tgt->anon_vma;
+	if (!t && src)
+		return !(g->middle && src->forked);
+	if (t && !src)
+		return !t->forked;
+	return t == src;
 }
 
 /* can_vma_merge_after(): prev, then the range. */
@@ -157,7 +173,7 @@ static bool can_merge_left(const struct vma_merge *g)
 {
 	const struct vma *prev = g->prev;
 	return prev && prev->vm_end == g->start && is_mergeable_vma(g, prev) &&
-	       anon_vmas_compatible(prev->anon_vma, g->anon_vma) &&
+	       anon_vma_mergeable(g, prev) &&
 	       prev->vm_pgoff + vma_pages(prev) == g->pgoff;
 }
 
@@ -167,7 +183,7 @@ static bool can_merge_right(const struct vma_merge *g, bool merge_left)
 {
 	const struct vma *next = g->next;
 	if (!next || g->end != next->vm_start || !is_mergeable_vma(g, next) ||
-	    !anon_vmas_compatible(next->anon_vma, g->anon_vma) ||
+	    !anon_vma_mergeable(g, next) ||
 	    next->vm_pgoff != g->pgoff + ((g->end - g->start) >> PAGE_SHIFT))
 		return false;
 	if (merge_left)
@@ -350,10 +366,12 @@ static bool anon_vma_compatible(const struct vma *a, const struct vma *b)
 /* mm/vma.c: find_mergeable_anon_vma(): next first, then prev. */
 static struct anon_vma *find_mergeable_anon_vma(const struct vma *v)
 {
+	/* reusable_anon_vma(): only a neighbour whose chain is singular lends
+	 * its anon_vma (not one forked). */
 	const struct vma *next = v->node.next, *prev = v->node.prev;
-	if (next && anon_vma_compatible(v, next) && next->anon_vma)
+	if (next && anon_vma_compatible(v, next) && next->anon_vma && !next->anon_vma->forked)
 		return next->anon_vma;
-	if (prev && anon_vma_compatible(prev, v) && prev->anon_vma)
+	if (prev && anon_vma_compatible(prev, v) && prev->anon_vma && !prev->anon_vma->forked)
 		return prev->anon_vma;
 	return NULL;
 }
@@ -368,13 +386,20 @@ int vma_anon_vma_prepare(mm_state *mm, struct vma *v)
 		vma_set_anon_vma(mm, v, av);
 		return 0;
 	}
-	av = mm_alloc(mm, sizeof(*av));
+	av = vma_anon_vma_new(mm);
 	if (!av)
 		return -ENOMEM;
-	av->id = mm->next_anon_vma_id++;
 	av->refs = 1;
 	v->anon_vma = av;
 	return 0;
+}
+
+struct anon_vma *vma_anon_vma_new(mm_state *mm)
+{
+	struct anon_vma *av = mm_alloc(mm, sizeof(*av));
+	if (av)
+		av->id = mm->next_anon_vma_id++;
+	return av;
 }
 
 /* mm/mmap.c: expand_downwards(). */

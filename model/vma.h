@@ -33,6 +33,9 @@ struct vma *vma_modify_flags(mm_state *mm, struct vma *v, uint64_t start, uint64
  * (mm/rmap.c: __anon_vma_prepare, mm/vma.c: find_mergeable_anon_vma).
  * Returns 0 or -ENOMEM. */
 int vma_anon_vma_prepare(mm_state *mm, struct vma *v);
+/* A new anon_vma, with no references yet (vma_set_anon_vma takes one);
+ * NULL if the allocation seam fails it. */
+struct anon_vma *vma_anon_vma_new(mm_state *mm);
 /* Grows a VM_GROWSDOWN VMA down to addr (mm/mmap.c: expand_downwards).
  * Returns 0 or -errno; on failure nothing changes. */
 int vma_expand_downwards(mm_state *mm, struct vma *v, uint64_t addr);
