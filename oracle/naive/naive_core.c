@@ -327,9 +327,27 @@ void nv_regions_split_partial(naive_mm *nm, uint64_t start, uint64_t end)
 		uint64_t rs = r->base, re = r->base + NV_PMD;
 		bool touches = start == end ? (start > rs && start < re) : (start < re && end > rs);
 		bool covers = start <= rs && end >= re;
-		if (touches && !covers)
-			r->kind = NV_REGION_PTE;
+		if (!touches || covers)
+			continue;
+		if (r->kind == NV_REGION_PMD_FILE) {
+			/* a file PMD is not split into PTEs: it is zapped whole,
+			 * and the next fault maps the folio again */
+			nv_region_zap_file(nm, rs);
+			i--; /* the region at i was replaced by the last one */
+			continue;
+		}
+		r->kind = NV_REGION_PTE;
 	}
+}
+
+void nv_region_zap_file(naive_mm *nm, uint64_t addr)
+{
+	uint64_t base = addr & ~(NV_PMD - 1);
+	nregion *r = nv_region_get(nm, base);
+	if (!r || r->kind != NV_REGION_PMD_FILE)
+		return;
+	nv_pages_clear(nm, base, base + NV_PMD, true);
+	nv_region_drop(nm, base);
 }
 
 /* mm/memory.c: free_pgtables() after an unmap frees the page tables that no
@@ -429,14 +447,14 @@ void nv_cache_remove_range(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t 
 		nm->cached[kept++] = *c;
 	}
 	nm->ncached = kept;
-	/* A huge folio that lost a page was split first (the kernel splits it
-	 * before taking pages out: truncate_inode_partial_folio, split_folio):
-	 * what is left of it is small pages. */
+	/* A large folio that lost a page was split first (the kernel splits
+	 * before taking pages out: truncate_inode_partial_folio, split_folio;
+	 * punch_hole does that split itself): what is left of it is small. */
 	for (size_t i = 0; i < nm->ncached; i++) {
 		ncached *c = &nm->cached[i];
-		uint64_t block = c->index - c->index % 512;
-		if (c->huge && c->kind == kind && c->id == id && block < last_excl && block + 512 > first)
-			c->huge = false;
+		uint64_t size = 1ull << c->order, folio = c->index & ~(size - 1);
+		if (c->order && c->kind == kind && c->id == id && folio < last_excl && folio + size > first)
+			c->order = 0;
 	}
 }
 
@@ -444,7 +462,7 @@ bool nv_cache_is_huge(const naive_mm *nm, mm_backing kind, uint32_t id, uint64_t
 {
 	for (uint64_t i = first; i < first + 512; i++) {
 		const ncached *c = cached_find(nm, kind, id, i);
-		if (!c || !c->huge)
+		if (!c || c->order != 9)
 			return false;
 	}
 	return true;
@@ -455,8 +473,70 @@ void nv_cache_make_huge(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t fir
 	for (uint64_t i = first; i < first + 512; i++) {
 		nv_cache_add(nm, kind, id, i);
 		ncached *c = cached_find(nm, kind, id, i);
-		c->huge = true;
+		c->order = 9;
 		c->dirty = true; /* collapse_file(): shmem's new folio is dirty */
+	}
+}
+
+unsigned nv_cache_order(const naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index)
+{
+	const ncached *c = cached_find(nm, kind, id, index);
+	return c ? c->order : 0;
+}
+
+void nv_cache_set_order(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index, unsigned order)
+{
+	ncached *c = cached_find(nm, kind, id, index);
+	if (c)
+		c->order = (uint8_t)order;
+}
+
+struct cache_range {
+	mm_backing kind;
+	uint32_t id;
+	uint64_t first, n;
+};
+
+static void unmap_cache_range(naive_mm *nm, void *ctx)
+{
+	const struct cache_range *c = ctx;
+	for (size_t k = 0; k < nm->nvmas; k++) {
+		const nvma *w = &nm->vmas[k];
+		if (w->backing != c->kind || w->object != c->id)
+			continue;
+		for (uint64_t a = w->start; a < w->end; a += NV_PAGE) {
+			uint64_t idx = nv_vma_file_index(w, a);
+			if (idx < c->first || idx >= c->first + c->n)
+				continue;
+			nregion *r = nv_region_get(nm, a);
+			if (r && r->kind == NV_REGION_PMD_FILE)
+				nv_region_zap_file(nm, a);
+			else if (nv_page_get(nm, a) == MM_PAGE_FILE)
+				nv_page_set(nm, a, MM_PAGE_NONE);
+		}
+	}
+}
+
+void nv_unmap_cache_pages(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first, uint64_t n)
+{
+	struct cache_range c = {kind, id, first, n};
+	nv_for_each_process(nm, unmap_cache_range, &c); /* try_to_unmap: every process */
+}
+
+/* split_folio() of a file folio (mm/huge_memory.c __folio_split): every
+ * mapping of it goes first (unmap_folio -> try_to_unmap; a file folio is not
+ * remapped after), then it is 2^order small folios in the cache. */
+void nv_cache_split_folio(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index)
+{
+	unsigned order = nv_cache_order(nm, kind, id, index);
+	if (!order)
+		return;
+	uint64_t size = 1ull << order, folio = index & ~(size - 1);
+	nv_unmap_cache_pages(nm, kind, id, folio, size);
+	for (uint64_t i = folio; i < folio + size; i++) {
+		ncached *c = cached_find(nm, kind, id, i);
+		if (c)
+			c->order = 0;
 	}
 }
 

@@ -42,6 +42,37 @@ static void map_4k(naive_mm *nm, uint64_t addr, mm_page_state st)
 		nv_region_set(nm, addr, NV_REGION_PTE);
 }
 
+/* The large page-cache folio (order > 0) holding the page v maps at addr,
+ * when it lies wholly inside v and inside one page table: its first address
+ * in v, else 0 (a folio of its own or one that crosses a boundary). */
+static uint64_t folio_whole_addr(naive_mm *nm, const nvma *v, uint64_t addr)
+{
+	uint64_t index = nv_vma_file_index(v, addr);
+	unsigned order = nv_cache_order(nm, v->backing, v->object, index);
+	if (!order)
+		return 0;
+	uint64_t size = (uint64_t)NV_PAGE << order;
+	uint64_t a0 = addr - (index & ((1ull << order) - 1)) * NV_PAGE;
+	if (a0 < v->start || a0 + size > v->end || (a0 & ~(NV_PMD - 1)) != ((a0 + size - 1) & ~(NV_PMD - 1)))
+		return 0;
+	return a0;
+}
+
+/* mm/filemap.c filemap_map_folio_range() (6.18, "map entire large folio
+ * faultaround"): fault-around that maps one page of a large folio lying
+ * wholly in the VMA and in one page table maps every page of it whose PTE is
+ * none [LIVE: huge-shmem-pmd-split.trace, a hole punch leaves such folios]. */
+static void map_folio_whole(naive_mm *nm, const nvma *v, uint64_t addr)
+{
+	uint64_t a0 = folio_whole_addr(nm, v, addr);
+	if (!a0)
+		return;
+	uint64_t size = (uint64_t)NV_PAGE << nv_cache_order(nm, v->backing, v->object, nv_vma_file_index(v, addr));
+	for (uint64_t a = a0; a < a0 + size; a += NV_PAGE)
+		if (nv_page_get(nm, a) == MM_PAGE_NONE)
+			map_4k(nm, a, MM_PAGE_FILE);
+}
+
 /* mm/memory.c: do_fault_around() + filemap_map_pages(): map the pages of
  * the 64 KiB-aligned block around addr (clipped to the VMA and to the PTE
  * table) that are in the object's page cache, below EOF, and whose PTE is
@@ -68,8 +99,10 @@ static void fault_around(naive_mm *nm, const nvma *v, uint64_t addr)
 		uint64_t index = nv_vma_file_index(v, a);
 		if (nv_page_get(nm, a) != MM_PAGE_NONE || index >= eof_pages)
 			continue;
-		if (nv_is_cached(nm, v->backing, v->object, index))
-			map_4k(nm, a, MM_PAGE_FILE);
+		if (!nv_is_cached(nm, v->backing, v->object, index))
+			continue;
+		map_4k(nm, a, MM_PAGE_FILE);
+		map_folio_whole(nm, v, a);
 	}
 }
 
@@ -122,31 +155,44 @@ static void map_pmd(naive_mm *nm, uint64_t addr, nregion_kind kind)
 
 /* mm/memory.c: handle_mm_fault() for one page of v, once access_error()
  * has allowed the access. Installs what the fault installs. */
-/* A huge page-cache folio (made by MADV_COLLAPSE) is mapped whole when a
- * fault finds no page table at its 2 MiB (do_set_pmd(), reached from
+/* A huge page-cache folio (made by MADV_COLLAPSE) is mapped by one PMD when
+ * a fault finds no page table at its 2 MiB (do_set_pmd(), reached from
  * fault-around's filemap_map_pmd() on a read and from finish_fault() on a
- * shared write), and by a shared write fault even where a table exists
- * (finish_fault() maps a whole shmem folio that lies inside the VMA and the
- * table). It must sit 2 MiB-aligned in the VMA (thp_vma_suitable_order);
- * VM_NOHUGEPAGE refuses; a private write copies one page instead
- * (do_cow_fault). [LIVE: madvise-collapse-shmem-file.trace] */
+ * shared write). It must sit 2 MiB-aligned in the VMA
+ * (thp_vma_suitable_order); VM_NOHUGEPAGE refuses (vma_thp_disabled); a
+ * private write copies one page instead (do_cow_fault). A shared write where
+ * a page table exists maps every page of a large folio lying in the VMA and
+ * the table when all their PTEs are none (finish_fault() for shmem), else
+ * the one page. [LIVE: madvise-collapse-shmem-file.trace,
+ * huge-shmem-pmd-split.trace] */
 bool nv_fault_huge_cache(naive_mm *nm, nvma *v, uint64_t addr, bool write)
 {
-	if (v->backing == MM_BACKING_ANON || (v->flags & MM_VM_NOHUGEPAGE) || (write && !(v->flags & MM_VM_SHARED)))
+	if (v->backing == MM_BACKING_ANON || (write && !(v->flags & MM_VM_SHARED)))
 		return false;
 	uint64_t base = addr & ~(NV_PMD - 1);
-	if (base < v->start || base + NV_PMD > v->end)
-		return false;
 	uint64_t first = nv_vma_file_index(v, base);
-	if (first % 512 != 0 || !nv_cache_is_huge(nm, v->backing, v->object, first))
+	if (!nv_region_get(nm, base) && !(v->flags & MM_VM_NOHUGEPAGE) && base >= v->start && base + NV_PMD <= v->end &&
+	    first % 512 == 0 && nv_cache_is_huge(nm, v->backing, v->object, first) &&
+	    !beyond_eof(nm, v, base + NV_PMD - NV_PAGE)) {
+		for (uint64_t a = base; a < base + NV_PMD; a += NV_PAGE)
+			nv_page_set(nm, a, MM_PAGE_FILE);
+		nv_region_set(nm, base, NV_REGION_PMD_FILE);
+		if (write)
+			nv_cache_mark_dirty(nm, v, addr);
+		return true;
+	}
+	if (!write)
 		return false;
-	if (beyond_eof(nm, v, base + NV_PMD - NV_PAGE))
+	uint64_t a0 = folio_whole_addr(nm, v, addr);
+	if (!a0)
 		return false;
-	if (nv_region_get(nm, base) && !write)
-		return false;
-	for (uint64_t a = base; a < base + NV_PMD; a += NV_PAGE)
-		if (nv_page_get(nm, a) == MM_PAGE_NONE)
-			map_4k(nm, a, MM_PAGE_FILE);
+	uint64_t size = (uint64_t)NV_PAGE << nv_cache_order(nm, v->backing, v->object, nv_vma_file_index(v, addr));
+	for (uint64_t a = a0; a < a0 + size; a += NV_PAGE)
+		if (nv_page_get(nm, a) != MM_PAGE_NONE)
+			return false;
+	for (uint64_t a = a0; a < a0 + size; a += NV_PAGE)
+		map_4k(nm, a, MM_PAGE_FILE);
+	nv_cache_mark_dirty(nm, v, addr);
 	return true;
 }
 
@@ -233,6 +279,17 @@ nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write
 	if (write && st == MM_PAGE_FILE && (v->flags & MM_VM_SHARED))
 		nv_cache_mark_dirty(nm, v, addr);
 	if (write && st == MM_PAGE_FILE && !(v->flags & MM_VM_SHARED)) {
+		nregion *r = nv_region_get(nm, addr);
+		if (r && r->kind == NV_REGION_PMD_FILE) {
+			/* wp_huge_pmd(): a private file PMD is zapped
+			 * (__split_huge_pmd), then do_cow_fault() copies the
+			 * one page: the rest of the folio is unmapped [LIVE] */
+			nv_region_zap_file(nm, addr);
+			nv_anon_vma_prepare(nm, v);
+			map_4k(nm, addr, MM_PAGE_ANON);
+			nv_page_copy_file(nm, v, addr);
+			return NV_FAULT_OK;
+		}
 		nv_anon_vma_prepare(nm, v); /* do_wp_page → wp_page_copy() */
 		nv_page_set(nm, addr, MM_PAGE_ANON);
 		nv_page_copy_file(nm, v, addr);

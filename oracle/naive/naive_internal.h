@@ -64,6 +64,11 @@ typedef enum nregion_kind {
 	NV_REGION_PTE = 1,     /* a PTE table exists: faults here map 4 KiB pages */
 	NV_REGION_PMD_ZERO = 2, /* the huge zero page is PMD-mapped */
 	NV_REGION_PMD_ANON = 3, /* an anonymous THP is PMD-mapped */
+	/* A huge page-cache folio is PMD-mapped: one entry maps all 512 pages,
+	 * and whatever splits that PMD (an operation on part of it) removes it
+	 * whole -- a file PMD is never turned into PTEs
+	 * (mm/huge_memory.c __split_huge_pmd_locked, !vma_is_anonymous). */
+	NV_REGION_PMD_FILE = 4,
 } nregion_kind;
 
 typedef struct nregion {
@@ -84,7 +89,10 @@ typedef struct ncached {
 	uint32_t id;
 	uint64_t index; /* page index in the object */
 	bool dirty;     /* written through a shared mapping since it was cached */
-	bool huge;      /* one of the 512 pages of a huge folio (MADV_COLLAPSE made it) */
+	/* The folio holding the page: 2^order pages from index rounded down to
+	 * 2^order. 9: a huge folio (MADV_COLLAPSE made it); 1..8: a piece of one
+	 * left by a hole punch (a buddy-style split); 0: a small folio. */
+	uint8_t order;
 	uint64_t *data; /* the page's 512 words; NULL while it holds only zeroes */
 } ncached;
 
@@ -180,6 +188,18 @@ uint64_t nv_vma_file_index(const nvma *v, uint64_t addr); /* vm_pgoff + page off
 bool nv_cache_is_huge(const naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first);
 /* Makes [first, first + 512) one dirty huge folio, adding missing pages. */
 void nv_cache_make_huge(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first);
+/* The order of the cached folio holding page index (0 if not cached or small). */
+unsigned nv_cache_order(const naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index);
+void nv_cache_set_order(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index, unsigned order);
+/* The folio holding index (order > 0) leaves every mapping of the object
+ * and becomes small folios (split_folio of a file folio). */
+void nv_cache_split_folio(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index);
+/* Every mapping of the cached pages [first, first + n) of the object goes:
+ * page states `file` there become none, PMD mappings of them are dropped. */
+void nv_unmap_cache_pages(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first, uint64_t n);
+/* A PMD-mapped huge page-cache folio at the 2 MiB region of addr is zapped:
+ * its pages are no longer mapped there and the PMD is none. */
+void nv_region_zap_file(naive_mm *nm, uint64_t addr);
 /* naive_fault.c: a fault that maps a whole huge page-cache folio (true: done). */
 bool nv_fault_huge_cache(naive_mm *nm, nvma *v, uint64_t addr, bool write);
 

@@ -156,7 +156,11 @@ static void thp_split(naive_mm *nm, uint32_t id)
 		nvma *w = nv_vma_at(nm, p->addr);
 		p->thp = 0; /* each page keeps its lazyfree mark (split_folio keeps the flags) */
 		/* only pages that hold nothing but zeroes (naive_data.c) */
-		if (!(w && (w->flags & MM_VM_LOCKED)) && nv_has(nm, NV_SPLIT_TO_ZEROPAGE) && nv_page_zero_filled(p)) {
+		/* nor in an mlocked folio: PG_mlocked outlives VM_LOCKED after an
+		 * MREMAP_DONTUNMAP (folio_test_mlocked() in
+		 * try_to_map_unused_to_zeropage) [LIVE: madvise-cold-split-mlocked-thp.trace] */
+		if (!(w && (w->flags & MM_VM_LOCKED)) && !p->mlocked && nv_has(nm, NV_SPLIT_TO_ZEROPAGE) &&
+		    nv_page_zero_filled(p)) {
 			p->state = MM_PAGE_ZERO;
 			free(p->data);
 			p->data = NULL;
@@ -277,23 +281,122 @@ static void unmap_hole(naive_mm *nm, void *ctx)
 			continue;
 		for (uint64_t a = w->start; a < w->end; a += NV_PAGE) {
 			uint64_t idx = nv_vma_file_index(w, a);
-			if (idx >= h->first && idx < h->last && nv_page_get(nm, a) == MM_PAGE_FILE)
+			if (idx < h->first || idx >= h->last)
+				continue;
+			nregion *r = nv_region_get(nm, a);
+			if (r && r->kind == NV_REGION_PMD_FILE)
+				nv_region_zap_file(nm, a);
+			else if (nv_page_get(nm, a) == MM_PAGE_FILE)
 				nv_page_set(nm, a, MM_PAGE_NONE);
 		}
 	}
 }
 
-/* MADV_REMOVE: vfs_fallocate(PUNCH_HOLE) on the object: its cached pages go,
- * and their mappings in every VMA of the object (not private COW copies,
- * not guard markers: unmap_mapping_range with even_cows = 0). */
+/* A large folio of the object (order > 0) that a hole [first, last) cuts
+ * in part: it leaves every mapping, then splits buddy-style around the
+ * hole's first page in it, and the piece holding the page after the hole
+ * again around that page (mm/truncate.c truncate_inode_partial_folio ->
+ * try_folio_split_to_order, mm/huge_memory.c non-uniform __folio_split):
+ * halving a folio, the half without the page becomes a folio of its own,
+ * the other half is halved again, down to the page itself [LIVE:
+ * huge-shmem-pmd-split.trace: a 2-page hole in a huge folio leaves folios of
+ * 128 and 256 pages that a later fault maps whole]. */
+static void split_around(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t page)
+{
+	unsigned order = nv_cache_order(nm, kind, id, page);
+	uint64_t folio = page & ~((1ull << order) - 1);
+	while (order > 0) {
+		order--;
+		uint64_t half = 1ull << order;
+		uint64_t other = page < folio + half ? folio + half : folio;
+		for (uint64_t i = other; i < other + half; i++)
+			nv_cache_set_order(nm, kind, id, i, order);
+		if (other == folio)
+			folio += half;
+	}
+	nv_cache_set_order(nm, kind, id, page, 0);
+}
+
+static void punch_partial_folio(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index, uint64_t first,
+                                uint64_t last)
+{
+	unsigned order = nv_cache_order(nm, kind, id, index);
+	if (!order)
+		return;
+	uint64_t size = 1ull << order, folio = index & ~(size - 1);
+	if (folio >= first && folio + size <= last)
+		return; /* wholly in the hole: it simply goes */
+	nv_unmap_cache_pages(nm, kind, id, folio, size);
+	split_around(nm, kind, id, first > folio ? first : folio);
+	if (last < folio + size && nv_cache_order(nm, kind, id, last))
+		split_around(nm, kind, id, last);
+}
+
+/* MADV_REMOVE: vfs_fallocate(PUNCH_HOLE) on the object. First
+ * unmap_mapping_range(even_cows = 0): the hole's pages go from every VMA of
+ * the object (not private COW copies, not guard markers), and a PMD mapping
+ * a huge folio the hole cuts goes whole (zap_pmd_range -> __split_huge_pmd).
+ * Then shmem_undo_range(): the large folios the hole cuts in part are split
+ * (punch_partial_folio), and every page in the hole leaves the cache. */
 static void punch_hole(naive_mm *nm, const nvma *v, uint64_t start, uint64_t end)
 {
 	uint64_t first = nv_vma_file_index(v, start), last = nv_vma_file_index(v, end);
 	mm_backing kind = v->backing;
 	uint32_t id = v->object;
-	nv_cache_remove_range(nm, kind, id, first, last);
 	struct hole h = {kind, id, first, last};
 	nv_for_each_process(nm, unmap_hole, &h); /* unmap_mapping_range: every process */
+	punch_partial_folio(nm, kind, id, first, first, last);
+	punch_partial_folio(nm, kind, id, last - 1, first, last);
+	nv_cache_remove_range(nm, kind, id, first, last);
+}
+
+/* MADV_COLD and MADV_PAGEOUT over the large page-cache folios mapped in
+ * [start, end) of v (mm/madvise.c madvise_cold_or_pageout_pte_range):
+ *  - PMD-mapped: a PMD the range covers only in part splits the folio
+ *    (split_folio), which unmaps it from everywhere and leaves small folios;
+ *    a whole one: COLD only ages it, PAGEOUT reclaims it -- unmapped from
+ *    everywhere (try_to_unmap), kept in the cache since it is dirty and
+ *    there is no swap (shmem_writeout redirties it) [LIVE];
+ *  - PTE-mapped: from the first page met, the run of PTEs mapping the next
+ *    pages of the same folio, up to the range's end or the page table's
+ *    (madvise_folio_pte_batch); shorter than the folio: split as above; the
+ *    whole folio: as a whole PMD. [LIVE: huge-shmem-pmd-split.trace] */
+static void file_folio_advice(naive_mm *nm, const nvma *v, uint64_t start, uint64_t end, int64_t advice)
+{
+	if (v->backing == MM_BACKING_ANON)
+		return;
+	uint64_t a = start;
+	while (a < end) {
+		uint64_t base = a & ~(NV_PMD - 1), next = base + NV_PMD;
+		nregion *r = nv_region_get(nm, a);
+		if (r && r->kind == NV_REGION_PMD_FILE) {
+			uint64_t first = nv_vma_file_index(v, base);
+			if (base < start || next > end)
+				nv_cache_split_folio(nm, v->backing, v->object, first);
+			else if (advice == MM_MADV_PAGEOUT)
+				nv_unmap_cache_pages(nm, v->backing, v->object, first, 512);
+			a = next;
+			continue;
+		}
+		uint64_t idx = nv_vma_file_index(v, a);
+		unsigned order = nv_page_get(nm, a) == MM_PAGE_FILE ? nv_cache_order(nm, v->backing, v->object, idx) : 0;
+		if (!order) {
+			a += NV_PAGE;
+			continue;
+		}
+		uint64_t size = 1ull << order, folio = idx & ~(size - 1);
+		uint64_t stop = end < next ? end : next, n = 0;
+		while (a + n * NV_PAGE < stop && idx + n < folio + size && nv_page_get(nm, a + n * NV_PAGE) == MM_PAGE_FILE)
+			n++;
+		if (n < size) {
+			nv_cache_split_folio(nm, v->backing, v->object, idx);
+			a += NV_PAGE;
+			continue;
+		}
+		if (advice == MM_MADV_PAGEOUT)
+			nv_unmap_cache_pages(nm, v->backing, v->object, folio, size);
+		a += n * NV_PAGE;
+	}
 }
 
 /* mm/khugepaged.c: madvise_collapse() for anonymous VMAs.
@@ -377,12 +480,12 @@ static int madvise_collapse_file(naive_mm *nm, nvma *v, uint64_t start, uint64_t
 		}
 		if (guard)
 			continue;
+		/* collapse_pte_mapped_thp(install_pmd): the table goes and one
+		 * PMD maps the folio */
 		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE)
-			if (nv_page_get(nm, a) == MM_PAGE_NONE) {
+			if (nv_page_get(nm, a) == MM_PAGE_NONE)
 				nv_page_set(nm, a, MM_PAGE_FILE);
-				if (!nv_region_get(nm, a))
-					nv_region_set(nm, a, NV_REGION_PTE);
-			}
+		nv_region_set(nm, h, NV_REGION_PMD_FILE);
 		made++;
 	}
 	return made == want ? 0 : -EINVAL;
@@ -477,6 +580,7 @@ static int madvise_vma_behavior(naive_mm *nm, nvma *v, uint64_t start, uint64_t 
 		if (v->flags & (MM_VM_LOCKED | MM_VM_PFNMAP | MM_VM_HUGETLB))
 			return -EINVAL;
 		thp_advice(nm, v, start, end, advice);
+		file_folio_advice(nm, v, start, end, advice);
 		if (advice == MM_MADV_PAGEOUT) /* COLD only ages: nothing else visible */
 			pageout_range(nm, v, start, end);
 		return 0;

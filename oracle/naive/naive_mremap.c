@@ -56,9 +56,10 @@ static int check_prep_vma(naive_mm *nm, nv_remap *rm)
 
 /* move_page_tables(): pages and guard markers of [from, from+len) move to
  * [to, to+len) with their states. A whole, 2 MiB-aligned PMD (a PTE table
- * or a PMD-mapped THP) moves as it is when the destination PMD is none
- * (move_normal_pmd / move_huge_pmd); any other PMD-mapped THP in the range
- * is split first, and destination regions that get 4 KiB pages get a table. */
+ * or a PMD-mapped THP or huge page-cache folio) moves as it is when the
+ * destination PMD is none (move_normal_pmd / move_huge_pmd); any other
+ * PMD-mapped THP in the range is split first (a page-cache one is zapped),
+ * and destination regions that get 4 KiB pages get a table. */
 static void move_page_tables(naive_mm *nm, uint64_t from, uint64_t to, uint64_t len)
 {
 	for (uint64_t a = from & ~(NV_PMD - 1); a < from + len; a += NV_PMD) {
@@ -71,6 +72,11 @@ static void move_page_tables(naive_mm *nm, uint64_t from, uint64_t to, uint64_t 
 			nregion_kind kind = r->kind;
 			nv_region_drop(nm, a);
 			nv_region_set(nm, dst, kind);
+		} else if (r->kind == NV_REGION_PMD_FILE) {
+			/* split_huge_pmd() of a file PMD zaps it: nothing of it
+			 * moves and the source PMD is none, so no destination
+			 * table is made [LIVE: huge-shmem-pmd-split.trace] */
+			nv_region_zap_file(nm, a);
 		} else {
 			if (r->kind != NV_REGION_PTE)
 				r->kind = NV_REGION_PTE;
