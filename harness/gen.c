@@ -410,11 +410,9 @@ static guint gen_thp(gen *g, guint room)
 	g_string_append(g->out, "mmap");
 	put_addr(g, base);
 	/* Shared (shmem, huge page-cache folios by MADV_COLLAPSE: issue 15 case 4)
-	 * in 2% only: the model maps such a folio with PTEs where the kernel
-	 * uses a PMD, and a later partial munmap/mprotect/mremap/DONTNEED
-	 * zaps that whole PMD on the kernel (docs/divergences.md, open). At
-	 * 25% the hunt found that in 4% of its traces and little else. */
-	g_string_append_printf(g->out, " 4M rw- %s,anonymous,fixed%s\n", chance(r, 2) ? "shared" : "private",
+	 * in a quarter: their PMD mapping and what splits it
+	 * (docs/divergences.md #32). */
+	g_string_append_printf(g->out, " 4M rw- %s,anonymous,fixed%s\n", chance(r, 25) ? "shared" : "private",
 	                       chance(r, 5) ? ",locked" : "");
 	g_string_append(g->out, "madvise");
 	put_addr(g, base);

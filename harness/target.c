@@ -200,6 +200,16 @@ char *target_not_applicable(const target *tg, const trace *t, const tr_profile *
 				return why;
 			}
 		}
+		/* shmem_thp: huge shmem folios at fault time are not modelled
+		 * (mm_config_supported): only never and deny can be followed. */
+		const tr_profile *sp = tr_profile_has(&want, TR_PK_SHMEM_THP) ? &want : &tg->base_profile;
+		if (tr_profile_has(sp, TR_PK_SHMEM_THP) && sp->value[TR_PK_SHMEM_THP] != MM_SHMEM_THP_NEVER &&
+		    sp->value[TR_PK_SHMEM_THP] != MM_SHMEM_THP_DENY) {
+			char *a = tr_profile_item(sp, TR_PK_SHMEM_THP);
+			char *why = g_strdup_printf("%s (%s implements shmem_thp=never and deny only)", a, tg->name);
+			g_free(a);
+			return why;
+		}
 		return NULL;
 	}
 	int k = tr_profile_conflict(&want, &tg->announced);

@@ -118,7 +118,11 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 			 * (shmem_allowable_huge_orders: only `deny` refuses);
 			 * thp_vma_suitable_order() wants the file offset
 			 * congruent with the address modulo 2 MiB; no anon_vma
-			 * needed. Then collapse_file() per block (pp_collapse_file). */
+			 * needed. Then collapse_file() per block (pp_collapse_file).
+			 * mm/shmem.c shmem_huge_global_enabled(): `deny` returns
+			 * no order even to a forced collapse (profile shmem_thp). */
+			if (mm->cfg.shmem_thp == MM_SHMEM_THP_DENY)
+				return -EINVAL;
 			if (((v->vm_start >> PAGE_SHIFT) - v->vm_pgoff) & (MM_PMD_SIZE / PAGE_SIZE - 1))
 				return -EINVAL;
 			uint64_t fs = (start + MM_PMD_SIZE - 1) & ~(MM_PMD_SIZE - 1), fe = end & ~(MM_PMD_SIZE - 1);

@@ -30,6 +30,7 @@ void mm_config_default(mm_config *cfg)
 	cfg->memlock = MM_MEMLOCK_UNLIMITED;
 	cfg->soft_dirty = false;
 	cfg->guard_flag = true;
+	cfg->shmem_thp = MM_SHMEM_THP_NEVER;
 }
 
 bool mm_config_supported(const mm_config *cfg)
@@ -37,7 +38,10 @@ bool mm_config_supported(const mm_config *cfg)
 	/* Version rules live behind mm_kernel_at_least() (internal.h): Linux
 	 * 6.1, 6.12 and 6.18 are modelled and checked (docs/versions.md). */
 	bool version = cfg->kernel_version == 601 || cfg->kernel_version == 612 || cfg->kernel_version == 618;
-	return version && cfg->thp_mode <= MM_THP_ALWAYS &&
+	/* shmem: huge folios come from MADV_COLLAPSE only (shmem_get_folio_gfp
+	 * allocating a huge folio at fault time is not modelled). */
+	bool shmem = cfg->shmem_thp == MM_SHMEM_THP_NEVER || cfg->shmem_thp == MM_SHMEM_THP_DENY;
+	return version && shmem && cfg->thp_mode <= MM_THP_ALWAYS &&
 	       cfg->overcommit <= 2;
 }
 

@@ -20,7 +20,7 @@ if [ "${MMREF_PROFILE_MATRIX:-0}" != 1 ]; then
   exit 77
 fi
 thp=/sys/kernel/mm/transparent_hugepage
-knobs=("$thp/enabled" "$thp/use_zero_page" "$thp/khugepaged/scan_sleep_millisecs" /proc/sys/vm/max_map_count)
+knobs=("$thp/enabled" "$thp/use_zero_page" "$thp/shmem_enabled" "$thp/khugepaged/scan_sleep_millisecs" /proc/sys/vm/max_map_count)
 before=$(cat "${knobs[@]}" 2>/dev/null)
 out=$("$src/ci/profile-matrix" --bin "$build" --traces "${MMREF_MATRIX_TRACES:-15}" --length 60 --seed 7 2>&1)
 rc=$?
@@ -34,8 +34,8 @@ fi
 [ $rc -eq 77 ] && exit 77
 # every setting ran and reported a count
 n=$(grep -c ' diverged, ' <<<"$out")
-if [ "$n" -ne 6 ]; then
-  echo "FAIL: expected 6 settings to report, got $n"
+if [ "$n" -ne 7 ]; then
+  echo "FAIL: expected 7 settings to report, got $n"
   exit 1
 fi
 exit $rc

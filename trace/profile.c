@@ -17,9 +17,13 @@ static const char *const key_names[TR_PK_COUNT] = {
 	[TR_PK_SOFT_DIRTY] = "soft_dirty",
 	[TR_PK_MMAP_MIN_ADDR] = "mmap_min_addr",
 	[TR_PK_GUARD_FLAG] = "guard_flag",
+	[TR_PK_SHMEM_THP] = "shmem_thp",
 };
 
 static const char *const thp_names[] = {[MM_THP_NEVER] = "never", [MM_THP_MADVISE] = "madvise", [MM_THP_ALWAYS] = "always"};
+static const char *const shmem_thp_names[] = {
+	[MM_SHMEM_THP_NEVER] = "never", [MM_SHMEM_THP_ALWAYS] = "always", [MM_SHMEM_THP_WITHIN_SIZE] = "within_size",
+	[MM_SHMEM_THP_ADVISE] = "advise", [MM_SHMEM_THP_DENY] = "deny",   [MM_SHMEM_THP_FORCE] = "force"};
 
 const char *tr_profile_key_name(tr_profile_key k) { return k < TR_PK_COUNT ? key_names[k] : "?"; }
 
@@ -76,6 +80,13 @@ static gboolean parse_value(tr_profile_key k, const char *key, const char *v, ui
 				return TRUE;
 			}
 		return bad_value(error, key, v, "always, madvise or never");
+	case TR_PK_SHMEM_THP:
+		for (size_t i = 0; i < G_N_ELEMENTS(shmem_thp_names); i++)
+			if (strcmp(v, shmem_thp_names[i]) == 0) {
+				*out = i;
+				return TRUE;
+			}
+		return bad_value(error, key, v, "never, always, within_size, advise, deny or force");
 	case TR_PK_OVERCOMMIT:
 		if (tr_parse_number(v, out) && *out <= 2)
 			return TRUE;
@@ -115,7 +126,7 @@ gboolean tr_profile_parse_item(tr_profile *p, const char *item, GError **error)
 	if (k < 0)
 		g_set_error(error, TRACE_ERROR, TRACE_ERROR_PARSE,
 		            "unknown profile key '%s' (known: kernel, zero_page, thp, thp_zero_page, overcommit, "
-		            "max_map_count, memlock, soft_dirty, mmap_min_addr, guard_flag)",
+		            "max_map_count, memlock, soft_dirty, mmap_min_addr, guard_flag, shmem_thp)",
 		            key);
 	else if ((ok = parse_value((tr_profile_key)k, key, eq + 1, &v, error))) {
 		p->set |= 1u << k;
@@ -148,6 +159,9 @@ void tr_profile_format_value(GString *out, tr_profile_key k, uint64_t v)
 		break;
 	case TR_PK_THP:
 		g_string_append(out, v < G_N_ELEMENTS(thp_names) ? thp_names[v] : "?");
+		break;
+	case TR_PK_SHMEM_THP:
+		g_string_append(out, v < G_N_ELEMENTS(shmem_thp_names) ? shmem_thp_names[v] : "?");
 		break;
 	case TR_PK_MEMLOCK:
 		if (v == MM_MEMLOCK_UNLIMITED)
@@ -203,6 +217,7 @@ void tr_profile_from_config(tr_profile *p, const mm_config *cfg)
 	p->value[TR_PK_SOFT_DIRTY] = cfg->soft_dirty;
 	p->value[TR_PK_MMAP_MIN_ADDR] = cfg->mmap_min_addr;
 	p->value[TR_PK_GUARD_FLAG] = cfg->guard_flag;
+	p->value[TR_PK_SHMEM_THP] = (uint64_t)cfg->shmem_thp;
 }
 
 /* The same values as the model's mm_config_default() (test_trace checks that
@@ -221,6 +236,7 @@ void tr_profile_default(tr_profile *p)
 	p->value[TR_PK_SOFT_DIRTY] = 0;
 	p->value[TR_PK_MMAP_MIN_ADDR] = MM_DEFAULT_MMAP_MIN_ADDR;
 	p->value[TR_PK_GUARD_FLAG] = 1;
+	p->value[TR_PK_SHMEM_THP] = MM_SHMEM_THP_NEVER;
 }
 
 void tr_profile_to_config(const tr_profile *p, mm_config *cfg)
@@ -246,6 +262,8 @@ void tr_profile_to_config(const tr_profile *p, mm_config *cfg)
 		cfg->mmap_min_addr = v[TR_PK_MMAP_MIN_ADDR];
 	if (tr_profile_has(p, TR_PK_GUARD_FLAG))
 		cfg->guard_flag = v[TR_PK_GUARD_FLAG] != 0;
+	if (tr_profile_has(p, TR_PK_SHMEM_THP))
+		cfg->shmem_thp = (mm_shmem_thp)v[TR_PK_SHMEM_THP];
 }
 
 void tr_profile_overlay(tr_profile *dst, const tr_profile *src)

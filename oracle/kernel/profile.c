@@ -318,6 +318,65 @@ static void detect_thp(void)
 		missing(TR_PK_THP_ZERO_PAGE, THP_DIR "/use_zero_page says '%s'", text);
 }
 
+/* ---- shmem_thp ------------------------------------------------------------------------------ */
+
+static int shmem_thp_mode(const char *w)
+{
+	static const char *const names[] = {[MM_SHMEM_THP_NEVER] = "never",   [MM_SHMEM_THP_ALWAYS] = "always",
+	                                    [MM_SHMEM_THP_WITHIN_SIZE] = "within_size", [MM_SHMEM_THP_ADVISE] = "advise",
+	                                    [MM_SHMEM_THP_DENY] = "deny",     [MM_SHMEM_THP_FORCE] = "force"};
+	for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
+		if (strcmp(w, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* mm/shmem.c: the internal mount behind memfd and shared anonymous memory
+ * takes its huge= policy from transparent_hugepage/shmem_enabled
+ * (shmem_enabled_store sets SHMEM_SB(shm_mnt->mnt_sb)->huge); `deny` and
+ * `force` there override every mount and size. Since 6.11 the PMD size has
+ * its own hugepages-2048kB/shmem_enabled: `inherit` follows the top-level
+ * file, any other value is what shmem_allowable_huge_orders() uses for
+ * 2 MiB (huge_shmem_orders_always/within_size/madvise). A kernel without
+ * the file has no shmem THP (CONFIG_TRANSPARENT_HUGEPAGE off): never. */
+static void detect_shmem_thp(void)
+{
+	char text[256], top[32], pmd[32];
+	if (read_text(THP_DIR "/shmem_enabled", text, sizeof(text)) < 0) {
+		int err = errno;
+		if (err == ENOENT && access("/sys/kernel/mm", F_OK) == 0)
+			found(TR_PK_SHMEM_THP, MM_SHMEM_THP_NEVER, "no " THP_DIR "/shmem_enabled (a kernel without shmem THP)");
+		else
+			missing(TR_PK_SHMEM_THP, "cannot read " THP_DIR "/shmem_enabled: %s", strerror(err));
+		return;
+	}
+	int mode;
+	if (!bracketed(text, top, sizeof(top)) || (mode = shmem_thp_mode(top)) < 0) {
+		missing(TR_PK_SHMEM_THP, THP_DIR "/shmem_enabled says '%s': no known bracketed mode", text);
+		return;
+	}
+	if (mode == MM_SHMEM_THP_DENY || mode == MM_SHMEM_THP_FORCE) {
+		found(TR_PK_SHMEM_THP, (uint64_t)mode, THP_DIR "/shmem_enabled says [%s], which applies to every size", top);
+		return;
+	}
+	char ptext[256];
+	if (read_text(THP_DIR "/hugepages-2048kB/shmem_enabled", ptext, sizeof(ptext)) < 0) {
+		found(TR_PK_SHMEM_THP, (uint64_t)mode,
+		      THP_DIR "/shmem_enabled says [%s] (no per-size hugepages-2048kB/shmem_enabled)", top);
+	} else if (!bracketed(ptext, pmd, sizeof(pmd))) {
+		missing(TR_PK_SHMEM_THP, THP_DIR "/hugepages-2048kB/shmem_enabled says '%s': no bracketed mode", ptext);
+	} else if (strcmp(pmd, "inherit") == 0) {
+		found(TR_PK_SHMEM_THP, (uint64_t)mode,
+		      THP_DIR "/shmem_enabled says [%s]; hugepages-2048kB/shmem_enabled says [inherit]", top);
+	} else if ((mode = shmem_thp_mode(pmd)) >= 0 && mode != MM_SHMEM_THP_DENY && mode != MM_SHMEM_THP_FORCE) {
+		found(TR_PK_SHMEM_THP, (uint64_t)mode,
+		      THP_DIR "/hugepages-2048kB/shmem_enabled says [%s], which overrides shmem_enabled's [%s] for 2 MiB",
+		      pmd, top);
+	} else {
+		missing(TR_PK_SHMEM_THP, THP_DIR "/hugepages-2048kB/shmem_enabled says [%s]: not a known mode", pmd);
+	}
+}
+
 /* ---- sysctls --------------------------------------------------------------------------------- */
 
 static void detect_sysctl(tr_profile_key k, const char *path, uint64_t lo, uint64_t hi)
@@ -601,6 +660,7 @@ void profile_detect(void)
 	detect_kernel();
 	detect_zero_page();
 	detect_thp();
+	detect_shmem_thp();
 	detect_sysctl(TR_PK_OVERCOMMIT, "/proc/sys/vm/overcommit_memory", 0, 2);
 	detect_sysctl(TR_PK_MAX_MAP_COUNT, "/proc/sys/vm/max_map_count", 1, INT32_MAX);
 	detect_memlock();

@@ -497,8 +497,13 @@ static int madvise_collapse(naive_mm *nm, nvma *v, uint64_t start, uint64_t end)
 	if ((v->flags & (MM_VM_NOHUGEPAGE | MM_VM_SPECIAL | MM_VM_HUGETLB)) || v->end - v->start < NV_PMD ||
 	    last < v->start)
 		return -EINVAL;
-	if (v->backing != MM_BACKING_ANON)
+	if (v->backing != MM_BACKING_ANON) {
+		/* shmem_allowable_huge_orders(): shmem_enabled=deny (profile
+		 * shmem_thp) gives no order even to a forced collapse */
+		if (nm->cfg.shmem_thp == MM_SHMEM_THP_DENY)
+			return -EINVAL;
 		return madvise_collapse_file(nm, v, start, end);
+	}
 	if (!v->anon_vma)
 		return -EINVAL;
 	uint64_t hstart = (start + NV_PMD - 1) & ~(NV_PMD - 1), hend = end & ~(NV_PMD - 1);

@@ -160,6 +160,23 @@ typedef enum mm_thp_mode {
 	MM_THP_ALWAYS = 2,  /* every eligible anonymous VMA without VM_NOHUGEPAGE */
 } mm_thp_mode;
 
+/* Whether shmem (memfd, shared anonymous memory) allocates PMD-sized folios
+ * when it faults a page in: transparent_hugepage/shmem_enabled, or
+ * transparent_hugepage/hugepages-2048kB/shmem_enabled where that is not
+ * "inherit" (mm/shmem.c shmem_allowable_huge_orders, shmem_huge_global_enabled;
+ * the internal mount behind memfd and shared anonymous memory follows the
+ * sysfs setting). `deny` also refuses MADV_COLLAPSE there; under every other
+ * value a forced collapse still makes huge folios. The model implements
+ * `never` and `deny` (mm_config_supported). */
+typedef enum mm_shmem_thp {
+	MM_SHMEM_THP_NEVER = 0,
+	MM_SHMEM_THP_ALWAYS = 1,
+	MM_SHMEM_THP_WITHIN_SIZE = 2,
+	MM_SHMEM_THP_ADVISE = 3,
+	MM_SHMEM_THP_DENY = 4,
+	MM_SHMEM_THP_FORCE = 5,
+} mm_shmem_thp;
+
 #define MM_MEMLOCK_UNLIMITED UINT64_MAX
 #define MM_DEFAULT_KERNEL_VERSION 618u /* MAJOR * 100 + MINOR: Linux 6.18 */
 
@@ -189,6 +206,7 @@ typedef struct mm_config {
 	bool guard_flag;         /* profile `guard_flag`: MADV_GUARD_INSTALL marks the VMA
 	                          * VM_MAYBE_GUARD (`gu`): 6.19+, and the 6.18 stable kernels
 	                          * that took it (6.18.44 has it, 6.18.15 not) */
+	mm_shmem_thp shmem_thp;  /* profile `shmem_thp`: shmem's PMD-sized folios (above) */
 } mm_config;
 
 typedef enum mm_backing {
