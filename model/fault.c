@@ -74,9 +74,31 @@ static void map_cache_page(mm_state *mm, uint64_t wi, const struct vma *v, uint6
 	pg_set_entry(mm, wi, 1, leaf(pfn, pg_vm_page_prot(v->vm_flags)));
 }
 
+/* mm/filemap.c filemap_map_folio_range() (6.18, "map entire large folio
+ * faultaround"): a large folio of which fault-around maps a page is mapped
+ * whole -- every page whose PTE is none -- when it lies in the VMA and in
+ * one page table [LIVE: huge-shmem-pmd-split.trace, the pieces a hole punch
+ * leaves of a huge folio]. */
+static void map_cache_folio_whole(mm_state *mm, const struct vma *v, uint64_t addr, uint64_t pgoff)
+{
+	uint64_t first, npages;
+	if (!pp_cache_folio(mm, v->obj, pgoff, &first, &npages))
+		return;
+	uint64_t a0 = addr - ((pgoff - first) << PAGE_SHIFT), size = npages << PAGE_SHIFT;
+	if (a0 < v->vm_start || a0 + size > v->vm_end || (a0 & ~(MM_PMD_SIZE - 1)) != ((a0 + size - 1) & ~(MM_PMD_SIZE - 1)))
+		return;
+	for (uint64_t i = 0; i < npages; i++) {
+		uint64_t pfn = pc_page(mm, v->obj, first + i, false);
+		uint64_t wi = pfn ? pg_alloc_pte(mm, a0 + (i << PAGE_SHIFT)) : 0;
+		if (wi && lx_none(pg_words(mm)[wi]))
+			map_cache_page(mm, wi, v, pfn);
+	}
+}
+
 /* do_fault_around() + filemap_map_pages(): map the pages already in the
  * cache around addr -- the 16-page aligned block, clipped to the VMA, the
- * page table and i_size -- into empty PTEs. */
+ * page table and i_size -- into empty PTEs; a large folio met there whole
+ * (map_cache_folio_whole). */
 static void fault_around(mm_state *mm, const struct vma *v, uint64_t addr, uint64_t pgoff, uint64_t file_pages)
 {
 	uint64_t pte_off = PT_INDEX(addr, 1);
@@ -99,8 +121,10 @@ static void fault_around(mm_state *mm, const struct vma *v, uint64_t addr, uint6
 		if (!pfn)
 			continue;
 		uint64_t wi = pg_alloc_pte(mm, base + (i << PAGE_SHIFT));
-		if (wi && lx_none(pg_words(mm)[wi]))
+		if (wi && lx_none(pg_words(mm)[wi])) {
 			map_cache_page(mm, wi, v, pfn);
+			map_cache_folio_whole(mm, v, base + (i << PAGE_SHIFT), p);
+		}
 	}
 }
 

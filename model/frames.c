@@ -89,6 +89,8 @@ uint64_t fr_alloc_block(mm_state *mm, enum frame_kind kind)
 	pt->fm[base].block_live = PMD_PAGES;
 	if (kind == FR_ANON)
 		pt->n_anon += PMD_PAGES;
+	if (kind == FR_CACHE)
+		pt->n_cache += PMD_PAGES;
 	return PG_DATA_PFN_BASE + base;
 }
 

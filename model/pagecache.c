@@ -1,6 +1,7 @@
 /* The page cache (pages.h): for each backing object, an open-addressing
- * table page offset -> frame, and the 512-aligned offsets that are one huge
- * folio (MADV_COLLAPSE of shmem, pagepolicy.c).
+ * table page offset -> frame, and its large folios (the huge ones
+ * MADV_COLLAPSE of shmem made, pagepolicy.c, and the pieces a hole punch
+ * leaves of one, pgtable.c).
  */
 #include <string.h>
 
@@ -21,31 +22,43 @@ uint64_t *pc_slot(const struct page_cache *c, uint64_t pgoff)
 	}
 }
 
-bool pc_huge_at(const struct page_cache *c, uint64_t pgoff, size_t *at)
+bool pc_folio(const struct page_cache *c, uint64_t pgoff, uint64_t *first, unsigned *order, size_t *at)
 {
-	uint64_t base = pgoff & ~(uint64_t)(PMD_PAGES - 1);
-	for (size_t i = 0; c && i < c->nhuge; i++)
-		if (c->huge[i] == base) {
+	for (size_t i = 0; c && i < c->nhuge; i++) {
+		uint64_t f = c->huge[i] >> 4;
+		unsigned o = (unsigned)(c->huge[i] & 15);
+		if (pgoff >= f && pgoff < f + (1ull << o)) {
+			if (first)
+				*first = f;
+			if (order)
+				*order = o;
 			if (at)
 				*at = i;
 			return true;
 		}
+	}
 	return false;
 }
 
-/* A page of a huge folio leaves the cache (hole punch, reclaim): the kernel
- * splits the folio first (truncate_inode_partial_folio, split_folio), so
- * what stays is small pages. */
-static void cache_unmark_huge(struct page_cache *c, uint64_t pgoff)
+bool pc_huge_at(const struct page_cache *c, uint64_t pgoff, size_t *at)
+{
+	unsigned order;
+	return pc_folio(c, pgoff, NULL, &order, at) && order == 9;
+}
+
+/* A page of a large folio leaves the cache (reclaim): the kernel splits the
+ * folio first (split_folio), so what stays is small pages. */
+void pc_unmark(struct page_cache *c, uint64_t pgoff)
 {
 	size_t at;
-	if (pc_huge_at(c, pgoff, &at))
+	if (pc_folio(c, pgoff, NULL, NULL, &at))
 		c->huge[at] = c->huge[--c->nhuge];
 }
 
-int pc_mark_huge(mm_state *mm, struct page_cache *c, uint64_t base)
+static int cache_mark_folio(mm_state *mm, struct page_cache *c, uint64_t first, unsigned order)
 {
-	if (pc_huge_at(c, base, NULL))
+	pc_unmark(c, first);
+	if (!order)
 		return 0;
 	if (c->nhuge == c->huge_cap) {
 		size_t ncap = c->huge_cap ? c->huge_cap * 2 : 4;
@@ -58,7 +71,38 @@ int pc_mark_huge(mm_state *mm, struct page_cache *c, uint64_t base)
 		c->huge = n;
 		c->huge_cap = ncap;
 	}
-	c->huge[c->nhuge++] = base;
+	c->huge[c->nhuge++] = first << 4 | order;
+	return 0;
+}
+
+int pc_mark_huge(mm_state *mm, struct page_cache *c, uint64_t base)
+{
+	for (uint64_t p = base; p < base + PMD_PAGES; p++) /* the pieces it replaces */
+		pc_unmark(c, p);
+	return cache_mark_folio(mm, c, base, 9);
+}
+
+/* The non-uniform split of the large folio holding page (mm/huge_memory.c
+ * __folio_split with a split point, as try_folio_split_to_order() does for
+ * truncate_inode_partial_folio()): the folio is halved, the half without
+ * the page becomes a folio of its own, the other half is halved again, down
+ * to the page alone. The folio must be unmapped already. 0 or -ENOMEM. */
+int pc_split_at(mm_state *mm, struct page_cache *c, uint64_t page)
+{
+	uint64_t first;
+	unsigned order;
+	if (!pc_folio(c, page, &first, &order, NULL))
+		return 0;
+	pc_unmark(c, page);
+	while (order > 0) {
+		order--;
+		uint64_t half = 1ull << order;
+		bool low = page < first + half;
+		if (cache_mark_folio(mm, c, low ? first + half : first, order))
+			return -ENOMEM;
+		if (!low)
+			first += half;
+	}
 	return 0;
 }
 
@@ -170,7 +214,7 @@ void pc_drop(mm_state *mm, struct page_cache *c, uint64_t pgoff)
 	fr_free(mm->pt, *slot);
 	c->keys[slot - c->pfns] = 1;
 	c->count--;
-	cache_unmark_huge(c, pgoff);
+	pc_unmark(c, pgoff);
 }
 
 void pc_punch(mm_state *mm, struct page_cache *c, uint64_t pgoff, uint64_t pend)
@@ -191,7 +235,8 @@ void pc_punch(mm_state *mm, struct page_cache *c, uint64_t pgoff, uint64_t pend)
 		c->count--;
 	}
 	for (size_t i = 0; i < c->nhuge;) {
-		if (c->huge[i] + PMD_PAGES > pgoff && c->huge[i] < pend)
+		uint64_t f = c->huge[i] >> 4, size = 1ull << (c->huge[i] & 15);
+		if (f + size > pgoff && f < pend)
 			c->huge[i] = c->huge[--c->nhuge];
 		else
 			i++;

@@ -94,6 +94,11 @@ static void split_anon_folio(mm_state *mm, uint64_t head)
 				 * every subpage stays an anonymous page. */
 				if ((v->vm_flags & MM_VM_LOCKED) || !mm_kernel_at_least(mm, 612))
 					continue;
+				/* nor in an mlocked folio (folio_test_mlocked()):
+				 * PG_mlocked outlives VM_LOCKED after an
+				 * MREMAP_DONTUNMAP [LIVE: madvise-cold-split-mlocked-thp.trace] */
+				if (fr_get(pt, pfn)->mlocked)
+					continue;
 				/* try_to_map_unused_to_zeropage(): only a subpage
 				 * that holds nothing but zeroes (contents.c). */
 				if (!ct_is_zero(mm, pfn))
@@ -210,6 +215,18 @@ static void pageout_one(mm_state *mm, uint64_t wi, uint64_t va, void *ctx)
 		pc_drop(mm, v->obj->cache, v->vm_pgoff + ((va - v->vm_start) >> PAGE_SHIFT));
 }
 
+/* split_folio() of the large page-cache folio holding pgoff
+ * (mm/huge_memory.c __folio_split): unmap_folio() unmaps it from everywhere
+ * (a file folio is not remapped afterwards), then it is small folios. */
+static void split_cache_folio(mm_state *mm, struct mm_object *obj, uint64_t pgoff)
+{
+	uint64_t first, npages;
+	if (!pp_cache_folio(mm, obj, pgoff, &first, &npages))
+		return;
+	pg_unmap_cache_pages(mm, obj, first, first + npages);
+	pc_unmark(obj->cache, pgoff);
+}
+
 enum thp_walk { WALK_FREE, WALK_COLD, WALK_PAGEOUT };
 
 /* The walk of MADV_FREE (mm/madvise.c madvise_free_pte_range, with
@@ -236,6 +253,22 @@ static void thp_aware_walk(mm_state *mm, const struct vma *v, uint64_t start, ui
 		}
 		if (level == 2) {
 			uint64_t e = W(mm)[wi];
+			const struct frame *hf = fr_get(mm->pt, lx_pfn(e, PG_PMD_PFN_MASK));
+			if (hf && hf->kind == FR_CACHE && v->obj) {
+				/* A PMD-mapped huge page-cache folio: covered in
+				 * part, split_folio() (unmapped from everywhere);
+				 * whole, PAGEOUT reclaims it -- try_to_unmap from
+				 * everywhere, then, dirty with no swap
+				 * (shmem_writeout redirties), it stays cached [LIVE] */
+				uint64_t hs = va & ~(MM_PMD_SIZE - 1);
+				uint64_t pg = v->vm_pgoff + ((hs - v->vm_start) >> PAGE_SHIFT);
+				if (hs < start || hs + MM_PMD_SIZE > end)
+					split_cache_folio(mm, v->obj, pg);
+				else if (how == WALK_PAGEOUT)
+					pg_unmap_cache_pages(mm, v->obj, pg, pg + PMD_PAGES);
+				va = next_pmd;
+				continue;
+			}
 			uint64_t head = lx_pmd_huge(e) ? large_anon_head(mm->pt, lx_pfn(e, PG_PMD_PFN_MASK)) : 0;
 			if (!head || thp_shared(mm, head)) { /* the huge zero page; a THP another process maps */
 				va = next_pmd;
@@ -284,6 +317,34 @@ static void thp_aware_walk(mm_state *mm, const struct vma *v, uint64_t start, ui
 				} else if (how == WALK_PAGEOUT) {
 					reclaim_anon_folio(mm, v, head, wi, 1);
 				}
+				va += (uint64_t)nr * PAGE_SIZE;
+				wi += nr;
+				continue;
+			}
+			const struct frame *cf = pte_frame(mm, wi);
+			uint64_t pg = v->vm_pgoff + ((va - v->vm_start) >> PAGE_SHIFT), first, npages;
+			if (cf && cf->kind == FR_CACHE && v->obj && pp_cache_folio(mm, v->obj, pg, &first, &npages)) {
+				/* A PTE-mapped large page-cache folio: the batch of
+				 * PTEs mapping its next pages from here
+				 * (madvise_folio_pte_batch) shorter than the folio
+				 * splits it -- unmapped from everywhere -- and the
+				 * walk looks again at this PTE, now none; the whole
+				 * folio: as a whole PMD above [LIVE]. */
+				uint64_t e0 = W(mm)[wi], pfn0 = lx_pfn(e0, PG_PFN_MASK);
+				unsigned nr = 0;
+				while (va + (uint64_t)nr * PAGE_SIZE < stop && pg + nr < first + npages) {
+					uint64_t en = W(mm)[wi + nr];
+					if (!lx_present(en) || lx_pfn(en, PG_PFN_MASK) != pfn0 + nr ||
+					    ((en ^ e0) & ~(uint64_t)(X86_A | X86_D | X86_RW) & ~PG_PFN_MASK))
+						break;
+					nr++;
+				}
+				if (nr < npages) {
+					split_cache_folio(mm, v->obj, pg);
+					continue;
+				}
+				if (how == WALK_PAGEOUT)
+					pg_unmap_cache_pages(mm, v->obj, first, first + npages);
 				va += (uint64_t)nr * PAGE_SIZE;
 				wi += nr;
 				continue;
@@ -411,18 +472,25 @@ void pp_mark_mlocked(mm_state *mm, uint64_t start, uint64_t end, bool on)
 			continue;
 		}
 		struct frame *f = lx_present(e) ? pte_frame(mm, wi) : NULL;
+		/* A THP mapped by PTEs is not mlocked: splitting the PMD of an
+		 * mlocked THP in a VM_LOCKED VMA munlocks it (folio_remove_rmap_pmd
+		 * -> munlock_vma_folio), and PTE mappings do not mlock a large
+		 * folio again [LIVE: dontunmap-split-thp-not-mlocked.trace]. (A THP
+		 * PTE-mapped before an mlock covering all of it would be mlocked by
+		 * mlock_pte_range; not modelled.) */
+		if (f && on && large_anon_head(mm->pt, lx_pfn(e, PG_PFN_MASK)))
+			f = NULL;
 		if (f && (f->kind == FR_ANON || f->kind == FR_CACHE))
 			f->mlocked = on;
 		va += PAGE_SIZE;
 	}
 }
 
-/* ---- Huge page-cache folios (issue 15 case 4) ----------------------------------- */
+/* ---- Huge page-cache folios (issue 15 case 4, docs/divergences.md #32) ------------- */
 
-/* The model maps a huge page-cache folio with 512 PTEs where the kernel uses
- * one PMD: the page states are the same (`file`); what a later split of that
- * PMD does (a partial munmap, mprotect or MADV_DONTNEED of a PMD-mapped file
- * folio zaps the whole PMD) is not modelled (docs/divergences.md). */
+/* A huge page-cache folio is 512 page-cache frames forming one 2 MiB block,
+ * so that one PMD leaf can map it as the kernel does (do_set_pmd); what
+ * splits such a PMD clears it (pg_split_huge_pmd). */
 
 /* The first page offset of the 2 MiB block h of v, when v can map it whole
  * (thp_vma_suitable_order: the block lies in v and v's file offset is
@@ -436,25 +504,20 @@ static uint64_t block_pgoff(const struct vma *v, uint64_t h)
 	return v->vm_pgoff + ((h - v->vm_start) >> PAGE_SHIFT);
 }
 
-/* Maps the huge folio at base into v's block h, every empty entry (a PMD in
- * the kernel: set_huge_pmd(), do_set_pmd(), or finish_fault() mapping the
- * whole folio), with the VMA's protection; a shared write fault makes them
- * writable and dirty. */
-static int map_cache_block(mm_state *mm, const struct vma *v, uint64_t h, uint64_t base, bool write)
+/* do_set_pmd() / set_huge_pmd(): one PMD leaf maps the huge folio at base
+ * into v's block h, whose PMD must be none, with the VMA's protection
+ * (folio_mk_pmd(folio, vma->vm_page_prot)); a shared write fault makes it
+ * writable and dirty (maybe_pmd_mkwrite(pmd_mkdirty())). 0 or -ENOMEM. */
+static int map_cache_pmd(mm_state *mm, const struct vma *v, uint64_t h, uint64_t base, bool write)
 {
-	uint64_t flags = pg_vm_page_prot(v->vm_flags);
+	uint64_t pfn = pc_page(mm, v->obj, base, false);
+	uint64_t pde = pg_alloc_pmd(mm, h);
+	if (!pfn || !pde)
+		return -ENOMEM;
+	uint64_t flags = pg_vm_page_prot(v->vm_flags) | X86_PS;
 	if (write && (v->vm_flags & MM_VM_SHARED) && (v->vm_flags & MM_VM_WRITE))
 		flags |= X86_RW | X86_D;
-	for (unsigned i = 0; i < PMD_PAGES; i++) {
-		uint64_t pfn = pc_page(mm, v->obj, base + i, false);
-		if (!pfn)
-			continue;
-		uint64_t wi = pg_alloc_pte(mm, h + ((uint64_t)i << PAGE_SHIFT));
-		if (!wi)
-			return -ENOMEM;
-		if (lx_none(W(mm)[wi]))
-			pg_set_entry(mm, wi, 1, (pfn << 12) | flags);
-	}
+	pg_set_entry(mm, pde, 2, pg_mk_entry(pfn, flags, PG_PMD_PFN_MASK));
 	return 0;
 }
 
@@ -462,23 +525,32 @@ static int map_cache_block(mm_state *mm, const struct vma *v, uint64_t h, uint64
  * folio at base: every entry of the block's page table must be none or map
  * the folio's own page (else SCAN_FAIL: -EINVAL, the walk stops -- a
  * private mapping's COW copy); a guard marker is SCAN_PTE_NON_PRESENT, which
- * lets the walk go on but fails the call (1). Then the folio is mapped. */
+ * lets the walk go on but fails the call (1). Then the table goes and one
+ * PMD maps the folio. */
 static int install_cache_block(mm_state *mm, struct vma *v, uint64_t h, uint64_t base)
 {
 	unsigned level;
 	uint64_t wi = pg_lookup(mm, h, &level);
+	if (wi && level == 2)
+		return 0; /* SCAN_PMD_MAPPED */
 	if (wi && level == 1) {
-		const uint64_t *t = W(mm) + (wi & ~(uint64_t)(PT_ENTRIES - 1));
+		uint64_t t = wi / PT_ENTRIES;
 		for (unsigned i = 0; i < PT_ENTRIES; i++) {
-			if (lx_none(t[i]))
+			uint64_t e = W(mm)[t * PT_ENTRIES + i];
+			if (lx_none(e))
 				continue;
-			if (!lx_present(t[i]))
+			if (!lx_present(e))
 				return 1;
-			if (lx_pfn(t[i], PG_PFN_MASK) != pc_page(mm, v->obj, base + i, false))
+			if (lx_pfn(e, PG_PFN_MASK) != pc_page(mm, v->obj, base + i, false))
 				return -EINVAL;
 		}
+		for (unsigned i = 0; i < PT_ENTRIES; i++)
+			if (!lx_none(W(mm)[t * PT_ENTRIES + i]))
+				pg_set_entry(mm, t * PT_ENTRIES + i, 1, 0);
+		uint64_t pde = pg_alloc_pmd(mm, h); /* exists: no allocation */
+		pg_drop_page_table(mm, pde);
 	}
-	return map_cache_block(mm, v, h, base, false);
+	return map_cache_pmd(mm, v, h, base, false);
 }
 
 /* MADV_COLLAPSE of the 2 MiB block h of a shmem/memfd VMA v (both shared
@@ -486,13 +558,14 @@ static int install_cache_block(mm_state *mm, struct vma *v, uint64_t h, uint64_t
  * hpage_collapse_scan_file() -> collapse_file(), then
  * collapse_pte_mapped_thp(). A block already one huge folio goes straight
  * to the latter. Otherwise a block whose cache holds nothing is
- * SCAN_TRUNCATED (-EINVAL, the walk stops); else the holes are filled (a
- * zero-filled huge folio replaces the small pages, dirty), every small page
- * of the range is unmapped from every VMA of the object (try_to_unmap; COW
- * copies stay), retract_page_tables() drops the emptied tables of VMAs
- * without an anon_vma that map the block aligned, and the folio is mapped
- * into v [LIVE: madvise-collapse-shmem-file.trace]. Returns 0, 1
- * (continue, but the call fails with EINVAL) or a negative errno (stop). */
+ * SCAN_TRUNCATED (-EINVAL, the walk stops); else a new huge folio takes the
+ * small pages' contents, zeroes in the holes, and their place in the cache
+ * (dirty), every small page of the range is unmapped from every VMA of the
+ * object (try_to_unmap; COW copies stay), retract_page_tables() drops the
+ * emptied tables of VMAs without an anon_vma that map the block aligned,
+ * and the folio is mapped into v by a PMD [LIVE:
+ * madvise-collapse-shmem-file.trace]. Returns 0, 1 (continue, but the call
+ * fails with EINVAL) or a negative errno (stop). */
 int pp_collapse_file(mm_state *mm, struct vma *v, uint64_t h)
 {
 	struct mm_object *obj = v->obj;
@@ -507,11 +580,24 @@ int pp_collapse_file(mm_state *mm, struct vma *v, uint64_t h)
 	if (!present)
 		return -EINVAL;
 	pg_unmap_cache_pages(mm, obj, base, base + PMD_PAGES);
-	for (unsigned i = 0; i < PMD_PAGES; i++) {
-		uint64_t pfn = pc_page(mm, obj, base + i, true);
-		if (!pfn)
+	for (unsigned i = 0; i < PMD_PAGES; i++) /* the holes, zero-filled */
+		if (!pc_page(mm, obj, base + i, true))
 			return -ENOMEM;
-		fr_get(mm->pt, pfn)->dirty = 1;
+	uint64_t folio = fr_alloc_block(mm, FR_CACHE);
+	if (!folio)
+		return -ENOMEM;
+	for (unsigned i = 0; i < PMD_PAGES; i++) {
+		if (ct_copy(mm, folio + i, *pc_slot(obj->cache, base + i))) {
+			for (unsigned k = 0; k < PMD_PAGES; k++)
+				fr_free(mm->pt, folio + k);
+			return -ENOMEM;
+		}
+	}
+	for (unsigned i = 0; i < PMD_PAGES; i++) {
+		uint64_t *slot = pc_slot(obj->cache, base + i);
+		fr_free(mm->pt, *slot); /* unmapped everywhere above */
+		*slot = folio + i;
+		fr_get(mm->pt, folio + i)->dirty = 1;
 	}
 	if (pc_mark_huge(mm, obj->cache, base))
 		return -ENOMEM;
@@ -532,29 +618,60 @@ int pp_collapse_file(mm_state *mm, struct vma *v, uint64_t h)
 	return install_cache_block(mm, v, h, base);
 }
 
-/* A fault in a shmem/memfd VMA on a block that is one huge folio: with no
- * page table there (pmd_none), do_set_pmd() maps it whole (read faults via
- * filemap_map_pmd() in fault-around, shared write faults via finish_fault());
- * a shared write fault with a table maps the whole folio too (finish_fault()
- * for shmem, when it lies inside the VMA and the table). Not for
- * VM_NOHUGEPAGE (vma_thp_disabled), nor a private write (do_cow_fault).
- * true when it handled the fault. */
+bool pp_cache_folio(const mm_state *mm, const struct mm_object *obj, uint64_t pgoff, uint64_t *first, uint64_t *npages)
+{
+	(void)mm;
+	unsigned order;
+	if (!pc_folio(obj->cache, pgoff, first, &order, NULL))
+		return false;
+	*npages = 1ull << order;
+	return true;
+}
+
+/* A fault in a shmem/memfd VMA v at addr that maps a large page-cache folio
+ * whole; true when it handled the fault.
+ *  - The block is one huge folio and has no page table (pmd_none):
+ *    do_set_pmd() maps it with one PMD (read faults via fault-around's
+ *    filemap_map_pmd(), shared write faults via finish_fault()) when v can
+ *    hold it (thp_vma_suitable_order) and is not VM_NOHUGEPAGE
+ *    (vma_thp_disabled); not a private write (do_cow_fault copies a page).
+ *  - A shared write fault elsewhere: finish_fault() maps every page of a
+ *    large shmem folio lying in v and in one page table when all their PTEs
+ *    are none (else the one page, the caller's do_fault). */
 bool pp_fault_cache_block(mm_state *mm, const struct vma *v, uint64_t addr, bool write)
 {
-	if (!v->obj || !v->obj->cache || !v->obj->cache->nhuge || (v->vm_flags & MM_VM_NOHUGEPAGE))
+	if (!v->obj || !v->obj->cache || !v->obj->cache->nhuge)
 		return false;
 	if (write && !(v->vm_flags & MM_VM_SHARED))
 		return false;
 	uint64_t h = addr & ~(MM_PMD_SIZE - 1), base = block_pgoff(v, h);
-	if (base == UINT64_MAX || !pc_huge_at(v->obj->cache, base, NULL))
-		return false;
-	if (base + PMD_PAGES > (v->obj->size + PAGE_SIZE - 1) >> PAGE_SHIFT)
-		return false;
 	unsigned level;
-	uint64_t wi = pg_lookup(mm, h, &level);
-	if (wi && level == 1 && !write)
+	if (!pg_lookup(mm, h, &level) && !(v->vm_flags & MM_VM_NOHUGEPAGE) && base != UINT64_MAX &&
+	    pc_huge_at(v->obj->cache, base, NULL) && base + PMD_PAGES <= (v->obj->size + PAGE_SIZE - 1) >> PAGE_SHIFT)
+		return map_cache_pmd(mm, v, h, base, write) == 0;
+	if (!write)
 		return false;
-	if (wi && level == 1 && !lx_none(W(mm)[pg_lookup(mm, addr, &level)]))
+	uint64_t pg = v->vm_pgoff + ((addr - v->vm_start) >> PAGE_SHIFT), first, npages;
+	if (!pp_cache_folio(mm, v->obj, pg, &first, &npages))
 		return false;
-	return map_cache_block(mm, v, h, base, write) == 0;
+	uint64_t a0 = addr - ((pg - first) << PAGE_SHIFT);
+	if (a0 < v->vm_start || a0 + (npages << PAGE_SHIFT) > v->vm_end ||
+	    (a0 & ~(MM_PMD_SIZE - 1)) != ((a0 + (npages << PAGE_SHIFT) - 1) & ~(MM_PMD_SIZE - 1)))
+		return false;
+	for (uint64_t i = 0; i < npages; i++) {
+		uint64_t wi = pg_lookup(mm, a0 + (i << PAGE_SHIFT), &level);
+		if (wi && (level != 1 || !lx_none(W(mm)[wi])))
+			return false;
+	}
+	uint64_t flags = pg_vm_page_prot(v->vm_flags) | X86_D;
+	if (v->vm_flags & MM_VM_WRITE)
+		flags |= X86_RW;
+	for (uint64_t i = 0; i < npages; i++) {
+		uint64_t pfn = pc_page(mm, v->obj, first + i, false);
+		uint64_t wi = pg_alloc_pte(mm, a0 + (i << PAGE_SHIFT));
+		if (!pfn || !wi)
+			return false;
+		pg_set_entry(mm, wi, 1, pg_mk_entry(pfn, flags, PG_PFN_MASK));
+	}
+	return true;
 }

@@ -29,5 +29,8 @@ void pp_mark_mlocked(mm_state *mm, uint64_t start, uint64_t end, bool on);
 /* A fault on a huge page-cache folio's block that maps it whole; true when
  * it handled the fault. */
 bool pp_fault_cache_block(mm_state *mm, const struct vma *v, uint64_t addr, bool write);
+/* The large folio (order > 0) of obj's cache holding pgoff: its first page
+ * offset and size in pages; false for a small folio. */
+bool pp_cache_folio(const mm_state *mm, const struct mm_object *obj, uint64_t pgoff, uint64_t *first, uint64_t *npages);
 
 #endif

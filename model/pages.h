@@ -66,9 +66,11 @@ struct page_cache {
 	uint64_t *keys, *pfns;
 	uint64_t cap, used, count;
 	struct page_cache *next; /* page_tables.caches */
-	/* The 512-aligned page offsets whose 2 MiB are one huge folio, made by
-	 * MADV_COLLAPSE (collapse_file); shmem_enabled=never makes none at
-	 * fault time. */
+	/* The large folios (order > 0), each `first << 4 | order`: the huge
+	 * ones (order 9) MADV_COLLAPSE made (collapse_file; shmem_thp=never
+	 * makes none at fault time), whose 512 frames are one 2 MiB block so
+	 * that a PMD can map them, and the pieces a hole punch leaves of one
+	 * (pg_punch_hole). Pages in none of them are small folios. */
 	uint64_t *huge;
 	size_t nhuge, huge_cap;
 };

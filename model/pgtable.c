@@ -143,9 +143,17 @@ uint64_t pg_alloc_pmd(mm_state *mm, uint64_t va)
 
 /* mm/huge_memory.c __split_huge_pmd_locked(): a PMD leaf becomes a page
  * table of 512 PTEs with the same bits (the huge zero page becomes 512
- * mappings of the 4 KiB zero page). 0 or -ENOMEM. */
+ * mappings of the 4 KiB zero page). 0 or -ENOMEM. A PMD mapping a
+ * page-cache folio is not turned into PTEs: for a !vma_is_anonymous VMA it
+ * is cleared (pmdp_huge_clear_flush; a dirty PMD dirties the folio), and
+ * the next fault maps the folio again [LIVE: huge-shmem-pmd-split.trace]. */
 int pg_split_huge_pmd(mm_state *mm, uint64_t pde_wi)
 {
+	const struct frame *hf = fr_get(mm->pt, lx_pfn(W(mm)[pde_wi], PG_PMD_PFN_MASK));
+	if (hf && hf->kind == FR_CACHE) {
+		pg_set_entry(mm, pde_wi, 2, 0);
+		return 0;
+	}
 	uint64_t pt_pfn = pt_phys_alloc(&mm->pt->phys);
 	if (!pt_pfn)
 		return -ENOMEM;
@@ -559,11 +567,12 @@ static void unmap_cache_pages_here(mm_state *mm, void *ctx)
 			uint64_t va = v->vm_start + ((p - vp0) << PAGE_SHIFT);
 			unsigned level;
 			uint64_t wi = pg_lookup(mm, va, &level);
-			if (!wi || level != 1 || !lx_present(W(mm)[wi]))
+			if (!wi || !lx_present(W(mm)[wi]))
 				continue;
-			const struct frame *f = fr_get(mm->pt, lx_pfn(W(mm)[wi], PG_PFN_MASK));
+			/* a PMD mapping a huge folio goes whole */
+			const struct frame *f = fr_get(mm->pt, lx_pfn(W(mm)[wi], level == 2 ? PG_PMD_PFN_MASK : PG_PFN_MASK));
 			if (f && f->kind == FR_CACHE)
-				pg_set_entry(mm, wi, 1, 0);
+				pg_set_entry(mm, wi, level, 0);
 		}
 	}
 }
@@ -576,15 +585,37 @@ void pg_unmap_cache_pages(mm_state *mm, const struct mm_object *obj, uint64_t pg
 	procs_each(mm, unmap_cache_pages_here, &r);
 }
 
+/* MADV_REMOVE: fallocate(PUNCH_HOLE) on shmem (mm/shmem.c shmem_fallocate).
+ * unmap_mapping_range(even_cows = 0) first: the hole's pages go from every
+ * VMA of the object, and a PMD mapping a huge folio the hole reaches goes
+ * whole (zap_pmd_range -> __split_huge_pmd); private COW copies and guard
+ * markers stay. Then shmem_undo_range(): a large folio the hole cuts in part
+ * is unmapped from everywhere and split around the hole's first page in it,
+ * the piece holding the page after the hole again around that page
+ * (truncate_inode_partial_folio -> try_folio_split_to_order); every page in
+ * the hole leaves the cache [LIVE: huge-shmem-pmd-split.trace: a 2-page
+ * hole leaves folios of 128 and 256 pages that a fault maps whole]. */
 void pg_punch_hole(mm_state *mm, struct mm_object *obj, uint64_t pgoff, uint64_t npages)
 {
 	struct page_cache *c = obj->cache;
 	if (!c || !npages)
 		return;
 	uint64_t pend = pgoff + npages;
-	/* unmap_mapping_range(even_cows = 0): page-cache pages go from every
-	 * mapping; private COW copies stay. */
 	pg_unmap_cache_pages(mm, obj, pgoff, pend);
+	uint64_t ends[2] = {pgoff, pend - 1};
+	for (unsigned k = 0; k < 2; k++) {
+		uint64_t first;
+		unsigned order;
+		if (!pc_folio(c, ends[k], &first, &order, NULL))
+			continue;
+		uint64_t size = 1ull << order;
+		if (first >= pgoff && first + size <= pend)
+			continue; /* wholly in the hole: it simply goes */
+		pg_unmap_cache_pages(mm, obj, first, first + size);
+		(void)pc_split_at(mm, c, pgoff > first ? pgoff : first);
+		if (pend < first + size)
+			(void)pc_split_at(mm, c, pend);
+	}
 	/* shmem_undo_range(): drop the pages from the cache. */
 	pc_punch(mm, c, pgoff, pend);
 }

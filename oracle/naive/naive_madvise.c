@@ -530,7 +530,11 @@ static int madvise_collapse(naive_mm *nm, nvma *v, uint64_t start, uint64_t end)
 		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE) {
 			npage *p = nv_page_find(nm, a);
 			if (p && p->state == MM_PAGE_ANON) {
+				/* the new folio is neither lazily freed nor mlocked
+				 * (an mlocked page left by MREMAP_DONTUNMAP is not
+				 * carried over) [LIVE: collapse-mlocked-pages.trace] */
 				p->lazyfree = false;
+				p->mlocked = false;
 				continue;
 			}
 			nv_page_set(nm, a, MM_PAGE_NONE);
