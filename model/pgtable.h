@@ -34,8 +34,8 @@ uint64_t pg_alloc_pte(mm_state *mm, uint64_t va);
 /* Replaces the entry at wi (a PTE, or a PDE leaf when level is 2),
  * moving frame map counts from the old entry to the new one. */
 void pg_set_entry(mm_state *mm, uint64_t wi, unsigned level, uint64_t val);
-/* __split_huge_pmd_locked(): the PMD leaf at pde_wi becomes 512 PTEs. 0 or
- * -ENOMEM (nothing changed). */
+/* __split_huge_pmd_locked(): the PMD leaf at pde_wi becomes 512 PTEs, or,
+ * mapping a page-cache folio, is cleared. 0 or -ENOMEM (nothing changed). */
 int pg_split_huge_pmd(mm_state *mm, uint64_t pde_wi);
 /* Whether the table at pfn holds no entry. */
 bool pg_table_empty(const mm_state *mm, uint64_t pfn);

@@ -62,6 +62,8 @@ static int check_prep_vma(naive_mm *nm, nv_remap *rm)
  * and destination regions that get 4 KiB pages get a table. */
 static void move_page_tables(naive_mm *nm, uint64_t from, uint64_t to, uint64_t len)
 {
+	if (!len) /* mremap(old_len 0) duplicates a shared mapping: nothing moves */
+		return;
 	for (uint64_t a = from & ~(NV_PMD - 1); a < from + len; a += NV_PMD) {
 		nregion *r = nv_region_get(nm, a);
 		if (!r)
@@ -139,6 +141,13 @@ static int64_t move_vma(naive_mm *nm, nv_remap *rm)
 		if (src->flags & MM_VM_LOCKED) /* its pages were mlocked and stay so */
 			for (uint64_t a = src->start; a < src->end; a += NV_PAGE) {
 				npage *pg = nv_page_find(nm, a);
+				/* but not a THP mapped by PTEs: splitting the PMD of
+				 * an mlocked THP in a VM_LOCKED VMA munlocks it, and
+				 * PTE mappings do not mlock a large folio again
+				 * [LIVE: dontunmap-split-thp-not-mlocked.trace] */
+				nregion *r = nv_region_get(nm, a);
+				if (pg && pg->thp && pg->state == MM_PAGE_ANON && (!r || r->kind != NV_REGION_PMD_ANON))
+					continue;
 				if (pg && (pg->state == MM_PAGE_ANON || pg->state == MM_PAGE_FILE))
 					pg->mlocked = true;
 			}
