@@ -19,7 +19,7 @@ fail=0; n=0
 for t in "$src"/corpus/traces/gvisor/*.trace; do
   out=$("$mmref" replay --target gvisor "$t" 2>&1); rc=$?
   n=$((n + 1))
-  if [ $rc -eq 1 ] && echo "$out" | grep -q "gvisor gave"; then
+  if [ $rc -eq 1 ] && grep -q "gvisor gave" <<<"$out"; then
     echo "ok $(basename "$t"): $(echo "$out" | grep -m1 "gvisor gave" | sed 's/^[^ ]* //')"
   else
     echo "FAIL $(basename "$t"): exit $rc (expected 1, the finding's difference)"; echo "$out" | head -5; fail=1
@@ -30,8 +30,8 @@ echo "gvisor: $n findings replayed"
 # shrinker reaches the finding (mseal's ENOSYS) instead of stopping at the
 # mmap, whose pages the model says are none and gVisor '?'.
 sh=$("$mmref" shrink -q --targets model,gvisor --ignore pages,pf "$src/corpus/traces/gvisor/mseal-enosys.trace" 2>&1); rc=$?
-if [ $rc -eq 0 ] && echo "$sh" | grep -q "model-gvisor-mseal-result-difference: shrunk by mmref shrink --ignore pages,pf"; then
-  echo "ok shrink --ignore pages,pf: $(echo "$sh" | grep -c '^m') statements"
+if [ $rc -eq 0 ] && grep -q "model-gvisor-mseal-result-difference: shrunk by mmref shrink --ignore pages,pf" <<<"$sh"; then
+  echo "ok shrink --ignore pages,pf: $(grep -vc '^#\|^mmtrace\|^mmref' <<<"$sh") statement(s) left, the mseal"
 else
   echo "FAIL shrink --ignore pages,pf: exit $rc"; echo "$sh" | head -8; fail=1
 fi
