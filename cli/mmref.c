@@ -465,12 +465,21 @@ static int cmd_diff(int argc, char **argv)
 		g_free(report);
 	}
 	if (gen_count > 0) {
+		/* Targets with CONFIG_MEMORY_FAILURE (a live one announcing
+		 * memory_failure=on, or --profile): no hwpoison/soft_offline in the
+		 * generated traces -- the model implements only their absence. */
+		gboolean gen_memory_failure = tr_profile_has(&cli_profile, TR_PK_MEMORY_FAILURE) &&
+		                              cli_profile.value[TR_PK_MEMORY_FAILURE];
+		for (guint k = 0; k < tgs->len; k++)
+			if (!tv[k]->adapts_profile && tr_profile_has(&tv[k]->announced, TR_PK_MEMORY_FAILURE) &&
+			    tv[k]->announced.value[TR_PK_MEMORY_FAILURE])
+				gen_memory_failure = TRUE;
 		progress p = {.start = g_get_monotonic_time(), .total = (guint)gen_count, .tty = isatty(2)};
 		guint gen_diverged = 0, gen_nondet = 0;
 		for (guint i = 0; i < (guint)gen_count; i++) {
 			guint64 s = (guint64)seed + i;
 			char *name = g_strdup_printf("gen-%" G_GINT64_FORMAT "-%u.trace", seed, i);
-			char *text = gen_trace_text_opts(s, (guint)length, gen_values, gen_fork);
+			char *text = gen_trace_text_for(s, (guint)length, gen_values, gen_fork, gen_memory_failure);
 			GError *err = NULL;
 			trace *t = trace_parse(name, text, strlen(text), &err);
 			if (!t) {

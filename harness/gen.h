@@ -19,6 +19,11 @@ char *gen_trace_text_values(guint64 seed, guint length, gboolean values);
  * and no THP sequences or MADV_HUGEPAGE/COLLAPSE (fork of huge pages is
  * left to hand-written traces). */
 char *gen_trace_text_opts(guint64 seed, guint length, gboolean values, gboolean fork);
+/* With fork as gen_trace_text_opts, and for targets with CONFIG_MEMORY_FAILURE
+ * (profile memory_failure=on: vm:6.12) no MADV_HWPOISON or MADV_SOFT_OFFLINE,
+ * which the model does not implement there (dontneed in place of their
+ * numbers, the named advice drawn from the others). */
+char *gen_trace_text_for(guint64 seed, guint length, gboolean values, gboolean fork, gboolean memory_failure);
 /* The same, parsed; `name` is its file name in messages. */
 trace *gen_trace(guint64 seed, guint length, const char *name);
 

@@ -18,12 +18,14 @@ static const uint64_t other_values[TR_PK_COUNT][4] = {
 	[TR_PK_MMAP_MIN_ADDR] = {0x1000, MM_DEFAULT_MMAP_MIN_ADDR},
 	[TR_PK_GUARD_FLAG] = {0, 1},
 	[TR_PK_SHMEM_THP] = {MM_SHMEM_THP_NEVER, MM_SHMEM_THP_DENY}, /* the values the model implements */
+	[TR_PK_MEMORY_FAILURE] = {0, 1},
 };
 static const guint n_other_values[TR_PK_COUNT] = {
 	[TR_PK_ZERO_PAGE] = 2, [TR_PK_THP] = 3,     [TR_PK_THP_ZERO_PAGE] = 2, [TR_PK_OVERCOMMIT] = 3,
 	[TR_PK_MAX_MAP_COUNT] = 2, [TR_PK_MEMLOCK] = 3, [TR_PK_SOFT_DIRTY] = 2,    [TR_PK_MMAP_MIN_ADDR] = 2,
 	[TR_PK_GUARD_FLAG] = 2,
 	[TR_PK_SHMEM_THP] = 2,
+	[TR_PK_MEMORY_FAILURE] = 2,
 };
 
 /* Does t hold on the model under p (t's own profile line ignored)? */

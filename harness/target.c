@@ -210,6 +210,22 @@ char *target_not_applicable(const target *tg, const trace *t, const tr_profile *
 			g_free(a);
 			return why;
 		}
+		/* CONFIG_MEMORY_FAILURE (profile memory_failure=on): MADV_HWPOISON and
+		 * MADV_SOFT_OFFLINE poison or migrate pages (mm/madvise.c
+		 * madvise_inject_error, mm/memory-failure.c); the model and the
+		 * naive oracle implement only their absence (EINVAL). */
+		tr_profile eff = tg->base_profile;
+		tr_profile_overlay(&eff, &want);
+		if (tr_profile_has(&eff, TR_PK_MEMORY_FAILURE) && eff.value[TR_PK_MEMORY_FAILURE])
+			for (guint i = 0; i < t->stmts->len; i++) {
+				const tr_stmt *s = &g_array_index(t->stmts, tr_stmt, i);
+				if (s->kind == TR_MADVISE &&
+				    (s->advice == MM_MADV_HWPOISON || s->advice == MM_MADV_SOFT_OFFLINE))
+					return g_strdup_printf("memory_failure=on (%s implements memory_failure=off only: "
+					                       "madvise %s at line %d)",
+					                       tg->name, s->advice == MM_MADV_HWPOISON ? "hwpoison" : "soft_offline",
+					                       s->line);
+			}
 		return NULL;
 	}
 	int k = tr_profile_conflict(&want, &tg->announced);

@@ -31,6 +31,7 @@ void mm_config_default(mm_config *cfg)
 	cfg->soft_dirty = false;
 	cfg->guard_flag = true;
 	cfg->shmem_thp = MM_SHMEM_THP_NEVER;
+	cfg->memory_failure = false;
 }
 
 bool mm_config_supported(const mm_config *cfg)

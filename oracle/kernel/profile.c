@@ -651,6 +651,25 @@ static void detect_mmap_min_addr(void)
 	missing(TR_PK_MMAP_MIN_ADDR, "a scratch mmap hinted at 0x1000 landed there: the floor is 0 or 0x1000; %s", dtext);
 }
 
+/* ---- memory_failure ------------------------------------------------------------------------------ */
+
+/* CONFIG_MEMORY_FAILURE: mm/memory-failure.c registers the vm.memory_failure_*
+ * sysctls (memory_failure_init), so /proc/sys/vm/memory_failure_early_kill
+ * exists exactly when it is built in; then madvise_behavior_valid() accepts
+ * MADV_HWPOISON and MADV_SOFT_OFFLINE. Not asked of the kernel itself: as
+ * root they would poison real pages. */
+static void detect_memory_failure(void)
+{
+	const char *path = "/proc/sys/vm/memory_failure_early_kill";
+	if (access("/proc/sys/vm", F_OK) != 0) {
+		missing(TR_PK_MEMORY_FAILURE, "no /proc/sys/vm: %s", strerror(errno));
+		return;
+	}
+	bool on = access(path, F_OK) == 0;
+	found(TR_PK_MEMORY_FAILURE, on, "%s %s (CONFIG_MEMORY_FAILURE %s)", path, on ? "exists" : "does not exist",
+	      on ? "=y" : "is not set");
+}
+
 /* ---- all of it --------------------------------------------------------------------------------- */
 
 void profile_detect(void)
@@ -667,6 +686,7 @@ void profile_detect(void)
 	detect_soft_dirty();
 	detect_mmap_min_addr();
 	detect_guard_flag();
+	detect_memory_failure();
 
 	format_announcement();
 }

@@ -42,6 +42,7 @@ naive_mm *naive_create(const mm_config *cfg)
 		nm->cfg.memlock = MM_MEMLOCK_UNLIMITED;
 		nm->cfg.soft_dirty = false;
 		nm->cfg.guard_flag = true;
+		nm->cfg.memory_failure = false;
 	}
 	nm->cur_proc = 1;
 	nm->next_proc = 2;

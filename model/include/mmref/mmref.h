@@ -207,6 +207,9 @@ typedef struct mm_config {
 	                          * VM_MAYBE_GUARD (`gu`): 6.19+, and the 6.18 stable kernels
 	                          * that took it (6.18.44 has it, 6.18.15 not) */
 	mm_shmem_thp shmem_thp;  /* profile `shmem_thp`: shmem's PMD-sized folios (above) */
+	bool memory_failure;     /* profile `memory_failure`: CONFIG_MEMORY_FAILURE (MADV_HWPOISON and
+	                          * MADV_SOFT_OFFLINE exist); the model implements only `off`: a trace
+	                          * using them under `on` is not applicable (target_not_applicable) */
 } mm_config;
 
 typedef enum mm_backing {
