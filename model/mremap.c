@@ -119,21 +119,39 @@ static int set_new_addr(mm_state *mm, struct remap *r)
 
 /* mm/vma.c: copy_vma(): the VMA for [addr, addr+len) at the destination,
  * merged with its neighbours there if possible. */
-static struct vma *copy_vma(mm_state *mm, struct vma *src, uint64_t addr, uint64_t len, uint64_t pgoff)
+static struct vma *copy_vma(mm_state *mm, struct vma *src, uint64_t addr, uint64_t len, uint64_t pgoff,
+                            bool keep_source)
 {
 	/* An anonymous VMA never faulted takes the pgoff of its new place, so
 	 * that it can merge there. */
-	if (vma_is_anonymous(src) && !src->anon_vma)
+	bool unfaulted = vma_is_anonymous(src) && !src->anon_vma;
+	if (unfaulted)
 		pgoff = addr >> PAGE_SHIFT;
 	struct vma *next = vt_find(&mm->vt, addr);
 	struct vma *prev = next ? next->node.prev : vt_last(&mm->vt);
 	if (next && next->vm_start < addr + len)
 		return NULL; /* cannot happen: the destination is free */
+	/* copy_vma(keep_source) of Debian's 6.1.192 (mm/mmap.c) and 6.12.118
+	 * (mm/vma.c), a stable fix: with MREMAP_DONTUNMAP (the source kept) an
+	 * unfaulted anonymous source must stay apart from its copy -- 6.1
+	 * tries no merge at all when the copy touches the source, 6.12 leaves
+	 * the source out as prev or next. This host's 6.18 merges them [LIVE:
+	 * dontunmap-unfaulted-adjacent, docs/versions.md]. */
+	bool apart = keep_source && unfaulted && !mm_kernel_at_least(mm, 613);
+	bool try_merge = true;
+	if (apart && !mm_kernel_at_least(mm, 612) && (addr == src->vm_end || src->vm_start == addr + len))
+		try_merge = false;
+	if (apart && mm_kernel_at_least(mm, 612)) {
+		if (prev == src)
+			prev = NULL;
+		if (next == src)
+			next = NULL;
+	}
 	struct vma_merge g = {
 		.prev = prev, .next = next, .start = addr, .end = addr + len, .pgoff = pgoff,
 		.flags = src->vm_flags, .obj = src->obj, .anon_vma = src->anon_vma,
 	};
-	struct vma *n = vma_merge_new_range(mm, &g);
+	struct vma *n = try_merge ? vma_merge_new_range(mm, &g) : NULL;
 	if (n)
 		return n;
 	n = vma_alloc(mm);
@@ -148,8 +166,11 @@ static struct vma *copy_vma(mm_state *mm, struct vma *src, uint64_t addr, uint64
 		n->obj->refs++;
 	vma_set_anon_vma(mm, n, src->anon_vma);
 	vt_insert(&mm->vt, n);
-	vma_note_touched(mm, addr);
-	vma_note_touched(mm, addr + len);
+	/* (the merge check: not where the source was kept apart) */
+	if (!(apart && addr == src->vm_end))
+		vma_note_touched(mm, addr);
+	if (!(apart && src->vm_start == addr + len))
+		vma_note_touched(mm, addr + len);
 	return n;
 }
 
@@ -160,16 +181,33 @@ static int64_t move_vma(mm_state *mm, struct remap *r)
 	if (mm->vt.count >= mm->cfg.max_map_count - 3)
 		return -ENOMEM;
 	struct vma *v = r->vma;
+	bool dontunmap = r->flags & MM_MREMAP_DONTUNMAP;
+	/* Before 6.13 (6.1 and 6.12 move_vma()): "to account mlock()'d pages
+	 * correctly in the MREMAP_DONTUNMAP case", a locked source is split
+	 * to the moved range first, so only that part is unlocked below. */
+	bool legacy = !mm_kernel_at_least(mm, 613);
+	if (legacy && dontunmap && (v->vm_flags & MM_VM_LOCKED)) {
+		int err = 0;
+		if (v->vm_start != r->addr)
+			err = vma_split(mm, v, r->addr, true, NULL);
+		if (!err && v->vm_end != r->addr + r->old_len)
+			err = vma_split(mm, v, r->addr + r->old_len, false, NULL);
+		if (err)
+			return err;
+		v = r->vma = vt_lookup(&mm->vt, r->addr);
+	}
 	uint64_t pgoff = v->vm_pgoff + ((r->addr - v->vm_start) >> PAGE_SHIFT);
 	bool locked = v->vm_flags & MM_VM_LOCKED;
-	struct vma *n = copy_vma(mm, v, r->new_addr, r->new_len, pgoff);
+	struct vma *n = copy_vma(mm, v, r->new_addr, r->new_len, pgoff, dontunmap);
 	if (!n)
 		return -ENOMEM;
 	/* vrm_stat_account(vrm, new_len): the new range is charged to
 	 * locked_vm by the source's flags, before the source goes (its
 	 * unmapping uncharges it) -- and also when the move then fails, the
-	 * new range being unmapped instead. */
-	if (locked)
+	 * new range being unmapped instead. 6.1 and 6.12 move_vma() charge
+	 * it after the unmapping and not at all for MREMAP_DONTUNMAP (the
+	 * source's unlocked pages pay for it). */
+	if (locked && !(legacy && dontunmap))
 		mm->locked_vm += r->new_len >> PAGE_SHIFT;
 	if (pg_move_range(mm, r->addr, r->new_addr, r->old_len) < 0) {
 		/* The kernel moves the tables back and unmaps the new VMA. */
@@ -187,13 +225,22 @@ static int64_t move_vma(mm_state *mm, struct remap *r)
 			 * DONTUNMAP out of an 8-page locked VMA, and 32 kB
 			 * after unmapping everything]. */
 			if (old->vm_flags & MM_VM_LOCKED) {
-				mm->locked_vm_leaked += vma_pages(old);
+				/* (6.1, 6.12: the split source's charge is the
+				 * copy's now: locked_vm unchanged) */
+				if (!legacy)
+					mm->locked_vm_leaked += vma_pages(old);
 				/* no munlock either: the pages stay mlocked */
 				pp_mark_mlocked(mm, old->vm_start, old->vm_end, true);
 			}
 			old->vm_flags &= ~MM_VM_LOCKED_MASK;
-			if (old != n && old->vm_start == r->addr && old->vm_end == r->addr + r->old_len)
+			if (old != n && old->vm_start == r->addr && old->vm_end == r->addr + r->old_len) {
 				vma_set_anon_vma(mm, old, NULL);
+				/* 6.1 and 6.12 move_vma(): an anonymous source
+				 * left without its anon_vma takes pgoff_unfaulted,
+				 * its start's page number */
+				if (legacy && vma_is_anonymous(old))
+					old->vm_pgoff = old->vm_start >> PAGE_SHIFT;
+			}
 		}
 	} else {
 		/* unmap_source_vma(); the VM_ACCOUNT juggling there leaves the
@@ -330,6 +377,76 @@ static int64_t remap_move(mm_state *mm, struct remap *r)
 	return res;
 }
 
+/* Before 6.16 (the mremap rework, "mm/mremap: check remap conditions
+ * earlier" and the vma_remap_struct series): 6.1 and 6.12 mm/mremap.c
+ * SYSCALL_DEFINE5(mremap) -> mremap_to() -> vma_to_resize(). The order
+ * differs from check_params()/check_prep_vma(): the VMA at addr is looked
+ * up (EFAULT) and checked for a seal (6.12 can_modify_vma, EPERM) before the
+ * new_addr checks; mremap_to() unmaps the destination (MREMAP_FIXED) and the
+ * source's tail (a shrink) *before* vma_to_resize() checks the source, so
+ * a move failing there (EFAULT, EINVAL) has already unmapped them; a shrink
+ * without a move unmaps [addr + new_len, addr + old_len) whatever VMAs it
+ * spans. r->old_len and r->new_len are aligned; raw_old_len and raw_new_len
+ * are the caller's (the MREMAP_DONTUNMAP size check compares those). */
+static int64_t mremap_legacy(mm_state *mm, struct remap *r, uint64_t raw_old_len, uint64_t raw_new_len)
+{
+	const uint64_t known = MM_MREMAP_FIXED | MM_MREMAP_MAYMOVE | MM_MREMAP_DONTUNMAP;
+	if (r->flags & ~known)
+		return -EINVAL;
+	if ((r->flags & MM_MREMAP_FIXED) && !(r->flags & MM_MREMAP_MAYMOVE))
+		return -EINVAL;
+	if ((r->flags & MM_MREMAP_DONTUNMAP) && (!(r->flags & MM_MREMAP_MAYMOVE) || raw_old_len != raw_new_len))
+		return -EINVAL;
+	if (offset_in_page(r->addr) || !r->new_len)
+		return -EINVAL;
+	struct vma *v = vt_lookup(&mm->vt, r->addr);
+	if (!v)
+		return -EFAULT;
+	if (v->vm_flags & MM_VM_SEALED) /* 6.12 can_modify_vma(); 6.1 has no mseal */
+		return -EPERM;
+	if (implies_new_addr(r)) {
+		/* mremap_to() */
+		if (offset_in_page(r->new_addr))
+			return -EINVAL;
+		if (r->new_len > MM_TASK_SIZE || r->new_addr > MM_TASK_SIZE - r->new_len)
+			return -EINVAL;
+		if (r->addr + r->old_len > r->new_addr && r->new_addr + r->new_len > r->addr)
+			return -EINVAL;
+		if (mm->vt.count + 2 >= mm->cfg.max_map_count - 3)
+			return -ENOMEM;
+		if (r->flags & MM_MREMAP_FIXED) {
+			int err = mm_munmap(mm, r->new_addr, r->new_len);
+			if (err)
+				return err;
+		}
+		if (r->old_len > r->new_len) {
+			int err = mm_munmap(mm, r->addr + r->new_len, r->old_len - r->new_len);
+			if (err)
+				return err;
+			r->old_len = r->new_len;
+		}
+		/* vma_to_resize(): the same checks as check_prep_vma() */
+		r->vma = vt_lookup(&mm->vt, r->addr);
+		int err = check_prep_vma(mm, r);
+		if (!err)
+			err = set_new_addr(mm, r);
+		if (err)
+			return err;
+		return move_vma(mm, r);
+	}
+	if (r->old_len >= r->new_len) {
+		if (r->old_len == r->new_len)
+			return (int64_t)r->addr;
+		int err = mm_munmap(mm, r->addr + r->new_len, r->old_len - r->new_len);
+		return err ? err : (int64_t)r->addr;
+	}
+	r->vma = v;
+	int err = check_prep_vma(mm, r);
+	if (err)
+		return err;
+	return mremap_at(mm, r);
+}
+
 int64_t mm_mremap(mm_state *mm, uint64_t addr, uint64_t old_len, uint64_t new_len, uint64_t flags,
                   uint64_t new_addr)
 {
@@ -338,18 +455,22 @@ int64_t mm_mremap(mm_state *mm, uint64_t addr, uint64_t old_len, uint64_t new_le
 		.addr = addr, .old_len = PAGE_ALIGN(old_len), .new_len = PAGE_ALIGN(new_len),
 		.flags = flags, .new_addr = new_addr,
 	};
-	/* Before 6.16 ("mm/mremap: check remap conditions earlier") the
-	 * system call looked the VMA at addr up (EFAULT) after the flag, addr
-	 * and new_len checks but before those of new_addr (6.1 and 6.12
-	 * mm/mremap.c: vma_lookup() before mremap_to()). docs/versions.md. */
-	if (!mm_kernel_at_least(mm, 616) &&
-	    !(r.flags & ~(uint64_t)(MM_MREMAP_FIXED | MM_MREMAP_MAYMOVE | MM_MREMAP_DONTUNMAP)) &&
-	    !offset_in_page(r.addr) && r.new_len && (!(r.flags & MM_MREMAP_FIXED) || (r.flags & MM_MREMAP_MAYMOVE)) &&
-	    (!(r.flags & MM_MREMAP_DONTUNMAP) || ((r.flags & MM_MREMAP_MAYMOVE) && r.old_len == r.new_len)) &&
-	    !vt_lookup(&mm->vt, r.addr))
-		return -EFAULT;
+	/* Before 6.16 ("mm/mremap: check remap conditions earlier" and the
+	 * rest of the rework): mremap_legacy(), 6.1's and 6.12's order and
+	 * side effects. docs/versions.md rows 6 and 13-15. */
+	int64_t res;
+	if (!mm_kernel_at_least(mm, 616)) {
+		res = mremap_legacy(mm, &r, old_len, new_len);
+		if (res < 0) {
+			mm->n_touched = 0;
+			return res;
+		}
+		if (r.populate_expand)
+			(void)gup_populate(mm, (uint64_t)res + r.old_len, (uint64_t)res + r.new_len, true);
+		return res;
+	}
 	/* PAGE_ALIGN of a length near 2^64 wraps to 0, as in the kernel. */
-	int64_t res = check_params(mm, &r);
+	res = check_params(mm, &r);
 	if (res)
 		return res;
 	/* A move of several VMAs at once came in 6.17, d23cb648e365

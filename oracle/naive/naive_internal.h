@@ -239,6 +239,10 @@ void nv_free_processes(naive_mm *nm);
 /* ---- naive_merge.c ---- */
 bool nv_anon_compatible(uint32_t a, uint32_t b);
 nvma *nv_merge_new_range(naive_mm *nm, const nvma *proposed, bool just_expand);
+/* The same with the VMA [apart_start, apart_end) kept out as prev or next
+ * (apart_end 0: none). */
+nvma *nv_merge_new_range_apart(naive_mm *nm, const nvma *proposed, bool just_expand, uint64_t apart_start,
+                               uint64_t apart_end);
 int nv_modify_flags(naive_mm *nm, nvma *middle, uint64_t start, uint64_t end, uint64_t newflags,
                     nvma **result);
 uint32_t nv_anon_vma_prepare(naive_mm *nm, nvma *v);
@@ -269,6 +273,9 @@ typedef enum nv_feature {
 	NV_HUGE_ZERO_WP_THP,     /* 6.13: a write to the huge zero page maps a THP (before: split, one page) */
 	NV_MPROTECT_UNACCOUNT,   /* 6.7, 9b9143298585: removing write from an anon VMA without anon_vma drops VM_ACCOUNT */
 	NV_POPULATE_STOPS_AT_HOLE, /* 6.9: MADV_POPULATE_* outside madvise_walk_vmas: a hole ends it (before: skipped, ENOMEM at the end) */
+	NV_DONTUNMAP_SELF_MERGE, /* by 6.18: a DONTUNMAP copy may merge with its unfaulted source (6.1.192, 6.12.118 keep_source: not) */
+	NV_DONTUNMAP_APART_ONE_SIDE, /* 6.12: keep_source leaves only the source out of the merge (6.1: no merge when touching it) */
+	NV_DONTUNMAP_UNLOCKS_WHOLE, /* by 6.18: DONTUNMAP unlocks the whole locked source VMA, charge kept (6.1, 6.12: split first) */
 } nv_feature;
 static inline bool nv_has(const naive_mm *nm, nv_feature f)
 {
@@ -284,6 +291,9 @@ static inline bool nv_has(const naive_mm *nm, nv_feature f)
 		[NV_HUGE_ZERO_WP_THP] = 613,
 		[NV_MPROTECT_UNACCOUNT] = 607,
 		[NV_POPULATE_STOPS_AT_HOLE] = 609,
+		[NV_DONTUNMAP_SELF_MERGE] = 613,
+		[NV_DONTUNMAP_APART_ONE_SIDE] = 612,
+		[NV_DONTUNMAP_UNLOCKS_WHOLE] = 613,
 	};
 	return nm->cfg.kernel_version >= since[f];
 }

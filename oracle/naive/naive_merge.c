@@ -70,10 +70,21 @@ static bool merged_forked(const nvma *a, const nvma *b, const nvma *c)
  * The merged VMA gets every sticky flag of the participants (vma_expand). */
 nvma *nv_merge_new_range(naive_mm *nm, const nvma *proposed, bool just_expand)
 {
+	return nv_merge_new_range_apart(nm, proposed, just_expand, 0, 0);
+}
+
+nvma *nv_merge_new_range_apart(naive_mm *nm, const nvma *proposed, bool just_expand, uint64_t apart_start,
+                               uint64_t apart_end)
+{
 	if (proposed->flags & MM_VM_SPECIAL)
 		return NULL;
 	nvma *next = nv_find_vma(nm, proposed->start); /* first VMA after the hole */
 	nvma *prev = next ? nv_prev_of(nm, next) : (nm->nvmas ? &nm->vmas[nm->nvmas - 1] : NULL);
+	/* the VMA [apart_start, apart_end) takes no part (apart_end 0: none) */
+	if (apart_end && prev && prev->start == apart_start && prev->end == apart_end)
+		prev = NULL;
+	if (apart_end && next && next->start == apart_start && next->end == apart_end)
+		next = NULL;
 	if (!prev && !next)
 		return NULL;
 	bool left = can_merge_left(prev, proposed, false);

@@ -112,6 +112,24 @@ static int64_t move_vma(naive_mm *nm, nv_remap *rm)
 		return -ENOMEM;
 	nvma *v = nv_vma_at(nm, rm->addr);
 	bool locked = (v->flags & MM_VM_LOCKED) != 0;
+	bool dontunmap = (rm->flags & MM_MREMAP_DONTUNMAP) != 0;
+	/* 6.1/6.12 move_vma(): a locked DONTUNMAP source is cut to the moved
+	 * range first (split_vma at both ends), so only that part is unlocked */
+	if (dontunmap && locked && !nv_has(nm, NV_DONTUNMAP_UNLOCKS_WHOLE)) {
+		/* split_vma() refuses at map_count >= max_map_count */
+		if (v->start != rm->addr) {
+			if (nm->nvmas >= nm->cfg.max_map_count)
+				return -ENOMEM;
+			nv_split(nm, v, rm->addr);
+		}
+		v = nv_vma_at(nm, rm->addr);
+		if (v->end != rm->addr + rm->old_len) {
+			if (nm->nvmas >= nm->cfg.max_map_count)
+				return -ENOMEM;
+			nv_split(nm, v, rm->addr + rm->old_len);
+		}
+		v = nv_vma_at(nm, rm->addr);
+	}
 
 	/* mm/vma.c: copy_vma(): an anonymous VMA never faulted takes the pgoff
 	 * of its new address so that it can merge there */
@@ -119,9 +137,21 @@ static int64_t move_vma(naive_mm *nm, nv_remap *rm)
 	p.start = rm->new_addr;
 	p.end = rm->new_addr + rm->new_len;
 	p.pgoff = nv_vma_file_index(v, rm->addr);
-	if (v->backing == MM_BACKING_ANON && !v->anon_vma)
+	bool unfaulted = v->backing == MM_BACKING_ANON && !v->anon_vma;
+	if (unfaulted)
 		p.pgoff = rm->new_addr >> MM_PAGE_SHIFT;
-	nvma *nv = nv_merge_new_range(nm, &p, false);
+	nvma *nv;
+	if (dontunmap && unfaulted && !nv_has(nm, NV_DONTUNMAP_SELF_MERGE)) {
+		/* copy_vma(keep_source), Debian 6.1.192 / 6.12.118: the copy of
+		 * an unfaulted source that stays is not merged with it */
+		bool touching = p.start == v->end || p.end == v->start;
+		if (nv_has(nm, NV_DONTUNMAP_APART_ONE_SIDE))
+			nv = nv_merge_new_range_apart(nm, &p, false, v->start, v->end);
+		else
+			nv = touching ? NULL : nv_merge_new_range(nm, &p, false);
+	} else {
+		nv = nv_merge_new_range(nm, &p, false);
+	}
 	if (!nv)
 		nv = nv_insert_vma(nm, &p);
 	uint64_t new_vma_start = nv->start;
@@ -131,8 +161,10 @@ static int64_t move_vma(naive_mm *nm, nv_remap *rm)
 	/* vrm_stat_account(new_len): a locked source adds the new length to
 	 * locked_vm; the unmap of the source below takes old_len off again,
 	 * but DONTUNMAP unlocks the source without touching locked_vm ("we
-	 * won't unmap"), so locked_vm ends new_len higher [LIVE]. */
-	if (locked)
+	 * won't unmap"), so locked_vm ends new_len higher [LIVE]. 6.1/6.12:
+	 * no charge for a DONTUNMAP copy -- the unlocked source part keeps
+	 * paying for it. */
+	if (locked && !(dontunmap && !nv_has(nm, NV_DONTUNMAP_UNLOCKS_WHOLE)))
 		nm->locked_vm += nv_pages(rm->new_len);
 
 	if (rm->flags & MM_MREMAP_DONTUNMAP) {
@@ -152,10 +184,12 @@ static int64_t move_vma(naive_mm *nm, nv_remap *rm)
 					pg->mlocked = true;
 			}
 		src->flags &= ~MM_VM_LOCKED_MASK;
-		if (src->start != new_vma_start && rm->addr == src->start && rm->addr + rm->old_len == src->end)
-		{
+		if (src->start != new_vma_start && rm->addr == src->start && rm->addr + rm->old_len == src->end) {
 			src->anon_vma = 0; /* unlink_anon_vmas() */
 			src->forked = false;
+			/* 6.1/6.12: and pgoff_unfaulted for anonymous memory */
+			if (!nv_has(nm, NV_DONTUNMAP_UNLOCKS_WHOLE) && src->backing == MM_BACKING_ANON)
+				src->pgoff = src->start >> MM_PAGE_SHIFT;
 		}
 	} else if (rm->old_len) {
 		/* unmap_source_vma(): VM_ACCOUNT is taken off for the unmap and put
@@ -295,9 +329,81 @@ static int64_t remap_move(naive_mm *nm, const nv_remap *whole)
 	return res;
 }
 
+/* 6.1 and 6.12 (before the 6.16 rework, NV_MREMAP_CHECKS_EARLY):
+ * sys_mremap() looks the VMA up and checks its seal first; mremap_to()
+ * checks new_addr, then unmaps the destination (FIXED) and the tail of the
+ * source (a shrink) before vma_to_resize() checks the source, which may
+ * then fail with those gone; a shrink in place unmaps the tail over
+ * whatever it spans, with no VMA check. */
+static int64_t old_mremap(naive_mm *nm, uint64_t addr, uint64_t old_len, uint64_t new_len, uint64_t flags,
+                          uint64_t new_addr)
+{
+	if (flags & ~(uint64_t)(MM_MREMAP_FIXED | MM_MREMAP_MAYMOVE | MM_MREMAP_DONTUNMAP))
+		return -EINVAL;
+	if ((flags & MM_MREMAP_FIXED) && !(flags & MM_MREMAP_MAYMOVE))
+		return -EINVAL;
+	/* the lengths as given, before PAGE_ALIGN */
+	if ((flags & MM_MREMAP_DONTUNMAP) && (!(flags & MM_MREMAP_MAYMOVE) || old_len != new_len))
+		return -EINVAL;
+	if (addr & ~NV_PAGE_MASK)
+		return -EINVAL;
+	nv_remap rm = {.addr = addr, .flags = flags, .new_addr = new_addr,
+	               .old_len = nv_page_align(old_len), .new_len = nv_page_align(new_len)};
+	if (!rm.new_len)
+		return -EINVAL;
+	nvma *v = nv_vma_at(nm, addr);
+	if (!v)
+		return -EFAULT;
+	if (v->flags & MM_VM_SEALED)
+		return -EPERM;
+	int64_t res;
+	if (implies_new_addr(&rm)) {
+		if (new_addr & ~NV_PAGE_MASK)
+			return -EINVAL;
+		if (rm.new_len > NV_TASK_SIZE || new_addr > NV_TASK_SIZE - rm.new_len)
+			return -EINVAL;
+		if (addr + rm.old_len > new_addr && new_addr + rm.new_len > addr)
+			return -EINVAL;
+		if (signed_count(nm) + 2 >= signed_max(nm) - 3)
+			return -ENOMEM;
+		if (flags & MM_MREMAP_FIXED) {
+			int err = nv_do_munmap(nm, new_addr, rm.new_len);
+			if (err)
+				return err;
+		}
+		if (rm.old_len > rm.new_len) {
+			int err = nv_do_munmap(nm, addr + rm.new_len, rm.old_len - rm.new_len);
+			if (err)
+				return err;
+			rm.old_len = rm.new_len;
+		}
+		int err = check_prep_vma(nm, &rm); /* vma_to_resize() */
+		if (!err)
+			err = set_new_addr(nm, &rm);
+		if (err)
+			return err;
+		res = move_vma(nm, &rm);
+	} else if (rm.old_len >= rm.new_len) {
+		if (rm.old_len == rm.new_len)
+			return (int64_t)addr;
+		int err = nv_do_munmap(nm, addr + rm.new_len, rm.old_len - rm.new_len);
+		return err ? err : (int64_t)addr;
+	} else {
+		int err = check_prep_vma(nm, &rm);
+		if (err)
+			return err;
+		res = expand_vma(nm, &rm);
+	}
+	if (res >= 0 && rm.populate_expand)
+		(void)nv_mm_populate(nm, rm.new_addr + rm.old_len, rm.delta, true);
+	return res;
+}
+
 int64_t naive_mremap(naive_mm *nm, uint64_t addr, uint64_t old_len, uint64_t new_len, uint64_t flags,
                      uint64_t new_addr)
 {
+	if (!nv_has(nm, NV_MREMAP_CHECKS_EARLY))
+		return old_mremap(nm, addr, old_len, new_len, flags, new_addr);
 	nv_remap rm = {.addr = addr, .flags = flags, .new_addr = new_addr};
 	/* check_mremap_params() */
 	if (flags & ~(uint64_t)(MM_MREMAP_FIXED | MM_MREMAP_MAYMOVE | MM_MREMAP_DONTUNMAP))
@@ -306,18 +412,6 @@ int64_t naive_mremap(naive_mm *nm, uint64_t addr, uint64_t old_len, uint64_t new
 		return -EINVAL;
 	rm.old_len = nv_page_align(old_len);
 	rm.new_len = nv_page_align(new_len);
-	if (!nv_has(nm, NV_MREMAP_CHECKS_EARLY)) {
-		/* 6.1/6.12 sys_mremap: the remaining flag checks, !new_len, then
-		 * vma_lookup(addr) (EFAULT), and only then mremap_to()'s checks. */
-		if ((flags & MM_MREMAP_FIXED) && !(flags & MM_MREMAP_MAYMOVE))
-			return -EINVAL;
-		if ((flags & MM_MREMAP_DONTUNMAP) && (!(flags & MM_MREMAP_MAYMOVE) || rm.old_len != rm.new_len))
-			return -EINVAL;
-		if (!rm.new_len)
-			return -EINVAL;
-		if (!nv_vma_at(nm, addr))
-			return -EFAULT;
-	}
 	if (!rm.new_len || rm.new_len > NV_TASK_SIZE)
 		return -EINVAL;
 	if (implies_new_addr(&rm)) {
