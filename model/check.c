@@ -80,9 +80,13 @@ static void report_cb(void *ctx, int inv, const struct vma *v, const char *what)
 
 /* The pairwise merge rule (is_mergeable_vma, is_mergeable_anon_vma,
  * pgoff contiguity, VM_SPECIAL). */
-static bool could_merge(const struct vma *a, const struct vma *b)
+static bool could_merge(const mm_state *mm, const struct vma *a, const struct vma *b)
 {
 	if (a->vm_end != b->vm_start)
+		return false;
+	/* 6.1 and 6.12: whether one with an anon_vma and one without merge
+	 * depends on which was the range (vma.c anon_vma_mergeable_into) */
+	if (!mm_kernel_at_least(mm, 613) && !a->anon_vma != !b->anon_vma)
 		return false;
 	if ((a->vm_flags | b->vm_flags) & MM_VM_SPECIAL)
 		return false;
@@ -198,7 +202,7 @@ static void check_process(mm_state *mm, void *ctx)
 	for (unsigned i = 0; pr->current && i < mm->n_touched; i++) {
 		const struct vma *b = vt_lookup(&mm->vt, mm->touched[i]);
 		const struct vma *a = b ? b->node.prev : NULL;
-		if (a && b && b->vm_start == mm->touched[i] && could_merge(a, b))
+		if (a && b && b->vm_start == mm->touched[i] && could_merge(mm, a, b))
 			report(r, 9, b, "mergeable with the VMA before it (%#llx-%#llx) after the last operation",
 			       (unsigned long long)a->vm_start, (unsigned long long)a->vm_end);
 	}
@@ -335,7 +339,7 @@ size_t mm_check_ranges(const mm_state *mm, const uint64_t (*ranges)[2], size_t n
 	for (unsigned i = 0; i < mm->n_touched; i++) {
 		const struct vma *b = vt_lookup(&mm->vt, mm->touched[i]);
 		const struct vma *a = b ? b->node.prev : NULL;
-		if (a && b && b->vm_start == mm->touched[i] && could_merge(a, b))
+		if (a && b && b->vm_start == mm->touched[i] && could_merge(mm, a, b))
 			report(&r, 9, b, "mergeable with the VMA before it (%#llx-%#llx) after the last operation",
 			       (unsigned long long)a->vm_start, (unsigned long long)a->vm_end);
 	}

@@ -158,9 +158,19 @@ static bool anon_vmas_compatible(const struct anon_vma *a, const struct anon_vma
  * the two must be the same. The range is an existing VMA (g->middle) in
  * mprotect/madvise/mlock merges; a new range -- mmap, and mremap's
  * copy_vma() with vmg.middle = NULL -- has no chain of its own. */
-static bool anon_vma_mergeable(const struct vma_merge *g, const struct vma *tgt)
+static bool anon_vma_mergeable(const mm_state *mm, const struct vma_merge *g, const struct vma *tgt)
 {
 	const struct anon_vma *src = g->anon_vma, *t = tgt->anon_vma;
+	/* 6.1 and 6.12 is_mergeable_anon_vma(range, tgt->anon_vma, tgt): a
+	 * missing anon_vma passes only when tgt's anon_vma_chain is a single
+	 * entry -- never for a tgt without an anon_vma (an empty chain) -- so
+	 * a faulted range does not merge into an unfaulted neighbour there
+	 * (6.1 mm/mmap.c, 6.12 mm/vma.c can_vma_merge_after/before). By 6.18
+	 * tgt takes the range's anon_vma (dup_anon_vma); the boundary between
+	 * 6.12 and 6.18 is the vma_merge rewrite (6.13), not bisected [LIVE:
+	 * versions/minimal/anon-vma-merge-unfaulted.*.trace]. */
+	if (!mm_kernel_at_least(mm, 613) && !t && src)
+		return false;
 	if (!t && src)
 		return !(g->middle && src->forked);
 	if (t && !src)
@@ -169,21 +179,21 @@ static bool anon_vma_mergeable(const struct vma_merge *g, const struct vma *tgt)
 }
 
 /* can_vma_merge_after(): prev, then the range. */
-static bool can_merge_left(const struct vma_merge *g)
+static bool can_merge_left(const mm_state *mm, const struct vma_merge *g)
 {
 	const struct vma *prev = g->prev;
 	return prev && prev->vm_end == g->start && is_mergeable_vma(g, prev) &&
-	       anon_vma_mergeable(g, prev) &&
+	       anon_vma_mergeable(mm, g, prev) &&
 	       prev->vm_pgoff + vma_pages(prev) == g->pgoff;
 }
 
 /* can_vma_merge_before(): the range, then next. When prev merges too, prev
  * and next must also agree on the anon_vma (can_vma_merge_right()). */
-static bool can_merge_right(const struct vma_merge *g, bool merge_left)
+static bool can_merge_right(const mm_state *mm, const struct vma_merge *g, bool merge_left)
 {
 	const struct vma *next = g->next;
 	if (!next || g->end != next->vm_start || !is_mergeable_vma(g, next) ||
-	    !anon_vma_mergeable(g, next) ||
+	    !anon_vma_mergeable(mm, g, next) ||
 	    next->vm_pgoff != g->pgoff + ((g->end - g->start) >> PAGE_SHIFT))
 		return false;
 	if (merge_left)
@@ -215,8 +225,8 @@ struct vma *vma_merge_new_range(mm_state *mm, struct vma_merge *g)
 	struct vma *prev = g->prev, *next = g->next;
 	if ((g->flags & MM_VM_SPECIAL) || (!prev && !next))
 		return NULL;
-	bool left = can_merge_left(g);
-	bool right = !g->just_expand && can_merge_right(g, left);
+	bool left = can_merge_left(mm, g);
+	bool right = !g->just_expand && can_merge_right(mm, g, left);
 	if (!left && !right)
 		return NULL;
 
@@ -261,8 +271,8 @@ static struct vma *vma_merge_existing_range(mm_state *mm, struct vma_merge *g)
 	bool right_side = g->end == middle->vm_end;
 	if ((g->flags & MM_VM_SPECIAL) || (!left_side && !right_side))
 		return NULL;
-	bool merge_left = left_side && can_merge_left(g);
-	bool merge_right = right_side && can_merge_right(g, merge_left);
+	bool merge_left = left_side && can_merge_left(mm, g);
+	bool merge_right = right_side && can_merge_right(mm, g, merge_left);
 	if (!merge_left && !merge_right)
 		return NULL;
 

@@ -275,6 +275,7 @@ typedef enum nv_feature {
 	NV_POPULATE_STOPS_AT_HOLE, /* 6.9: MADV_POPULATE_* outside madvise_walk_vmas: a hole ends it (before: skipped, ENOMEM at the end) */
 	NV_DONTUNMAP_SELF_MERGE, /* by 6.18: a DONTUNMAP copy may merge with its unfaulted source (6.1.192, 6.12.118 keep_source: not) */
 	NV_DONTUNMAP_APART_ONE_SIDE, /* 6.12: keep_source leaves only the source out of the merge (6.1: no merge when touching it) */
+	NV_ANON_MERGE_INTO_UNFAULTED, /* by 6.18: a faulted range may merge into a neighbour without anon_vma (6.1, 6.12: no) */
 	NV_DONTUNMAP_UNLOCKS_WHOLE, /* by 6.18: DONTUNMAP unlocks the whole locked source VMA, charge kept (6.1, 6.12: split first) */
 } nv_feature;
 static inline bool nv_has(const naive_mm *nm, nv_feature f)
@@ -294,6 +295,7 @@ static inline bool nv_has(const naive_mm *nm, nv_feature f)
 		[NV_DONTUNMAP_SELF_MERGE] = 613,
 		[NV_DONTUNMAP_APART_ONE_SIDE] = 612,
 		[NV_DONTUNMAP_UNLOCKS_WHOLE] = 613,
+		[NV_ANON_MERGE_INTO_UNFAULTED] = 613,
 	};
 	return nm->cfg.kernel_version >= since[f];
 }

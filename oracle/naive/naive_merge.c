@@ -15,8 +15,13 @@ bool nv_anon_compatible(uint32_t a, uint32_t b) { return a == 0 || b == 0 || a =
  * chain is not singular (vma_had_uncowed_parents; a new range, mremap's
  * copy_vma included, has none). Taking the other's anon_vma is allowed only
  * from a VMA with a singular chain; otherwise the anon_vmas must be equal. */
-static bool anon_mergeable(const nvma *tgt, uint32_t src_anon, bool src_forked)
+static bool anon_mergeable(const naive_mm *nm, const nvma *tgt, uint32_t src_anon, bool src_forked)
 {
+	/* 6.1/6.12 is_mergeable_anon_vma(src's, tgt's, tgt): a missing
+	 * anon_vma passes only if tgt's anon_vma_chain has exactly one entry --
+	 * so a tgt without any never takes a range that has one */
+	if (!nv_has(nm, NV_ANON_MERGE_INTO_UNFAULTED) && !tgt->anon_vma && src_anon)
+		return false;
 	if (!tgt->anon_vma && src_anon)
 		return !src_forked;
 	if (tgt->anon_vma && !src_anon)
@@ -27,27 +32,28 @@ static bool anon_mergeable(const nvma *tgt, uint32_t src_anon, bool src_forked)
 /* mm/vma.c: is_mergeable_vma(): flags equal outside VM_IGNORE_MERGE, the same
  * struct file (file id / shmem object), mempolicy/uffd/anon name always equal
  * here; plus the anon_vma rule. */
-static bool is_mergeable(const nvma *v, const nvma *p, bool src_forked)
+static bool is_mergeable(const naive_mm *nm, const nvma *v, const nvma *p, bool src_forked)
 {
 	if ((v->flags ^ p->flags) & ~MM_VM_IGNORE_MERGE)
 		return false;
 	if (v->backing != p->backing || v->object != p->object)
 		return false;
-	return anon_mergeable(v, p->anon_vma, src_forked);
+	return anon_mergeable(nm, v, p->anon_vma, src_forked);
 }
 
 /* can_vma_merge_after(): p continues prev, in addresses and in pgoff. */
-static bool can_merge_left(const nvma *prev, const nvma *p, bool src_forked)
+static bool can_merge_left(const naive_mm *nm, const nvma *prev, const nvma *p, bool src_forked)
 {
-	return prev && prev->end == p->start && is_mergeable(prev, p, src_forked) &&
+	return prev && prev->end == p->start && is_mergeable(nm, prev, p, src_forked) &&
 	       prev->pgoff + nv_pages(prev->end - prev->start) == p->pgoff;
 }
 
 /* can_vma_merge_right(): next continues p; if prev also merges, prev and next
  * must have compatible anon_vmas with each other. */
-static bool can_merge_right(const nvma *prev, bool merge_left, const nvma *next, const nvma *p, bool src_forked)
+static bool can_merge_right(const naive_mm *nm, const nvma *prev, bool merge_left, const nvma *next, const nvma *p,
+                            bool src_forked)
 {
-	if (!next || next->start != p->end || !is_mergeable(next, p, src_forked) ||
+	if (!next || next->start != p->end || !is_mergeable(nm, next, p, src_forked) ||
 	    next->pgoff != p->pgoff + nv_pages(p->end - p->start))
 		return false;
 	return !merge_left || nv_anon_compatible(prev->anon_vma, next->anon_vma);
@@ -87,8 +93,8 @@ nvma *nv_merge_new_range_apart(naive_mm *nm, const nvma *proposed, bool just_exp
 		next = NULL;
 	if (!prev && !next)
 		return NULL;
-	bool left = can_merge_left(prev, proposed, false);
-	bool right = !just_expand && can_merge_right(prev, left, next, proposed, false);
+	bool left = can_merge_left(nm, prev, proposed, false);
+	bool right = !just_expand && can_merge_right(nm, prev, left, next, proposed, false);
 	uint64_t sticky = proposed->flags & MM_VM_STICKY;
 
 	if (left && right) {
@@ -145,8 +151,8 @@ int nv_modify_flags(naive_mm *nm, nvma *middle, uint64_t start, uint64_t end, ui
 	if (!(newflags & MM_VM_SPECIAL) && (left_side || right_side)) {
 		nvma *prev = nv_prev_of(nm, middle);
 		nvma *next = nv_next_of(nm, middle);
-		bool merge_left = left_side && can_merge_left(prev, &p, middle->forked);
-		bool merge_right = right_side && can_merge_right(prev, merge_left, next, &p, middle->forked);
+		bool merge_left = left_side && can_merge_left(nm, prev, &p, middle->forked);
+		bool merge_right = right_side && can_merge_right(nm, prev, merge_left, next, &p, middle->forked);
 		/* the merged VMA keeps every sticky flag of the VMAs taking part */
 		uint64_t sticky = (newflags | middle->flags) & MM_VM_STICKY;
 		if (merge_left)
