@@ -229,8 +229,9 @@ nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write
 			nv_anon_vma_prepare(nm, v);
 			if (r && r->kind == NV_REGION_PMD_ZERO && !nv_has(nm, NV_HUGE_ZERO_WP_THP)) {
 				/* 6.1, 6.12 do_huge_pmd_wp_page(): __split_huge_pmd() into
-				 * zero PTEs, then do_wp_page() copies the written one */
-				nv_region_drop(nm, addr);
+				 * zero PTEs (a page table stays), then do_wp_page()
+				 * copies the written one */
+				r->kind = NV_REGION_PTE;
 				nv_page_set(nm, addr, MM_PAGE_ANON);
 				return NV_FAULT_OK;
 			}

@@ -276,6 +276,8 @@ typedef enum nv_feature {
 	NV_DONTUNMAP_SELF_MERGE, /* by 6.18: a DONTUNMAP copy may merge with its unfaulted source (6.1.192, 6.12.118 keep_source: not) */
 	NV_DONTUNMAP_APART_ONE_SIDE, /* 6.12: keep_source leaves only the source out of the merge (6.1: no merge when touching it) */
 	NV_ANON_MERGE_INTO_UNFAULTED, /* by 6.18: a faulted range may merge into a neighbour without anon_vma (6.1, 6.12: no) */
+	NV_COLLAPSE_WITHOUT_WRITABLE, /* by 6.18: MADV_COLLAPSE of a table with no writable page makes a THP (6.1, 6.12: SCAN_PAGE_RO, EINVAL) */
+	NV_PT_RECLAIM, /* 6.14: MADV_DONTNEED frees the PTE tables it empties (CONFIG_PT_RECLAIM) */
 	NV_DONTUNMAP_UNLOCKS_WHOLE, /* by 6.18: DONTUNMAP unlocks the whole locked source VMA, charge kept (6.1, 6.12: split first) */
 } nv_feature;
 static inline bool nv_has(const naive_mm *nm, nv_feature f)
@@ -296,6 +298,8 @@ static inline bool nv_has(const naive_mm *nm, nv_feature f)
 		[NV_DONTUNMAP_APART_ONE_SIDE] = 612,
 		[NV_DONTUNMAP_UNLOCKS_WHOLE] = 613,
 		[NV_ANON_MERGE_INTO_UNFAULTED] = 613,
+		[NV_COLLAPSE_WITHOUT_WRITABLE] = 613,
+		[NV_PT_RECLAIM] = 614,
 	};
 	return nm->cfg.kernel_version >= since[f];
 }

@@ -255,7 +255,8 @@ static void zap_range(naive_mm *nm, uint64_t start, uint64_t end)
 				nv_region_drop(nm, a);
 			continue;
 		}
-		if (end - start < NV_PMD || !covered)
+		/* no reclaim_pt before 6.14 (CONFIG_PT_RECLAIM is new there) */
+		if (end - start < NV_PMD || !covered || !nv_has(nm, NV_PT_RECLAIM))
 			continue;
 		bool empty = true;
 		for (size_t i = 0; i < nm->npages && empty; i++)
@@ -518,12 +519,25 @@ static int madvise_collapse(naive_mm *nm, nvma *v, uint64_t start, uint64_t end)
 		nregion *r = nv_region_get(nm, h);
 		if (!r)
 			return -EINVAL;
-		made++;
-		if (r->kind != NV_REGION_PTE)
+		if (r->kind != NV_REGION_PTE) {
+			made++;
 			continue;
+		}
 		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE)
 			if (nv_page_get(nm, a) == MM_PAGE_GUARD)
 				return -EINVAL;
+		/* 6.1/6.12 hpage_collapse_scan_pmd(): a table without one
+		 * writable mapped page (holes, zero pages, read-only PTEs only)
+		 * is SCAN_PAGE_RO -- the block stays, the next ones go on, and
+		 * the answer is EINVAL */
+		if (!nv_has(nm, NV_COLLAPSE_WITHOUT_WRITABLE)) {
+			bool writable = false;
+			for (uint64_t a = h; a < h + NV_PMD && !writable; a += NV_PAGE)
+				writable = (v->flags & MM_VM_WRITE) && nv_page_get(nm, a) == MM_PAGE_ANON;
+			if (!writable)
+				continue;
+		}
+		made++;
 		/* collapse_huge_page(): a new THP holding what the small
 		 * pages held (an anonymous page keeps its data; the zero page
 		 * and holes read zero) */
