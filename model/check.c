@@ -2,11 +2,19 @@
  * violation reported with the VMA it concerns -- all of them, not just the
  * first (in the manner of SQLite's checkTreePage()).
  *
- *   I1  the index is sorted by vm_start and VMAs do not overlap      (vt_check T1)
- *   I2  the address-order list matches the tree                        (T2)
- *   I3  the tree is balanced                                          (T3)
- *   I4  every subtree_gap is the largest gap below it                 (T4)
- *   I5  parent links and the node count are consistent                (T5)
+ *   I1..I5 the VMA index, a B-tree (vt_check; vma_tree.h states T1..T5):
+ *   I1  the leaves hold the VMAs sorted by vm_start, not overlapping,
+ *       each non-empty                                             (T1)
+ *   I2  the address-order list matches the leaves' order               (T2)
+ *   I3  the shape: every leaf at depth height-1 and nothing else there;
+ *       every node but the root between VT_MIN and VT_SLOTS entries
+ *       (an internal root at least 2); unused slots empty           (T3)
+ *   I4  keys and gaps: a leaf entry's key is its VMA's vm_end and its gap
+ *       the hole below the VMA; an internal entry's key is its child's
+ *       last key and its gap the largest of the child's gaps        (T4)
+ *   I5  the count: the leaves hold map_count VMAs, no node reached twice,
+ *       every allocated node in the tree or spare; the lookup finger a
+ *       root-to-leaf path covering [fp_lo, fp_hi)                   (T5)
  *   I6  vm_start < vm_end, both page aligned, vm_end <= TASK_SIZE
  *   I7  map_count <= max_map_count + 1 (mmap may reach max + 1)
  *   I8  flag consistency: VM_x needs VM_MAYx; VM_SHARED needs VM_MAYSHARE;
