@@ -3,16 +3,14 @@
  *   mmref decode [--out DIR] FILE...
  *   mmref shrink [--targets T,T] [--decode] [--annotate T] [--out FILE] TRACE
  *
- * Wiring (cli/mmref.c owns the dispatcher): declare
- *     int cmd_decode(int argc, char **argv);
- *     int cmd_shrink(int argc, char **argv);
- * and add {"decode", cmd_decode}, {"shrink", cmd_shrink} to its command
- * table; each gets argv with argv[0] the command name, as the other
+ * Declared in cli/cli.h; cli/mmref.c's command table dispatches to them;
+ * each gets argv with argv[0] the command name, as the other
  * commands do. docs/fuzzing.md describes both. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "decode.h"
 #include "diff.h"
 #include "shrink.h"
@@ -20,10 +18,6 @@
 #include "cli_limits.h"
 #include "trace.h"
 
-int cmd_decode(int argc, char **argv);
-int cmd_shrink(int argc, char **argv);
-
-enum { EXIT_OK = 0, EXIT_NO_DIVERGENCE = 1, EXIT_BAD = 2 };
 
 static gboolean parse_opts(GOptionContext *ctx, int *argc, char ***argv, const char *cmd)
 {
@@ -56,7 +50,7 @@ int cmd_decode(int argc, char **argv)
 	             "decodes to (harness/decode.c, docs/fuzzing.md). With several inputs and no --out, each\n"
 	             "trace is preceded by a '# FILE' comment.\n"
 	             "Exit status: 0 done, 2 an input could not be read or bad usage.");
-	int rc = EXIT_BAD;
+	int rc = MMREF_EXIT_INVALID;
 	if (!parse_opts(ctx, &argc, &argv, "decode"))
 		goto out;
 	if (!files || !files[0]) {
@@ -67,7 +61,7 @@ int cmd_decode(int argc, char **argv)
 		fprintf(stderr, "mmref decode: cannot create %s\n", out_dir);
 		goto out;
 	}
-	rc = EXIT_OK;
+	rc = MMREF_EXIT_OK;
 	guint n = g_strv_length(files);
 	for (char **f = files; *f; f++) {
 		gchar *buf;
@@ -76,7 +70,7 @@ int cmd_decode(int argc, char **argv)
 		if (!g_file_get_contents(*f, &buf, &len, &err)) {
 			fprintf(stderr, "%s:0: error: %s\n", *f, err->message);
 			g_error_free(err);
-			rc = EXIT_BAD;
+			rc = MMREF_EXIT_INVALID;
 			continue;
 		}
 		trace *t = decode_trace((const guint8 *)buf, len);
@@ -88,7 +82,7 @@ int cmd_decode(int argc, char **argv)
 			if (!g_file_set_contents(path, text, -1, &err)) {
 				fprintf(stderr, "mmref decode: %s\n", err->message);
 				g_clear_error(&err);
-				rc = EXIT_BAD;
+				rc = MMREF_EXIT_INVALID;
 			}
 			g_free(path);
 			g_free(name);
@@ -170,7 +164,7 @@ int cmd_shrink(int argc, char **argv)
 	             "  mmref shrink --decode --annotate kernel --out corpus/traces/NAME.trace CRASH\n"
 	             "Exit status: 0 shrunk (it diverges), 1 it does not diverge at all, 2 invalid trace\n"
 	             "or usage.");
-	int rc = EXIT_BAD;
+	int rc = MMREF_EXIT_INVALID;
 	trace *t = NULL, *m = NULL;
 	GPtrArray *tgs = g_ptr_array_new_with_free_func((GDestroyNotify)target_free);
 	char **names = NULL;
@@ -242,7 +236,7 @@ int cmd_shrink(int argc, char **argv)
 		if (!quiet)
 			fprintf(stderr, "mmref shrink: %s does not diverge on %s\n", files[0],
 			        targets_opt ? targets_opt : "model,naive");
-		rc = EXIT_NO_DIVERGENCE;
+		rc = MMREF_EXIT_NO_DIVERGENCE;
 		goto out;
 	}
 	char *sig = divergence_signature(&st.found, tv, tgs->len);
@@ -270,12 +264,12 @@ int cmd_shrink(int argc, char **argv)
 			fprintf(stderr, "mmref shrink: %s\n", err->message);
 			g_error_free(err);
 		} else {
-			rc = EXIT_OK;
+			rc = MMREF_EXIT_OK;
 		}
 	} else {
 		fputs(text->str, stdout);
 		fflush(stdout);
-		rc = EXIT_OK;
+		rc = MMREF_EXIT_OK;
 	}
 	if (!quiet) {
 		fputs(st.found.report ? st.found.report : "", stderr);

@@ -11,10 +11,10 @@
  * does not start, or announces nothing) or on bad usage. */
 #include <stdio.h>
 
+#include "cli.h"
 #include "target.h"
 #include "trace.h"
 
-int cmd_profile(int argc, char **argv);
 
 int cmd_profile(int argc, char **argv)
 {
@@ -33,7 +33,7 @@ int cmd_profile(int argc, char **argv)
 	             "detected, and one '# profile KEY: HOW' line per key on standard error, saying how it\n"
 	             "was found or why it could not be. model and naive print the documented default.\n"
 	             "Exit status: 0, or 2 when the profile cannot be detected or on bad usage.");
-	int rc = 2;
+	int rc = MMREF_EXIT_INVALID;
 	GError *err = NULL;
 	target *tg = NULL;
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
@@ -61,7 +61,7 @@ int cmd_profile(int argc, char **argv)
 		fprintf(stderr, "# profile: target %s runs under any profile; this is the documented default it runs "
 		                "under when neither a trace, --profile nor a live target says otherwise\n",
 		        name);
-		rc = 0;
+		rc = MMREF_EXIT_OK;
 	} else if (!target_probe_profile(tg, &err)) {
 		fprintf(stderr, "mmref profile: target %s: %s\n", name, err->message);
 		g_error_free(err);

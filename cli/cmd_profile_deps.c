@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "profile_deps.h"
 #include "trace.h"
 
-int cmd_profile_deps(int argc, char **argv);
 
 /* text with its profile line replaced by (or, after "mmtrace 1", given)
  * "profile DEPS". */
@@ -65,7 +65,7 @@ int cmd_profile_deps(int argc, char **argv)
 	             "Prints 'FILE: profile KEY=VALUE ...' with the kernel version and every key whose other\n"
 	             "values change an answer. Exit status: 0 done, 1 a trace does not hold on the model under\n"
 	             "its recorded profile (nothing written for it), 2 invalid trace or usage.");
-	int rc = 2;
+	int rc = MMREF_EXIT_INVALID;
 	GError *err = NULL;
 	tr_profile recorded = {0};
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
@@ -82,14 +82,14 @@ int cmd_profile_deps(int argc, char **argv)
 		fprintf(stderr, "mmref profile-deps: no trace given (see --help)\n");
 		goto out;
 	}
-	rc = 0;
+	rc = MMREF_EXIT_OK;
 	for (char **f = files; *f; f++) {
 		char *text = NULL;
 		gsize len = 0;
 		if (!g_file_get_contents(*f, &text, &len, &err)) {
 			fprintf(stderr, "%s:0: error: %s\n", *f, err->message);
 			g_clear_error(&err);
-			rc = 2;
+			rc = MMREF_EXIT_INVALID;
 			continue;
 		}
 		trace *t = trace_parse(*f, text, len, &err);
@@ -97,7 +97,7 @@ int cmd_profile_deps(int argc, char **argv)
 			fprintf(stderr, "%s\n", err->message);
 			g_clear_error(&err);
 			g_free(text);
-			rc = 2;
+			rc = MMREF_EXIT_INVALID;
 			continue;
 		}
 		tr_profile under = recorded, deps;
@@ -106,7 +106,7 @@ int cmd_profile_deps(int argc, char **argv)
 			fprintf(stderr, "mmref profile-deps: %s\n", err->message);
 			g_clear_error(&err);
 			if (rc == 0)
-				rc = 1;
+				rc = MMREF_EXIT_DIFFERED;
 		} else {
 			GString *g = g_string_new(NULL);
 			tr_profile_format(g, &deps);
@@ -117,7 +117,7 @@ int cmd_profile_deps(int argc, char **argv)
 				if (!g_file_set_contents(*f, out, -1, &err)) {
 					fprintf(stderr, "mmref profile-deps: %s\n", err->message);
 					g_clear_error(&err);
-					rc = 2;
+					rc = MMREF_EXIT_INVALID;
 				}
 				g_free(out);
 			}

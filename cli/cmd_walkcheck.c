@@ -27,14 +27,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "kvm_oracle.h"
 #include "sdmcases.h"
 #include "tracecheck.h"
 #include "walkcheck.h"
 
-int cmd_walkcheck(int argc, char **argv);
 
-enum { WC_EXIT_AGREE = 0, WC_EXIT_DISAGREE = 1, WC_EXIT_USAGE = 2, WC_EXIT_NO_KVM = 3 };
 
 /* Disagreements grouped by signature: how many, and the first case. */
 typedef struct sig_count {
@@ -116,42 +115,42 @@ static int walkcheck_traces(char **paths, const char *sweep, gint64 max_reports,
 		when = TC_SWEEP_END;
 	else if (sweep && strcmp(sweep, "every") != 0) {
 		fprintf(stderr, "mmref walkcheck: --sweep takes every, touch or end\n");
-		return WC_EXIT_USAGE;
+		return MMREF_EXIT_INVALID;
 	}
 	char msg[256];
 	kvm_oracle *o = NULL;
 	if (kvm_oracle_open(&o, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "mmref walkcheck: the KVM oracle is not usable: %s\n", msg);
-		return WC_EXIT_NO_KVM;
+		return MMREF_EXIT_NOT_APPLICABLE;
 	}
 	tc_checker *c = tc_checker_new(o);
 	if (!c) {
 		fprintf(stderr, "mmref walkcheck: out of memory\n");
 		kvm_oracle_close(o);
-		return WC_EXIT_NO_KVM;
+		return MMREF_EXIT_NOT_APPLICABLE;
 	}
 	tc_checker_set_sweep(c, when);
 	trace_reporter rep = {0, (uint64_t)max_reports};
 	tc_stats st;
 	memset(&st, 0, sizeof(st));
-	int status = WC_EXIT_AGREE;
+	int status = MMREF_EXIT_OK;
 	double t0 = seconds();
-	for (char **p = paths; *p && status != WC_EXIT_NO_KVM; p++) {
+	for (char **p = paths; *p && status != MMREF_EXIT_NOT_APPLICABLE; p++) {
 		GError *err = NULL;
 		int rc = tc_check_trace(c, *p, &st, print_trace_report, &rep, &err);
 		if (rc > 0) {
 			fprintf(stderr, "mmref walkcheck: %s\n", err ? err->message : *p);
 			g_clear_error(&err);
-			status = WC_EXIT_USAGE;
+			status = MMREF_EXIT_INVALID;
 		} else if (rc < 0) {
 			fprintf(stderr, "mmref walkcheck: the KVM guest failed in %s: %s\n", *p, kvm_oracle_error(o));
-			status = WC_EXIT_NO_KVM;
+			status = MMREF_EXIT_NOT_APPLICABLE;
 		}
 	}
 	double total = seconds() - t0;
 	uint64_t bad = st.disagree + st.disagree_touch + st.disagree_words;
-	if (status == WC_EXIT_AGREE && bad)
-		status = WC_EXIT_DISAGREE;
+	if (status == MMREF_EXIT_OK && bad)
+		status = MMREF_EXIT_DIFFERED;
 	if (rep.printed > rep.max)
 		printf("(%" PRIu64 " more disagreements not printed)\n", rep.printed - rep.max);
 	if (!quiet || bad)
@@ -229,17 +228,17 @@ int cmd_walkcheck(int argc, char **argv)
 	if (!parsed) {
 		fprintf(stderr, "mmref walkcheck: %s\n", err->message);
 		g_error_free(err);
-		return WC_EXIT_USAGE;
+		return MMREF_EXIT_INVALID;
 	}
 	if (argc > 1) {
 		fprintf(stderr, "mmref walkcheck: unexpected argument '%s'\n", argv[1]);
 		g_strfreev(traces);
 		g_free(sweep);
 		g_free(cpl);
-		return WC_EXIT_USAGE;
+		return MMREF_EXIT_INVALID;
 	}
 	if (traces) {
-		int rc = max_reports < 0 ? WC_EXIT_USAGE : walkcheck_traces(traces, sweep, max_reports, quiet);
+		int rc = max_reports < 0 ? MMREF_EXIT_INVALID : walkcheck_traces(traces, sweep, max_reports, quiet);
 		if (max_reports < 0)
 			fprintf(stderr, "mmref walkcheck: --max-reports takes a number >= 0\n");
 		g_strfreev(traces);
@@ -251,12 +250,12 @@ int cmd_walkcheck(int argc, char **argv)
 		fprintf(stderr, "mmref walkcheck: --sweep goes with --trace\n");
 		g_free(sweep);
 		g_free(cpl);
-		return WC_EXIT_USAGE;
+		return MMREF_EXIT_INVALID;
 	}
 	if (seed < 0 || cases < 0 || first < 0 || max_reports < 0) {
 		fprintf(stderr,
 			"mmref walkcheck: --seed, --cases, --first and --max-reports take numbers >= 0\n");
-		return WC_EXIT_USAGE;
+		return MMREF_EXIT_INVALID;
 	}
 	unsigned cpl_mask = 3;
 	if (cpl && strcmp(cpl, "0") == 0)
@@ -266,7 +265,7 @@ int cmd_walkcheck(int argc, char **argv)
 	else if (cpl && strcmp(cpl, "both") != 0) {
 		fprintf(stderr, "mmref walkcheck: --cpl takes 0, 3 or both\n");
 		g_free(cpl);
-		return WC_EXIT_USAGE;
+		return MMREF_EXIT_INVALID;
 	}
 	g_free(cpl);
 	if (one >= 0) {
@@ -279,7 +278,7 @@ int cmd_walkcheck(int argc, char **argv)
 	kvm_oracle *o = NULL;
 	if (kvm_oracle_open(&o, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "mmref walkcheck: the KVM oracle is not usable: %s\n", msg);
-		return WC_EXIT_NO_KVM;
+		return MMREF_EXIT_NOT_APPLICABLE;
 	}
 	/* Calibration: the hand-written SDM cases. */
 	unsigned sdm_pass = 0, sdm_run_n = 0, walker_fail = 0;
@@ -288,7 +287,7 @@ int cmd_walkcheck(int argc, char **argv)
 		if (sdm_run(o, &sdm_cases[i], &r) < 0) {
 			fprintf(stderr, "mmref walkcheck: the KVM guest failed: %s\n", kvm_oracle_error(o));
 			kvm_oracle_close(o);
-			return WC_EXIT_NO_KVM;
+			return MMREF_EXIT_NOT_APPLICABLE;
 		}
 		if (r.skipped) {
 			if (sdm)
@@ -315,7 +314,7 @@ int cmd_walkcheck(int argc, char **argv)
 	if (!w) {
 		fprintf(stderr, "mmref walkcheck: out of memory\n");
 		kvm_oracle_close(o);
-		return WC_EXIT_NO_KVM;
+		return MMREF_EXIT_NOT_APPLICABLE;
 	}
 	wc_checker_set_strict_ad(w, strict_ad);
 	wc_checker_set_cpl(w, cpl_mask);
@@ -330,7 +329,7 @@ int cmd_walkcheck(int argc, char **argv)
 			g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free)};
 	wc_stats st;
 	memset(&st, 0, sizeof(st));
-	int status = WC_EXIT_AGREE;
+	int status = MMREF_EXIT_OK;
 	double t0 = seconds(), last = t0;
 	const uint64_t chunk = 16 * WC_BATCH;
 	uint64_t done = 0;
@@ -340,7 +339,7 @@ int cmd_walkcheck(int argc, char **argv)
 		if (rc < 0) {
 			fprintf(stderr, "mmref walkcheck: the KVM guest failed near case %" PRIu64 ": %s\n",
 				(uint64_t)first + done, kvm_oracle_error(o));
-			status = WC_EXIT_NO_KVM;
+			status = MMREF_EXIT_NOT_APPLICABLE;
 			break;
 		}
 		done += n;
@@ -354,8 +353,8 @@ int cmd_walkcheck(int argc, char **argv)
 		}
 	}
 	double total = seconds() - t0;
-	if (status == WC_EXIT_AGREE && (st.disagree_cases || walker_fail))
-		status = WC_EXIT_DISAGREE;
+	if (status == MMREF_EXIT_OK && (st.disagree_cases || walker_fail))
+		status = MMREF_EXIT_DIFFERED;
 	if (st.disagree_cases > rep.max)
 		printf("(%" PRIu64 " more disagreeing cases not printed)\n", st.disagree_cases - rep.max);
 	printf("walkcheck seed %" PRId64 " cases %" PRId64 "..%" PRId64 ": %" PRIu64 " walks (%" PRIu64

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "cli_limits.h"
 #include "diff.h"
 #include "gen.h"
@@ -32,7 +33,6 @@
 #define CHECK_DEFAULT FALSE
 #endif
 
-enum { EXIT_HELD = 0, EXIT_DIFFERED = 1, EXIT_INVALID = 2, EXIT_NOT_APPLICABLE = 3 };
 
 static const char usage_text[] =
         "Usage: mmref COMMAND [OPTION...] ARGS\n"
@@ -240,7 +240,7 @@ static int cmd_replay(int argc, char **argv)
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_description(ctx, "Exit status: 0 all held, 1 a result differed, 2 invalid trace or usage, "
 	                                      "3 not applicable on this target (its profile differs; nothing else failed).");
-	int rc = EXIT_INVALID;
+	int rc = MMREF_EXIT_INVALID;
 	GArray *traces = g_array_new(FALSE, TRUE, sizeof(loaded));
 	target *tg = NULL;
 	if (!parse_options(ctx, &argc, &argv) || !parse_profile_option("replay", profile_opt, &cli_profile) ||
@@ -255,7 +255,7 @@ static int cmd_replay(int argc, char **argv)
 	tg = make_target(target_name ? target_name : "model", timeout);
 	if (!tg || !setup_profiles("replay", &tg, 1, &cli_profile, TRUE))
 		goto out;
-	rc = EXIT_HELD;
+	rc = MMREF_EXIT_OK;
 	guint failed = 0, skipped = 0;
 	for (guint i = 0; i < traces->len; i++) {
 		loaded *l = &g_array_index(traces, loaded, i);
@@ -272,11 +272,11 @@ static int cmd_replay(int argc, char **argv)
 			break;
 		case DIFF_NOT_APPLICABLE:
 			skipped++;
-			if (rc == EXIT_HELD)
-				rc = EXIT_NOT_APPLICABLE;
+			if (rc == MMREF_EXIT_OK)
+				rc = MMREF_EXIT_NOT_APPLICABLE;
 			break;
 		default:
-			rc = EXIT_DIFFERED;
+			rc = MMREF_EXIT_DIFFERED;
 			failed++;
 			break;
 		}
@@ -388,7 +388,7 @@ static int cmd_diff(int argc, char **argv)
 	g_option_context_set_description(ctx, "Exit status: 0 no divergence, 1 a divergence, 2 invalid trace or usage, "
 	                                      "3 no divergence but some trace was not applicable (its profile differs "
 	                                      "from a live target's).");
-	int rc = EXIT_INVALID;
+	int rc = MMREF_EXIT_INVALID;
 	GArray *traces = g_array_new(FALSE, TRUE, sizeof(loaded));
 	GPtrArray *tgs = g_ptr_array_new_with_free_func((GDestroyNotify)target_free);
 	char **names = NULL;
@@ -427,7 +427,7 @@ static int cmd_diff(int argc, char **argv)
 	if (seed < 0)
 		seed = (gint64)((guint64)g_get_real_time() ^ ((guint64)getpid() << 32)) & G_MAXINT64;
 
-	rc = EXIT_HELD;
+	rc = MMREF_EXIT_OK;
 	/* Three reruns, 0, 2 and 4 s apart, for a live target's timing-
 	 * dependent difference (harness/diff.h, nondet_reruns). */
 	diff_options opt = {.nondet_reruns = 3, .nondet_backoff_ms = 2000, .check = check,
@@ -445,8 +445,8 @@ static int cmd_diff(int argc, char **argv)
 		if (st == DIFF_NOT_APPLICABLE) {
 			/* Reported, never counted as agreeing. */
 			skipped++;
-			if (rc == EXIT_HELD)
-				rc = EXIT_NOT_APPLICABLE;
+			if (rc == MMREF_EXIT_OK)
+				rc = MMREF_EXIT_NOT_APPLICABLE;
 			if (!quiet)
 				fputs(report, stderr);
 		} else if (st == DIFF_NONDETERMINISTIC) {
@@ -455,7 +455,7 @@ static int cmd_diff(int argc, char **argv)
 			if (!quiet)
 				fputs(report, stdout);
 		} else if (st != DIFF_SAME) {
-			rc = EXIT_DIFFERED;
+			rc = MMREF_EXIT_DIFFERED;
 			diverged++;
 			if (!quiet)
 				fputs(report, stdout);
@@ -486,7 +486,7 @@ static int cmd_diff(int argc, char **argv)
 				fprintf(stderr, "\nmmref diff: the generator made an invalid trace (seed %" G_GUINT64_FORMAT "): %s\n",
 				        s, err->message);
 				g_error_free(err);
-				rc = EXIT_INVALID;
+				rc = MMREF_EXIT_INVALID;
 				g_free(text);
 				g_free(name);
 				break;
@@ -513,7 +513,7 @@ static int cmd_diff(int argc, char **argv)
 					fflush(stdout);
 				}
 			} else if (gst != DIFF_SAME) {
-				rc = rc == EXIT_INVALID ? rc : EXIT_DIFFERED;
+				rc = rc == MMREF_EXIT_INVALID ? rc : MMREF_EXIT_DIFFERED;
 				gen_diverged++;
 				if (report_path && !report_written)
 					report_written = write_report(report_path, t, tv, tgs->len, &opt);
@@ -591,7 +591,7 @@ static int cmd_serve(int argc, char **argv)
 	GOptionContext *ctx = g_option_context_new(
 	        "- answer statements on stdin with a target's results (the exec protocol of docs/trace-format.md)");
 	g_option_context_add_main_entries(ctx, entries, NULL);
-	int rc = EXIT_INVALID;
+	int rc = MMREF_EXIT_INVALID;
 	target *tg = NULL;
 	if (!parse_options(ctx, &argc, &argv))
 		goto out;
@@ -603,7 +603,7 @@ static int cmd_serve(int argc, char **argv)
 	if (!tg)
 		goto out;
 	serve_run(tg, stdin, stdout);
-	rc = EXIT_HELD;
+	rc = MMREF_EXIT_OK;
 out:
 	target_free(tg);
 	g_strfreev(rest);
@@ -639,7 +639,7 @@ static int cmd_gen(int argc, char **argv)
 	};
 	GOptionContext *ctx = g_option_context_new("- write random traces");
 	g_option_context_add_main_entries(ctx, entries, NULL);
-	int rc = EXIT_INVALID;
+	int rc = MMREF_EXIT_INVALID;
 	if (!parse_options(ctx, &argc, &argv))
 		goto out;
 	if (rest && rest[0]) {
@@ -665,10 +665,10 @@ static int cmd_gen(int argc, char **argv)
 		char *table = gen_coverage_opts((guint64)seed, (guint)coverage, (guint)length, values, fork, &zeros);
 		fputs(table, stdout);
 		g_free(table);
-		rc = zeros ? EXIT_DIFFERED : EXIT_HELD;
+		rc = zeros ? MMREF_EXIT_DIFFERED : MMREF_EXIT_OK;
 		goto out;
 	}
-	rc = EXIT_HELD;
+	rc = MMREF_EXIT_OK;
 	for (gint i = 0; i < count; i++) {
 		char *text = gen_trace_text_opts((guint64)seed + (guint64)i, (guint)length, values, fork);
 		if (out_dir) {
@@ -678,7 +678,7 @@ static int cmd_gen(int argc, char **argv)
 			if (!g_file_set_contents(path, text, -1, &err)) {
 				fprintf(stderr, "mmref gen: %s\n", err->message);
 				g_error_free(err);
-				rc = EXIT_INVALID;
+				rc = MMREF_EXIT_INVALID;
 			}
 			g_free(path);
 			g_free(name);
@@ -686,7 +686,7 @@ static int cmd_gen(int argc, char **argv)
 			fputs(text, stdout);
 		}
 		g_free(text);
-		if (rc != EXIT_HELD)
+		if (rc != MMREF_EXIT_OK)
 			break;
 	}
 out:
@@ -696,21 +696,12 @@ out:
 	return rc;
 }
 
-/* cli/cmd_fuzzing.c */
-int cmd_decode(int argc, char **argv);
-int cmd_shrink(int argc, char **argv);
-/* cli/cmd_profile_deps.c */
-int cmd_profile_deps(int argc, char **argv);
-/* cli/cmd_profile.c */
-int cmd_profile(int argc, char **argv);
-/* cli/cmd_walkcheck.c */
-int cmd_walkcheck(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		fputs(usage_text, stderr);
-		return EXIT_INVALID;
+		return MMREF_EXIT_INVALID;
 	}
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
@@ -736,5 +727,5 @@ int main(int argc, char **argv)
 			return cmds[i].fn(argc - 1, argv + 1);
 		}
 	fprintf(stderr, "mmref: unknown command '%s'\n\n%s", cmd, usage_text);
-	return EXIT_INVALID;
+	return MMREF_EXIT_INVALID;
 }
