@@ -25,6 +25,7 @@
 #include "profile.h"
 
 #include "kernel_child.h"
+#include "procmaps.h"
 
 /* ---- tests -------------------------------------------------------------------------------- */
 
@@ -174,8 +175,11 @@ static bool child_mapping(kt *k, const char *what, uint64_t *start, uint64_t *en
 	bool found = false;
 	char **lines = g_strsplit(text, "\n", -1);
 	for (char **l = lines; *l && !found; l++) {
-		if (strstr(*l, what)) {
-			found = sscanf(*l, "%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x", start, end) == 2;
+		tr_maps_entry e;
+		if (strstr(*l, what) && tr_maps_parse(*l, &e)) {
+			*start = e.start;
+			*end = e.end;
+			found = true;
 		}
 	}
 	g_strfreev(lines);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "kernel.h"
+#include "procmaps.h"
 
 uint64_t k_arena_base, k_arena_end;
 bool k_arena_ok;
@@ -105,73 +106,23 @@ bool arena_contains(uint64_t a, uint64_t len)
 	return a >= k_arena_base && a <= k_arena_end && len <= k_arena_end - a;
 }
 
-static uint64_t hexnum(const char **pp)
-{
-	const char *p = *pp;
-	uint64_t v = 0;
-	for (;; p++) {
-		int d;
-		if (*p >= '0' && *p <= '9')
-			d = *p - '0';
-		else if (*p >= 'a' && *p <= 'f')
-			d = *p - 'a' + 10;
-		else
-			break;
-		v = v << 4 | (uint64_t)d;
-	}
-	*pp = p;
-	return v;
-}
-
 /* Reads /proc/self/maps whole: this process's mappings (the arena is empty
  * when this runs). Returns the count, or -1. */
 static int read_own_maps(void)
 {
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (tr_maps_read_file("/proc/self/maps", mapsbuf, sizeof(mapsbuf)) < 0)
 		return -1;
-	size_t len = 0;
-	for (;;) {
-		if (len == sizeof(mapsbuf) - 1) {
-			close(fd);
-			return -1;
-		}
-		ssize_t n = read(fd, mapsbuf + len, sizeof(mapsbuf) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	mapsbuf[len] = '\0';
 	int count = 0;
 	for (char *line = mapsbuf; *line && count < MAX_OWN;) {
 		char *nl = strchr(line, '\n');
 		if (nl)
 			*nl = '\0';
-		const char *p = line;
-		own_map *m = &own[count];
-		m->start = hexnum(&p);
-		if (*p == '-') {
-			p++;
-			m->end = hexnum(&p);
-			/* the name: after the 4 fields PERMS OFFSET DEV INODE
-			 * (fs/proc/task_mmu.c show_vma_header_prefix) */
-			const char *q = p;
-			for (int f = 0; f < 4 && *q; f++) {
-				while (*q == ' ')
-					q++;
-				while (*q && *q != ' ')
-					q++;
-			}
-			while (*q == ' ')
-				q++;
-			snprintf(m->name, sizeof(m->name), "%s", q);
+		tr_maps_entry e;
+		if (tr_maps_parse(line, &e)) {
+			own_map *m = &own[count];
+			m->start = e.start;
+			m->end = e.end;
+			snprintf(m->name, sizeof(m->name), "%s", e.name);
 			/* The stack is the VMA the stack pointer is in: [stack] on
 			 * Linux and gVisor; under Valgrind the client's stack is an
 			 * unnamed VMA and [stack] is Valgrind's own. */

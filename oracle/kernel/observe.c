@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kernel.h"
+#include "procmaps.h"
 
 /* pagemap entry bits */
 #define PM_PFN_MASK ((1ull << 55) - 1)
@@ -301,80 +302,41 @@ static kvma vmas[MAX_VMAS];
 static size_t n_vmas;
 static char rbuf[(1 << 16) + 4096];
 
-static uint64_t parse_hex(const char **pp)
+/* A text field of a maps line, cut to cap - 1 characters. */
+static void copy_field(char *dst, size_t cap, const char *src, size_t len)
 {
-	const char *p = *pp;
-	uint64_t v = 0;
-	for (;; p++) {
-		int d;
-		if (*p >= '0' && *p <= '9')
-			d = *p - '0';
-		else if (*p >= 'a' && *p <= 'f')
-			d = *p - 'a' + 10;
-		else
-			break;
-		v = v << 4 | (uint64_t)d;
-	}
-	*pp = p;
-	return v;
-}
-
-static const char *copy_tok(const char *p, char *dst, size_t cap)
-{
-	while (*p == ' ')
-		p++;
-	size_t n = 0;
-	while (*p && *p != ' ') {
-		if (n + 1 < cap)
-			dst[n++] = *p;
-		p++;
-	}
-	dst[n] = '\0';
-	return p;
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
 }
 
 /* One line; returns false when the listing is past the arena. */
 static bool vma_line(char *line, bool *in_vma, bool *overflow)
 {
 	char c = line[0];
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) {
-		const char *p = line;
-		uint64_t start = parse_hex(&p);
-		if (*p != '-')
+	tr_maps_entry e;
+	if (((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+		if (!tr_maps_parse(line, &e))
 			return true;
-		p++;
-		uint64_t end = parse_hex(&p);
 		*in_vma = false;
-		if (start >= k_arena_end)
+		if (e.start >= k_arena_end)
 			return false;
-		if (end <= k_arena_base)
+		if (e.end <= k_arena_base)
 			return true;
 		if (n_vmas == MAX_VMAS) {
 			*overflow = true;
 			return false;
 		}
 		kvma *v = &vmas[n_vmas++];
-		v->start = start;
-		v->end = end;
-		size_t rl = (size_t)(p - line);
-		if (rl >= sizeof(v->range))
-			rl = sizeof(v->range) - 1;
-		memcpy(v->range, line, rl);
-		v->range[rl] = '\0';
-		p = copy_tok(p, v->perms, sizeof(v->perms));
-		p = copy_tok(p, v->off, sizeof(v->off));
-		const char *o = v->off;
-		v->offset = parse_hex(&o);
-		while (*p == ' ')
-			p++;
-		unsigned maj = (unsigned)parse_hex(&p);
-		if (*p == ':')
-			p++;
-		unsigned min = (unsigned)parse_hex(&p);
-		while (*p == ' ')
-			p++;
-		v->ino = strtoull(p, NULL, 10);
-		v->dev = makedev(maj, min);
+		v->start = e.start;
+		v->end = e.end;
+		copy_field(v->range, sizeof(v->range), line, e.range_len);
+		copy_field(v->perms, sizeof(v->perms), e.perms, e.perms_len);
+		copy_field(v->off, sizeof(v->off), e.offset, e.offset_len);
+		v->offset = e.off;
+		v->ino = e.inode;
+		v->dev = makedev(e.dev_major, e.dev_minor);
 		v->file = v->ino ? files_find_inode(v->dev, v->ino) : -1;
 		v->flags[0] = '\0';
 		*in_vma = true;
@@ -974,13 +936,13 @@ bool observe_window_parse(const char *args, char *why, size_t whylen)
 			return false;
 		}
 		const char *q = p;
-		uint64_t lo = parse_hex(&q), hi;
+		uint64_t lo = tr_maps_hex(&q), hi;
 		if (q == p || *q != '-') {
 			snprintf(why, whylen, "state: expected LO-HI (hex), not '%.40s'", p);
 			return false;
 		}
 		const char *r = ++q;
-		hi = parse_hex(&q);
+		hi = tr_maps_hex(&q);
 		if (q == r || (*q && *q != ' ' && *q != '\t') || lo >= hi || ((lo | hi) & (K_PAGE - 1)) ||
 		    (nr && lo < win[nr - 1].hi)) {
 			snprintf(why, whylen, "state: bad range '%.40s' (page-aligned, sorted, disjoint)", p);
