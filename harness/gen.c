@@ -638,36 +638,9 @@ static const struct {
                     {"noreserve", MM_MAP_NORESERVE}, {"populate", MM_MAP_POPULATE},
                     {"nonblock", MM_MAP_NONBLOCK},   {"stack", MM_MAP_STACK},
                     {"hugetlb", MM_MAP_HUGETLB},     {"sync", MM_MAP_SYNC},
-                    {"uninitialized", MM_MAP_UNINITIALIZED}},
-  cov_mremap_bits[] = {{"maymove", MM_MREMAP_MAYMOVE}, {"fixed", MM_MREMAP_FIXED}, {"dontunmap", MM_MREMAP_DONTUNMAP}},
-  cov_advice[] = {{"normal", MM_MADV_NORMAL},
-                  {"random", MM_MADV_RANDOM},
-                  {"sequential", MM_MADV_SEQUENTIAL},
-                  {"willneed", MM_MADV_WILLNEED},
-                  {"dontneed", MM_MADV_DONTNEED},
-                  {"free", MM_MADV_FREE},
-                  {"remove", MM_MADV_REMOVE},
-                  {"dontfork", MM_MADV_DONTFORK},
-                  {"dofork", MM_MADV_DOFORK},
-                  {"mergeable", MM_MADV_MERGEABLE},
-                  {"unmergeable", MM_MADV_UNMERGEABLE},
-                  {"hugepage", MM_MADV_HUGEPAGE},
-                  {"nohugepage", MM_MADV_NOHUGEPAGE},
-                  {"dontdump", MM_MADV_DONTDUMP},
-                  {"dodump", MM_MADV_DODUMP},
-                  {"wipeonfork", MM_MADV_WIPEONFORK},
-                  {"keeponfork", MM_MADV_KEEPONFORK},
-                  {"cold", MM_MADV_COLD},
-                  {"pageout", MM_MADV_PAGEOUT},
-                  {"populate_read", MM_MADV_POPULATE_READ},
-                  {"populate_write", MM_MADV_POPULATE_WRITE},
-                  {"dontneed_locked", MM_MADV_DONTNEED_LOCKED},
-                  {"collapse", MM_MADV_COLLAPSE},
-                  {"hwpoison", MM_MADV_HWPOISON},
-                  {"soft_offline", MM_MADV_SOFT_OFFLINE},
-                  {"guard_install", MM_MADV_GUARD_INSTALL},
-                  {"guard_remove", MM_MADV_GUARD_REMOVE},
-                  {"(unknown advice)", (uint64_t)-1}};
+                    {"uninitialized", MM_MAP_UNINITIALIZED}};
+/* MREMAP_ flags and advice values: the trace format's own names
+ * (tr_name_table), and one row for advice the format has no name for. */
 
 static const char *const cov_vma_kinds[] = {"anon (private)", "shmem (shared anonymous)", "file private",
                                             "file shared", "THP (VM_HUGEPAGE or a huge page)", "locked",
@@ -777,17 +750,20 @@ static void cov_statement(cov *c, target *tg, const trace *t, const tr_stmt *s)
 			if (s->flags & cov_map_bits[i].value)
 				cov_hit(c, c->map_base + G_N_ELEMENTS(cov_map_types) + i);
 	} else if (s->kind == TR_MREMAP) {
-		for (guint i = 0; i < G_N_ELEMENTS(cov_mremap_bits); i++)
-			if (s->flags & cov_mremap_bits[i].value)
-				cov_hit(c, c->mremap_base + i);
+		size_t nb;
+		const tr_name_value *bits = tr_name_table(TR_NAMES_MREMAP_FLAG, &nb);
+		for (size_t i = 0; i < nb; i++)
+			if (s->flags & bits[i].value)
+				cov_hit(c, c->mremap_base + (guint)i);
 	} else if (s->kind == TR_MLOCK) {
 		cov_hit(c, c->mlock_base + ((s->flags & MM_MLOCK_ONFAULT) ? 1 : 0));
 	} else if (s->kind == TR_MADVISE) {
-		guint i;
-		for (i = 0; i + 1 < G_N_ELEMENTS(cov_advice); i++)
-			if ((uint64_t)s->advice == cov_advice[i].value)
+		size_t n, i;
+		const tr_name_value *adv = tr_name_table(TR_NAMES_MADVISE, &n);
+		for (i = 0; i < n; i++)
+			if ((uint64_t)s->advice == adv[i].value)
 				break;
-		cov_hit(c, c->advice_base + i);
+		cov_hit(c, c->advice_base + (guint)i); /* i == n: the unknown-advice row */
 	}
 
 	/* Before: the VMAs the range reaches, and the huge pages under it. */
@@ -913,14 +889,18 @@ char *gen_coverage_opts(guint64 seed, guint count, guint length, gboolean values
 	for (guint i = 0; i < G_N_ELEMENTS(cov_map_bits); i++)
 		cov_add_row(&c, COV_MMAP_FLAG, cov_map_bits[i].name);
 	c.mremap_base = c.rows->len;
-	for (guint i = 0; i < G_N_ELEMENTS(cov_mremap_bits); i++)
-		cov_add_row(&c, COV_MREMAP_FLAG, cov_mremap_bits[i].name);
+	size_t n_names;
+	const tr_name_value *names = tr_name_table(TR_NAMES_MREMAP_FLAG, &n_names);
+	for (size_t i = 0; i < n_names; i++)
+		cov_add_row(&c, COV_MREMAP_FLAG, names[i].name);
 	c.mlock_base = c.rows->len;
 	cov_add_row(&c, COV_MLOCK_FLAG, "(none: mlock)");
 	cov_add_row(&c, COV_MLOCK_FLAG, "onfault");
 	c.advice_base = c.rows->len;
-	for (guint i = 0; i < G_N_ELEMENTS(cov_advice); i++)
-		cov_add_row(&c, COV_ADVICE, cov_advice[i].name);
+	names = tr_name_table(TR_NAMES_MADVISE, &n_names);
+	for (size_t i = 0; i < n_names; i++)
+		cov_add_row(&c, COV_ADVICE, names[i].name);
+	cov_add_row(&c, COV_ADVICE, "(unknown advice)");
 	c.vma_base = c.rows->len;
 	for (guint i = 0; i < G_N_ELEMENTS(cov_vma_kinds); i++)
 		cov_add_row(&c, COV_VMA, cov_vma_kinds[i]);

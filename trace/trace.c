@@ -14,10 +14,7 @@ G_DEFINE_QUARK(mmref-trace-error-quark, trace_error)
 
 /* ---- Name tables ----------------------------------------------------------- */
 
-typedef struct name_value {
-	const char *name;
-	uint64_t value;
-} name_value;
+typedef tr_name_value name_value;
 
 /* MAP_ type values (the MAP_TYPE field), printed as a name when whole. */
 static const name_value map_types[] = {
@@ -81,6 +78,26 @@ static const name_value madv_names[] = {
 	{"guard_install", MM_MADV_GUARD_INSTALL},
 	{"guard_remove", MM_MADV_GUARD_REMOVE},
 };
+
+const tr_name_value *tr_name_table(tr_names which, size_t *n)
+{
+	switch (which) {
+	case TR_NAMES_MAP_TYPE:
+		*n = G_N_ELEMENTS(map_types);
+		return map_types;
+	case TR_NAMES_MAP_FLAG:
+		*n = G_N_ELEMENTS(map_bits);
+		return map_bits;
+	case TR_NAMES_MREMAP_FLAG:
+		*n = G_N_ELEMENTS(mremap_bits);
+		return mremap_bits;
+	case TR_NAMES_MADVISE:
+		*n = G_N_ELEMENTS(madv_names);
+		return madv_names;
+	}
+	*n = 0;
+	return NULL;
+}
 
 typedef struct errno_name {
 	const char *name;

@@ -148,6 +148,21 @@ int tr_errno_from_name(const char *name); /* 0 if unknown */
  * without a location) on bad syntax. Used by the exec target. */
 gboolean tr_result_parse(const trace *t, tr_kind kind, const char *text, tr_result *r, GError **error);
 
+/* The format's names of flag bits and values, in the order the printer
+ * writes them (trace.c's own tables: the generator's coverage report lists
+ * its rows from them). */
+typedef struct tr_name_value {
+	const char *name;
+	uint64_t value;
+} tr_name_value;
+typedef enum tr_names {
+	TR_NAMES_MAP_TYPE,    /* MAP_ type values: shared, private, ... */
+	TR_NAMES_MAP_FLAG,    /* MAP_ single-bit flags */
+	TR_NAMES_MREMAP_FLAG, /* MREMAP_ flags */
+	TR_NAMES_MADVISE,     /* MADV_ advice values */
+} tr_names;
+const tr_name_value *tr_name_table(tr_names which, size_t *n);
+
 /* The statement keyword ("mmap", "maps", ...). */
 const char *tr_kind_name(tr_kind kind);
 
