@@ -247,10 +247,19 @@ void pg_destroy(mm_state *mm)
 }
 /* ---- Range operations ------------------------------------------------------ */
 
-/* Zaps the leaves of [start, end): pages always, guard markers only when
- * markers_too. A PMD leaf partly inside is split first (as
- * vma_adjust_trans_huge / __split_huge_pmd do). */
-void pg_zap_range(mm_state *mm, uint64_t start, uint64_t end, bool markers_too)
+/* The walk of the range operations that change leaves in place
+ * (zap_page_range / change_protection_range): every huge PMD that
+ * [start, end) covers whole goes to huge(); one it covers in part is split
+ * first (vma_adjust_trans_huge / __split_huge_pmd) and the walk looks at the
+ * same address again -- without memory for the table the whole THP is
+ * dropped -- and every PTE of the range goes to pte(). */
+struct leaf_walk {
+	void (*huge)(mm_state *mm, uint64_t wi, void *ctx);
+	void (*pte)(mm_state *mm, uint64_t wi, void *ctx);
+	void *ctx;
+};
+
+static void walk_leaves(mm_state *mm, uint64_t start, uint64_t end, const struct leaf_walk *w)
 {
 	uint64_t va = start;
 	while (va < end) {
@@ -264,7 +273,7 @@ void pg_zap_range(mm_state *mm, uint64_t start, uint64_t end, bool markers_too)
 		if (level == 2) {
 			uint64_t hstart = va & ~(MM_PMD_SIZE - 1);
 			if (hstart >= start && hstart + MM_PMD_SIZE <= end) {
-				pg_set_entry(mm, wi, 2, 0); /* zap_huge_pmd */
+				w->huge(mm, wi, w->ctx);
 				va = next_pmd;
 				continue;
 			}
@@ -272,20 +281,39 @@ void pg_zap_range(mm_state *mm, uint64_t start, uint64_t end, bool markers_too)
 				/* No memory for the table: drop the whole THP. */
 				pg_set_entry(mm, wi, 2, 0);
 				va = next_pmd;
-				continue;
 			}
-			continue; /* look again at the new PTE */
+			continue; /* look again at the new PTEs */
 		}
 		uint64_t stop = min_u64(end, next_pmd);
-		for (; va < stop; va += PAGE_SIZE, wi++) {
-			uint64_t e = W(mm)[wi];
-			if (lx_none(e))
-				continue;
-			if (!lx_present(e) && !markers_too)
-				continue; /* zap_pte_range keeps guard markers */
-			pg_set_entry(mm, wi, 1, 0);
-		}
+		for (; va < stop; va += PAGE_SIZE, wi++)
+			w->pte(mm, wi, w->ctx);
 	}
+}
+
+static void zap_huge(mm_state *mm, uint64_t wi, void *ctx)
+{
+	(void)ctx;
+	pg_set_entry(mm, wi, 2, 0); /* zap_huge_pmd */
+}
+
+static void zap_pte(mm_state *mm, uint64_t wi, void *ctx)
+{
+	bool markers_too = *(const bool *)ctx;
+	uint64_t e = W(mm)[wi];
+	if (lx_none(e))
+		return;
+	if (!lx_present(e) && !markers_too)
+		return; /* zap_pte_range keeps guard markers */
+	pg_set_entry(mm, wi, 1, 0);
+}
+
+/* Zaps the leaves of [start, end): pages always, guard markers only when
+ * markers_too. A PMD leaf partly inside is split first (as
+ * vma_adjust_trans_huge / __split_huge_pmd do). */
+void pg_zap_range(mm_state *mm, uint64_t start, uint64_t end, bool markers_too)
+{
+	const struct leaf_walk w = {zap_huge, zap_pte, &markers_too};
+	walk_leaves(mm, start, end, &w);
 }
 
 bool pg_table_empty(const mm_state *mm, uint64_t pfn)
@@ -496,38 +524,23 @@ static uint64_t change_one(const mm_state *mm, const struct vma *v, uint64_t e, 
 	return n;
 }
 
+static void change_huge(mm_state *mm, uint64_t wi, void *ctx)
+{
+	W(mm)[wi] = change_one(mm, ctx, W(mm)[wi], 2); /* change_huge_pmd */
+}
+
+static void change_pte(mm_state *mm, uint64_t wi, void *ctx)
+{
+	uint64_t e = W(mm)[wi];
+	if (lx_present(e))
+		W(mm)[wi] = change_one(mm, ctx, e, 1);
+	/* none and guard markers: untouched */
+}
+
 void pg_change_protection(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end)
 {
-	uint64_t va = start;
-	while (va < end) {
-		unsigned level;
-		uint64_t wi = pg_lookup(mm, va, &level);
-		uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
-		if (!wi) {
-			va = pg_skip_missing(mm, va);
-			continue;
-		}
-		if (level == 2) {
-			uint64_t hstart = va & ~(MM_PMD_SIZE - 1);
-			if (hstart >= start && hstart + MM_PMD_SIZE <= end) {
-				W(mm)[wi] = change_one(mm, v, W(mm)[wi], 2); /* change_huge_pmd */
-				va = next_pmd;
-				continue;
-			}
-			if (pg_split_huge_pmd(mm, wi)) {
-				pg_set_entry(mm, wi, 2, 0);
-				va = next_pmd;
-			}
-			continue;
-		}
-		uint64_t stop = min_u64(end, next_pmd);
-		for (; va < stop; va += PAGE_SIZE, wi++) {
-			uint64_t e = W(mm)[wi];
-			if (lx_present(e))
-				W(mm)[wi] = change_one(mm, v, e, 1);
-			/* none and guard markers: untouched */
-		}
-	}
+	const struct leaf_walk w = {change_huge, change_pte, (void *)v};
+	walk_leaves(mm, start, end, &w);
 }
 int pg_guard_install(mm_state *mm, struct vma *v, uint64_t start, uint64_t end)
 {
