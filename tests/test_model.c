@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "mmref/mmref.h"
+#include "mm_test.h"
 
 #define BASE 0x100000000000ull
 #define P(n) ((uint64_t)(n) * MM_PAGE_SIZE)
@@ -25,24 +26,10 @@
 
 static mm_state *new_mm(void)
 {
-	mm_config cfg;
-	mm_config_default(&cfg);
-	cfg.mmap_low = BASE;
-	cfg.mmap_base = BASE + (1ull << 30);
+	mm_config cfg = mmt_config(BASE);
 	mm_state *mm = mm_create(&cfg);
 	g_assert_nonnull(mm);
 	return mm;
-}
-
-/* Checks every invariant; a violation fails the test with the full report. */
-static void assert_checked(const mm_state *mm)
-{
-	mm_violation v[16];
-	size_t n = mm_check(mm, v, 16);
-	for (size_t i = 0; i < n && i < 16; i++)
-		g_printerr("I%d %#llx-%#llx: %s\n", v[i].invariant, (unsigned long long)v[i].vma_start,
-		           (unsigned long long)v[i].vma_end, v[i].what);
-	g_assert_cmpuint(n, ==, 0);
 }
 
 /* "0-4 rw-p 4-8 r--p": every VMA in pages from BASE, with its perms. */
@@ -66,7 +53,7 @@ static char *layout(const mm_state *mm)
 		char *got_ = layout(mm);                                                                       \
 		g_assert_cmpstr(got_, ==, expect);                                                             \
 		g_free(got_);                                                                                  \
-		assert_checked(mm);                                                                            \
+		mmt_assert_checked(mm);                                                                            \
 	} while (0)
 
 static uint64_t flags_at(const mm_state *mm, uint64_t addr)
@@ -128,7 +115,7 @@ static char *reset_scenario(mm_state *mm)
 	}
 	g_string_append_printf(s, "\nmap_count %zu locked %llu", mm_map_count(mm),
 	                       (unsigned long long)mm_locked_vm(mm));
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	return g_string_free(s, FALSE);
 }
 
@@ -246,7 +233,7 @@ static void test_mmap_no_hint_topdown(void)
 	 * mapping, [top - 2 MiB, top - 8 pages): the page goes at its top. */
 	g_assert_cmpint(mm_mmap(mm, BASE + P(100), P(1), RW, MM_MAP_PRIVATE | MM_MAP_ANONYMOUS, 0, 0), ==,
 	                (int64_t)(top - P(9)));
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -319,7 +306,7 @@ static void test_map_count_edges(void)
 	g_assert_cmpint(mm_mmap(mm, BASE + P(200), P(1), RW, ANON_FIXED, 0, 0), ==, -ENOMEM);
 	g_assert_cmpint(mm_munmap(mm, BASE, P(1)), ==, 0); /* head trim: no limit */
 	g_assert_cmpint(mm_munmap(mm, BASE + P(3), P(1)), ==, 0); /* tail trim */
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -693,7 +680,7 @@ static void test_errno_table(void)
 		 * (apply_vma_lock_flags). */
 		if (strcmp(c->what, "mlock_hole") && !same_vmas(mm, ref))
 			g_error("%s: the failed call changed the state", c->what);
-		assert_checked(mm);
+		mmt_assert_checked(mm);
 		mm_destroy(mm);
 		mm_destroy(ref);
 	}
@@ -715,7 +702,7 @@ static void test_alloc_failure_paths(void)
 			g_assert_cmpint(r, ==, -ENOMEM);
 			g_assert_true(same_vmas(mm, ref));
 		}
-		assert_checked(mm);
+		mmt_assert_checked(mm);
 		size_t before = mm_map_count(mm);
 		mm_fail_alloc_after(mm, n);
 		r = mm_mprotect(mm, BASE + P(6), P(2), RO); /* one split: one allocation */
@@ -727,7 +714,7 @@ static void test_alloc_failure_paths(void)
 		} else {
 			g_assert_cmpuint(mm_map_count(mm), ==, before + 1);
 		}
-		assert_checked(mm);
+		mmt_assert_checked(mm);
 		mm_destroy(mm);
 		mm_destroy(ref);
 	}

@@ -3,6 +3,7 @@
  * and agreed with it. Pictures: one character per page, letters name VMAs,
  * '.' is a hole, '*' marks the range an operation works on. */
 #include "naive.h"
+#include "mm_test.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -17,19 +18,7 @@
 
 static naive_mm *fresh(void)
 {
-	mm_config cfg = {.max_map_count = MM_DEFAULT_MAX_MAP_COUNT,
-	                 .mmap_min_addr = MM_DEFAULT_MMAP_MIN_ADDR,
-	                 .stack_guard_gap = MM_DEFAULT_STACK_GUARD_GAP,
-	                 .mmap_base = A + (1ull << 30),
-	                 .mmap_low = A,
-	                 .stack_rlimit = 8ull << 20,
-	                 .thp_enabled = true,
-	                 .kernel_version = MM_DEFAULT_KERNEL_VERSION,
-	                 .zero_page = true,
-	                 .thp_mode = MM_THP_MADVISE,
-	                 .thp_zero_page = true,
-	                 .memlock = MM_MEMLOCK_UNLIMITED,
-	                 .guard_flag = true};
+	mm_config cfg = mmt_config(A);
 	return naive_create(&cfg);
 }
 

@@ -18,6 +18,7 @@
 
 #include "mmref/mmref.h"
 #include "mmref/x86.h"
+#include "mm_test.h"
 
 #define BASE 0x100000000000ull
 #define P(n) ((uint64_t)(n) * MM_PAGE_SIZE)
@@ -38,14 +39,7 @@ static uint64_t leaf_entry(const mm_state *mm, uint64_t addr, unsigned *level)
 }
 
 /* The default profile with the arena as the search window. */
-static mm_config base_config(void)
-{
-	mm_config cfg;
-	mm_config_default(&cfg);
-	cfg.mmap_low = BASE;
-	cfg.mmap_base = BASE + (1ull << 30);
-	return cfg;
-}
+static mm_config base_config(void) { return mmt_config(BASE); }
 
 /* This machine's profile: zero_page=off, the rest the default [LIVE
  * `mmref profile`: thp madvise, use_zero_page 1, overcommit 0]. */
@@ -54,16 +48,6 @@ static mm_config live_config(void)
 	mm_config cfg = base_config();
 	cfg.zero_page = false;
 	return cfg;
-}
-
-static void assert_checked(const mm_state *mm)
-{
-	mm_violation v[16];
-	size_t n = mm_check(mm, v, 16);
-	for (size_t i = 0; i < n && i < 16; i++)
-		g_printerr("I%d %#llx-%#llx: %s\n", v[i].invariant, (unsigned long long)v[i].vma_start,
-		           (unsigned long long)v[i].vma_end, v[i].what);
-	g_assert_cmpuint(n, ==, 0);
 }
 
 static mm_state *create(const mm_config *cfg)
@@ -76,13 +60,13 @@ static mm_state *create(const mm_config *cfg)
 static void do_mmap(mm_state *mm, uint64_t off, uint64_t len, uint64_t prot, uint64_t flags, int64_t want)
 {
 	g_assert_cmpint(mm_mmap(mm, BASE + off, len, prot, flags, 0, 0), ==, want);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 }
 
 static void touch_ok(mm_state *mm, uint64_t off, mm_access a)
 {
 	g_assert_cmpint(mm_touch(mm, BASE + off, a).outcome, ==, MM_TOUCH_OK);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 }
 
 /* How many of the n pages from off are in state s. */
@@ -176,7 +160,7 @@ static void test_zero_page_account_and_merge(void)
 		do_mmap(mm, 0, K(16), RW, ANON_NR, (int64_t)BASE);
 		touch_ok(mm, 0, MM_ACCESS_READ);
 		g_assert_cmpint(mm_mprotect(mm, BASE, K(16), RO), ==, 0);
-		assert_checked(mm);
+		mmt_assert_checked(mm);
 		g_assert_cmpuint(!!(flags_at(mm, 0) & MM_VM_ACCOUNT), ==, !on);
 		do_mmap(mm, K(16), K(4), RO, ANON_NR, (int64_t)(BASE + K(16)));
 		g_assert_cmpuint(vmas_in(mm, M(1)), ==, on ? 1 : 2);
@@ -192,7 +176,7 @@ static void test_zero_page_populate(void)
 	mm_state *mm = create(&cfg);
 	do_mmap(mm, 0, P(4), RO, ANON_NR, (int64_t)BASE);
 	g_assert_cmpint(mm_madvise(mm, BASE, K(8), MM_MADV_POPULATE_READ), ==, 0);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	g_assert_cmpuint(count_pages(mm, 0, 4, MM_PAGE_ANON), ==, 2);
 	do_mmap(mm, P(8), P(2), RO, ANON_NR | MM_MAP_POPULATE, (int64_t)(BASE + P(8)));
 	g_assert_cmpuint(count_pages(mm, P(8), 2, MM_PAGE_ANON), ==, 2);
@@ -217,7 +201,7 @@ static void thp_fault(mm_thp_mode mode, bool zero_page, bool thp_zero, int kind,
 	do_mmap(mm, 0, M(4), RW, ANON_NR | (kind == STACK ? MM_MAP_STACK : 0), (int64_t)BASE);
 	if (kind == HG || kind == NH) {
 		g_assert_cmpint(mm_madvise(mm, BASE, M(4), kind == HG ? MM_MADV_HUGEPAGE : MM_MADV_NOHUGEPAGE), ==, 0);
-		assert_checked(mm);
+		mmt_assert_checked(mm);
 	}
 	touch_ok(mm, 0, a);
 	*anon = count_pages(mm, 0, 512, MM_PAGE_ANON);
@@ -309,7 +293,7 @@ static void test_thp_collapse(void)
 		/* MAP_STACK set nh; collapse needs it gone: MADV_HUGEPAGE. */
 		g_assert_cmpint(mm_madvise(mm, BASE, M(6), MM_MADV_HUGEPAGE), ==, 0);
 		g_assert_cmpint(mm_madvise(mm, BASE, M(6), MM_MADV_COLLAPSE), ==, -EINVAL);
-		assert_checked(mm);
+		mmt_assert_checked(mm);
 		g_assert_cmpuint(count_pages(mm, 0, 512, MM_PAGE_ANON), ==, 512);
 		g_assert_cmpuint(count_pages(mm, M(2), 512, MM_PAGE_ANON), ==, 0);
 		g_assert_cmpuint(count_pages(mm, M(4), 512, MM_PAGE_ANON), ==, 1);
@@ -380,7 +364,7 @@ static void test_memlock_zero(void)
 	 * EINVAL [SRC do_mmap]. */
 	g_assert_cmpint(mm_mmap(mm, BASE + P(8), P(1), RW, MM_MAP_DROPPABLE | MM_MAP_ANONYMOUS | MM_MAP_LOCKED, 0, 0),
 	                ==, -EPERM);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	g_assert_cmpuint(mm_locked_vm(mm), ==, 0);
 	mm_destroy(mm);
 }
@@ -407,7 +391,7 @@ static void test_memlock_limit(void)
 	g_assert_cmpint(mm_mlock2(mm, BASE + M(1) + K(16), K(4), 0), ==, -ENOMEM);
 	g_assert_cmpint(mm_mremap(mm, BASE, K(16), K(20), 0, 0), ==, -EAGAIN);
 	g_assert_cmpint(mm_mremap(mm, BASE, K(16), K(8), 0, 0), ==, (int64_t)BASE); /* 6 */
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	g_assert_cmpuint(mm_locked_vm(mm), ==, 6);
 	g_assert_cmpint(mm_mlock2(mm, BASE + M(1) + K(16), K(8), 0), ==, 0); /* 8 */
 	g_assert_cmpint(mm_mlock2(mm, BASE + M(1) + K(24), K(4), 0), ==, -ENOMEM);
@@ -417,7 +401,7 @@ static void test_memlock_limit(void)
 	g_assert_cmpint(mm_mremap(mm, BASE + M(1) + K(16), K(8), K(8),
 	                          MM_MREMAP_MAYMOVE | MM_MREMAP_FIXED | MM_MREMAP_DONTUNMAP, BASE + M(2)),
 	                ==, (int64_t)(BASE + M(2)));
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	g_assert_cmpuint(mm_locked_vm(mm), ==, 10);
 	g_assert_cmpuint(flags_at(mm, M(1)) & MM_VM_LOCKED, ==, 0);
 	g_assert_cmpuint(flags_at(mm, M(2)) & MM_VM_LOCKED, !=, 0);
@@ -445,7 +429,7 @@ static void test_memlock_locked_vm_moves(void)
 	const uint64_t L = MM_MAP_LOCKED, MF = MM_MREMAP_MAYMOVE | MM_MREMAP_FIXED, DU = MM_MREMAP_DONTUNMAP;
 	do_mmap(mm, 0, P(8), RW, ANON_NR | L, (int64_t)BASE);
 	g_assert_cmpint(mm_mremap(mm, BASE + P(2), P(1), P(1), MF | DU, BASE + P(64)), ==, (int64_t)(BASE + P(64)));
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	g_assert_cmpuint(mm_locked_vm(mm), ==, 9);
 	g_assert_cmpint(mm_munmap(mm, BASE, P(128)), ==, 0);
 	g_assert_cmpuint(mm_locked_vm(mm), ==, 8);
@@ -459,10 +443,10 @@ static void test_memlock_locked_vm_moves(void)
 	g_assert_cmpuint(mm_locked_vm(mm), ==, 20);
 	g_assert_cmpint(mm_mremap(mm, BASE + P(64), P(8), P(12), 0, 0), ==, (int64_t)(BASE + P(64)));
 	g_assert_cmpuint(mm_locked_vm(mm), ==, 24);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	g_assert_cmpint(mm_munmap(mm, BASE, P(128)), ==, 0);
 	g_assert_cmpuint(mm_locked_vm(mm), ==, 12);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -481,7 +465,7 @@ static void test_memlock_split_merge_stack(void)
 	g_assert_cmpint(mm_mprotect(mm, BASE + P(17), P(1), RO), ==, 0);
 	g_assert_cmpint(mm_munlock(mm, BASE + P(20), P(1)), ==, 0);
 	g_assert_cmpuint(mm_locked_vm(mm), ==, 7);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	/* A locked growsdown VMA of 1 page, far above the stack guard gap:
 	 * the limit leaves 10 - 8 = 2 pages to grow. */
 	const uint64_t S = M(8);
@@ -490,7 +474,7 @@ static void test_memlock_split_merge_stack(void)
 	touch_ok(mm, S - P(2), MM_ACCESS_WRITE); /* grows by 2: 10 */
 	g_assert_cmpuint(mm_locked_vm(mm), ==, 10);
 	g_assert_cmpint(mm_touch(mm, BASE + S - P(3), MM_ACCESS_WRITE).outcome, ==, MM_TOUCH_SEGV_MAPERR);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -521,7 +505,7 @@ static void test_soft_dirty(void)
 		char buf[128];
 		mm_format_vmflags(flags_at(mm, 0), buf, sizeof(buf));
 		g_assert_cmpuint(strstr(buf, "sd ") != NULL, ==, on);
-		assert_checked(mm);
+		mmt_assert_checked(mm);
 		mm_destroy(mm);
 	}
 }
@@ -549,7 +533,7 @@ static void test_guard_flag(void)
 		char buf[128];
 		mm_format_vmflags(flags_at(mm, 0), buf, sizeof(buf));
 		g_assert_cmpuint(strstr(buf, "gu ") != NULL, ==, on);
-		assert_checked(mm);
+		mmt_assert_checked(mm);
 		mm_destroy(mm);
 	}
 }

@@ -7,6 +7,7 @@
  *   [SRC]   worked out by hand from the kernel source named beside it.
  * Addresses are in pages from the arena base A. */
 #include "naive.h"
+#include "mm_test.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -18,25 +19,7 @@
 #define ANON_NR (MM_MAP_PRIVATE | MM_MAP_ANONYMOUS | MM_MAP_FIXED_NOREPLACE)
 #define BASE_FLAGS (MM_VM_READ | MM_VM_MAYREAD | MM_VM_MAYWRITE | MM_VM_MAYEXEC)
 
-static mm_config base_config(void)
-{
-	mm_config cfg = {.max_map_count = MM_DEFAULT_MAX_MAP_COUNT,
-	                 .mmap_min_addr = MM_DEFAULT_MMAP_MIN_ADDR,
-	                 .stack_guard_gap = MM_DEFAULT_STACK_GUARD_GAP,
-	                 .mmap_base = A + (1ull << 30),
-	                 .mmap_low = A,
-	                 .stack_rlimit = 8ull << 20,
-	                 .thp_enabled = true,
-	                 .kernel_version = MM_DEFAULT_KERNEL_VERSION,
-	                 .zero_page = true,
-	                 .thp_mode = MM_THP_MADVISE,
-	                 .thp_zero_page = true,
-	                 .overcommit = 0,
-	                 .memlock = MM_MEMLOCK_UNLIMITED,
-	                 .soft_dirty = false,
-	                 .guard_flag = true};
-	return cfg;
-}
+static mm_config base_config(void) { return mmt_config(A); }
 
 /* This machine's profile: zero_page=off, everything else the default. */
 static naive_mm *with_zero_page(bool on)

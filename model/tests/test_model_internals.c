@@ -15,6 +15,7 @@
 #include "pgtable.h"
 #include "vma.h"
 #include "mmref/mmref.h"
+#include "mm_test.h"
 
 #define BASE 0x100000000000ull
 #define P(n) ((uint64_t)(n) * MM_PAGE_SIZE)
@@ -24,24 +25,10 @@
 
 static mm_state *new_mm(void)
 {
-	mm_config cfg;
-	mm_config_default(&cfg);
-	cfg.mmap_low = BASE;
-	cfg.mmap_base = BASE + (1ull << 30);
+	mm_config cfg = mmt_config(BASE);
 	mm_state *mm = mm_create(&cfg);
 	g_assert_nonnull(mm);
 	return mm;
-}
-
-/* Checks every invariant; a violation fails the test with the full report. */
-static void assert_checked(const mm_state *mm)
-{
-	mm_violation v[16];
-	size_t n = mm_check(mm, v, 16);
-	for (size_t i = 0; i < n && i < 16; i++)
-		g_printerr("I%d %#llx-%#llx: %s\n", v[i].invariant, (unsigned long long)v[i].vma_start,
-		           (unsigned long long)v[i].vma_end, v[i].what);
-	g_assert_cmpuint(n, ==, 0);
 }
 
 static void map(mm_state *mm, uint64_t first_page, uint64_t pages, uint64_t prot, uint64_t extra)
@@ -68,7 +55,7 @@ static void test_checker_reports_corruption(void)
 	mm_state *mm = new_mm();
 	map(mm, 0, 4, RW, 0);
 	map(mm, 8, 4, RO, 0);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	struct vma *a = vt_lookup(&mm->vt, BASE), *b = vt_lookup(&mm->vt, BASE + P(8));
 
 	a->vm_flags &= ~MM_VM_MAYWRITE; /* I8: write without maywrite */
@@ -92,14 +79,14 @@ static void test_checker_reports_corruption(void)
 	mm->n_touched = 1;
 	g_assert_cmpuint(check_finds(mm, 9), ==, 1);
 	mm->n_touched = 0;
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 
 	/* I10: a reference count that lies. */
 	g_assert_cmpint(vma_anon_vma_prepare(mm, a), ==, 0);
 	a->anon_vma->refs++;
 	g_assert_cmpuint(check_finds(mm, 10), ==, 1);
 	a->anon_vma->refs--;
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -110,7 +97,7 @@ static void test_checker_reports_page_corruption(void)
 	mm_state *mm = new_mm();
 	map(mm, 0, 4, RW, 0);
 	g_assert_cmpint(mm_touch(mm, BASE, MM_ACCESS_READ).outcome, ==, MM_TOUCH_OK); /* zero page */
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	unsigned level;
 	uint64_t wi = pg_lookup(mm, BASE, &level);
 	g_assert_cmpuint(level, ==, 1);
@@ -120,7 +107,7 @@ static void test_checker_reports_page_corruption(void)
 	g_assert_cmpuint(check_finds(mm, 13), ==, 1);
 	g_assert_cmpuint(check_finds(mm, 12), >=, 1);
 	w[wi] = saved;
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 
 	w[wi + 4] = saved; /* a mapping past the VMA's end, uncounted */
 	g_assert_cmpuint(check_finds(mm, 11), ==, 1);
@@ -129,7 +116,7 @@ static void test_checker_reports_page_corruption(void)
 	w[wi] = 0; /* an entry gone without its frame's map count */
 	g_assert_cmpuint(check_finds(mm, 14), ==, 1);
 	w[wi] = saved;
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -141,7 +128,7 @@ static void test_checker_reports_content_corruption(void)
 	map(mm, 0, 2, RW, 0);
 	g_assert_cmpint(mm_write(mm, BASE, 0xc0de01).outcome, ==, MM_TOUCH_OK);
 	g_assert_cmpint(mm_write(mm, BASE + P(1), 0xc0de02).outcome, ==, MM_TOUCH_OK);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	unsigned level;
 	uint64_t wi = pg_lookup(mm, BASE, &level);
 	g_assert_cmpuint(level, ==, 1);
@@ -150,7 +137,7 @@ static void test_checker_reports_content_corruption(void)
 	pg_set_entry(mm, wi + 1, 1, e0);
 	g_assert_cmpuint(check_finds(mm, 18), >=, 1);
 	pg_set_entry(mm, wi + 1, 1, 0);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 
 	/* I19: a shared file mapping whose page 1 maps the file's page 0 */
 	int f = mm_file_create(mm, P(2));
@@ -158,21 +145,21 @@ static void test_checker_reports_content_corruption(void)
 	                (int64_t)(BASE + P(16)));
 	g_assert_cmpint(mm_write(mm, BASE + P(16), 1).outcome, ==, MM_TOUCH_OK);
 	g_assert_cmpint(mm_write(mm, BASE + P(17), 2).outcome, ==, MM_TOUCH_OK);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	uint64_t fi = pg_lookup(mm, BASE + P(16), &level), f1 = pg_words(mm)[fi + 1];
 	pg_set_entry(mm, fi + 1, 1, pg_words(mm)[fi]);
 	g_assert_cmpuint(check_finds(mm, 19), ==, 1);
 	pg_set_entry(mm, fi + 1, 1, f1);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 
 	/* I20: contents kept for a frame that was freed */
 	uint64_t pfn = lx_pfn(e0, PG_PFN_MASK);
 	g_assert_cmpint(mm_munmap(mm, BASE, P(2)), ==, 0);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	g_assert_cmpint(ct_store(mm, pfn, 0, 7, ~0ull), ==, 0);
 	g_assert_cmpuint(check_finds(mm, 20), ==, 1);
 	ct_drop(mm, pfn);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -197,12 +184,12 @@ static void test_no_leak_after_unmapping_everything(void)
 	g_assert_cmpint(mm_mprotect(mm, BASE + P(1024), P(8), RO), ==, 0);
 	g_assert_cmpuint(pg_table_pages(mm), >, tables0);
 	g_assert_cmpuint(fr_anon_frames(mm), >, 0);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	g_assert_cmpint(mm_munmap(mm, BASE, 1ull << 30), ==, 0);
 	g_assert_cmpuint(mm_map_count(mm), ==, 0);
 	g_assert_cmpuint(pg_table_pages(mm), ==, 1);
 	g_assert_cmpuint(fr_anon_frames(mm), ==, 0);
-	assert_checked(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
