@@ -458,20 +458,30 @@ static void handle_directive(const char *dir, const char *line)
 	}
 }
 
-static void handle_stmt(tr_stmt *st)
+/* Whether a statement or request may run now: not after the executor
+ * broke (answered "not run: ..."), and only in the arena the trace set up
+ * (answered as an internal error). */
+static bool ready_to_run(const trace *t)
 {
-	const trace *t = trace_parser_trace(parser);
-	char why[512];
 	if (broken[0]) {
 		char msg[1200];
 		snprintf(msg, sizeof(msg), "not run: %s (send 'mmtrace 1' to start afresh)", broken);
 		answer_error(msg);
-		return;
+		return false;
 	}
 	if (!k_arena_ok || t->arena_base != k_arena_base || t->arena_base + t->arena_size != k_arena_end) {
 		answer_error("internal: the arena is not set up");
-		return;
+		return false;
 	}
+	return true;
+}
+
+static void handle_stmt(tr_stmt *st)
+{
+	const trace *t = trace_parser_trace(parser);
+	char why[512];
+	if (!ready_to_run(t))
+		return;
 	GString *g = g_string_sized_new(128);
 	if (tr_is_observation(st->kind)) {
 		trace_print_stmt(g, t, st, false);
@@ -508,16 +518,8 @@ static void handle_state_window(const char *line, const char *args)
 		exec_handle_process(line, NULL, true);
 		return;
 	}
-	if (broken[0]) {
-		char msg[1200];
-		snprintf(msg, sizeof(msg), "not run: %s (send 'mmtrace 1' to start afresh)", broken);
-		answer_error(msg);
+	if (!ready_to_run(t))
 		return;
-	}
-	if (!k_arena_ok || t->arena_base != k_arena_base || t->arena_base + t->arena_size != k_arena_end) {
-		answer_error("internal: the arena is not set up");
-		return;
-	}
 	if (!observe_window_parse(args, why, sizeof(why))) {
 		answer_error(why);
 		return;
