@@ -152,6 +152,15 @@ static struct vma *copy_vma(mm_state *mm, struct vma *src, uint64_t addr, uint64
 		.flags = src->vm_flags, .obj = src->obj, .anon_vma = src->anon_vma,
 	};
 	struct vma *n = try_merge ? vma_merge_new_range(mm, &g) : NULL;
+	if (n && apart) {
+		/* the merge check must not judge the boundary with the source
+		 * that was kept out of the merge */
+		unsigned k = 0;
+		for (unsigned i = 0; i < mm->n_touched; i++)
+			if (mm->touched[i] != src->vm_start && mm->touched[i] != src->vm_end)
+				mm->touched[k++] = mm->touched[i];
+		mm->n_touched = k;
+	}
 	if (n)
 		return n;
 	n = vma_alloc(mm);
@@ -166,10 +175,11 @@ static struct vma *copy_vma(mm_state *mm, struct vma *src, uint64_t addr, uint64
 		n->obj->refs++;
 	vma_set_anon_vma(mm, n, src->anon_vma);
 	vt_insert(&mm->vt, n);
-	/* (the merge check: not where the source was kept apart) */
-	if (!(apart && addr == src->vm_end))
+	/* (the merge check: not where the source was kept apart, nor at all
+	 * where 6.1 tried no merge) */
+	if (try_merge && !(apart && addr == src->vm_end))
 		vma_note_touched(mm, addr);
-	if (!(apart && src->vm_start == addr + len))
+	if (try_merge && !(apart && src->vm_start == addr + len))
 		vma_note_touched(mm, addr + len);
 	return n;
 }
