@@ -73,6 +73,10 @@ int mm_file_write(mm_state *mm, int file, uint64_t off, const uint64_t *words, s
 	struct mm_object *obj = mm_object_file(mm, file);
 	if (!obj)
 		return -EBADF;
+	/* fs/read_write.c vfs_write(): a device without ->write (its file
+	 * has no FMODE_CAN_WRITE) is -EINVAL. */
+	if (mm_object_is_device(obj))
+		return -EINVAL;
 	if ((off & 7) || nwords > (UINT64_MAX - off) / 8 || off + nwords * 8 > PAGE_ALIGN(obj->size))
 		return -EINVAL;
 	/* Page by page, as generic_perform_write() goes: shmem_write_begin()

@@ -162,6 +162,57 @@ static enum fault_result map_new_anon(mm_state *mm, struct vma *v, uint64_t addr
 	return map_new_anon_page(mm, v, addr, true, src);
 }
 
+/* __do_fault(): vma->vm_ops->fault for page pgoff of v's object (already
+ * checked against its size). The model's own files and shmem objects are
+ * served as shmem_fault() serves them: the page cache, a new zeroed page
+ * where there is none (shmem_get_folio). A device (mm_device_create) keeps
+ * the pages its handler filled in its page cache too; a page it does not
+ * hold yet is asked of the handler, which fills its words or answers
+ * VM_FAULT_SIGBUS / SIGSEGV / OOM -- and then no page is made. Returns the
+ * page's pfn in *pfn. */
+static enum fault_result vm_ops_fault(mm_state *mm, struct vma *v, uint64_t addr, uint64_t pgoff, bool write,
+                                      uint64_t *pfn)
+{
+	struct mm_object *obj = v->obj;
+	*pfn = pc_page(mm, obj, pgoff, !mm_object_is_device(obj));
+	if (*pfn)
+		return FAULT_OK;
+	if (!mm_object_is_device(obj))
+		return FAULT_OOM;
+	uint64_t words[PAGE_SIZE / 8] = {0};
+	mm_fault_info vmf = {
+		.file = (int)obj->id,
+		.pgoff = pgoff,
+		.address = addr,
+		.write = write,
+		.shared = (v->vm_flags & MM_VM_SHARED) != 0,
+		.proc = mm->cur_proc,
+	};
+	switch (obj->ops.fault(obj->ops_ctx, &vmf, words)) {
+	case MM_FAULT_OK:
+		break;
+	case MM_FAULT_SIGSEGV:
+		return FAULT_SIGSEGV;
+	case MM_FAULT_OOM:
+		return FAULT_OOM;
+	case MM_FAULT_SIGBUS:
+	default: /* an answer that is not a vm_fault_t the model knows */
+		return FAULT_SIGBUS;
+	}
+	*pfn = pc_page(mm, obj, pgoff, true);
+	if (!*pfn)
+		return FAULT_OOM;
+	for (unsigned i = 0; i < PAGE_SIZE / 8; i++) {
+		if (words[i] && ct_store(mm, *pfn, i, words[i], ~0ull)) {
+			/* Not mapped anywhere yet: the page goes again. */
+			pc_drop(mm, obj->cache, pgoff);
+			*pfn = 0;
+			return FAULT_OOM;
+		}
+	}
+	return FAULT_OK;
+}
+
 /* do_fault() for a file or shmem VMA and an empty PTE. */
 static enum fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr, bool write, uint64_t wi)
 {
@@ -171,7 +222,10 @@ static enum fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr, bo
 		/* do_read_fault(): fault-around maps the cached neighbours
 		 * first, even when the faulting page itself then turns out to be
 		 * beyond i_size (VM_FAULT_SIGBUS from shmem_fault) [LIVE]. */
-		fault_around(mm, v, addr, pgoff, file_pages);
+		/* should_fault_around() wants vm_ops->map_pages, which a
+		 * device's operations do not have. */
+		if (!mm_object_is_device(v->obj))
+			fault_around(mm, v, addr, pgoff, file_pages);
 		if (pgoff >= file_pages)
 			return FAULT_SIGBUS;
 		wi = pg_alloc_pte(mm, addr);
@@ -179,9 +233,10 @@ static enum fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr, bo
 			return FAULT_OOM;
 		if (!lx_none(pg_words(mm)[wi]))
 			return FAULT_OK;
-		uint64_t pfn = pc_page(mm, v->obj, pgoff, true);
-		if (!pfn)
-			return FAULT_OOM;
+		uint64_t pfn;
+		enum fault_result r = vm_ops_fault(mm, v, addr, pgoff, false, &pfn);
+		if (r != FAULT_OK)
+			return r;
 		wi = pg_alloc_pte(mm, addr);
 		if (!wi)
 			return FAULT_OOM;
@@ -195,10 +250,11 @@ static enum fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr, bo
 	/* shmem_fault() / filemap_fault(): beyond i_size is VM_FAULT_SIGBUS. */
 	if (pgoff >= file_pages)
 		return FAULT_SIGBUS;
-	/* Both write paths bring the page into the cache first (__do_fault). */
-	uint64_t pfn = pc_page(mm, v->obj, pgoff, true);
-	if (!pfn)
-		return FAULT_OOM;
+	/* Both write paths take the page from __do_fault() first. */
+	uint64_t pfn;
+	enum fault_result r = vm_ops_fault(mm, v, addr, pgoff, true, &pfn);
+	if (r != FAULT_OK)
+		return r;
 	if (!(v->vm_flags & MM_VM_SHARED))
 		return map_new_anon(mm, v, addr, pfn); /* do_cow_fault() */
 	/* do_shared_fault(): shmem has no page_mkwrite; map RW and dirty. */

@@ -26,7 +26,13 @@ struct mm_object {
 	unsigned refs;   /* VMAs that map it (+1 for a declared file) */
 	struct mm_object *next_in_list;
 	struct page_cache *cache; /* pages present in the page cache (pagecache.c) */
+	/* A device (mm_device_create): the vm_operations its ->mmap puts on
+	 * every VMA of it, and the handler's context. ops.fault is NULL for
+	 * the model's own files and shmem objects. */
+	mm_vm_ops ops;
+	void *ops_ctx;
 };
+static inline bool mm_object_is_device(const struct mm_object *obj) { return obj && obj->ops.fault; }
 
 /* An anon_vma: only its identity matters to merging (mm/vma.c:
  * is_mergeable_anon_vma), and whether the chains of the VMAs that use it

@@ -96,6 +96,10 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 			return -EINVAL;
 		if (!((f & MM_VM_MAYSHARE) && (f & MM_VM_MAYWRITE)))
 			return -EACCES;
+		/* vfs_fallocate(FALLOC_FL_PUNCH_HOLE): a device has no
+		 * ->fallocate. */
+		if (mm_object_is_device(v->obj))
+			return -EOPNOTSUPP;
 		pg_punch_hole(mm, v->obj, v->vm_pgoff + ((start - v->vm_start) >> PAGE_SHIFT), (end - start) >> PAGE_SHIFT);
 		return 0;
 	case MM_MADV_WILLNEED:
@@ -138,6 +142,10 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 		uint64_t first = (v->vm_start + MM_PMD_SIZE - 1) & ~(MM_PMD_SIZE - 1);
 		if ((f & (MM_VM_NOHUGEPAGE | MM_VM_SPECIAL | MM_VM_HUGETLB)) || first + MM_PMD_SIZE > v->vm_end ||
 		    first < v->vm_start)
+			return -EINVAL;
+		/* __thp_vma_allowable_orders(): a file VMA that is neither shmem
+		 * nor file_thp_enabled() (a device) allows no order. */
+		if (mm_object_is_device(v->obj))
 			return -EINVAL;
 		if (v->obj) {
 			/* shmem and memfd, shared or private (issue 15 case 4):

@@ -14,6 +14,8 @@ struct mm_object *mm_object_new(mm_state *mm, mm_backing kind, uint64_t size)
 	obj->kind = kind;
 	obj->size = size;
 	obj->refs = 1;
+	obj->ops = (mm_vm_ops){0};
+	obj->ops_ctx = NULL;
 	obj->id = kind == MM_BACKING_FILE ? mm->next_file_id++ : mm->next_shmem_id++;
 	obj->next_in_list = mm->objects;
 	mm->objects = obj;
@@ -24,6 +26,18 @@ int mm_file_create(mm_state *mm, uint64_t size)
 {
 	struct mm_object *obj = mm_object_new(mm, MM_BACKING_FILE, size);
 	return obj ? (int)obj->id : -ENOMEM;
+}
+
+int mm_device_create(mm_state *mm, uint64_t size, const mm_vm_ops *ops, void *ctx)
+{
+	if (!ops || !ops->fault)
+		return -EINVAL;
+	struct mm_object *obj = mm_object_new(mm, MM_BACKING_FILE, size);
+	if (!obj)
+		return -ENOMEM;
+	obj->ops = *ops;
+	obj->ops_ctx = ctx;
+	return (int)obj->id;
 }
 
 struct mm_object *mm_object_file(mm_state *mm, int id)

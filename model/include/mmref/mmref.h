@@ -272,6 +272,52 @@ int mm_reset(mm_state *mm, const mm_config *cfg);
  * struct file, as one open file descriptor does. */
 int mm_file_create(mm_state *mm, uint64_t size);
 
+/* ---- Fault handlers: a mapping's own vm_operations (issue 20) ---------------- */
+/* What a fault handler answers: include/linux/mm_types.h vm_fault_t. OK: the
+ * page is supplied (its words filled in); SIGBUS / SIGSEGV: the access that
+ * faulted gets that signal (VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV); OOM:
+ * VM_FAULT_OOM, which the model reports as SIGBUS as for its own OOM. */
+typedef enum mm_fault_status {
+	MM_FAULT_OK = 0,
+	MM_FAULT_SIGBUS = 1,
+	MM_FAULT_SIGSEGV = 2,
+	MM_FAULT_OOM = 3,
+} mm_fault_status;
+
+/* The fault a handler is asked to serve: the parts of struct vm_fault a
+ * driver's ->fault reads. */
+typedef struct mm_fault_info {
+	int file;         /* the device's id (mm_device_create) */
+	uint64_t pgoff;   /* vmf->pgoff: the page's offset in the device, in pages */
+	uint64_t address; /* vmf->address: the faulting address, page aligned */
+	bool write;       /* FAULT_FLAG_WRITE */
+	bool shared;      /* the VMA is VM_SHARED (do_shared_fault), else a read or a COW */
+	int proc;         /* the process that faulted (mm_current_proc) */
+} mm_fault_info;
+
+/* The operations of every VMA that maps a device: struct
+ * vm_operations_struct, as the device's ->mmap installs it on the VMA.
+ * fault is ->fault, called from __do_fault() (mm/memory.c) when a fault
+ * needs page vmf->pgoff and the device does not hold it yet: words (512
+ * 64-bit words, little endian, zero on entry) are the page's contents. The
+ * page it fills stays the device's (as the pages a driver or filemap_fault
+ * hands out), so every mapping of it -- shared, private, in any process --
+ * sees that one page and the handler is not asked again for it; a private
+ * mapping's write copies it (do_cow_fault). The handler must not call back
+ * into the mm_state. */
+typedef struct mm_vm_ops {
+	mm_fault_status (*fault)(void *ctx, const mm_fault_info *vmf, uint64_t words[512]);
+} mm_vm_ops;
+
+/* A device of `size` bytes whose mappings take their page faults from ops
+ * (copied; ctx is passed to each call). Returns its id (>= 1), which
+ * mm_mmap maps as a file id, or -EINVAL (no ops->fault), -ENOMEM. Such VMAs
+ * split, move and fork with their ops, and merge only with VMAs of the same
+ * device (mm/vma.c is_mergeable_vma compares vm_file and vm_ops); the
+ * device has no ->write, ->fallocate or huge pages: mm_file_write gives
+ * -EINVAL, MADV_REMOVE -EOPNOTSUPP, MADV_COLLAPSE -EINVAL (docs/api.md). */
+int mm_device_create(mm_state *mm, uint64_t size, const mm_vm_ops *ops, void *ctx);
+
 /* ---- The system calls ------------------------------------------------------ */
 /* file: a file id, or 0 for none (anonymous). off is in bytes. */
 int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, int file,
