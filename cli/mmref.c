@@ -297,6 +297,7 @@ out:
 	g_strfreev(files);
 	g_free(target_name);
 	g_free(profile_opt);
+	g_free(ignore_opt);
 	g_option_context_free(ctx);
 	return rc;
 }
@@ -573,6 +574,7 @@ out:
 	g_free(targets_opt);
 	g_free(out_dir);
 	g_free(report_path);
+	g_free(ignore_opt);
 	g_option_context_free(ctx);
 	return rc;
 }
