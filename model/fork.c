@@ -59,14 +59,7 @@ int mm_proc(mm_state *mm, int proc)
  * tables; then its PML4 and index. */
 static void teardown_current(mm_state *mm)
 {
-	struct vma *v = vt_first(&mm->vt);
-	while (v) {
-		struct vma *next = v->node.next;
-		pg_unmap_range(mm, v->vm_start, v->vm_end);
-		vt_erase(&mm->vt, v);
-		vma_free(mm, v);
-		v = next;
-	}
+	vma_unmap_all(mm);
 	/* Tables that the per-VMA unmaps left (none should be): free the rest. */
 	pg_unmap_range(mm, 0, USER_TOP);
 	pt_phys_free(&mm->pt->phys, mm->pt->pml4);

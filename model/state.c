@@ -101,16 +101,7 @@ int mm_reset(mm_state *mm, const mm_config *cfg)
 /* Every VMA and object gone, their entries and frames with them. */
 static void mm_empty(mm_state *mm)
 {
-	struct vma *v = vt_first(&mm->vt);
-	while (v) {
-		struct vma *next = v->node.next;
-		/* Entries exist only under VMAs: unmap VMA by VMA, not the
-		 * whole address space. */
-		pg_unmap_range(mm, v->vm_start, v->vm_end);
-		vt_erase(&mm->vt, v);
-		vma_free(mm, v);
-		v = next;
-	}
+	vma_unmap_all(mm);
 	/* Declared files hold one reference of their own. */
 	while (mm->objects)
 		mm_object_put(mm, mm->objects);

@@ -50,6 +50,18 @@ void vma_free(mm_state *mm, struct vma *v)
 	mm_vma_free(mm, v);
 }
 
+void vma_unmap_all(mm_state *mm)
+{
+	struct vma *v = vt_first(&mm->vt);
+	while (v) {
+		struct vma *next = v->node.next;
+		pg_unmap_range(mm, v->vm_start, v->vm_end);
+		vt_erase(&mm->vt, v);
+		vma_free(mm, v);
+		v = next;
+	}
+}
+
 /* Moves v's bounds, splitting any huge page that a new boundary would cut
  * (mm/vma.c: vma_adjust_trans_huge before the VMA changes). */
 static void vma_set_bounds(mm_state *mm, struct vma *v, uint64_t start, uint64_t end)

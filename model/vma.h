@@ -20,6 +20,10 @@ struct vma_merge {
 
 struct vma *vma_alloc(mm_state *mm);
 void vma_free(mm_state *mm, struct vma *v);
+/* exit_mmap()'s walk over the current process: every VMA unmapped (entries
+ * and the tables they leave empty) and freed, one VMA at a time, since
+ * entries exist only under VMAs. */
+void vma_unmap_all(mm_state *mm);
 void vma_remove(mm_state *mm, struct vma *v);
 void vma_set_anon_vma(mm_state *mm, struct vma *v, struct anon_vma *av);
 void vma_note_touched(mm_state *mm, uint64_t addr);
