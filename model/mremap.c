@@ -117,6 +117,17 @@ static int set_new_addr(mm_state *mm, struct remap *r)
 	return 0;
 }
 
+/* Takes the boundaries at a and b off the merge check's list (I9): the
+ * kernel made no merge attempt there. */
+static void forget_boundaries(mm_state *mm, uint64_t a, uint64_t b)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < mm->n_touched; i++)
+		if (mm->touched[i] != a && mm->touched[i] != b)
+			mm->touched[k++] = mm->touched[i];
+	mm->n_touched = k;
+}
+
 /* mm/vma.c: copy_vma(): the VMA for [addr, addr+len) at the destination,
  * merged with its neighbours there if possible. */
 static struct vma *copy_vma(mm_state *mm, struct vma *src, uint64_t addr, uint64_t len, uint64_t pgoff,
@@ -152,15 +163,9 @@ static struct vma *copy_vma(mm_state *mm, struct vma *src, uint64_t addr, uint64
 		.flags = src->vm_flags, .obj = src->obj, .anon_vma = src->anon_vma,
 	};
 	struct vma *n = try_merge ? vma_merge_new_range(mm, &g) : NULL;
-	if (n && apart) {
-		/* the merge check must not judge the boundary with the source
-		 * that was kept out of the merge */
-		unsigned k = 0;
-		for (unsigned i = 0; i < mm->n_touched; i++)
-			if (mm->touched[i] != src->vm_start && mm->touched[i] != src->vm_end)
-				mm->touched[k++] = mm->touched[i];
-		mm->n_touched = k;
-	}
+	if (n && apart) /* the merge check must not judge the boundary with
+	                 * the source that was kept out of the merge */
+		forget_boundaries(mm, src->vm_start, src->vm_end);
 	if (n)
 		return n;
 	n = vma_alloc(mm);
@@ -242,6 +247,12 @@ static int64_t move_vma(mm_state *mm, struct remap *r)
 				/* no munlock either: the pages stay mlocked */
 				pp_mark_mlocked(mm, old->vm_start, old->vm_end, true);
 			}
+			/* vm_flags_clear() with no merge attempt: neighbours it
+			 * now matches stay apart [LIVE: corpus
+			 * mremap-dontunmap-locked-unmerged.trace], so the merge
+			 * check must not judge its edges. */
+			if (old->vm_flags & MM_VM_LOCKED_MASK)
+				forget_boundaries(mm, old->vm_start, old->vm_end);
 			old->vm_flags &= ~MM_VM_LOCKED_MASK;
 			if (old != n && old->vm_start == r->addr && old->vm_end == r->addr + r->old_len) {
 				vma_set_anon_vma(mm, old, NULL);
