@@ -468,6 +468,30 @@ static int64_t mremap_legacy(mm_state *mm, struct remap *r, uint64_t raw_old_len
 	return mremap_at(mm, r);
 }
 
+/* The syscall's body by version; the caller finishes both alike. */
+static int64_t mremap_dispatch(mm_state *mm, struct remap *r, uint64_t old_len, uint64_t new_len)
+{
+	/* Before 6.16 ("mm/mremap: check remap conditions earlier" and the
+	 * rest of the rework): mremap_legacy(), 6.1's and 6.12's order and
+	 * side effects. docs/versions.md rows 6 and 13-15. */
+	if (!mm_kernel_at_least(mm, 616))
+		return mremap_legacy(mm, r, old_len, new_len);
+	/* PAGE_ALIGN of a length near 2^64 wraps to 0, as in the kernel. */
+	int64_t res = check_params(mm, r);
+	if (res)
+		return res;
+	/* A move of several VMAs at once came in 6.17, d23cb648e365
+	 * ("mm/mremap: permit mremap() move of multiple VMAs"); before it a
+	 * same-size MREMAP_FIXED move is the one-VMA move of mremap_to(). */
+	if ((r->flags & MM_MREMAP_FIXED) && r->old_len == r->new_len && mm_kernel_at_least(mm, 617))
+		return remap_move(mm, r);
+	r->vma = vt_lookup(&mm->vt, r->addr);
+	res = check_prep_vma(mm, r);
+	if (!res)
+		res = implies_new_addr(r) ? mremap_to(mm, r) : mremap_at(mm, r);
+	return res;
+}
+
 int64_t mm_mremap(mm_state *mm, uint64_t addr, uint64_t old_len, uint64_t new_len, uint64_t flags,
                   uint64_t new_addr)
 {
@@ -476,35 +500,7 @@ int64_t mm_mremap(mm_state *mm, uint64_t addr, uint64_t old_len, uint64_t new_le
 		.addr = addr, .old_len = PAGE_ALIGN(old_len), .new_len = PAGE_ALIGN(new_len),
 		.flags = flags, .new_addr = new_addr,
 	};
-	/* Before 6.16 ("mm/mremap: check remap conditions earlier" and the
-	 * rest of the rework): mremap_legacy(), 6.1's and 6.12's order and
-	 * side effects. docs/versions.md rows 6 and 13-15. */
-	int64_t res;
-	if (!mm_kernel_at_least(mm, 616)) {
-		res = mremap_legacy(mm, &r, old_len, new_len);
-		if (res < 0) {
-			mm->n_touched = 0;
-			return res;
-		}
-		if (r.populate_expand)
-			(void)gup_populate(mm, (uint64_t)res + r.old_len, (uint64_t)res + r.new_len, true);
-		return res;
-	}
-	/* PAGE_ALIGN of a length near 2^64 wraps to 0, as in the kernel. */
-	res = check_params(mm, &r);
-	if (res)
-		return res;
-	/* A move of several VMAs at once came in 6.17, d23cb648e365
-	 * ("mm/mremap: permit mremap() move of multiple VMAs"); before it a
-	 * same-size MREMAP_FIXED move is the one-VMA move of mremap_to(). */
-	if ((r.flags & MM_MREMAP_FIXED) && r.old_len == r.new_len && mm_kernel_at_least(mm, 617)) {
-		res = remap_move(mm, &r);
-	} else {
-		r.vma = vt_lookup(&mm->vt, r.addr);
-		res = check_prep_vma(mm, &r);
-		if (!res)
-			res = implies_new_addr(&r) ? mremap_to(mm, &r) : mremap_at(mm, &r);
-	}
+	int64_t res = mremap_dispatch(mm, &r, old_len, new_len);
 	if (res < 0) {
 		mm->n_touched = 0;
 		return res;

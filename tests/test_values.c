@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "mmref/mmref.h"
-#include "naive.h"
+#include "mm_api.h"
 #include "trace.h"
 
 /* ---- The format ---------------------------------------------------------- */
@@ -104,35 +104,14 @@ static void test_file_word(void)
 
 #define A 0x100000000000ull
 
+/* The two in-process implementations through the harness's own table
+ * (harness/mm_api.h), with the checker where there is one. */
 typedef struct impl {
 	const char *name;
-	void *(*create)(void);
-	void (*destroy)(void *mm);
-	int (*file_create)(void *mm, uint64_t size);
-	int (*file_write)(void *mm, int file, uint64_t off, const uint64_t *w, size_t n);
-	int64_t (*mmap)(void *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, int file, uint64_t off);
-	int (*madvise)(void *mm, uint64_t addr, uint64_t len, int64_t advice);
-	int64_t (*mremap)(void *mm, uint64_t addr, uint64_t ol, uint64_t nl, uint64_t flags, uint64_t na);
-	mm_touch_result (*write)(void *mm, uint64_t addr, uint64_t value);
-	mm_touch_result (*read)(void *mm, uint64_t addr, uint64_t *value);
+	const mm_api *(*api)(void);
 	size_t (*check)(void *mm); /* violations; the naive oracle has no checker */
 } impl;
 
-static void *m_create(void) { return mm_create(NULL); }
-static void m_destroy(void *mm) { mm_destroy(mm); }
-static int m_file_create(void *mm, uint64_t s) { return mm_file_create(mm, s); }
-static int m_file_write(void *mm, int f, uint64_t o, const uint64_t *w, size_t n) { return mm_file_write(mm, f, o, w, n); }
-static int64_t m_mmap(void *mm, uint64_t a, uint64_t l, uint64_t p, uint64_t f, int fd, uint64_t o)
-{
-	return mm_mmap(mm, a, l, p, f, fd, o);
-}
-static int m_madvise(void *mm, uint64_t a, uint64_t l, int64_t adv) { return mm_madvise(mm, a, l, adv); }
-static int64_t m_mremap(void *mm, uint64_t a, uint64_t ol, uint64_t nl, uint64_t f, uint64_t na)
-{
-	return mm_mremap(mm, a, ol, nl, f, na);
-}
-static mm_touch_result m_write(void *mm, uint64_t a, uint64_t v) { return mm_write(mm, a, v); }
-static mm_touch_result m_read(void *mm, uint64_t a, uint64_t *v) { return mm_read(mm, a, v); }
 static size_t m_check(void *mm)
 {
 	mm_violation v[4];
@@ -142,24 +121,6 @@ static size_t m_check(void *mm)
 	return n;
 }
 
-static void *n_create(void) { return naive_create(NULL); }
-static void n_destroy(void *mm) { naive_destroy(mm); }
-static int n_file_create(void *mm, uint64_t s) { return naive_file_create(mm, s); }
-static int n_file_write(void *mm, int f, uint64_t o, const uint64_t *w, size_t n)
-{
-	return naive_file_write(mm, f, o, w, n);
-}
-static int64_t n_mmap(void *mm, uint64_t a, uint64_t l, uint64_t p, uint64_t f, int fd, uint64_t o)
-{
-	return naive_mmap(mm, a, l, p, f, fd, o);
-}
-static int n_madvise(void *mm, uint64_t a, uint64_t l, int64_t adv) { return naive_madvise(mm, a, l, adv); }
-static int64_t n_mremap(void *mm, uint64_t a, uint64_t ol, uint64_t nl, uint64_t f, uint64_t na)
-{
-	return naive_mremap(mm, a, ol, nl, f, na);
-}
-static mm_touch_result n_write(void *mm, uint64_t a, uint64_t v) { return naive_write(mm, a, v); }
-static mm_touch_result n_read(void *mm, uint64_t a, uint64_t *v) { return naive_read(mm, a, v); }
 static size_t n_check(void *mm)
 {
 	(void)mm;
@@ -167,16 +128,14 @@ static size_t n_check(void *mm)
 }
 
 static const impl impls[] = {
-	{"model", m_create, m_destroy, m_file_create, m_file_write, m_mmap, m_madvise, m_mremap, m_write, m_read,
-	 m_check},
-	{"naive", n_create, n_destroy, n_file_create, n_file_write, n_mmap, n_madvise, n_mremap, n_write, n_read,
-	 n_check},
+	{"model", mm_api_model, m_check},
+	{"naive", mm_api_naive, n_check},
 };
 
 static uint64_t rd(const impl *im, void *mm, uint64_t addr)
 {
 	uint64_t v = 0xdeadbeef;
-	mm_touch_result r = im->read(mm, addr, &v);
+	mm_touch_result r = im->api()->read(mm, addr, &v);
 	g_assert_cmpint(r.outcome, ==, MM_TOUCH_OK);
 	g_assert_cmpuint(im->check(mm), ==, 0);
 	return v;
@@ -184,19 +143,19 @@ static uint64_t rd(const impl *im, void *mm, uint64_t addr)
 
 static void wr(const impl *im, void *mm, uint64_t addr, uint64_t v)
 {
-	g_assert_cmpint(im->write(mm, addr, v).outcome, ==, MM_TOUCH_OK);
+	g_assert_cmpint(im->api()->write(mm, addr, v).outcome, ==, MM_TOUCH_OK);
 	g_assert_cmpuint(im->check(mm), ==, 0);
 }
 
 /* A file whose word i is 0x700000000 + i, as `file f1 64K pattern=0x7`. */
 static int pattern_file(const impl *im, void *mm)
 {
-	int f = im->file_create(mm, 64 << 10);
+	int f = im->api()->file_create(mm, 64 << 10);
 	g_assert_cmpint(f, >, 0);
 	static uint64_t w[8192];
 	for (unsigned i = 0; i < G_N_ELEMENTS(w); i++)
 		w[i] = 0x700000000ull + i;
-	g_assert_cmpint(im->file_write(mm, f, 0, w, G_N_ELEMENTS(w)), ==, 0);
+	g_assert_cmpint(im->api()->file_write(mm, f, 0, w, G_N_ELEMENTS(w)), ==, 0);
 	return f;
 }
 
@@ -206,11 +165,11 @@ static int pattern_file(const impl *im, void *mm)
 static void test_cow_private_file(gconstpointer data)
 {
 	const impl *im = data;
-	void *mm = im->create();
+	void *mm = im->api()->create(NULL);
 	int f = pattern_file(im, mm);
-	g_assert_cmpint(im->mmap(mm, A, 64 << 10, MM_PROT_READ | MM_PROT_WRITE, MM_MAP_PRIVATE | MM_MAP_FIXED, f, 0),
+	g_assert_cmpint(im->api()->mmap(mm, A, 64 << 10, MM_PROT_READ | MM_PROT_WRITE, MM_MAP_PRIVATE | MM_MAP_FIXED, f, 0),
 	                ==, (int64_t)A);
-	g_assert_cmpint(im->mmap(mm, A + (1 << 20), 64 << 10, MM_PROT_READ | MM_PROT_WRITE,
+	g_assert_cmpint(im->api()->mmap(mm, A + (1 << 20), 64 << 10, MM_PROT_READ | MM_PROT_WRITE,
 	                         MM_MAP_SHARED | MM_MAP_FIXED, f, 0),
 	                ==, (int64_t)(A + (1 << 20)));
 	g_assert_cmpuint(rd(im, mm, A + 0x100), ==, 0x700000020ull);
@@ -222,10 +181,10 @@ static void test_cow_private_file(gconstpointer data)
 	g_assert_cmpuint(rd(im, mm, A + 0x108), ==, 0xc0de000000000001ull);
 	g_assert_cmpuint(rd(im, mm, A + (1 << 20) + 0x110), ==, 0x700000022ull);
 	/* DONTNEED drops the copy: the file shows through again */
-	g_assert_cmpint(im->madvise(mm, A, 4096, MM_MADV_DONTNEED), ==, 0);
+	g_assert_cmpint(im->api()->madvise(mm, A, 4096, MM_MADV_DONTNEED), ==, 0);
 	g_assert_cmpuint(rd(im, mm, A + 0x110), ==, 0x700000022ull);
 	g_assert_cmpuint(rd(im, mm, A + 0x118), ==, 0xc0de000000000003ull);
-	im->destroy(mm);
+	im->api()->destroy(mm);
 }
 
 /* mremap moves data; DONTNEED zeroes anonymous memory; FREE keeps it until
@@ -233,23 +192,23 @@ static void test_cow_private_file(gconstpointer data)
 static void test_anon(gconstpointer data)
 {
 	const impl *im = data;
-	void *mm = im->create();
+	void *mm = im->api()->create(NULL);
 	uint64_t rw = MM_PROT_READ | MM_PROT_WRITE, fl = MM_MAP_PRIVATE | MM_MAP_ANONYMOUS | MM_MAP_FIXED;
-	g_assert_cmpint(im->mmap(mm, A, 16 << 10, rw, fl, 0, 0), ==, (int64_t)A);
+	g_assert_cmpint(im->api()->mmap(mm, A, 16 << 10, rw, fl, 0, 0), ==, (int64_t)A);
 	g_assert_cmpuint(rd(im, mm, A), ==, 0);
 	wr(im, mm, A + 0x3ff8, 0xc0de000000000010ull);
 	wr(im, mm, A + 0x1000, 0xc0de000000000011ull);
-	g_assert_cmpint(im->mremap(mm, A, 16 << 10, 16 << 10, MM_MREMAP_MAYMOVE | MM_MREMAP_FIXED, A + (1 << 20)), ==,
+	g_assert_cmpint(im->api()->mremap(mm, A, 16 << 10, 16 << 10, MM_MREMAP_MAYMOVE | MM_MREMAP_FIXED, A + (1 << 20)), ==,
 	                (int64_t)(A + (1 << 20)));
 	uint64_t B = A + (1 << 20);
 	g_assert_cmpuint(rd(im, mm, B + 0x3ff8), ==, 0xc0de000000000010ull);
-	g_assert_cmpint(im->madvise(mm, B + 0x3000, 4096, MM_MADV_DONTNEED), ==, 0);
+	g_assert_cmpint(im->api()->madvise(mm, B + 0x3000, 4096, MM_MADV_DONTNEED), ==, 0);
 	g_assert_cmpuint(rd(im, mm, B + 0x3ff8), ==, 0);
-	g_assert_cmpint(im->madvise(mm, B, 16 << 10, MM_MADV_FREE), ==, 0);
+	g_assert_cmpint(im->api()->madvise(mm, B, 16 << 10, MM_MADV_FREE), ==, 0);
 	g_assert_cmpuint(rd(im, mm, B + 0x1000), ==, 0xc0de000000000011ull);
-	g_assert_cmpint(im->madvise(mm, B, 16 << 10, MM_MADV_PAGEOUT), ==, 0);
+	g_assert_cmpint(im->api()->madvise(mm, B, 16 << 10, MM_MADV_PAGEOUT), ==, 0);
 	g_assert_cmpuint(rd(im, mm, B + 0x1000), ==, 0);
-	im->destroy(mm);
+	im->api()->destroy(mm);
 }
 
 /* A THP with one written subpage, split by MADV_FREE of a part of it: the
@@ -258,18 +217,18 @@ static void test_anon(gconstpointer data)
 static void test_thp_split_collapse(gconstpointer data)
 {
 	const impl *im = data;
-	void *mm = im->create();
+	void *mm = im->api()->create(NULL);
 	uint64_t H = A + (2 << 20);
 	uint64_t rw = MM_PROT_READ | MM_PROT_WRITE, fl = MM_MAP_PRIVATE | MM_MAP_ANONYMOUS | MM_MAP_FIXED;
-	g_assert_cmpint(im->mmap(mm, H, 2 << 20, rw, fl, 0, 0), ==, (int64_t)H);
-	g_assert_cmpint(im->madvise(mm, H, 2 << 20, MM_MADV_HUGEPAGE), ==, 0);
+	g_assert_cmpint(im->api()->mmap(mm, H, 2 << 20, rw, fl, 0, 0), ==, (int64_t)H);
+	g_assert_cmpint(im->api()->madvise(mm, H, 2 << 20, MM_MADV_HUGEPAGE), ==, 0);
 	wr(im, mm, H + 0x1008, 0xc0de000000000020ull);
-	g_assert_cmpint(im->madvise(mm, H + (1 << 20), 4096, MM_MADV_FREE), ==, 0);
+	g_assert_cmpint(im->api()->madvise(mm, H + (1 << 20), 4096, MM_MADV_FREE), ==, 0);
 	g_assert_cmpuint(rd(im, mm, H + 0x1008), ==, 0xc0de000000000020ull);
 	g_assert_cmpuint(rd(im, mm, H + 0x2000), ==, 0);
-	g_assert_cmpint(im->madvise(mm, H, 2 << 20, MM_MADV_COLLAPSE), ==, 0);
+	g_assert_cmpint(im->api()->madvise(mm, H, 2 << 20, MM_MADV_COLLAPSE), ==, 0);
 	g_assert_cmpuint(rd(im, mm, H + 0x1008), ==, 0xc0de000000000020ull);
-	im->destroy(mm);
+	im->api()->destroy(mm);
 }
 
 int main(int argc, char **argv)
