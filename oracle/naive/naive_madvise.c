@@ -267,32 +267,6 @@ static void zap_range(naive_mm *nm, uint64_t start, uint64_t end)
 	}
 }
 
-struct hole {
-	mm_backing kind;
-	uint32_t id;
-	uint64_t first, last;
-};
-
-static void unmap_hole(naive_mm *nm, void *ctx)
-{
-	const struct hole *h = ctx;
-	for (size_t k = 0; k < nm->nvmas; k++) {
-		nvma *w = &nm->vmas[k];
-		if (w->backing != h->kind || w->object != h->id)
-			continue;
-		for (uint64_t a = w->start; a < w->end; a += NV_PAGE) {
-			uint64_t idx = nv_vma_file_index(w, a);
-			if (idx < h->first || idx >= h->last)
-				continue;
-			nregion *r = nv_region_get(nm, a);
-			if (r && r->kind == NV_REGION_PMD_FILE)
-				nv_region_zap_file(nm, a);
-			else if (nv_page_get(nm, a) == MM_PAGE_FILE)
-				nv_page_set(nm, a, MM_PAGE_NONE);
-		}
-	}
-}
-
 /* A large folio of the object (order > 0) that a hole [first, last) cuts
  * in part: it leaves every mapping, then splits buddy-style around the
  * hole's first page in it, and the piece holding the page after the hole
@@ -344,8 +318,8 @@ static void punch_hole(naive_mm *nm, const nvma *v, uint64_t start, uint64_t end
 	uint64_t first = nv_vma_file_index(v, start), last = nv_vma_file_index(v, end);
 	mm_backing kind = v->backing;
 	uint32_t id = v->object;
-	struct hole h = {kind, id, first, last};
-	nv_for_each_process(nm, unmap_hole, &h); /* unmap_mapping_range: every process */
+	/* unmap_mapping_range: every process */
+	nv_unmap_cache_pages(nm, kind, id, first, last - first);
 	punch_partial_folio(nm, kind, id, first, first, last);
 	punch_partial_folio(nm, kind, id, last - 1, first, last);
 	nv_cache_remove_range(nm, kind, id, first, last);
