@@ -7,6 +7,7 @@
  * input it refuses; every answer ends with an empty line. The method is in
  * docs/kernel-target.md. */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,6 +400,42 @@ static bool exec_handle_process(const char *line, const tr_stmt *st, bool window
 	return false;
 }
 
+/* The CPUs this process may run on, as it was started (cpus_pin_for_trace
+ * narrows that to one and widens it again at the next trace). */
+static cpu_set_t cpus_allowed;
+static bool cpus_known;
+
+/* Runs a trace, and every process it forks, on one CPU. Linux keeps folios
+ * that are being added to, or moved between, LRU lists in per-CPU batches
+ * (mm/swap.c: folio_batch_add_and_move, lru_add_drain), and MADV_PAGEOUT
+ * and MADV_COLD drain only the local CPU's batches before they isolate pages
+ * (mm/madvise.c: madvise_pageout, madvise_cold -> lru_add_drain). A page left
+ * in another CPU's batch (MADV_FREE's lru_lazyfree batch, the putback after
+ * a failed isolation) is not on an LRU list, cannot be isolated and is not
+ * reclaimed: whether pageout takes a page would depend on where the
+ * scheduler happened to move the process. Pinned, every batch the trace
+ * fills is the one its own pageout drains. The CPU is the one the process
+ * runs on when the trace starts (so that parallel executors spread as the
+ * scheduler placed them), chosen anew for every trace. */
+static void cpus_pin_for_trace(void)
+{
+	if (!cpus_known) {
+		if (sched_getaffinity(0, sizeof(cpus_allowed), &cpus_allowed) != 0)
+			return; /* nothing to pin with (a sandbox without affinity) */
+		cpus_known = true;
+	} else {
+		(void)sched_setaffinity(0, sizeof(cpus_allowed), &cpus_allowed);
+		sched_yield(); /* a chance to be placed elsewhere */
+	}
+	int cpu = sched_getcpu();
+	if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &cpus_allowed))
+		return;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	(void)sched_setaffinity(0, sizeof(one), &one);
+}
+
 static void handle_directive(const char *dir, const char *line)
 {
 	const trace *t = trace_parser_trace(parser);
@@ -406,6 +443,7 @@ static void handle_directive(const char *dir, const char *line)
 	if (strcmp(dir, "mmtrace") == 0) {
 		procs_end_all();
 		files_close_all();
+		cpus_pin_for_trace();
 		broken[0] = '\0';
 		if (!arena_clear())
 			reexec(line);
