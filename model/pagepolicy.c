@@ -50,64 +50,76 @@ static bool thp_shared(mm_state *mm, uint64_t head)
  * folio, which lies wholly in one). It does so whatever the zero_page
  * profile key [LIVE: pvm_no_zero_page=1 shows them `zero`]. The subpage
  * frames are freed as their last mapping goes. */
+struct folio_split {
+	uint64_t head;
+	uint64_t left; /* mappings of its pages not met yet */
+	const struct vma *v;
+	bool dropped; /* no memory for a page table: the PMD mapping was dropped */
+};
+
+static uint64_t split_folio_pmd(mm_state *mm, uint64_t va, uint64_t wi, void *ctx)
+{
+	struct folio_split *fs = ctx;
+	uint64_t e = W(mm)[wi];
+	if (!lx_pmd_huge(e) || lx_pfn(e, PG_PMD_PFN_MASK) != fs->head)
+		return pg_pmd_end(va);
+	if (pg_split_huge_pmd(mm, wi)) {
+		pg_set_entry(mm, wi, 2, 0); /* no table: drop it */
+		fs->dropped = true;
+		return UINT64_MAX;
+	}
+	return va; /* look again at the PTEs */
+}
+
+static uint64_t split_folio_ptes(mm_state *mm, uint64_t va, uint64_t wi, uint64_t stop, void *ctx)
+{
+	struct folio_split *fs = ctx;
+	struct page_tables *pt = mm->pt;
+	const struct vma *v = fs->v;
+	for (; va < stop && fs->left; va += PAGE_SIZE, wi++) {
+		uint64_t e = W(mm)[wi];
+		if (!lx_present(e))
+			continue;
+		uint64_t pfn = lx_pfn(e, PG_PFN_MASK);
+		if (pfn < fs->head || pfn >= fs->head + PMD_PAGES)
+			continue;
+		fs->left--;
+		/* Since 6.12 ("mm: remap unused subpages to shared zeropage
+		 * when splitting isolated thp"); before it every subpage
+		 * stays an anonymous page. */
+		if ((v->vm_flags & MM_VM_LOCKED) || !mm_kernel_at_least(mm, 612))
+			continue;
+		/* nor in an mlocked folio (folio_test_mlocked()): PG_mlocked
+		 * outlives VM_LOCKED after an MREMAP_DONTUNMAP [LIVE:
+		 * madvise-cold-split-mlocked-thp.trace] */
+		if (fr_get(pt, pfn)->mlocked)
+			continue;
+		/* try_to_map_unused_to_zeropage(): only a subpage that holds
+		 * nothing but zeroes (contents.c). */
+		if (!ct_is_zero(mm, pfn))
+			continue;
+		/* pte_mkspecial(pfn_pte(zero, vma->vm_page_prot)) */
+		pg_set_entry(mm, wi, 1,
+		             pg_mk_entry(pt->zero_pfn, pg_vm_page_prot(v->vm_flags) | LX_PAGE_SPECIAL, PG_PFN_MASK));
+	}
+	return fs->left ? stop : UINT64_MAX;
+}
+
 static void split_anon_folio(mm_state *mm, uint64_t head)
 {
 	struct page_tables *pt = mm->pt;
 	uint64_t base = head - PG_DATA_PFN_BASE;
-	uint64_t left = 0;
+	struct folio_split fs = {.head = head};
 	for (unsigned i = 0; i < PMD_PAGES; i++)
-		left += pt->fm[base + i].mapcount;
-	for (struct vma *v = vt_first(&mm->vt); v && left; v = v->node.next) {
+		fs.left += pt->fm[base + i].mapcount;
+	const struct pg_walker walker = {split_folio_pmd, split_folio_ptes, &fs};
+	for (const struct vma *v = vt_first(&mm->vt); v && fs.left; v = v->node.next) {
 		if (v->obj)
 			continue;
-		uint64_t va = v->vm_start;
-		while (va < v->vm_end && left) {
-			unsigned level;
-			uint64_t wi = pg_lookup(mm, va, &level);
-			uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
-			if (!wi) {
-				va = pg_skip_missing(mm, va);
-				continue;
-			}
-			if (level == 2) {
-				uint64_t e = W(mm)[wi];
-				if (lx_pmd_huge(e) && lx_pfn(e, PG_PMD_PFN_MASK) == head) {
-					if (pg_split_huge_pmd(mm, wi)) {
-						pg_set_entry(mm, wi, 2, 0); /* no table: drop it */
-						return;
-					}
-					continue; /* look again at the PTEs */
-				}
-				va = next_pmd;
-				continue;
-			}
-			for (uint64_t stop = min_u64(v->vm_end, next_pmd); va < stop; va += PAGE_SIZE, wi++) {
-				uint64_t e = W(mm)[wi];
-				if (!lx_present(e))
-					continue;
-				uint64_t pfn = lx_pfn(e, PG_PFN_MASK);
-				if (pfn < head || pfn >= head + PMD_PAGES)
-					continue;
-				left--;
-				/* Since 6.12 ("mm: remap unused subpages to shared
-				 * zeropage when splitting isolated thp"); before it
-				 * every subpage stays an anonymous page. */
-				if ((v->vm_flags & MM_VM_LOCKED) || !mm_kernel_at_least(mm, 612))
-					continue;
-				/* nor in an mlocked folio (folio_test_mlocked()):
-				 * PG_mlocked outlives VM_LOCKED after an
-				 * MREMAP_DONTUNMAP [LIVE: madvise-cold-split-mlocked-thp.trace] */
-				if (fr_get(pt, pfn)->mlocked)
-					continue;
-				/* try_to_map_unused_to_zeropage(): only a subpage
-				 * that holds nothing but zeroes (contents.c). */
-				if (!ct_is_zero(mm, pfn))
-					continue;
-				/* pte_mkspecial(pfn_pte(zero, vma->vm_page_prot)) */
-				pg_set_entry(mm, wi, 1, pg_mk_entry(pt->zero_pfn, pg_vm_page_prot(v->vm_flags) | LX_PAGE_SPECIAL,
-				                                 PG_PFN_MASK));
-			}
-		}
+		fs.v = v;
+		pg_walk(mm, v->vm_start, v->vm_end, &walker);
+		if (fs.dropped)
+			return;
 	}
 	/* The order-0 folios keep the large one's flags: pages of a lazily
 	 * freed THP stay lazily freed (a written subpage that stays mapped is
@@ -240,123 +252,130 @@ enum thp_walk { WALK_FREE, WALK_COLD, WALK_PAGEOUT };
  * one: FREE marks it lazily freeable (clean), COLD only deactivates it,
  * PAGEOUT reclaims it (reclaim_anon_folio). The huge zero page is skipped.
  * Order-0 pages as before: FREE marks anonymous ones, PAGEOUT reclaims. */
-static void thp_aware_walk(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end, enum thp_walk how)
+struct thp_walk_ctx {
+	const struct vma *v;
+	uint64_t start, end;
+	enum thp_walk how;
+};
+
+static uint64_t thp_walk_pmd(mm_state *mm, uint64_t va, uint64_t wi, void *ctx)
 {
-	uint64_t va = start;
-	while (va < end) {
-		unsigned level;
-		uint64_t wi = pg_lookup(mm, va, &level);
-		uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
-		if (!wi) {
-			va = pg_skip_missing(mm, va);
-			continue;
-		}
-		if (level == 2) {
-			uint64_t e = W(mm)[wi];
-			const struct frame *hf = fr_get(mm->pt, lx_pfn(e, PG_PMD_PFN_MASK));
-			if (hf && hf->kind == FR_CACHE && v->obj) {
-				/* A PMD-mapped huge page-cache folio: covered in
-				 * part, split_folio() (unmapped from everywhere);
-				 * whole, PAGEOUT reclaims it -- try_to_unmap from
-				 * everywhere, then, dirty with no swap
-				 * (shmem_writeout redirties), it stays cached [LIVE] */
-				uint64_t hs = va & ~(MM_PMD_SIZE - 1);
-				uint64_t pg = v->vm_pgoff + ((hs - v->vm_start) >> PAGE_SHIFT);
-				if (hs < start || hs + MM_PMD_SIZE > end)
-					split_cache_folio(mm, v->obj, pg);
-				else if (how == WALK_PAGEOUT)
-					pg_unmap_cache_pages(mm, v->obj, pg, pg + PMD_PAGES);
-				va = next_pmd;
-				continue;
-			}
-			uint64_t head = lx_pmd_huge(e) ? large_anon_head(mm->pt, lx_pfn(e, PG_PMD_PFN_MASK)) : 0;
-			if (!head || thp_shared(mm, head)) { /* the huge zero page; a THP another process maps */
-				va = next_pmd;
-				continue;
-			}
-			uint64_t hstart = va & ~(MM_PMD_SIZE - 1);
-			if (hstart < start || hstart + MM_PMD_SIZE > end) {
-				split_anon_folio(mm, head);
-				continue;
-			}
-			if (how == WALK_FREE && !fr_get(mm->pt, head)->mlocked) {
-				for (unsigned i = 0; i < PMD_PAGES; i++)
-					fr_get(mm->pt, head + i)->lazyfree = 1;
-				W(mm)[wi] &= ~(uint64_t)(X86_D | X86_A);
-			} else if (how == WALK_PAGEOUT) {
-				reclaim_anon_folio(mm, v, head, wi, 2);
-			}
-			va = next_pmd;
-			continue;
-		}
-		uint64_t stop = min_u64(end, next_pmd);
-		while (va < stop) {
-			uint64_t e = W(mm)[wi];
-			if (!lx_present(e)) {
-				va += PAGE_SIZE;
-				wi++;
-				continue;
-			}
-			uint64_t head = large_anon_head(mm->pt, lx_pfn(e, PG_PFN_MASK));
-			if (head && thp_shared(mm, head)) {
-				va += PAGE_SIZE;
-				wi++;
-				continue;
-			}
-			if (head) {
-				unsigned nr = folio_pte_batch(mm, wi, va, stop, head);
-				if (nr < PMD_PAGES) {
-					split_anon_folio(mm, head);
-					continue; /* the same PTE again: now order 0 */
-				}
-				if (how == WALK_FREE && !fr_get(mm->pt, head)->mlocked) {
-					for (unsigned i = 0; i < PMD_PAGES; i++) {
-						fr_get(mm->pt, head + i)->lazyfree = 1;
-						W(mm)[wi + i] &= ~(uint64_t)(X86_D | X86_A);
-					}
-				} else if (how == WALK_PAGEOUT) {
-					reclaim_anon_folio(mm, v, head, wi, 1);
-				}
-				va += (uint64_t)nr * PAGE_SIZE;
-				wi += nr;
-				continue;
-			}
-			const struct frame *cf = pte_frame(mm, wi);
-			uint64_t pg = v->vm_pgoff + ((va - v->vm_start) >> PAGE_SHIFT), first, npages;
-			if (cf && cf->kind == FR_CACHE && v->obj && pp_cache_folio(mm, v->obj, pg, &first, &npages)) {
-				/* A PTE-mapped large page-cache folio: the batch of
-				 * PTEs mapping its next pages from here
-				 * (madvise_folio_pte_batch) shorter than the folio
-				 * splits it -- unmapped from everywhere -- and the
-				 * walk looks again at this PTE, now none; the whole
-				 * folio: as a whole PMD above [LIVE]. */
-				uint64_t e0 = W(mm)[wi], pfn0 = lx_pfn(e0, PG_PFN_MASK);
-				unsigned nr = 0;
-				while (va + (uint64_t)nr * PAGE_SIZE < stop && pg + nr < first + npages) {
-					uint64_t en = W(mm)[wi + nr];
-					if (!lx_present(en) || lx_pfn(en, PG_PFN_MASK) != pfn0 + nr ||
-					    ((en ^ e0) & ~(uint64_t)(X86_A | X86_D | X86_RW) & ~PG_PFN_MASK))
-						break;
-					nr++;
-				}
-				if (nr < npages) {
-					split_cache_folio(mm, v->obj, pg);
-					continue;
-				}
-				if (how == WALK_PAGEOUT)
-					pg_unmap_cache_pages(mm, v->obj, first, first + npages);
-				va += (uint64_t)nr * PAGE_SIZE;
-				wi += nr;
-				continue;
-			}
-			if (how == WALK_FREE)
-				mark_lazyfree_one(mm, wi, va, NULL);
-			else if (how == WALK_PAGEOUT)
-				pageout_one(mm, wi, va, (void *)v);
+	const struct thp_walk_ctx *c = ctx;
+	const struct vma *v = c->v;
+	enum thp_walk how = c->how;
+	uint64_t e = W(mm)[wi];
+	const struct frame *hf = fr_get(mm->pt, lx_pfn(e, PG_PMD_PFN_MASK));
+	if (hf && hf->kind == FR_CACHE && v->obj) {
+		/* A PMD-mapped huge page-cache folio: covered in part,
+		 * split_folio() (unmapped from everywhere); whole, PAGEOUT
+		 * reclaims it -- try_to_unmap from everywhere, then, dirty
+		 * with no swap (shmem_writeout redirties), it stays cached
+		 * [LIVE] */
+		uint64_t hs = va & ~(MM_PMD_SIZE - 1);
+		uint64_t pg = v->vm_pgoff + ((hs - v->vm_start) >> PAGE_SHIFT);
+		if (hs < c->start || hs + MM_PMD_SIZE > c->end)
+			split_cache_folio(mm, v->obj, pg);
+		else if (how == WALK_PAGEOUT)
+			pg_unmap_cache_pages(mm, v->obj, pg, pg + PMD_PAGES);
+		return pg_pmd_end(va);
+	}
+	uint64_t head = lx_pmd_huge(e) ? large_anon_head(mm->pt, lx_pfn(e, PG_PMD_PFN_MASK)) : 0;
+	if (!head || thp_shared(mm, head)) /* the huge zero page; a THP another process maps */
+		return pg_pmd_end(va);
+	uint64_t hstart = va & ~(MM_PMD_SIZE - 1);
+	if (hstart < c->start || hstart + MM_PMD_SIZE > c->end) {
+		split_anon_folio(mm, head);
+		return va; /* look again at the PTEs */
+	}
+	if (how == WALK_FREE && !fr_get(mm->pt, head)->mlocked) {
+		for (unsigned i = 0; i < PMD_PAGES; i++)
+			fr_get(mm->pt, head + i)->lazyfree = 1;
+		W(mm)[wi] &= ~(uint64_t)(X86_D | X86_A);
+	} else if (how == WALK_PAGEOUT) {
+		reclaim_anon_folio(mm, v, head, wi, 2);
+	}
+	return pg_pmd_end(va);
+}
+
+static uint64_t thp_walk_ptes(mm_state *mm, uint64_t va, uint64_t wi, uint64_t stop, void *ctx)
+{
+	const struct thp_walk_ctx *c = ctx;
+	const struct vma *v = c->v;
+	enum thp_walk how = c->how;
+	while (va < stop) {
+		uint64_t e = W(mm)[wi];
+		if (!lx_present(e)) {
 			va += PAGE_SIZE;
 			wi++;
+			continue;
 		}
+		uint64_t head = large_anon_head(mm->pt, lx_pfn(e, PG_PFN_MASK));
+		if (head && thp_shared(mm, head)) {
+			va += PAGE_SIZE;
+			wi++;
+			continue;
+		}
+		if (head) {
+			unsigned nr = folio_pte_batch(mm, wi, va, stop, head);
+			if (nr < PMD_PAGES) {
+				split_anon_folio(mm, head);
+				continue; /* the same PTE again: now order 0 */
+			}
+			if (how == WALK_FREE && !fr_get(mm->pt, head)->mlocked) {
+				for (unsigned i = 0; i < PMD_PAGES; i++) {
+					fr_get(mm->pt, head + i)->lazyfree = 1;
+					W(mm)[wi + i] &= ~(uint64_t)(X86_D | X86_A);
+				}
+			} else if (how == WALK_PAGEOUT) {
+				reclaim_anon_folio(mm, v, head, wi, 1);
+			}
+			va += (uint64_t)nr * PAGE_SIZE;
+			wi += nr;
+			continue;
+		}
+		const struct frame *cf = pte_frame(mm, wi);
+		uint64_t pg = v->vm_pgoff + ((va - v->vm_start) >> PAGE_SHIFT), first, npages;
+		if (cf && cf->kind == FR_CACHE && v->obj && pp_cache_folio(mm, v->obj, pg, &first, &npages)) {
+			/* A PTE-mapped large page-cache folio: the batch of
+			 * PTEs mapping its next pages from here
+			 * (madvise_folio_pte_batch) shorter than the folio
+			 * splits it -- unmapped from everywhere -- and the
+			 * walk looks again at this PTE, now none; the whole
+			 * folio: as a whole PMD above [LIVE]. */
+			uint64_t e0 = W(mm)[wi], pfn0 = lx_pfn(e0, PG_PFN_MASK);
+			unsigned nr = 0;
+			while (va + (uint64_t)nr * PAGE_SIZE < stop && pg + nr < first + npages) {
+				uint64_t en = W(mm)[wi + nr];
+				if (!lx_present(en) || lx_pfn(en, PG_PFN_MASK) != pfn0 + nr ||
+				    ((en ^ e0) & ~(uint64_t)(X86_A | X86_D | X86_RW) & ~PG_PFN_MASK))
+					break;
+				nr++;
+			}
+			if (nr < npages) {
+				split_cache_folio(mm, v->obj, pg);
+				continue;
+			}
+			if (how == WALK_PAGEOUT)
+				pg_unmap_cache_pages(mm, v->obj, first, first + npages);
+			va += (uint64_t)nr * PAGE_SIZE;
+			wi += nr;
+			continue;
+		}
+		if (how == WALK_FREE)
+			mark_lazyfree_one(mm, wi, va, NULL);
+		else if (how == WALK_PAGEOUT)
+			pageout_one(mm, wi, va, (void *)v);
+		va += PAGE_SIZE;
+		wi++;
 	}
+	return stop;
+}
+
+static void thp_aware_walk(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end, enum thp_walk how)
+{
+	struct thp_walk_ctx c = {v, start, end, how};
+	const struct pg_walker walker = {thp_walk_pmd, thp_walk_ptes, &c};
+	pg_walk(mm, start, end, &walker);
 }
 
 /* MADV_FREE (mm/madvise.c: madvise_free_pte_range): every anonymous page

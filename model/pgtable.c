@@ -247,6 +247,26 @@ void pg_destroy(mm_state *mm)
 }
 /* ---- Range operations ------------------------------------------------------ */
 
+uint64_t pg_pmd_end(uint64_t va)
+{
+	return (va | (MM_PMD_SIZE - 1)) + 1;
+}
+
+void pg_walk(mm_state *mm, uint64_t start, uint64_t end, const struct pg_walker *w)
+{
+	uint64_t va = start;
+	while (va < end) {
+		unsigned level;
+		uint64_t wi = pg_lookup(mm, va, &level);
+		if (!wi)
+			va = pg_skip_missing(mm, va); /* no table below */
+		else if (level == 2)
+			va = w->pmd(mm, va, wi, w->ctx);
+		else
+			va = w->ptes(mm, va, wi, min_u64(end, pg_pmd_end(va)), w->ctx);
+	}
+}
+
 /* The walk of the range operations that change leaves in place
  * (zap_page_range / change_protection_range): every huge PMD that
  * [start, end) covers whole goes to huge(); one it covers in part is split
@@ -257,37 +277,38 @@ struct leaf_walk {
 	void (*huge)(mm_state *mm, uint64_t wi, void *ctx);
 	void (*pte)(mm_state *mm, uint64_t wi, void *ctx);
 	void *ctx;
+	uint64_t start, end;
 };
 
-static void walk_leaves(mm_state *mm, uint64_t start, uint64_t end, const struct leaf_walk *w)
+static uint64_t leaf_walk_pmd(mm_state *mm, uint64_t va, uint64_t wi, void *ctx)
 {
-	uint64_t va = start;
-	while (va < end) {
-		unsigned level;
-		uint64_t wi = pg_lookup(mm, va, &level);
-		uint64_t next_pmd = (va | (MM_PMD_SIZE - 1)) + 1;
-		if (!wi) {
-			va = pg_skip_missing(mm, va); /* no table below */
-			continue;
-		}
-		if (level == 2) {
-			uint64_t hstart = va & ~(MM_PMD_SIZE - 1);
-			if (hstart >= start && hstart + MM_PMD_SIZE <= end) {
-				w->huge(mm, wi, w->ctx);
-				va = next_pmd;
-				continue;
-			}
-			if (pg_split_huge_pmd(mm, wi)) {
-				/* No memory for the table: drop the whole THP. */
-				pg_set_entry(mm, wi, 2, 0);
-				va = next_pmd;
-			}
-			continue; /* look again at the new PTEs */
-		}
-		uint64_t stop = min_u64(end, next_pmd);
-		for (; va < stop; va += PAGE_SIZE, wi++)
-			w->pte(mm, wi, w->ctx);
+	const struct leaf_walk *w = ctx;
+	uint64_t hstart = va & ~(MM_PMD_SIZE - 1);
+	if (hstart >= w->start && hstart + MM_PMD_SIZE <= w->end) {
+		w->huge(mm, wi, w->ctx);
+		return pg_pmd_end(va);
 	}
+	if (pg_split_huge_pmd(mm, wi)) {
+		pg_set_entry(mm, wi, 2, 0); /* no memory for the table: drop the whole THP */
+		return pg_pmd_end(va);
+	}
+	return va; /* look again at the new PTEs */
+}
+
+static uint64_t leaf_walk_ptes(mm_state *mm, uint64_t va, uint64_t wi, uint64_t stop, void *ctx)
+{
+	const struct leaf_walk *w = ctx;
+	for (; va < stop; va += PAGE_SIZE, wi++)
+		w->pte(mm, wi, w->ctx);
+	return stop;
+}
+
+static void walk_leaves(mm_state *mm, uint64_t start, uint64_t end, struct leaf_walk *w)
+{
+	w->start = start;
+	w->end = end;
+	const struct pg_walker walker = {leaf_walk_pmd, leaf_walk_ptes, w};
+	pg_walk(mm, start, end, &walker);
 }
 
 static void zap_huge(mm_state *mm, uint64_t wi, void *ctx)
@@ -312,7 +333,7 @@ static void zap_pte(mm_state *mm, uint64_t wi, void *ctx)
  * vma_adjust_trans_huge / __split_huge_pmd do). */
 void pg_zap_range(mm_state *mm, uint64_t start, uint64_t end, bool markers_too)
 {
-	const struct leaf_walk w = {zap_huge, zap_pte, &markers_too};
+	struct leaf_walk w = {zap_huge, zap_pte, &markers_too, 0, 0};
 	walk_leaves(mm, start, end, &w);
 }
 
@@ -539,7 +560,7 @@ static void change_pte(mm_state *mm, uint64_t wi, void *ctx)
 
 void pg_change_protection(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end)
 {
-	const struct leaf_walk w = {change_huge, change_pte, (void *)v};
+	struct leaf_walk w = {change_huge, change_pte, (void *)v, 0, 0};
 	walk_leaves(mm, start, end, &w);
 }
 int pg_guard_install(mm_state *mm, struct vma *v, uint64_t start, uint64_t end)

@@ -26,6 +26,21 @@ uint64_t pg_mk_entry(uint64_t pfn, uint64_t flags, uint64_t pfn_mask);
 uint64_t pg_lookup(const mm_state *mm, uint64_t va, unsigned *level);
 /* Where to look next when pg_lookup(va) found no table. */
 uint64_t pg_skip_missing(const mm_state *mm, uint64_t va);
+/* The first address of the next PMD after va's. */
+uint64_t pg_pmd_end(uint64_t va);
+/* A walk over the leaves of [start, end), in the manner of mm/pagewalk.c's
+ * pmd_entry/pte_entry: pg_walk looks up each address, skips what has no
+ * table and hands a PMD leaf (pmd) or a page table's run of PTEs from va up
+ * to stop, the range's end within that table (ptes), to the walker. Each
+ * callback returns the address to look at next: pg_pmd_end(va) or stop to
+ * go on, va itself to look again (it split the leaf), or an address at or
+ * past the range's end to stop the walk. */
+struct pg_walker {
+	uint64_t (*pmd)(mm_state *mm, uint64_t va, uint64_t wi, void *ctx);
+	uint64_t (*ptes)(mm_state *mm, uint64_t va, uint64_t wi, uint64_t stop, void *ctx);
+	void *ctx;
+};
+void pg_walk(mm_state *mm, uint64_t start, uint64_t end, const struct pg_walker *w);
 /* The PDE slot of va, allocating the PDPT and PD: 0 on -ENOMEM. */
 uint64_t pg_alloc_pmd(mm_state *mm, uint64_t va);
 /* The PTE slot of va, allocating tables and splitting a huge PMD: 0 on
