@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "procmaps.h"
 
 #define TASK_SIZE_MAX MM_TASK_SIZE
 #define STACK_WINDOW (1ull << 20) /* stack_guard_gap: left free below [stack] */
@@ -154,29 +155,18 @@ static char k_maps[1 << 20];
 
 static int k_read_maps(uint64_t *starts, uint64_t *ends, bool *stack, int max)
 {
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (tr_maps_read_file("/proc/self/maps", k_maps, sizeof(k_maps)) < 0)
 		return -1;
-	size_t len = 0;
-	for (;;) {
-		ssize_t r = read(fd, k_maps + len, sizeof(k_maps) - 1 - len);
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	k_maps[len] = '\0';
 	int n = 0;
 	for (char *line = k_maps; *line && n < max;) {
 		char *nl = strchr(line, '\n');
 		if (nl)
 			*nl = '\0';
-		char *p;
-		uint64_t s = strtoull(line, &p, 16), e = *p == '-' ? strtoull(p + 1, NULL, 16) : 0;
-		if (e > s && e <= TASK_SIZE_MAX) {
-			starts[n] = s;
-			ends[n] = e;
-			stack[n] = strstr(line, "[stack]") != NULL;
+		tr_maps_entry e;
+		if (tr_maps_parse(line, &e) && e.end > e.start && e.end <= TASK_SIZE_MAX) {
+			starts[n] = e.start;
+			ends[n] = e.end;
+			stack[n] = strcmp(e.name, "[stack]") == 0;
 			n++;
 		}
 		if (!nl)

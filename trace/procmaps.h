@@ -1,6 +1,6 @@
 /* Reading /proc/PID/maps (and the VMA header lines of smaps): the one
  * parser for every reader in the tree (mmref-kernel's arena placement and
- * observations, the tests; bench/ is to follow). No allocation and no glib:
+ * observations, the tests, bench/kernel.c). No allocation and no glib:
  * mmref-kernel calls it while its arena must not move. */
 #ifndef MMREF_TRACE_PROCMAPS_H
 #define MMREF_TRACE_PROCMAPS_H
