@@ -626,21 +626,9 @@ typedef struct cov_row {
 	gboolean skip; /* not a row of this run (write/read without values) */
 } cov_row;
 
-static const struct {
-	const char *name;
-	uint64_t value;
-} cov_map_types[] = {{"private", MM_MAP_PRIVATE}, {"shared", MM_MAP_SHARED},
-                     {"shared_validate", MM_MAP_SHARED_VALIDATE}, {"droppable", MM_MAP_DROPPABLE}},
-  cov_map_bits[] = {{"fixed", MM_MAP_FIXED},         {"fixed_noreplace", MM_MAP_FIXED_NOREPLACE},
-                    {"anonymous", MM_MAP_ANONYMOUS}, {"32bit", MM_MAP_32BIT},
-                    {"growsdown", MM_MAP_GROWSDOWN}, {"denywrite", MM_MAP_DENYWRITE},
-                    {"executable", MM_MAP_EXECUTABLE}, {"locked", MM_MAP_LOCKED},
-                    {"noreserve", MM_MAP_NORESERVE}, {"populate", MM_MAP_POPULATE},
-                    {"nonblock", MM_MAP_NONBLOCK},   {"stack", MM_MAP_STACK},
-                    {"hugetlb", MM_MAP_HUGETLB},     {"sync", MM_MAP_SYNC},
-                    {"uninitialized", MM_MAP_UNINITIALIZED}};
-/* MREMAP_ flags and advice values: the trace format's own names
- * (tr_name_table), and one row for advice the format has no name for. */
+/* MAP_ types and flags, MREMAP_ flags and advice values: the trace
+ * format's own names, in its printing order (tr_name_table), and one row
+ * for advice the format has no name for. */
 
 static const char *const cov_vma_kinds[] = {"anon (private)", "shmem (shared anonymous)", "file private",
                                             "file shared", "THP (VM_HUGEPAGE or a huge page)", "locked",
@@ -743,12 +731,15 @@ static void cov_statement(cov *c, target *tg, const trace *t, const tr_stmt *s)
 	mm_state *mm = target_model_mm(tg);
 	cov_hit(c, c->stmt_base + s->kind);
 	if (s->kind == TR_MMAP) {
-		for (guint i = 0; i < G_N_ELEMENTS(cov_map_types); i++)
-			if ((s->flags & MM_MAP_TYPE) == cov_map_types[i].value)
-				cov_hit(c, c->map_base + i);
-		for (guint i = 0; i < G_N_ELEMENTS(cov_map_bits); i++)
-			if (s->flags & cov_map_bits[i].value)
-				cov_hit(c, c->map_base + G_N_ELEMENTS(cov_map_types) + i);
+		size_t nt, nb;
+		const tr_name_value *types = tr_name_table(TR_NAMES_MAP_TYPE, &nt);
+		const tr_name_value *bits = tr_name_table(TR_NAMES_MAP_FLAG, &nb);
+		for (size_t i = 0; i < nt; i++)
+			if ((s->flags & MM_MAP_TYPE) == types[i].value)
+				cov_hit(c, c->map_base + (guint)i);
+		for (size_t i = 0; i < nb; i++)
+			if (s->flags & bits[i].value)
+				cov_hit(c, c->map_base + (guint)(nt + i));
 	} else if (s->kind == TR_MREMAP) {
 		size_t nb;
 		const tr_name_value *bits = tr_name_table(TR_NAMES_MREMAP_FLAG, &nb);
@@ -884,13 +875,15 @@ char *gen_coverage_opts(guint64 seed, guint count, guint length, gboolean values
 		                                           (!fork && (k == TR_FORK || k == TR_PROC || k == TR_EXIT));
 	}
 	c.map_base = c.rows->len;
-	for (guint i = 0; i < G_N_ELEMENTS(cov_map_types); i++)
-		cov_add_row(&c, COV_MMAP_FLAG, cov_map_types[i].name);
-	for (guint i = 0; i < G_N_ELEMENTS(cov_map_bits); i++)
-		cov_add_row(&c, COV_MMAP_FLAG, cov_map_bits[i].name);
-	c.mremap_base = c.rows->len;
 	size_t n_names;
-	const tr_name_value *names = tr_name_table(TR_NAMES_MREMAP_FLAG, &n_names);
+	const tr_name_value *names = tr_name_table(TR_NAMES_MAP_TYPE, &n_names);
+	for (size_t i = 0; i < n_names; i++)
+		cov_add_row(&c, COV_MMAP_FLAG, names[i].name);
+	names = tr_name_table(TR_NAMES_MAP_FLAG, &n_names);
+	for (size_t i = 0; i < n_names; i++)
+		cov_add_row(&c, COV_MMAP_FLAG, names[i].name);
+	c.mremap_base = c.rows->len;
+	names = tr_name_table(TR_NAMES_MREMAP_FLAG, &n_names);
 	for (size_t i = 0; i < n_names; i++)
 		cov_add_row(&c, COV_MREMAP_FLAG, names[i].name);
 	c.mlock_base = c.rows->len;
