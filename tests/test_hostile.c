@@ -252,7 +252,10 @@ static void test_exec_trickle(void)
 	gint64 us;
 	char *msg = first_stmt_error(tg, mmap_trace, &us);
 	g_assert_nonnull(strstr(msg, "no complete answer within 1000 ms"));
-	g_assert_cmpint(us, <, 5 * G_USEC_PER_SEC);
+	/* Not a speed goal: the deadline stopped the trickle (which never
+	 * ends) rather than something else much later; the margin holds on
+	 * a machine many times slower than this one (qemu TCG). */
+	g_assert_cmpint(us, <, 120 * G_USEC_PER_SEC);
 	g_free(msg);
 	target_free(tg);
 }
