@@ -212,15 +212,21 @@ static target *shell_target(const char *body)
 	return tg;
 }
 
-/* Runs the trace's first statement on tg; returns the error message. */
-static char *first_stmt_error(target *tg, const char *text, gint64 *usec)
+/* Runs the trace's first statement on tg; returns the error message.
+ * stmt_timeout_ms (0: unchanged) is the target's deadline for the
+ * statement, set after the start, whose handshake keeps the default
+ * deadline (a shell's start-up alone can take more than a second on a slow
+ * machine: under qemu's TCG it did). */
+static char *first_stmt_error(target *tg, const char *text, int stmt_timeout_ms, gint64 *usec)
 {
 	trace *t = parse_ok(text);
 	GError *err = NULL;
-	gint64 t0 = g_get_monotonic_time();
 	gboolean ok = tg->ops->start(tg, t, &err);
 	g_assert_no_error(err);
 	g_assert_true(ok);
+	if (stmt_timeout_ms)
+		target_exec_set_timeout(tg, stmt_timeout_ms);
+	gint64 t0 = g_get_monotonic_time();
 	const tr_stmt *s = &g_array_index(t->stmts, tr_stmt, 0);
 	if (tr_is_observation(s->kind)) {
 		snapshot snap;
@@ -248,9 +254,8 @@ static const char mmap_trace[] = "mmtrace 1\nmmap +0 4K rw- private,anon,fixed\n
 static void test_exec_trickle(void)
 {
 	target *tg = shell_target("while :; do echo '# still here'; sleep 0.02; done");
-	target_exec_set_timeout(tg, 1000);
 	gint64 us;
-	char *msg = first_stmt_error(tg, mmap_trace, &us);
+	char *msg = first_stmt_error(tg, mmap_trace, 1000, &us);
 	g_assert_nonnull(strstr(msg, "no complete answer within 1000 ms"));
 	/* Not a speed goal: the deadline stopped the trickle (which never
 	 * ends) rather than something else much later; the margin holds on
@@ -264,7 +269,7 @@ static void test_exec_flood_lines(void)
 {
 	tr_limit.max_answer_lines = 1000;
 	target *tg = shell_target("yes '# flood'");
-	char *msg = first_stmt_error(tg, mmap_trace, NULL);
+	char *msg = first_stmt_error(tg, mmap_trace, 0, NULL);
 	g_assert_nonnull(strstr(msg, "longer than 1000 lines (--max-answer-lines)"));
 	g_free(msg);
 	target_free(tg);
@@ -275,7 +280,7 @@ static void test_exec_flood_bytes(void)
 {
 	tr_limit.max_answer_bytes = 1 << 20;
 	target *tg = shell_target("yes | tr -d '\\n'");
-	char *msg = first_stmt_error(tg, mmap_trace, NULL);
+	char *msg = first_stmt_error(tg, mmap_trace, 0, NULL);
 	g_assert_nonnull(strstr(msg, "larger than 1048576 bytes (--max-answer-bytes)"));
 	g_free(msg);
 	target_free(tg);
@@ -285,7 +290,7 @@ static void test_exec_flood_bytes(void)
 static void test_exec_wrong_echo(void)
 {
 	target *tg = shell_target("printf 'munmap +0x0 4K => 0\\n\\n'");
-	char *msg = first_stmt_error(tg, mmap_trace, NULL);
+	char *msg = first_stmt_error(tg, mmap_trace, 0, NULL);
 	g_assert_nonnull(strstr(msg, "echoes another statement"));
 	g_free(msg);
 	target_free(tg);
@@ -311,7 +316,7 @@ static void test_exec_huge_state(void)
 		                       (guint64)((i + 1) << 40), (guint64)(((i + 1) << 40) + (1ull << 40)));
 	g_string_append(body, "\\n'");
 	target *tg = shell_target(body->str);
-	char *msg = first_stmt_error(tg, "mmtrace 1\nstate\n", NULL);
+	char *msg = first_stmt_error(tg, "mmtrace 1\nstate\n", 0, NULL);
 	g_assert_nonnull(strstr(msg, "not inside the arena"));
 	g_free(msg);
 	target_free(tg);
@@ -341,7 +346,7 @@ static void test_exec_setsid_grandchild(void)
 	                             "sleep 0.3; exit 3",
 	                             pidfile);
 	target *tg = shell_target(body);
-	char *msg = first_stmt_error(tg, mmap_trace, NULL);
+	char *msg = first_stmt_error(tg, mmap_trace, 0, NULL);
 	char *text = NULL;
 	g_assert_true(g_file_get_contents(pidfile, &text, NULL, NULL));
 	pid_t gc = (pid_t)atoi(text);

@@ -3,7 +3,8 @@
  * the semantics note (§9.2), reset after mseal, PAGEMAP_SCAN against
  * /proc/self/pagemap, and the profile it detects and announces, checked
  * against independent probes. Expectations that depend on the profile follow
- * the announced one (zero_page). Skips (77) unless root with visible PFNs on
+ * the announced one (zero_page; kt_expect leaves out the VmFlags of
+ * soft_dirty and guard_flag). Skips (77) unless root with visible PFNs on
  * Linux 6.18. */
 #define _GNU_SOURCE
 #include <errno.h>
