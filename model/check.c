@@ -102,6 +102,11 @@ static bool could_merge(const mm_state *mm, const struct vma *a, const struct vm
 		return false;
 	if (a->obj != b->obj)
 		return false;
+	/* can_merge_remove_vma(): joining two VMAs removes one, which a
+	 * vm_ops->close forbids (same object: both have it or neither). */
+	const struct vm_operations *ops = vma_vm_ops(a);
+	if (ops && ops->close)
+		return false;
 	if (a->anon_vma && b->anon_vma && a->anon_vma != b->anon_vma)
 		return false;
 	/* is_mergeable_anon_vma(): neither lends a forked chain's anon_vma */

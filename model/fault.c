@@ -68,38 +68,24 @@ static bool huge_zero_page_allowed(const mm_state *mm)
 
 static uint64_t leaf(uint64_t pfn, uint64_t flags) { return (pfn << 12) | flags; }
 
-/* do_set_pte() for one page-cache page (no write). */
+/* finish_fault() -> set_pte_range() for the faulting page-cache page, not
+ * a write: the VMA's vm_page_prot. */
 static void map_cache_page(mm_state *mm, uint64_t wi, const struct vma *v, uint64_t pfn)
 {
-	pg_set_entry(mm, wi, 1, leaf(pfn, pg_vm_page_prot(v->vm_flags)));
+	pg_set_entry(mm, wi, 1, leaf(pfn, pg_vma_page_prot(v)));
 }
 
-/* mm/filemap.c filemap_map_folio_range() (6.18, "map entire large folio
- * faultaround"): a large folio of which fault-around maps a page is mapped
- * whole -- every page whose PTE is none -- when it lies in the VMA and in
- * one page table [LIVE: huge-shmem-pmd-split.trace, the pieces a hole punch
- * leaves of a huge folio]. */
-static void map_cache_folio_whole(mm_state *mm, const struct vma *v, uint64_t addr, uint64_t pgoff)
+/* mm/memory.c should_fault_around(): only when the VMA's vm_ops have
+ * map_pages (fault_around_bytes is 64 KiB, more than one page). */
+static bool should_fault_around(const struct vma *v)
 {
-	uint64_t first, npages;
-	if (!pp_cache_folio(mm, v->obj, pgoff, &first, &npages))
-		return;
-	uint64_t a0 = addr - ((pgoff - first) << PAGE_SHIFT), size = npages << PAGE_SHIFT;
-	if (a0 < v->vm_start || a0 + size > v->vm_end || (a0 & ~(MM_PMD_SIZE - 1)) != ((a0 + size - 1) & ~(MM_PMD_SIZE - 1)))
-		return;
-	for (uint64_t i = 0; i < npages; i++) {
-		uint64_t pfn = pc_page(mm, v->obj, first + i, false);
-		uint64_t wi = pfn ? pg_alloc_pte(mm, a0 + (i << PAGE_SHIFT)) : 0;
-		if (wi && lx_none(pg_words(mm)[wi]))
-			map_cache_page(mm, wi, v, pfn);
-	}
+	return vma_vm_ops(v)->map_pages != NULL;
 }
 
-/* do_fault_around() + filemap_map_pages(): map the pages already in the
- * cache around addr -- the 16-page aligned block, clipped to the VMA, the
- * page table and i_size -- into empty PTEs; a large folio met there whole
- * (map_cache_folio_whole). */
-static void fault_around(mm_state *mm, const struct vma *v, uint64_t addr, uint64_t pgoff, uint64_t file_pages)
+/* do_fault_around(): the 16-page aligned block around addr, clipped to the
+ * VMA and the page table, offered to vm_ops->map_pages, which maps what it
+ * has ready (filemap_map_pages clips the window to i_size itself). */
+static void do_fault_around(mm_state *mm, struct vma *v, uint64_t addr, uint64_t pgoff)
 {
 	uint64_t pte_off = PT_INDEX(addr, 1);
 	uint64_t vma_off = (addr - v->vm_start) >> PAGE_SHIFT;
@@ -112,20 +98,8 @@ static void fault_around(mm_state *mm, const struct vma *v, uint64_t addr, uint6
 		to = PT_ENTRIES;
 	if (to > pte_off + vma_pages(v) - vma_off)
 		to = pte_off + vma_pages(v) - vma_off;
-	uint64_t base = addr & ~(MM_PMD_SIZE - 1);
-	for (uint64_t i = from; i < to; i++) {
-		uint64_t p = pgoff + i - pte_off;
-		if (p >= file_pages)
-			break;
-		uint64_t pfn = pc_page(mm, v->obj, p, false);
-		if (!pfn)
-			continue;
-		uint64_t wi = pg_alloc_pte(mm, base + (i << PAGE_SHIFT));
-		if (wi && lx_none(pg_words(mm)[wi])) {
-			map_cache_page(mm, wi, v, pfn);
-			map_cache_folio_whole(mm, v, base + (i << PAGE_SHIFT), p);
-		}
-	}
+	const struct vm_fault vmf = {.vma = v, .address = addr, .pgoff = pgoff};
+	vma_vm_ops(v)->map_pages(mm, &vmf, pgoff - (pte_off - from), pgoff + (to - 1 - pte_off));
 }
 
 /* A new exclusive anonymous page at addr, writable if VM_WRITE. `dirty`:
@@ -147,7 +121,7 @@ static enum fault_result map_new_anon_page(mm_state *mm, struct vma *v, uint64_t
 		fr_free_unmapped(mm, pfn);
 		return FAULT_OOM;
 	}
-	uint64_t flags = pg_vm_page_prot(v->vm_flags);
+	uint64_t flags = pg_vma_page_prot(v);
 	if (dirty)
 		flags |= X86_D;
 	if (v->vm_flags & MM_VM_WRITE) /* maybe_mkwrite() */
@@ -163,54 +137,21 @@ static enum fault_result map_new_anon(mm_state *mm, struct vma *v, uint64_t addr
 }
 
 /* __do_fault(): vma->vm_ops->fault for page pgoff of v's object (already
- * checked against its size). The model's own files and shmem objects are
- * served as shmem_fault() serves them: the page cache, a new zeroed page
- * where there is none (shmem_get_folio). A device (mm_device_create) keeps
- * the pages its handler filled in its page cache too; a page it does not
- * hold yet is asked of the handler, which fills its words or answers
- * VM_FAULT_SIGBUS / SIGSEGV / OOM -- and then no page is made. Returns the
- * page's pfn in *pfn. */
-static enum fault_result vm_ops_fault(mm_state *mm, struct vma *v, uint64_t addr, uint64_t pgoff, bool write,
-                                      uint64_t *pfn)
+ * checked against its size); the page's pfn in *pfn. */
+static enum fault_result do_vm_ops_fault(mm_state *mm, struct vma *v, uint64_t addr, uint64_t pgoff, bool write,
+                                         uint64_t *pfn)
 {
-	struct mm_object *obj = v->obj;
-	*pfn = pc_page(mm, obj, pgoff, !mm_object_is_device(obj));
-	if (*pfn)
-		return FAULT_OK;
-	if (!mm_object_is_device(obj))
-		return FAULT_OOM;
-	uint64_t words[PAGE_SIZE / 8] = {0};
-	mm_fault_info vmf = {
-		.file = (int)obj->id,
-		.pgoff = pgoff,
-		.address = addr,
-		.write = write,
-		.shared = (v->vm_flags & MM_VM_SHARED) != 0,
-		.proc = mm->cur_proc,
-	};
-	switch (obj->ops.fault(obj->ops_ctx, &vmf, words)) {
-	case MM_FAULT_OK:
-		break;
-	case MM_FAULT_SIGSEGV:
-		return FAULT_SIGSEGV;
-	case MM_FAULT_OOM:
-		return FAULT_OOM;
-	case MM_FAULT_SIGBUS:
-	default: /* an answer that is not a vm_fault_t the model knows */
-		return FAULT_SIGBUS;
-	}
-	*pfn = pc_page(mm, obj, pgoff, true);
-	if (!*pfn)
-		return FAULT_OOM;
-	for (unsigned i = 0; i < PAGE_SIZE / 8; i++) {
-		if (words[i] && ct_store(mm, *pfn, i, words[i], ~0ull)) {
-			/* Not mapped anywhere yet: the page goes again. */
-			pc_drop(mm, obj->cache, pgoff);
-			*pfn = 0;
-			return FAULT_OOM;
-		}
-	}
-	return FAULT_OK;
+	const struct vm_fault vmf = {.vma = v, .address = addr, .pgoff = pgoff, .write = write};
+	*pfn = 0;
+	return vma_vm_ops(v)->fault(mm, &vmf, pfn);
+}
+
+/* do_page_mkwrite(): vm_ops->page_mkwrite for the page at addr, a write
+ * fault (FAULT_FLAG_WRITE | FAULT_FLAG_MKWRITE). */
+static enum fault_result do_page_mkwrite(mm_state *mm, struct vma *v, uint64_t addr, uint64_t pgoff)
+{
+	const struct vm_fault vmf = {.vma = v, .address = addr, .pgoff = pgoff, .write = true};
+	return vma_vm_ops(v)->page_mkwrite(mm, &vmf);
 }
 
 /* do_fault() for a file or shmem VMA and an empty PTE. */
@@ -222,10 +163,8 @@ static enum fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr, bo
 		/* do_read_fault(): fault-around maps the cached neighbours
 		 * first, even when the faulting page itself then turns out to be
 		 * beyond i_size (VM_FAULT_SIGBUS from shmem_fault) [LIVE]. */
-		/* should_fault_around() wants vm_ops->map_pages, which a
-		 * device's operations do not have. */
-		if (!mm_object_is_device(v->obj))
-			fault_around(mm, v, addr, pgoff, file_pages);
+		if (should_fault_around(v))
+			do_fault_around(mm, v, addr, pgoff);
 		if (pgoff >= file_pages)
 			return FAULT_SIGBUS;
 		wi = pg_alloc_pte(mm, addr);
@@ -234,7 +173,7 @@ static enum fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr, bo
 		if (!lx_none(pg_words(mm)[wi]))
 			return FAULT_OK;
 		uint64_t pfn;
-		enum fault_result r = vm_ops_fault(mm, v, addr, pgoff, false, &pfn);
+		enum fault_result r = do_vm_ops_fault(mm, v, addr, pgoff, false, &pfn);
 		if (r != FAULT_OK)
 			return r;
 		wi = pg_alloc_pte(mm, addr);
@@ -252,17 +191,24 @@ static enum fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr, bo
 		return FAULT_SIGBUS;
 	/* Both write paths take the page from __do_fault() first. */
 	uint64_t pfn;
-	enum fault_result r = vm_ops_fault(mm, v, addr, pgoff, true, &pfn);
+	enum fault_result r = do_vm_ops_fault(mm, v, addr, pgoff, true, &pfn);
 	if (r != FAULT_OK)
 		return r;
 	if (!(v->vm_flags & MM_VM_SHARED))
 		return map_new_anon(mm, v, addr, pfn); /* do_cow_fault() */
-	/* do_shared_fault(): shmem has no page_mkwrite; map RW and dirty. */
+	/* do_shared_fault(): vm_ops->page_mkwrite, if any, hears of the write
+	 * first (do_page_mkwrite); an error leaves the PTE empty (the page
+	 * stays the object's). Then finish_fault() maps it RW and dirty. */
+	if (vma_vm_ops(v)->page_mkwrite) {
+		r = do_page_mkwrite(mm, v, addr, pgoff);
+		if (r != FAULT_OK)
+			return r;
+	}
 	(void)wi;
 	wi = pg_alloc_pte(mm, addr);
 	if (!wi)
 		return FAULT_OOM;
-	uint64_t flags = pg_vm_page_prot(v->vm_flags) | X86_D;
+	uint64_t flags = pg_vma_page_prot(v) | X86_D;
 	if (v->vm_flags & MM_VM_WRITE)
 		flags |= X86_RW;
 	pg_set_entry(mm, wi, 1, leaf(pfn, flags));
@@ -275,7 +221,7 @@ static bool huge_pmd_fault(mm_state *mm, struct vma *v, uint64_t addr, bool writ
 {
 	unsigned level = 0;
 	uint64_t wi = pg_lookup(mm, addr, &level);
-	uint64_t prot = pg_vm_page_prot(v->vm_flags);
+	uint64_t prot = pg_vma_page_prot(v);
 	*res = FAULT_OK;
 	if (wi && level == 2) {
 		uint64_t e = pg_words(mm)[wi];
@@ -356,7 +302,7 @@ enum fault_result fault_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t ad
 	if (!wi)
 		return FAULT_OOM;
 	uint64_t e = pg_words(mm)[wi];
-	uint64_t prot = pg_vm_page_prot(v->vm_flags);
+	uint64_t prot = pg_vma_page_prot(v);
 
 	if (lx_none(e)) {
 		if (v->obj)
@@ -386,7 +332,17 @@ enum fault_result fault_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t ad
 		/* do_wp_page() */
 		uint64_t pfn = lx_pfn(e, PG_PFN_MASK);
 		if (v->vm_flags & MM_VM_SHARED) {
-			pg_words(mm)[wi] = e | X86_RW | X86_D | X86_A; /* wp_page_shared() */
+			/* wp_page_shared(): vm_ops->page_mkwrite first, if any
+			 * (an error leaves the entry read-only), then
+			 * wp_page_reuse() (finish_mkwrite_fault). */
+			const struct vm_operations *ops = vma_vm_ops(v);
+			if (ops && ops->page_mkwrite) {
+				uint64_t pgoff = v->vm_pgoff + ((addr - v->vm_start) >> PAGE_SHIFT);
+				enum fault_result r = do_page_mkwrite(mm, v, addr, pgoff);
+				if (r != FAULT_OK)
+					return r; /* the handler cannot change the tables: wi holds */
+			}
+			pg_words(mm)[wi] = e | X86_RW | X86_D | X86_A;
 			return FAULT_OK;
 		}
 		if (fr_anon_exclusive(mm, pfn)) {

@@ -7,8 +7,6 @@
 /* Flags of a fault (include/linux/mm_types.h FAULT_FLAG_*). */
 #define FAULT_FLAG_WRITE 1u
 #define FAULT_FLAG_INSTRUCTION 2u
-/* handle_mm_fault() results (VM_FAULT_*), reduced. */
-enum fault_result { FAULT_OK = 0, FAULT_SIGSEGV, FAULT_SIGBUS, FAULT_OOM };
 
 /* mm/memory.c handle_mm_fault() for addr inside v. */
 enum fault_result fault_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t addr, unsigned flags);

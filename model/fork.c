@@ -228,6 +228,9 @@ int mm_fork(mm_state *mm)
 			av->forked = true;
 			vma_set_anon_vma(mm, c, av);
 		}
+		/* dup_mmap(): vm_ops->open on the child's VMA (the child is
+		 * current here), before its entries are copied. */
+		vma_open(mm, c);
 		vt_insert(&mm->vt, c);
 		if (!(pv->vm_flags & MM_VM_WIPEONFORK) && vma_needs_copy(pv))
 			err = copy_page_range(mm, parent->pml4, pv);

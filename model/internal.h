@@ -17,6 +17,49 @@
 #define offset_in_page(x) ((x) & (PAGE_SIZE - 1))
 #define PHYS_PFN(x) ((x) >> PAGE_SHIFT)
 
+/* handle_mm_fault() results (VM_FAULT_*), reduced. */
+enum fault_result { FAULT_OK = 0, FAULT_SIGSEGV, FAULT_SIGBUS, FAULT_OOM };
+
+struct vma;
+
+/* The fault being served: include/linux/mm.h struct vm_fault, reduced. */
+struct vm_fault {
+	struct vma *vma;
+	uint64_t address; /* page aligned */
+	uint64_t pgoff;   /* the page's offset in the object */
+	bool write;       /* FAULT_FLAG_WRITE */
+};
+
+/* include/linux/mm.h struct vm_operations_struct: how the VMAs of an object
+ * are served. Every object has one table (mm_object.vm_ops), set when it is
+ * made, as the file's ->mmap sets vma->vm_ops: object.c's shmem_vm_ops for
+ * the model's files and shmem (mm/shmem.c), a device's own for
+ * mm_device_create. mm/memory.c (fault.c) and mm/vma.c, mm/mremap.c,
+ * kernel/fork.c call them where Linux does; a NULL entry is a callback the
+ * object does not have, with Linux's meaning of its absence. */
+struct vm_operations {
+	/* ->fault, from __do_fault(): the page vmf->pgoff (inside i_size),
+	 * its pfn in *pfn; no entry is written. */
+	enum fault_result (*fault)(mm_state *mm, const struct vm_fault *vmf, uint64_t *pfn);
+	/* ->map_pages, from do_fault_around(): maps, into empty PTEs, the pages
+	 * of [start_pgoff, end_pgoff] (inclusive) that are ready, vmf->address
+	 * being the address of vmf->pgoff. NULL: no fault-around
+	 * (should_fault_around). */
+	void (*map_pages)(mm_state *mm, const struct vm_fault *vmf, uint64_t start_pgoff, uint64_t end_pgoff);
+	/* ->page_mkwrite, from do_page_mkwrite(): the page vmf->pgoff is about
+	 * to become writable in a shared mapping. Its presence makes shared
+	 * writable VMAs write-notify (vma_wants_writenotify). */
+	enum fault_result (*page_mkwrite)(mm_state *mm, const struct vm_fault *vmf);
+	/* ->open: a VMA of the object was made by a split, mremap or fork. */
+	void (*open)(mm_state *mm, const struct vma *v);
+	/* ->close: a VMA of the object is being unmapped (remove_vma). */
+	void (*close)(mm_state *mm, const struct vma *v);
+	/* ->may_split: may v be split at addr? 0 or -errno (__split_vma). */
+	int (*may_split)(mm_state *mm, const struct vma *v, uint64_t addr);
+	/* ->mremap: v was moved here by mremap; 0 or -errno (copy_vma_and_data). */
+	int (*mremap)(mm_state *mm, const struct vma *v);
+};
+
 /* A backing object: a declared file, or the shmem file behind one shared
  * anonymous mmap. Identity of the object is identity of struct file. */
 struct mm_object {
@@ -26,9 +69,13 @@ struct mm_object {
 	unsigned refs;   /* VMAs that map it (+1 for a declared file) */
 	struct mm_object *next_in_list;
 	struct page_cache *cache; /* pages present in the page cache (pagecache.c) */
-	/* A device (mm_device_create): the vm_operations its ->mmap puts on
-	 * every VMA of it, and the handler's context. ops.fault is NULL for
-	 * the model's own files and shmem objects. */
+	/* The vm_operations every VMA of the object has (see above): a
+	 * static table, or dev_vm_ops for a device. */
+	const struct vm_operations *vm_ops;
+	struct vm_operations dev_vm_ops;
+	/* A device (mm_device_create): the caller's operations, which its
+	 * vm_ops call, and their context. ops.fault is NULL for the model's
+	 * own files and shmem objects. */
 	mm_vm_ops ops;
 	void *ops_ctx;
 };
@@ -132,6 +179,19 @@ static inline bool mm_memlock_unlimited(const mm_state *mm)
 /* ---- VMAs ---------------------------------------------------------------- */
 static inline uint64_t vma_pages(const struct vma *v) { return (v->vm_end - v->vm_start) >> PAGE_SHIFT; }
 static inline bool vma_is_anonymous(const struct vma *v) { return v->obj == NULL; }
+/* The object's vm_operations, or NULL for private anonymous memory. */
+static inline const struct vm_operations *vma_vm_ops(const struct vma *v) { return v->obj ? v->obj->vm_ops : NULL; }
+/* mm/vma.c vma_wants_writenotify(): a shared writable VMA whose vm_ops have
+ * page_mkwrite (vm_ops_needs_writenotify) maps its pages read-only until
+ * the first write asks. The other reasons do not arise here: soft-dirty
+ * tracking is never enabled (VMAs keep VM_SOFTDIRTY), and shmem and devices
+ * cannot write back (vma_fs_can_writeback: mapping_can_writeback). */
+static inline bool vma_wants_writenotify(const struct vma *v)
+{
+	const struct vm_operations *ops = vma_vm_ops(v);
+	return (v->vm_flags & (MM_VM_WRITE | MM_VM_SHARED)) == (MM_VM_WRITE | MM_VM_SHARED) && ops &&
+	       ops->page_mkwrite;
+}
 
 /* ---- RLIMIT_MEMLOCK (mm/mlock.c, mm/mmap.c) ------------------------------- */
 /* mm/mlock.c can_do_mlock(): RLIMIT_MEMLOCK not 0, or CAP_IPC_LOCK. */

@@ -179,6 +179,8 @@ static struct vma *copy_vma(mm_state *mm, struct vma *src, uint64_t addr, uint64
 	if (n->obj)
 		n->obj->refs++;
 	vma_set_anon_vma(mm, n, src->anon_vma);
+	/* vm_ops->open on the new VMA (not when it merged). */
+	vma_open(mm, n);
 	vt_insert(&mm->vt, n);
 	/* (the merge check: not where the source was kept apart, nor at all
 	 * where 6.1 tried no merge) */
@@ -196,6 +198,18 @@ static int64_t move_vma(mm_state *mm, struct remap *r)
 	if (mm->vt.count >= mm->cfg.max_map_count - 3)
 		return -ENOMEM;
 	struct vma *v = r->vma;
+	/* prep_move_vma(): vm_ops->may_split at each end of the range that
+	 * is not an end of the VMA (the unmapping would split there). */
+	const struct vm_operations *ops = vma_vm_ops(v);
+	if (ops && ops->may_split) {
+		int err = 0;
+		if (v->vm_start != r->addr)
+			err = ops->may_split(mm, v, r->addr);
+		if (!err && v->vm_end != r->addr + r->old_len)
+			err = ops->may_split(mm, v, r->addr + r->old_len);
+		if (err)
+			return err;
+	}
 	bool dontunmap = r->flags & MM_MREMAP_DONTUNMAP;
 	/* Before 6.13 (6.1 and 6.12 move_vma()): "to account mlock()'d pages
 	 * correctly in the MREMAP_DONTUNMAP case", a locked source is split
@@ -224,10 +238,16 @@ static int64_t move_vma(mm_state *mm, struct remap *r)
 	 * source's unlocked pages pay for it). */
 	if (locked && !(legacy && dontunmap))
 		mm->locked_vm += r->new_len >> PAGE_SHIFT;
-	if (pg_move_range(mm, r->addr, r->new_addr, r->old_len) < 0) {
-		/* The kernel moves the tables back and unmaps the new VMA. */
+	/* copy_vma_and_data(): the tables move; then vm_ops->mremap hears of
+	 * the new VMA and may refuse. On either failure the kernel moves the
+	 * tables back and unmaps the new VMA (unmap_source_vma on the
+	 * destination), and mremap returns the error. */
+	int err = pg_move_range(mm, r->addr, r->new_addr, r->old_len) < 0 ? -ENOMEM : 0;
+	if (!err && ops && ops->mremap && (err = ops->mremap(mm, n)) != 0)
+		(void)pg_move_range(mm, r->new_addr, r->addr, r->old_len);
+	if (err) {
 		(void)munmap_range(mm, r->new_addr, r->new_addr + r->new_len);
-		return -ENOMEM;
+		return err;
 	}
 	if (r->flags & MM_MREMAP_DONTUNMAP) {
 		/* dontunmap_complete(): the old VMA stays, unlocked (all of it),

@@ -46,6 +46,8 @@ int munmap_range(mm_state *mm, uint64_t start, uint64_t end)
 		 * vms_complete_munmap_vmas() takes them off mm->locked_vm. */
 		if (v->vm_flags & MM_VM_LOCKED)
 			mm->locked_vm -= vma_pages(v);
+		/* remove_vma(): vm_ops->close, the entries gone already. */
+		vma_close(mm, v);
 		vma_remove(mm, v);
 		v = next;
 	}

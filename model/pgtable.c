@@ -38,6 +38,16 @@ uint64_t pg_vm_page_prot(uint64_t vm_flags)
 	return by[which[vm_flags & (MM_VM_READ | MM_VM_WRITE | MM_VM_EXEC | MM_VM_SHARED)]];
 }
 
+/* mm/mmap.c vma_set_page_prot(): vm_page_prot from vm_flags; a VMA that
+ * wants write notification gets the protection of its flags without
+ * VM_SHARED, which for a writable VMA is read-only (PAGE_COPY). */
+uint64_t pg_vma_page_prot(const struct vma *v)
+{
+	if (vma_wants_writenotify(v))
+		return pg_vm_page_prot(v->vm_flags & ~MM_VM_SHARED);
+	return pg_vm_page_prot(v->vm_flags);
+}
+
 /* An entry for pfn with flags; PROT_NONE entries hold the pfn inverted
  * (arch/x86/include/asm/pgtable-invert.h: protnone_mask). */
 uint64_t pg_mk_entry(uint64_t pfn, uint64_t flags, uint64_t pfn_mask)
@@ -537,10 +547,16 @@ static uint64_t change_one(const mm_state *mm, const struct vma *v, uint64_t e, 
 	                      (level == 2 ? X86_PS : 0);
 	uint64_t mask = level == 2 ? PG_PMD_PFN_MASK : PG_PFN_MASK;
 	uint64_t pfn = lx_pfn(e, mask);
-	uint64_t prot = pg_vm_page_prot(v->vm_flags);
+	uint64_t prot = pg_vma_page_prot(v);
 	uint64_t n = pg_mk_entry(pfn, (e & keep) | (prot & ~keep), mask);
 	if ((v->vm_flags & (MM_VM_WRITE | MM_VM_SHARED)) == MM_VM_WRITE && (n & X86_P) && !(n & X86_RW) &&
 	    fr_anon_exclusive(mm, pfn))
+		n |= X86_RW;
+	/* MM_CP_TRY_CHANGE_WRITABLE for a shared VMA that write-notifies
+	 * (vma_wants_manual_pte_write_upgrade): can_change_shared_pte_writable()
+	 * makes a dirty entry writable again -- its page_mkwrite has been
+	 * heard -- and leaves a clean one read-only. */
+	if (vma_wants_writenotify(v) && (n & X86_P) && !(n & X86_RW) && (n & X86_D))
 		n |= X86_RW;
 	return n;
 }

@@ -19,6 +19,8 @@ uint64_t pg_cr3(const mm_state *mm);
 const mm_phys_mem *pg_mem(const mm_state *mm);
 /* protection_map[] (arch/x86/mm/pgprot.c) for these vm_flags. */
 uint64_t pg_vm_page_prot(uint64_t vm_flags);
+/* A VMA's vm_page_prot: pg_vm_page_prot, read-only where it write-notifies. */
+uint64_t pg_vma_page_prot(const struct vma *v);
 /* An entry for pfn with flags (PROT_NONE entries hold the pfn inverted). */
 uint64_t pg_mk_entry(uint64_t pfn, uint64_t flags, uint64_t pfn_mask);
 /* The leaf slot for va: the PDE (*level 2) if a huge PMD maps it, else the

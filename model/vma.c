@@ -50,12 +50,29 @@ void vma_free(mm_state *mm, struct vma *v)
 	mm_vma_free(mm, v);
 }
 
+void vma_close(mm_state *mm, const struct vma *v)
+{
+	const struct vm_operations *ops = vma_vm_ops(v);
+	if (ops && ops->close)
+		ops->close(mm, v);
+}
+
+void vma_open(mm_state *mm, const struct vma *v)
+{
+	const struct vm_operations *ops = vma_vm_ops(v);
+	if (ops && ops->open)
+		ops->open(mm, v);
+}
+
 void vma_unmap_all(mm_state *mm)
 {
 	struct vma *v = vt_first(&mm->vt);
 	while (v) {
 		struct vma *next = v->node.next;
+		/* exit_mmap() -> remove_vma(): vm_ops->close, after the
+		 * entries went (unmap_vmas first). */
 		pg_unmap_range(mm, v->vm_start, v->vm_end);
+		vma_close(mm, v);
 		vt_erase(&mm->vt, v);
 		vma_free(mm, v);
 		v = next;
@@ -108,6 +125,13 @@ void vma_note_touched(mm_state *mm, uint64_t addr)
  * file. No map_count check (that is split_vma's). */
 int vma_split_unchecked(mm_state *mm, struct vma *v, uint64_t addr, bool new_below, struct vma **out_new)
 {
+	/* vm_ops->may_split first: its refusal is the split's error. */
+	const struct vm_operations *ops = vma_vm_ops(v);
+	if (ops && ops->may_split) {
+		int err = ops->may_split(mm, v, addr);
+		if (err)
+			return err;
+	}
 	struct vma *n = vma_alloc(mm);
 	if (!n)
 		return -ENOMEM;
@@ -131,6 +155,8 @@ int vma_split_unchecked(mm_state *mm, struct vma *v, uint64_t addr, bool new_bel
 	/* One insertion, no transient hole for the gap augmentation. */
 	vt_split(&mm->vt, v, n);
 	vma_note_touched(mm, addr);
+	/* vm_ops->open on the new piece (vm_area_dup copied vm_ops). */
+	vma_open(mm, n);
 	if (out_new)
 		*out_new = n;
 	return 0;
@@ -232,6 +258,15 @@ static void dup_anon_vma(mm_state *mm, struct vma *dst, const struct anon_vma *s
  *   prev grows,     prev grows     next grows down
  *   next removed
  */
+/* mm/vma.c can_merge_remove_vma(): a merge may remove a VMA only if its
+ * vm_ops have no close (a removal by merge calls no close, so opens and
+ * closes would no longer pair up). */
+static bool can_merge_remove_vma(const struct vma *v)
+{
+	const struct vm_operations *ops = vma_vm_ops(v);
+	return !ops || !ops->close;
+}
+
 struct vma *vma_merge_new_range(mm_state *mm, struct vma_merge *g)
 {
 	struct vma *prev = g->prev, *next = g->next;
@@ -241,6 +276,9 @@ struct vma *vma_merge_new_range(mm_state *mm, struct vma_merge *g)
 	bool right = !g->just_expand && can_merge_right(mm, g, left);
 	if (!left && !right)
 		return NULL;
+	/* Both would remove next: without that, prev alone grows. */
+	if (left && right && !can_merge_remove_vma(next))
+		right = false;
 
 	uint64_t sticky = g->flags & MM_VM_STICKY;
 	struct vma *target;
@@ -287,6 +325,11 @@ static struct vma *vma_merge_existing_range(mm_state *mm, struct vma_merge *g)
 	bool merge_right = right_side && can_merge_right(mm, g, merge_left);
 	if (!merge_left && !merge_right)
 		return NULL;
+	/* A merge over the whole of middle removes it; both sides also next. */
+	if (left_side && right_side && !can_merge_remove_vma(middle))
+		return NULL;
+	if (merge_left && merge_right && !can_merge_remove_vma(next))
+		merge_right = false;
 
 	uint64_t sticky = g->flags & MM_VM_STICKY;
 	struct vma *target;

@@ -25,6 +25,10 @@ void vma_free(mm_state *mm, struct vma *v);
  * entries exist only under VMAs. */
 void vma_unmap_all(mm_state *mm);
 void vma_remove(mm_state *mm, struct vma *v);
+/* vm_ops->open / ->close of v's object, if it has them (a VMA made by a
+ * split, mremap or fork; a VMA unmapped: remove_vma). */
+void vma_open(mm_state *mm, const struct vma *v);
+void vma_close(mm_state *mm, const struct vma *v);
 void vma_set_anon_vma(mm_state *mm, struct vma *v, struct anon_vma *av);
 void vma_note_touched(mm_state *mm, uint64_t addr);
 int vma_split_unchecked(mm_state *mm, struct vma *v, uint64_t addr, bool new_below, struct vma **out_new);

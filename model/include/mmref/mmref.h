@@ -296,17 +296,56 @@ typedef struct mm_fault_info {
 } mm_fault_info;
 
 /* The operations of every VMA that maps a device: struct
- * vm_operations_struct, as the device's ->mmap installs it on the VMA.
- * fault is ->fault, called from __do_fault() (mm/memory.c) when a fault
- * needs page vmf->pgoff and the device does not hold it yet: words (512
- * 64-bit words, little endian, zero on entry) are the page's contents. The
- * page it fills stays the device's (as the pages a driver or filemap_fault
- * hands out), so every mapping of it -- shared, private, in any process --
- * sees that one page and the handler is not asked again for it; a private
- * mapping's write copies it (do_cow_fault). The handler must not call back
- * into the mm_state. */
+ * vm_operations_struct, as the device's ->mmap installs it on the VMA. Only
+ * fault is required; a NULL callback is one the device does not have, with
+ * Linux's meaning of its absence. No callback may call back into the
+ * mm_state. docs/api.md has the rules, each with its kernel function.
+ *
+ * fault: ->fault, called from __do_fault() (mm/memory.c) when a fault needs
+ *   page vmf->pgoff and the device does not hold it yet: words (512 64-bit
+ *   words, little endian, zero on entry) are the page's contents. The page
+ *   it fills stays the device's (as the pages a driver or filemap_fault
+ *   hands out), so every mapping of it -- shared, private, in any process --
+ *   sees that one page and the handler is not asked again for it; a private
+ *   mapping's write copies it (do_cow_fault).
+ * map_pages: ->map_pages, fault-around (do_fault_around): on a read fault,
+ *   before fault, the pages of the 16-page window around it (clipped to the
+ *   VMA, its page table and the device's size) whose entries are empty are
+ *   mapped as the read fault would map them (clean): those the device holds without asking, the others if
+ *   map_pages fills their words and answers true (false: left alone, no
+ *   signal). The faulting page is one of them; if it is not supplied, fault
+ *   is asked. Without map_pages there is no fault-around.
+ * page_mkwrite: ->page_mkwrite (do_page_mkwrite): the page vmf->pgoff is
+ *   about to become writable in a shared mapping -- a write fault on an
+ *   empty entry (do_shared_fault, after fault) or on a read-only one
+ *   (wp_page_shared). Anything but MM_FAULT_OK refuses: the access gets
+ *   that signal and the entry stays as it was. Having it makes every shared
+ *   writable VMA of the device write-notify (vma_wants_writenotify): its
+ *   pages are mapped read-only until written, and mprotect leaves clean
+ *   ones read-only (can_change_shared_pte_writable).
+ * open: ->open: a VMA of the device was made by a split (__split_vma: the
+ *   new piece), an mremap move (copy_vma: unless it merged) or a fork
+ *   (dup_mmap: the child's VMA; proc is the child). Not on mmap.
+ * close: ->close: a VMA of the device goes: munmap, mmap over it, the
+ *   source of an mremap move, exit (remove_vma); mm_destroy and mm_reset
+ *   close as exit does. A device with close never has a VMA removed by a
+ *   merge (can_merge_remove_vma), so every open is matched by a close.
+ * may_split: ->may_split (__split_vma, and prep_move_vma for the ends of an
+ *   mremap move): 0 allows splitting vma at addr, a negative errno refuses
+ *   and is what the call that wanted the split returns (munmap, mprotect,
+ *   madvise, mlock, mremap, mseal), with what it did before unchanged.
+ * mremap: ->mremap (copy_vma_and_data): the VMA was moved to new_vma by
+ *   mremap, its page tables already moved. A negative errno refuses: the
+ *   tables move back, the new VMA is unmapped (and closed), the old one
+ *   stays, and mremap returns the errno. */
 typedef struct mm_vm_ops {
 	mm_fault_status (*fault)(void *ctx, const mm_fault_info *vmf, uint64_t words[512]);
+	bool (*map_pages)(void *ctx, const mm_fault_info *vmf, uint64_t words[512]);
+	mm_fault_status (*page_mkwrite)(void *ctx, const mm_fault_info *vmf);
+	void (*open)(void *ctx, int proc, const mm_vma_info *vma);
+	void (*close)(void *ctx, int proc, const mm_vma_info *vma);
+	int (*may_split)(void *ctx, const mm_vma_info *vma, uint64_t addr);
+	int (*mremap)(void *ctx, const mm_vma_info *new_vma);
 } mm_vm_ops;
 
 /* A device of `size` bytes whose mappings take their page faults from ops
