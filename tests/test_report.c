@@ -386,12 +386,18 @@ static void test_screenshot(void)
 	gsize report_size = screenshot(html, png);
 	gsize blank_size = screenshot(blank, blank_png);
 	g_test_message("screenshot: report %zu bytes, blank page %zu bytes", report_size, blank_size);
-	g_assert_cmpuint(blank_size, >, 0);
-	/* A rendered page of text, bars and colours compresses far worse than an
-	 * empty one: a report that did not render (an error page, nothing) would
-	 * be close to the blank page's size. */
-	g_assert_cmpuint(report_size, >, 4 * blank_size);
-	g_assert_cmpuint(report_size, >, 40000);
+	if (blank_size == 0) {
+		/* The control failed: chromium cannot render even an empty page
+		 * here (inside a VM on virtiofs it could not mmap its ICU data),
+		 * so the report's rendering cannot be judged. */
+		g_test_skip("chromium cannot render a blank page on this machine (its error is above)");
+	} else {
+		/* A rendered page of text, bars and colours compresses far worse
+		 * than an empty one: a report that did not render (an error page,
+		 * nothing) would be close to the blank page's size. */
+		g_assert_cmpuint(report_size, >, 4 * blank_size);
+		g_assert_cmpuint(report_size, >, 40000);
+	}
 	if (g_getenv("MMREF_KEEP_SCREENSHOT"))
 		g_printerr("screenshot kept in %s\n", png);
 	else {
