@@ -239,7 +239,7 @@ int cmd_shrink(int argc, char **argv)
 		rc = MMREF_EXIT_NO_DIVERGENCE;
 		goto out;
 	}
-	char *sig = divergence_signature(&st.found, tv, tgs->len);
+	char *sig = divergence_signature(&st.found);
 	char *body = annotate ? annotate_with(m, annotate) : trace_to_string(m);
 	if (!body) {
 		g_free(sig);

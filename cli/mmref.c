@@ -328,14 +328,14 @@ static void progress_show(progress *p, gboolean final)
 	        p->tty && !final ? "   " : "\n");
 }
 
-/* --report: the first divergence as one HTML page (harness/report.h). It runs
- * the trace again, to capture every target's state before and after the
- * diverging statement. FALSE (and a message) if that failed. */
-static gboolean write_report(const char *path, const trace *t, target *const *tv, guint n, const diff_options *opt)
+/* --report: the first divergence as one HTML page (harness/report.h), drawn
+ * from the divergence the diff engine filled (nothing is run again). FALSE
+ * (and a message) if the page could not be written. */
+static gboolean write_report(const char *path, const trace *t, const divergence *d)
 {
 	GError *err = NULL;
 	fflush(stdout); /* the text finding first, whatever drawing it costs */
-	if (!diff_write_report(path, t, tv, n, opt, &err)) {
+	if (!report_write_divergence(path, d, t, &err)) {
 		fprintf(stderr, "mmref diff: --report %s: %s\n", path, err->message);
 		g_error_free(err);
 		return FALSE;
@@ -441,8 +441,9 @@ static int cmd_diff(int argc, char **argv)
 	guint64 stmts = 0;
 	for (guint i = 0; i < traces->len; i++) {
 		loaded *l = &g_array_index(traces, loaded, i);
-		char *report = NULL;
-		diff_status st = diff_run(l->t, tv, tgs->len, &opt, &report, &stmts);
+		divergence d;
+		diff_status st = diff_run_data(l->t, tv, tgs->len, &opt, &d, &stmts);
+		char *report = d.report;
 		if (st == DIFF_NOT_APPLICABLE) {
 			/* Reported, never counted as agreeing. */
 			skipped++;
@@ -461,9 +462,9 @@ static int cmd_diff(int argc, char **argv)
 			if (!quiet)
 				fputs(report, stdout);
 			if (report_path && !report_written)
-				report_written = write_report(report_path, l->t, tv, tgs->len, &opt);
+				report_written = write_report(report_path, l->t, &d);
 		}
-		g_free(report);
+		divergence_clear(&d);
 	}
 	if (gen_count > 0) {
 		/* Targets with CONFIG_MEMORY_FAILURE (a live one announcing
@@ -492,8 +493,9 @@ static int cmd_diff(int argc, char **argv)
 				g_free(name);
 				break;
 			}
-			char *report = NULL;
-			diff_status gst = diff_run(t, tv, tgs->len, &opt, &report, &p.stmts);
+			divergence d;
+			diff_status gst = diff_run_data(t, tv, tgs->len, &opt, &d, &p.stmts);
+			char *report = d.report;
 			if (gst == DIFF_NONDETERMINISTIC) {
 				gen_nondet++;
 				if (out_dir) { /* kept with its report, apart from the divergences */
@@ -517,7 +519,7 @@ static int cmd_diff(int argc, char **argv)
 				rc = rc == MMREF_EXIT_INVALID ? rc : MMREF_EXIT_DIFFERED;
 				gen_diverged++;
 				if (report_path && !report_written)
-					report_written = write_report(report_path, t, tv, tgs->len, &opt);
+					report_written = write_report(report_path, t, &d);
 				char *saved = NULL;
 				if (out_dir) {
 					saved = g_build_filename(out_dir, name, NULL);
@@ -540,7 +542,7 @@ static int cmd_diff(int argc, char **argv)
 				}
 				g_free(saved);
 			}
-			g_free(report);
+			divergence_clear(&d);
 			trace_free(t);
 			g_free(text);
 			g_free(name);

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	trace *t = decode_trace(data, size);
 	divergence d;
 	if (divergence_find(t, targets, 2, TRUE, &d))
-		fuzz_report_divergence(t, &d, targets, 2);
+		fuzz_report_divergence(t, &d);
 	divergence_clear(&d);
 	trace_free(t);
 	return 0;

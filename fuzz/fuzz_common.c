@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-void fuzz_report_divergence(const trace *t, const divergence *d, target *const *targets, guint n)
+void fuzz_report_divergence(const trace *t, const divergence *d)
 {
 	static int keep_going = -1;
 	static GHashTable *seen;
@@ -12,7 +12,7 @@ void fuzz_report_divergence(const trace *t, const divergence *d, target *const *
 		const char *env = getenv("MMREF_FUZZ_CONTINUE");
 		keep_going = env && *env && *env != '0';
 	}
-	char *sig = divergence_signature(d, targets, n);
+	char *sig = divergence_signature(d);
 	if (keep_going) {
 		if (!seen)
 			seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);

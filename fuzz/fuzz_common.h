@@ -17,6 +17,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
  * With MMREF_FUZZ_CONTINUE=1 in the environment it does not abort: it
  * prints each distinct signature once (with its first trace) and returns,
  * for measuring throughput and for surveying a tree with known findings. */
-void fuzz_report_divergence(const trace *t, const divergence *d, target *const *targets, guint n);
+void fuzz_report_divergence(const trace *t, const divergence *d);
 
 #endif

@@ -249,6 +249,117 @@ static gboolean stmt_ranges(const trace *t, const tr_stmt *s, const tr_result *r
 	}
 }
 
+/* ---- What the engine saw of each target (divergence_state) ---------------------------- */
+
+/* Each target's states as the engine took them, kept at no extra request to
+ * the target: the last whole snapshot, and the window snapshots taken
+ * since, copied one after another into flat arrays (a window is a few VMA
+ * records and the pages of its ranges). A whole comparison (every
+ * full_every statements) starts it afresh; past HIST_FOLD windows (a large
+ * full_every) they are laid on the whole one. */
+typedef struct div_win {
+	guint vma0, nvma, page0, npage, range0, nrange;
+	unsigned kernel_version;
+} div_win;
+
+struct div_history {
+	snapshot base; /* at the start: empty, as every target's arena is */
+	GArray *wins;  /* div_win */
+	GArray *vmas;  /* snap_vma, first_page relative to the window's page0 */
+	GArray *pages; /* guint8 */
+	GArray *ranges; /* snap_range */
+};
+
+#define HIST_FOLD 64
+
+static void hist_init(struct div_history *h)
+{
+	snapshot_init(&h->base);
+	h->wins = g_array_new(FALSE, FALSE, sizeof(div_win));
+	h->vmas = g_array_new(FALSE, FALSE, sizeof(snap_vma));
+	h->pages = g_array_new(FALSE, FALSE, sizeof(guint8));
+	h->ranges = g_array_new(FALSE, FALSE, sizeof(snap_range));
+}
+
+static void hist_free(struct div_history *h)
+{
+	snapshot_free(&h->base);
+	g_array_unref(h->wins);
+	g_array_unref(h->vmas);
+	g_array_unref(h->pages);
+	g_array_unref(h->ranges);
+}
+
+static void hist_restart(struct div_history *h)
+{
+	g_array_set_size(h->wins, 0);
+	g_array_set_size(h->vmas, 0);
+	g_array_set_size(h->pages, 0);
+	g_array_set_size(h->ranges, 0);
+}
+
+/* The state after the last window kept: base with every window laid on it. */
+static void hist_replay(const struct div_history *h, snapshot *out)
+{
+	snapshot_copy(out, &h->base);
+	snapshot view;
+	snapshot_init(&view);
+	for (guint i = 0; i < h->wins->len; i++) {
+		const div_win *w = &g_array_index(h->wins, div_win, i);
+		snapshot_clear(&view);
+		g_array_append_vals(view.vmas, &g_array_index(h->vmas, snap_vma, w->vma0), w->nvma);
+		g_array_append_vals(view.pages, &g_array_index(h->pages, guint8, w->page0), w->npage);
+		view.kernel_version = w->kernel_version;
+		snapshot_apply_window(out, &view, &g_array_index(h->ranges, snap_range, w->range0), w->nrange);
+	}
+	snapshot_free(&view);
+}
+
+/* After a statement every target agreed at: its snapshot there becomes the
+ * latest. A whole one is taken over (snap gets the old buffers back,
+ * cleared); a window is copied. */
+static void hist_push(struct div_history *h, snapshot *snap, gboolean full, const GArray *ranges)
+{
+	if (full) {
+		snapshot old = h->base;
+		h->base = *snap;
+		*snap = old;
+		snapshot_clear(snap);
+		hist_restart(h);
+		return;
+	}
+	if (h->wins->len >= HIST_FOLD) {
+		snapshot folded;
+		snapshot_init(&folded);
+		hist_replay(h, &folded);
+		snapshot_free(&h->base);
+		h->base = folded;
+		hist_restart(h);
+	}
+	div_win w = {h->vmas->len, snap->vmas->len, h->pages->len, snap->pages->len, h->ranges->len, ranges->len,
+	             snap->kernel_version};
+	g_array_append_val(h->wins, w);
+	g_array_append_vals(h->vmas, snap->vmas->data, snap->vmas->len);
+	g_array_append_vals(h->pages, snap->pages->data, snap->pages->len);
+	g_array_append_vals(h->ranges, ranges->data, ranges->len);
+}
+
+gboolean divergence_state(const divergence *d, guint k, gboolean after, snapshot *out)
+{
+	if (!d->hist || k >= d->ntargets || d->index == G_MAXUINT || d->failure == DIV_FAIL_START)
+		return FALSE;
+	hist_replay(&d->hist[k], out);
+	if (!after || tr_is_observation(d->kind))
+		return TRUE;
+	if (!d->after)
+		return FALSE;
+	if (d->full)
+		snapshot_copy(out, &d->after[k]);
+	else
+		snapshot_apply_window(out, &d->after[k], (const snap_range *)(void *)d->ranges->data, d->ranges->len);
+	return TRUE;
+}
+
 /* ---- The engine ---------------------------------------------------------------------- */
 
 static void set_failure(divergence *d, guint k, div_failure f, const char *msg)
@@ -259,9 +370,9 @@ static void set_failure(divergence *d, guint k, div_failure f, const char *msg)
 	d->detail = g_strdup(msg);
 }
 
+/* The states after the diverging statement move into d. */
 static void take_state(divergence *d, snapshot *snaps, guint n, gboolean full, GArray *ranges)
 {
-	d->have_state = TRUE;
 	d->full = full;
 	d->after = g_new0(snapshot, n);
 	for (guint k = 0; k < n; k++) {
@@ -458,7 +569,7 @@ diff_status diff_run_data(const trace *t, target *const *targets, guint n, const
 	d->ran = g_new0(gboolean, n);
 	d->results = g_new0(tr_result, n);
 	d->ranges = g_array_new(FALSE, FALSE, sizeof(snap_range));
-	snapshot_init(&d->before);
+	d->ref_results = g_array_new(FALSE, TRUE, sizeof(tr_result));
 	GError *err = NULL;
 	for (guint k = 0; k < n; k++) {
 		char *why = target_not_applicable(targets[k], t, opt ? opt->profile : NULL);
@@ -476,6 +587,9 @@ diff_status diff_run_data(const trace *t, target *const *targets, guint n, const
 			d->report = divergence_render(d, t);
 			return DIFF_DIVERGED;
 		}
+	d->hist = g_new0(struct div_history, n);
+	for (guint k = 0; k < n; k++)
+		hist_init(&d->hist[k]);
 
 	guint full_every = opt && opt->full_every ? opt->full_every : DIFF_FULL_EVERY_DEFAULT;
 	guint last_op = G_MAXUINT;
@@ -494,7 +608,6 @@ diff_status diff_run_data(const trace *t, target *const *targets, guint n, const
 	GArray *ranges = g_array_new(FALSE, FALSE, sizeof(snap_range));
 	GArray *own = g_array_new(FALSE, FALSE, sizeof(snap_range));
 	GString *violations = g_string_new(NULL);
-	gboolean cheap_before = targets[0]->snapshot_window != NULL;
 	guint64 done = 0;
 
 	for (guint i = 0; i < t->stmts->len && d->cls == DIV_NONE; i++) {
@@ -503,18 +616,11 @@ diff_status diff_run_data(const trace *t, target *const *targets, guint n, const
 		d->index = i;
 		d->kind = s->kind;
 		d->line = s->line;
-		gboolean full = FALSE;
+		gboolean full = FALSE, snapped = FALSE;
 		if (!tr_is_observation(s->kind)) {
-			/* targets[0]'s state over the statement's own ranges, before it. */
 			g_array_set_size(own, 0);
 			full = !stmt_ranges(t, s, NULL, 0, own) || full_every == 1 || (i + 1) % full_every == 0 ||
 			       i == last_op;
-			if (cheap_before && own->len) {
-				snap_ranges_normalize(own);
-				if (!targets[0]->snapshot_window(targets[0], t, (const snap_range *)(void *)own->data,
-				                                      own->len, &d->before, &err))
-					g_clear_error(&err);
-			}
 			/* Run it everywhere, then compare results and state. */
 			for (guint k = 0; k < n && d->cls == DIV_NONE; k++) {
 				if (!targets[k]->ops->exec(targets[k], t, s, &res[k], &err)) {
@@ -548,7 +654,7 @@ diff_status diff_run_data(const trace *t, target *const *targets, guint n, const
 			const snap_range *rv = (const snap_range *)(void *)ranges->data;
 			/* The state after it, also when the results differ: it tells what
 			 * the different results did. */
-			gboolean snapped = !failed;
+			snapped = !failed;
 			for (guint k = 0; k < n && snapped; k++) {
 				gboolean ok;
 				if (full)
@@ -574,7 +680,7 @@ diff_status diff_run_data(const trace *t, target *const *targets, guint n, const
 						d->cls = DIV_STATE;
 						d->target = k;
 					}
-					take_state(d, snaps, n, full, ranges);
+					d->have_state = TRUE;
 					break;
 				}
 			}
@@ -594,8 +700,11 @@ diff_status diff_run_data(const trace *t, target *const *targets, guint n, const
 					d->target = k;
 					d->obs_line = at;
 					d->obs = g_new0(char *, n + 1);
-					for (guint j = 0; j < n; j++)
+					d->obs_lines = g_new0(GPtrArray *, n + 1);
+					for (guint j = 0; j < n; j++) {
 						d->obs[j] = g_strdup(line_or_none(obs[j], at));
+						d->obs_lines[j] = g_ptr_array_ref(obs[j]);
+					}
 				}
 		}
 		if (d->cls == DIV_NONE && opt && opt->check) {
@@ -610,14 +719,23 @@ diff_status diff_run_data(const trace *t, target *const *targets, guint n, const
 				d->detail = g_strdup(violations->str);
 			}
 		}
+		/* Keep what was seen: the states after a diverging statement in d,
+		 * else in each target's history (divergence_state). */
+		if (snapped && d->cls != DIV_NONE)
+			take_state(d, snaps, n, full, ranges);
+		else if (snapped)
+			for (guint k = 0; k < n; k++)
+				hist_push(&d->hist[k], &snaps[k], full, ranges);
+		if (d->cls == DIV_NONE) {
+			tr_result r0;
+			memset(&r0, 0, sizeof(r0));
+			if (!tr_is_observation(s->kind))
+				r0 = res[0];
+			g_array_append_val(d->ref_results, r0);
+		}
 	}
 	if (d->cls == DIV_RESULT || d->cls == DIV_STATE || d->cls == DIV_OBSERVATION)
 		check_nondeterminism(t, targets, n, opt, d);
-	d->have_before = d->cls != DIV_NONE && d->index < t->stmts->len && cheap_before &&
-	                 !tr_is_observation(g_array_index(t->stmts, tr_stmt, d->index).kind) && own->len;
-	if (!d->have_before)
-		snapshot_clear(&d->before);
-
 	for (guint k = 0; k < n; k++) {
 		snapshot_free(&snaps[k]);
 		g_ptr_array_unref(obs[k]);
@@ -726,7 +844,16 @@ void divergence_clear(divergence *d)
 	g_free(d->after);
 	if (d->ranges)
 		g_array_unref(d->ranges);
-	snapshot_free(&d->before);
+	if (d->hist)
+		for (guint k = 0; k < d->ntargets; k++)
+			hist_free(&d->hist[k]);
+	g_free(d->hist);
+	if (d->ref_results)
+		g_array_unref(d->ref_results);
+	if (d->obs_lines)
+		for (guint k = 0; k < d->ntargets; k++)
+			g_ptr_array_unref(d->obs_lines[k]);
+	g_free(d->obs_lines);
 	g_strfreev(d->names);
 	g_strfreev(d->obs);
 	g_free(d->ran);

@@ -99,16 +99,23 @@ typedef struct divergence {
 	tr_result *results;  /* per target */
 	gboolean results_differ;
 	/* The states after the statement, per target, over the ranges compared
-	 * (a window, or everything when full); have_state when they differ. */
+	 * (a window, or everything when full): after is set whenever every
+	 * target reported its state there (also when they agree: DIV_RESULT
+	 * with the same state, DIV_CHECK); have_state when they differ. */
 	gboolean have_state, full;
 	snapshot *after;
 	GArray *ranges; /* snap_range: the window compared (empty when full) */
-	/* targets[0]'s state before the statement over the statement's own
-	 * ranges, when it could take it cheaply (an in-process target). */
-	gboolean have_before;
-	snapshot before;
+	/* What the engine saw of each target on the way (no target is asked
+	 * again, no trace is run again): the last whole snapshot and every
+	 * window since, up to the statement before this one; see
+	 * divergence_state. NULL after a start failure. */
+	struct div_history *hist;
+	/* targets[0]'s result of every statement before index (TR_RES_NONE for
+	 * observations), for the listing of the HTML report. */
+	GArray *ref_results; /* tr_result */
 	guint obs_line;   /* DIV_OBSERVATION: the line (0-based) that differs */
 	char **obs;       /* DIV_OBSERVATION: each target's line there */
+	GPtrArray **obs_lines; /* DIV_OBSERVATION: each target's lines, all of them */
 	char *detail;     /* DIV_FAILURE: the target's message; DIV_CHECK: the violations */
 	gsize nviolations;
 	char *report;     /* the text rendering (divergence_render) */
@@ -127,6 +134,18 @@ typedef struct divergence {
 diff_status diff_run_data(const trace *t, target *const *targets, guint n, const diff_options *opt, divergence *d,
                           guint64 *stmts_run);
 void divergence_clear(divergence *d);
+/* Target k's whole state (the arena, as snapshots hold it) just before d's
+ * statement, or just after it (after), put together from what the engine
+ * kept: the last whole snapshot it took of k, with every window snapshot
+ * since laid on it (snapshot_apply_window), and for after, the window of
+ * d->after[k]. Inside the windows compared this is what k reported; outside
+ * them it is what k reported last there -- the premise of the incremental
+ * comparison (a statement changes nothing outside the ranges it may have
+ * changed), which the whole comparison every full_every statements checks.
+ * Pages never seen read SNAP_PAGE_UNKNOWN. FALSE when unknown (a start
+ * failure; after a statement k failed at or could not report its state
+ * after). After an observation the state is the one before it. */
+gboolean divergence_state(const divergence *d, guint k, gboolean after, snapshot *out);
 /* The text report of d, as diff_run gives it (g_free). */
 char *divergence_render(const divergence *d, const trace *t);
 

@@ -124,6 +124,12 @@ static gboolean vma_matches(const vma_keys *keys, guint n, guint k, guint i)
 	return TRUE;
 }
 
+/* A page not seen on one side differs from nothing. */
+static gboolean pages_differ(mm_page_state x, mm_page_state y)
+{
+	return x != y && (int)x != SNAP_PAGE_UNKNOWN && (int)y != SNAP_PAGE_UNKNOWN;
+}
+
 /* Whether the page at a differs between side k and the reference (for the
  * reference: from any side). */
 static gboolean page_differs(const snapshot *const *snaps, guint n, guint k, uint64_t a)
@@ -131,9 +137,9 @@ static gboolean page_differs(const snapshot *const *snaps, guint n, guint k, uin
 	if (!snaps[k])
 		return FALSE;
 	if (k > 0)
-		return snaps[0] && snapshot_page(snaps[0], a) != snapshot_page(snaps[k], a);
+		return snaps[0] && pages_differ(snapshot_page(snaps[0], a), snapshot_page(snaps[k], a));
 	for (guint j = 1; j < n; j++)
-		if (snaps[j] && snapshot_page(snaps[0], a) != snapshot_page(snaps[j], a))
+		if (snaps[j] && pages_differ(snapshot_page(snaps[0], a), snapshot_page(snaps[j], a)))
 			return TRUE;
 	return FALSE;
 }
@@ -318,8 +324,9 @@ static const char *perm_fill(uint64_t flags)
 	return fills[flags & MM_VM_ACCESS_FLAGS];
 }
 
-static const char *const page_fill[] = {"#ffffff", "#bdbdbd", "#3182bd", "#756bb1", "#111111"};
-static const char *const page_name[] = {"none", "zero", "anon", "file", "guard"};
+/* by mm_page_state; the last is SNAP_PAGE_UNKNOWN */
+static const char *const page_fill[] = {"#ffffff", "#bdbdbd", "#3182bd", "#756bb1", "#111111", "#f1e4bf"};
+static const char *const page_name[] = {"none", "zero", "anon", "file", "guard", "not seen"};
 
 /* How much a page state shows when several share one pixel. */
 static int page_rank(int st)
@@ -404,8 +411,8 @@ static void emit_page(GString *out, double x0, double x1, int v, const void *ctx
 	g_string_append_printf(out,
 	                       "<rect class=\"pg\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.1f\" fill=\"%s\"><title>%s"
 	                       "</title></rect>\n",
-	                       x0, c->y + STRIP_TOP, MAX(x1 - x0, 0.6), STRIP_HEIGHT, page_fill[v < 5 ? v : 0],
-	                       page_name[v < 5 ? v : 0]);
+	                       x0, c->y + STRIP_TOP, MAX(x1 - x0, 0.6), STRIP_HEIGHT, page_fill[v < 6 ? v : 0],
+	                       page_name[v < 6 ? v : 0]);
 }
 
 static void emit_mark(GString *out, double x0, double x1, int v, const void *ctx)
@@ -522,6 +529,30 @@ static void svg_phase(GString *out, const report_page *p, const axis *ax, gboole
 	g_free(snaps);
 }
 
+/* What the engine compared after the statement, and where the lanes come from. */
+static void window_note(GString *out, const report_page *p)
+{
+	if (!p->window && !p->window_full)
+		return;
+	g_string_append(out, "<p class=\"window\">");
+	if (p->window_full) {
+		g_string_append(out, "After it the diff engine compared the whole state.");
+	} else {
+		g_string_append(out, "After it the diff engine compared the range");
+		g_string_append(out, p->window->len == 1 ? " " : "s ");
+		for (guint i = 0; i < p->window->len; i++) {
+			const snap_range *r = &g_array_index(p->window, snap_range, i);
+			char *lo = addr_text(p->t, r->lo), *hi = addr_text(p->t, r->hi);
+			g_string_append_printf(out, "%s<code>%s</code>&#8211;<code>%s</code>", i ? ", " : "", lo, hi);
+			g_free(lo);
+			g_free(hi);
+		}
+		g_string_append(out, " (every VMA touching them whole, their pages inside them); elsewhere each lane "
+		                     "shows what that target reported there last.");
+	}
+	g_string_append(out, " Pages no snapshot held are drawn as <i>not seen</i>.</p>\n");
+}
+
 /* ---- The listings ----------------------------------------------------------------------- */
 
 static void state_listing(GString *out, const report_page *p, gboolean after)
@@ -573,7 +604,7 @@ static void state_listing(GString *out, const report_page *p, gboolean after)
 	g_free(snaps);
 }
 
-static void trace_listing(GString *out, const report_page *p, GPtrArray *ref_results)
+static void trace_listing(GString *out, const report_page *p, const GArray *ref_results)
 {
 	const trace *t = p->t;
 	GString *hdr = g_string_new(NULL);
@@ -596,11 +627,13 @@ static void trace_listing(GString *out, const report_page *p, GPtrArray *ref_res
 		g_string_append_printf(out, "<span class=\"%s\"><span class=\"ln\">%4d</span>", here ? "here" : "st",
 		                       s->line);
 		esc(out, st);
-		const char *r = ref_results && i < ref_results->len ? g_ptr_array_index(ref_results, i) : NULL;
-		if (!here && r && *r) {
+		const tr_result *r = ref_results && i < ref_results->len ? &g_array_index(ref_results, tr_result, i) : NULL;
+		if (!here && r && r->kind != TR_RES_NONE) {
+			char *rt = result_text(t, s->kind, r);
 			g_string_append(out, "<span class=\"res\"> =&gt; ");
-			esc(out, r);
+			esc(out, rt);
 			g_string_append(out, "</span>");
+			g_free(rt);
 		}
 		g_string_append(out, "</span>");
 		g_free(st);
@@ -688,7 +721,7 @@ static void legend(GString *out)
 	for (guint i = 0; i < 8; i++)
 		g_string_append_printf(out, "<span><i style=\"background:%s\"></i>%s</span>", perm_fill(i), perms[i]);
 	g_string_append(out, "<span><i style=\"border-style:dashed\"></i>shared</span><br/>");
-	for (guint i = 0; i < 5; i++)
+	for (guint i = 0; i < 6; i++)
 		g_string_append_printf(out, "<span><i style=\"background:%s\"></i>%s page</span>", page_fill[i],
 		                       page_name[i]);
 	g_string_append(out,
@@ -697,7 +730,7 @@ static void legend(GString *out)
 	                "<span><i style=\"background:#ffe08a\"></i>the statement's range</span></p>\n");
 }
 
-static char *render(const report_page *p, GPtrArray *ref_results)
+static char *render(const report_page *p, const GArray *ref_results)
 {
 	const trace *t = p->t;
 	GString *out = g_string_new(NULL);
@@ -748,6 +781,7 @@ static char *render(const report_page *p, GPtrArray *ref_results)
 		g_string_append(out, "</div>\n</div>\n");
 		axis_clear(&ax);
 		g_free(all);
+		window_note(out, p);
 		g_string_append(out, "<h2>What each target did</h2>\n");
 		results_table(out, p);
 	}
@@ -764,7 +798,7 @@ static char *render(const report_page *p, GPtrArray *ref_results)
 	return g_string_free(out, FALSE);
 }
 
-char *report_render_html(const report_page *p) { return render(p, NULL); }
+char *report_render_html(const report_page *p) { return render(p, p->ref_results); }
 
 static gboolean write_page(const char *path, const char *html, GError **error)
 {
@@ -779,127 +813,86 @@ gboolean report_write_html(const char *path, const report_page *p, GError **erro
 	return ok;
 }
 
-/* ---- The diff path -------------------------------------------------------------------- */
+/* ---- A divergence the diff engine found -------------------------------------------------- */
 
-typedef struct capture {
-	report_side *sides;
-	snapshot *before, *after;
-	gboolean *have_before, *have_after;
-	char **failures;
-	GPtrArray *ref_results; /* char *: the reference's result of every statement before */
-} capture;
-
-static void take(target *tg, const trace *t, snapshot *snap, gboolean *have)
+/* The page is a rendering of the divergence alone: the engine's results,
+ * lines and states (divergence_state puts each target's state before and
+ * after together from what the engine kept); no target is asked anything. */
+char *report_render_divergence(const divergence *d, const trace *t)
 {
-	GError *err = NULL;
-	*have = tg->ops->snapshot(tg, t, snap, &err);
-	g_clear_error(&err);
+	guint n = d->ntargets;
+	report_side *sides = g_new0(report_side, n + 1);
+	snapshot *before = g_new0(snapshot, n + 1), *after = g_new0(snapshot, n + 1);
+	char **failures = g_new0(char *, n + 1);
+	guint index = d->failure == DIV_FAIL_START || d->index >= t->stmts->len ? G_MAXUINT : d->index;
+	gboolean obs = index != G_MAXUINT && tr_is_observation(d->kind);
+	for (guint k = 0; k < n; k++) {
+		report_side *sd = &sides[k];
+		snapshot_init(&before[k]);
+		snapshot_init(&after[k]);
+		sd->name = d->names[k];
+		if (d->cls == DIV_FAILURE && k == d->target)
+			failures[k] = d->failure == DIV_FAIL_STATE
+			                      ? g_strdup_printf("its state after it: %s", d->detail ? d->detail : "")
+			                      : g_strdup(d->detail ? d->detail : "");
+		sd->failure = failures[k];
+		if (obs) {
+			sd->lines = d->obs_lines ? d->obs_lines[k] : NULL;
+			sd->ran = sd->lines != NULL;
+		} else {
+			sd->ran = d->ran && d->ran[k];
+			if (sd->ran)
+				sd->result = d->results[k];
+		}
+		if (index != G_MAXUINT) {
+			sd->before = divergence_state(d, k, FALSE, &before[k]) ? &before[k] : NULL;
+			sd->after = divergence_state(d, k, TRUE, &after[k]) ? &after[k] : NULL;
+		}
+	}
+	report_page p = {.t = t,
+	                 .index = index,
+	                 .summary = d->report,
+	                 .sides = sides,
+	                 .n = n,
+	                 .window = d->after && !obs ? d->ranges : NULL,
+	                 .window_full = d->after && !obs && d->full};
+	char *html = render(&p, d->ref_results);
+	for (guint k = 0; k < n; k++) {
+		snapshot_free(&before[k]);
+		snapshot_free(&after[k]);
+		g_free(failures[k]);
+	}
+	g_free(failures);
+	g_free(before);
+	g_free(after);
+	g_free(sides);
+	return html;
+}
+
+gboolean report_write_divergence(const char *path, const divergence *d, const trace *t, GError **error)
+{
+	if (d->cls == DIV_NONE) {
+		g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "%s: no divergence to report", t->filename);
+		return FALSE;
+	}
+	char *html = report_render_divergence(d, t);
+	gboolean ok = write_page(path, html, error);
+	g_free(html);
+	return ok;
 }
 
 gboolean diff_write_report(const char *path, const trace *t, target *const *targets, guint n,
                            const diff_options *opt, GError **error)
 {
-	char *summary = NULL;
-	guint64 ran = 0;
-	if (diff_run(t, targets, n, opt, &summary, &ran) != DIFF_DIVERGED) {
-		g_free(summary);
+	divergence d;
+	diff_status st = diff_run_data(t, targets, n, opt, &d, NULL);
+	gboolean ok;
+	if (st != DIFF_DIVERGED) {
 		g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET, "%s: no divergence to report", t->filename);
-		return FALSE;
+		ok = FALSE;
+	} else {
+		ok = report_write_divergence(path, &d, t, error);
 	}
-	/* diff_run counted the statements it ran, the diverging one included. */
-	guint index = ran == 0 || ran > t->stmts->len ? G_MAXUINT : (guint)ran - 1;
-	capture c = {
-		.sides = g_new0(report_side, n + 1),
-		.before = g_new0(snapshot, n + 1),
-		.after = g_new0(snapshot, n + 1),
-		.have_before = g_new0(gboolean, n + 1),
-		.have_after = g_new0(gboolean, n + 1),
-		.failures = g_new0(char *, n + 1),
-		.ref_results = g_ptr_array_new_with_free_func(g_free),
-	};
-	for (guint k = 0; k < n; k++) {
-		snapshot_init(&c.before[k]);
-		snapshot_init(&c.after[k]);
-		c.sides[k].name = targets[k]->name;
-	}
-	GError *err = NULL;
-	gboolean started = index != G_MAXUINT;
-	for (guint k = 0; k < n && started; k++)
-		if (!targets[k]->ops->start(targets[k], t, &err)) {
-			c.failures[k] = g_strdup(err->message);
-			g_clear_error(&err);
-			started = FALSE;
-		}
-	gboolean *alive = g_new0(gboolean, n + 1);
-	for (guint k = 0; k < n; k++)
-		alive[k] = started;
-	/* Run up to the diverging statement; observations change nothing and are skipped. */
-	for (guint i = 0; started && i < index; i++) {
-		const tr_stmt *s = &g_array_index(t->stmts, tr_stmt, i);
-		char *ref = NULL;
-		for (guint k = 0; k < n && !tr_is_observation(s->kind); k++) {
-			tr_result r;
-			if (!alive[k])
-				continue;
-			if (!targets[k]->ops->exec(targets[k], t, s, &r, &err)) {
-				c.failures[k] = g_strdup_printf("at line %d: %s", s->line, err->message);
-				g_clear_error(&err);
-				alive[k] = FALSE;
-			} else if (k == 0) {
-				ref = result_text(t, s->kind, &r);
-			}
-		}
-		g_ptr_array_add(c.ref_results, ref ? ref : g_strdup(""));
-	}
-	if (index != G_MAXUINT) {
-		const tr_stmt *s = &g_array_index(t->stmts, tr_stmt, index);
-		for (guint k = 0; k < n; k++)
-			if (alive[k])
-				take(targets[k], t, &c.before[k], &c.have_before[k]);
-		for (guint k = 0; k < n; k++) {
-			report_side *sd = &c.sides[k];
-			if (!alive[k])
-				continue;
-			if (!tr_is_observation(s->kind)) {
-				sd->ran = targets[k]->ops->exec(targets[k], t, s, &sd->result, &err);
-			} else {
-				sd->lines = g_ptr_array_new_with_free_func(g_free);
-				sd->ran = targets[k]->ops->observe(targets[k], t, s, sd->lines, &err);
-			}
-			if (!sd->ran) {
-				c.failures[k] = g_strdup(err->message);
-				g_clear_error(&err);
-				alive[k] = FALSE;
-			}
-		}
-		for (guint k = 0; k < n; k++)
-			if (alive[k])
-				take(targets[k], t, &c.after[k], &c.have_after[k]);
-	}
-	for (guint k = 0; k < n; k++) {
-		c.sides[k].failure = c.failures[k];
-		c.sides[k].before = c.have_before[k] ? &c.before[k] : NULL;
-		c.sides[k].after = c.have_after[k] ? &c.after[k] : NULL;
-	}
-	report_page p = {.t = t, .index = index, .summary = summary, .sides = c.sides, .n = n};
-	char *html = render(&p, c.ref_results);
-	gboolean ok = write_page(path, html, error);
-	g_free(html);
-	for (guint k = 0; k < n; k++) {
-		snapshot_free(&c.before[k]);
-		snapshot_free(&c.after[k]);
-		g_free(c.failures[k]);
-		if (c.sides[k].lines)
-			g_ptr_array_unref(c.sides[k].lines);
-	}
-	g_free(alive);
-	g_ptr_array_unref(c.ref_results);
-	g_free(c.sides);
-	g_free(c.before);
-	g_free(c.after);
-	g_free(c.have_before);
-	g_free(c.have_after);
-	g_free(c.failures);
-	g_free(summary);
+	divergence_clear(&d);
 	return ok;
 }

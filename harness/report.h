@@ -29,21 +29,31 @@ typedef struct report_side {
 typedef struct report_page {
 	const trace *t;
 	guint index;         /* the diverging statement (index into t->stmts); G_MAXUINT: none (start failed) */
-	const char *summary; /* diff_run's report, shown as is (may be NULL) */
+	const char *summary; /* the text report, shown as is (may be NULL) */
 	const report_side *sides;
 	guint n; /* sides[0] is the reference the others are compared with */
+	const GArray *ref_results; /* tr_result: sides[0]'s result of each statement before index (may be NULL) */
+	const GArray *window;      /* snap_range: what the engine compared after the statement (may be NULL) */
+	gboolean window_full;      /* it compared the whole state */
 } report_page;
 
 /* The page as a string (g_free). It is well-formed XML as well as HTML. */
 char *report_render_html(const report_page *p);
 gboolean report_write_html(const char *path, const report_page *p, GError **error);
 
-/* For the diff path: runs t on the targets (diff_run, with opt), and if they
- * diverge, runs t again up to the diverging statement, capturing every
- * target's state before and after it, and writes the page to path. Returns
- * FALSE with *error if t does not diverge, or the file cannot be written.
- * The targets are restarted (as diff_run does), so they can be the same
- * ones the caller just ran. */
+/* The page of a divergence the diff engine found (diff_run_data): a
+ * rendering of d alone -- its results, its observation lines, and every
+ * target's state before and after the statement as divergence_state puts
+ * them together from what the engine kept. No target is started or asked
+ * anything, no trace is run again. */
+char *report_render_divergence(const divergence *d, const trace *t);
+/* The same into a file; FALSE and *error if d is DIV_NONE or the file cannot
+ * be written. */
+gboolean report_write_divergence(const char *path, const divergence *d, const trace *t, GError **error);
+
+/* Runs t once on the targets (diff_run_data, with opt) and writes the page
+ * of its divergence. FALSE with *error if t does not diverge, or the file
+ * cannot be written. */
 gboolean diff_write_report(const char *path, const trace *t, target *const *targets, guint n,
                            const diff_options *opt, GError **error);
 

@@ -85,11 +85,11 @@ gboolean divergence_same(const divergence *a, const divergence *b)
 	return a->index == G_MAXUINT || a->kind == b->kind;
 }
 
-char *divergence_signature(const divergence *d, target *const *targets, guint n)
+char *divergence_signature(const divergence *d)
 {
 	GString *s = g_string_new(NULL);
-	for (guint k = 0; k < n; k++) {
-		const char *name = targets[k]->name;
+	for (guint k = 0; k < d->ntargets; k++) {
+		const char *name = d->names[k];
 		if (g_str_has_prefix(name, "exec:"))
 			name = "exec";
 		g_string_append_printf(s, "%s-", name);

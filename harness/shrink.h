@@ -29,7 +29,7 @@ const char *div_class_name(div_class cls);
 /* The stable signature a fuzz target aborts with:
  * "model-naive-mremap-result-difference" (target names joined by '-',
  * "exec:..." targets as "exec"). g_free. */
-char *divergence_signature(const divergence *d, target *const *targets, guint n);
+char *divergence_signature(const divergence *d);
 
 typedef struct shrink_options {
 	gboolean check;   /* mm_check after every statement, as the fuzz targets do */

@@ -697,6 +697,65 @@ void snapshot_window_extract(snapshot *out, const snapshot *full, const snap_ran
 	}
 }
 
+void snapshot_copy(snapshot *out, const snapshot *in)
+{
+	snapshot_clear(out);
+	g_array_append_vals(out->vmas, in->vmas->data, in->vmas->len);
+	g_array_append_vals(out->pages, in->pages->data, in->pages->len);
+	out->kernel_version = in->kernel_version;
+}
+
+static gboolean overlaps_window(const snap_vma *v, const snapshot *win, const snap_range *r, guint nr)
+{
+	for (guint k = 0; k < nr; k++)
+		if (v->start < r[k].hi + SNAP_WINDOW_MARGIN && v->end + SNAP_WINDOW_MARGIN > r[k].lo)
+			return TRUE;
+	for (guint i = 0; i < win->vmas->len; i++) {
+		const snap_vma *w = &g_array_index(win->vmas, snap_vma, i);
+		if (v->start < w->end && w->start < v->end)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+void snapshot_apply_window(snapshot *s, const snapshot *win, const snap_range *r, guint nr)
+{
+	snapshot out;
+	snapshot_init(&out);
+	out.kernel_version = win->kernel_version ? win->kernel_version : s->kernel_version;
+	GByteArray *buf = g_byte_array_new();
+	guint i = 0, j = 0, ns = s->vmas->len, nw = win->vmas->len;
+	while (i < ns || j < nw) {
+		const snap_vma *a = i < ns ? &g_array_index(s->vmas, snap_vma, i) : NULL;
+		const snap_vma *b = j < nw ? &g_array_index(win->vmas, snap_vma, j) : NULL;
+		if (a && (!b || a->start < b->start)) {
+			i++;
+			if (!overlaps_window(a, win, r, nr))
+				snapshot_add_vma_window(&out, a,
+				                        a->page_hi > a->page_lo
+				                                ? &g_array_index(s->pages, guint8, a->first_page)
+				                                : NULL);
+			continue;
+		}
+		/* b: its whole record, its pages from win where held, else from s */
+		j++;
+		guint np = (guint)((b->end - b->start) >> MM_PAGE_SHIFT);
+		g_byte_array_set_size(buf, np);
+		for (guint p = 0; p < np; p++) {
+			uint64_t addr = b->start + ((uint64_t)p << MM_PAGE_SHIFT);
+			if (addr >= b->page_lo && addr < b->page_hi)
+				buf->data[p] = g_array_index(win->pages, guint8,
+				                             b->first_page + (guint)((addr - b->page_lo) >> MM_PAGE_SHIFT));
+			else
+				buf->data[p] = find_vma(s, addr) ? (guint8)snapshot_page(s, addr) : SNAP_PAGE_UNKNOWN;
+		}
+		snapshot_add_vma(&out, b, buf->data);
+	}
+	g_byte_array_unref(buf);
+	snapshot_free(s);
+	*s = out;
+}
+
 char *snapshot_diff(const snapshot *a, const snapshot *b, const trace *t)
 {
 	return snapshot_diff_labeled(a, "first", b, "second", t);

@@ -88,6 +88,16 @@ void snap_shmem_numbering_fini(snap_shmem_numbering *sn);
 void snap_ranges_normalize(GArray *ranges);
 /* The window of full over ranges (normalized) into out. */
 void snapshot_window_extract(snapshot *out, const snapshot *full, const snap_range *r, guint nr);
+/* out becomes a copy of in. */
+void snapshot_copy(snapshot *out, const snapshot *in);
+/* Lays the window snapshot win, taken over ranges r (normalized), on s: what
+ * s would be had it been taken when win was, if nothing changed outside the
+ * window in between. Every VMA of s that overlaps a range (with the window's
+ * margin) or a VMA of win is replaced by win's VMAs; a page of a VMA of win
+ * outside win's held pages keeps the state s had at its address
+ * (SNAP_PAGE_UNKNOWN where s had none). The diff engine keeps each target's
+ * state this way (divergence_state, diff.h). */
+void snapshot_apply_window(snapshot *s, const snapshot *win, const snap_range *r, guint nr);
 /* The page hull of one VMA [start, end) inside ranges: FALSE when none. */
 gboolean snap_window_hull(uint64_t start, uint64_t end, const snap_range *r, guint nr, uint64_t *lo, uint64_t *hi);
 /* Appends a VMA with the page states of [v->page_lo, v->page_hi) (pages holds

@@ -93,7 +93,7 @@ static void test_planted(void)
 	g_assert_true(divergence_find(t, tgs, 2, TRUE, &d));
 	g_assert_cmpint(d.cls, ==, DIV_RESULT);
 	g_assert_cmpint(d.kind, ==, TR_MPROTECT);
-	char *sig = divergence_signature(&d, tgs, 2);
+	char *sig = divergence_signature(&d);
 	g_assert_cmpstr(sig, ==, "model-planted-mprotect-result-difference");
 	g_free(sig);
 	divergence_clear(&d);
