@@ -256,7 +256,8 @@ static gboolean stmt_ranges(const trace *t, const tr_stmt *s, const tr_result *r
  * since, copied one after another into flat arrays (a window is a few VMA
  * records and the pages of its ranges). A whole comparison (every
  * full_every statements) starts it afresh; past HIST_FOLD windows (a large
- * full_every) they are laid on the whole one. */
+ * full_every), or HIST_PAGES_MIN page states, they are laid on the whole
+ * one. */
 typedef struct div_win {
 	guint vma0, nvma, page0, npage, range0, nrange;
 	unsigned kernel_version;
@@ -271,6 +272,10 @@ struct div_history {
 };
 
 #define HIST_FOLD 64
+/* The windows' page states kept, at most: as many as the whole snapshot
+ * holds, or this many (4 GiB of ranges) -- a trace whose every statement
+ * names a huge range keeps about twice one snapshot, not 32 of them. */
+#define HIST_PAGES_MIN (1u << 20)
 
 static void hist_init(struct div_history *h)
 {
@@ -328,7 +333,8 @@ static void hist_push(struct div_history *h, snapshot *snap, gboolean full, cons
 		hist_restart(h);
 		return;
 	}
-	if (h->wins->len >= HIST_FOLD) {
+	if (h->wins->len >= HIST_FOLD ||
+	    (guint64)h->pages->len + snap->pages->len > MAX((guint64)h->base.pages->len, HIST_PAGES_MIN)) {
 		snapshot folded;
 		snapshot_init(&folded);
 		hist_replay(h, &folded);

@@ -446,6 +446,41 @@ static void test_from_divergence(void)
 	trace_free(t);
 }
 
+/* The same divergence after 70 more statements and with the whole state
+ * compared at the end only (full_every G_MAXUINT): the history
+ * folds its windows into its whole snapshot past 64 of them, and the states
+ * drawn are still the ones worked out above. */
+static void test_from_divergence_folded(void)
+{
+	GString *text = g_string_new("mmtrace 1\nmmap +0 16K rw- private,anonymous,fixed\n");
+	for (int i = 0; i < 71; i++)
+		g_string_append(text, "touch +4K w\n");
+	g_string_append(text, "mprotect +4K 4K r--\ntouch +12K w\n");
+	trace *t = parse(text->str);
+	g_string_free(text, TRUE);
+	target *tv[2] = {target_model_new(), once_target()};
+	diff_options opt = {.full_every = G_MAXUINT};
+	divergence d;
+	g_assert_cmpint(diff_run_data(t, tv, 2, &opt, &d, NULL), ==, DIFF_DIVERGED);
+	g_assert_cmpint(d.cls, ==, DIV_STATE);
+	g_assert_cmpuint(d.index, ==, 72);
+	char *html = report_render_divergence(&d, t);
+	g_assert_cmpint(once_starts, ==, 1);
+	char *before = listing_section(html, FALSE), *after = listing_section(html, TRUE);
+	g_assert_cmpuint(count_line(before, "s", L_RW16), ==, 2);
+	g_assert_cmpuint(count_line(after, "d", L_RW0), ==, 1);
+	g_assert_cmpuint(count_line(after, "d", L_RO1), ==, 1);
+	g_assert_cmpuint(count_line(after, "d", L_RO01), ==, 1);
+	g_assert_cmpuint(count_line(after, "s", L_RW2), ==, 2);
+	g_free(before);
+	g_free(after);
+	g_free(html);
+	divergence_clear(&d);
+	target_free(tv[0]);
+	target_free(tv[1]);
+	trace_free(t);
+}
+
 /* A fork trace: the state before the diverging statement is the current
  * process's (the child's [+0, +8K) after its munmap), not the parent's
  * [+0, +16K). By hand, as above, in the child:
@@ -627,6 +662,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/report/diff-write-report", test_diff_write_report);
 	g_test_add_func("/report/from-divergence", test_from_divergence);
 	g_test_add_func("/report/from-divergence-fork", test_from_divergence_fork);
+	g_test_add_func("/report/from-divergence-folded", test_from_divergence_folded);
 	g_test_add_func("/report/screenshot", test_screenshot);
 	int rc = g_test_run();
 	if (rc == 0 && !chromium) {
