@@ -6,6 +6,7 @@
 #include "gup.h"
 #include "pages.h"
 #include "pgtable.h"
+#include "vma.h"
 
 int gup_get_pages(mm_state *mm, struct vma *v, uint64_t start, uint64_t end, bool write)
 {
@@ -52,6 +53,7 @@ int gup_populate_vma(mm_state *mm, struct vma *v, uint64_t start, uint64_t end)
 		return 0;
 	if ((v->vm_flags & (MM_VM_IO | MM_VM_PFNMAP)) || !(v->vm_flags & MM_VM_ACCESS_FLAGS))
 		return -EFAULT;
+	vma_forget_anon_apart(mm);
 	return gup_get_pages(mm, v, start, end, (v->vm_flags & (MM_VM_WRITE | MM_VM_SHARED)) == MM_VM_WRITE);
 }
 

@@ -310,6 +310,24 @@ static uint64_t thp_walk_ptes(mm_state *mm, uint64_t va, uint64_t wi, uint64_t s
 			continue;
 		}
 		uint64_t head = large_anon_head(mm->pt, lx_pfn(e, PG_PFN_MASK));
+		if (head && !mm_kernel_at_least(mm, 610)) {
+			/* Before 6.10 every PTE-mapped large folio met is split,
+			 * whole or not, and a folio that looks shared ends the
+			 * walk of this page table (6.1 madvise_free_pte_range:
+			 * folio_estimated_sharers(), the first page's mapcount,
+			 * != 1 -> break; madvise_cold_or_pageout_pte_range: this
+			 * page's page_mapcount() != 1 -> break). The first page
+			 * unmapped (a DONTNEED of it) counts as shared for FREE
+			 * [LIVE: versions/minimal/free-thp-first-page-unmapped].
+			 * 6.10 batches instead: "mm/madvise: optimize lazyfreeing
+			 * with mTHP in madvise_free", "mm: madvise: avoid split
+			 * during MADV_PAGEOUT and MADV_COLD". */
+			uint64_t probe = how == WALK_FREE ? head : lx_pfn(e, PG_PFN_MASK);
+			if (fr_get(mm->pt, probe)->mapcount != 1)
+				return stop;
+			split_anon_folio(mm, head);
+			continue; /* the same PTE again: now order 0 */
+		}
 		if (head && thp_shared(mm, head)) {
 			va += PAGE_SIZE;
 			wi++;

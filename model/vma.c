@@ -119,6 +119,31 @@ void vma_note_touched(mm_state *mm, uint64_t addr)
 		mm->touched[mm->n_touched++] = addr;
 }
 
+/* Before 6.13 a VMA with an anon_vma and one without were kept apart when
+ * the operation's range was the one without (anon_vma_mergeable, the merge
+ * check's could_merge). A populate after that merge attempt (mlock's
+ * __mm_populate, a locked VMA made writable, MAP_POPULATE) writes to the
+ * pages of the one without: anon_vma_prepare() gives it its neighbour's
+ * anon_vma (find_mergeable_anon_vma), and the pair left apart then looks
+ * mergeable -- which the kernel leaves as it is [LIVE: 6.12, mprotect rw-
+ * of an unfaulted VMA beside a faulted one, then mlock of both]. The merge
+ * check (I9) judges the boundaries as they were at the attempt: those whose
+ * two VMAs differ in having an anon_vma come off its list. */
+void vma_forget_anon_apart(mm_state *mm)
+{
+	if (mm_kernel_at_least(mm, 613))
+		return;
+	unsigned k = 0;
+	for (unsigned i = 0; i < mm->n_touched; i++) {
+		const struct vma *b = vt_lookup(&mm->vt, mm->touched[i]);
+		const struct vma *a = b && b->vm_start == mm->touched[i] ? b->node.prev : NULL;
+		if (a && a->vm_end == b->vm_start && !a->anon_vma != !b->anon_vma)
+			continue;
+		mm->touched[k++] = mm->touched[i];
+	}
+	mm->n_touched = k;
+}
+
 /* mm/vma.c: __split_vma(). Splits v at addr: with new_below the new VMA
  * takes [vm_start, addr), otherwise [addr, vm_end). The upper piece's pgoff
  * advances by the pages below it. Both pieces share the anon_vma and the

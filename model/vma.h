@@ -31,6 +31,7 @@ void vma_open(mm_state *mm, const struct vma *v);
 void vma_close(mm_state *mm, const struct vma *v);
 void vma_set_anon_vma(mm_state *mm, struct vma *v, struct anon_vma *av);
 void vma_note_touched(mm_state *mm, uint64_t addr);
+void vma_forget_anon_apart(mm_state *mm);
 int vma_split_unchecked(mm_state *mm, struct vma *v, uint64_t addr, bool new_below, struct vma **out_new);
 int vma_split(mm_state *mm, struct vma *v, uint64_t addr, bool new_below, struct vma **out_new);
 struct vma *vma_merge_new_range(mm_state *mm, struct vma_merge *g);

@@ -196,6 +196,9 @@ static void thp_advice(naive_mm *nm, const nvma *v, uint64_t start, uint64_t end
 		if (!p || p->state != MM_PAGE_ANON || !p->thp)
 			continue;
 		uint32_t id = p->thp;
+		nregion *pr = nv_region_get(nm, a);
+		if (!nv_has(nm, NV_THP_PTE_BATCH) && !(pr && pr->kind == NV_REGION_PMD_ANON))
+			continue; /* mapped by PTEs: legacy_thp_stop() */
 		if (!thp_whole_in(nm, id, start, end)) {
 			thp_split(nm, id);
 			continue;
@@ -224,6 +227,62 @@ static void thp_advice(naive_mm *nm, const nvma *v, uint64_t start, uint64_t end
 			}
 		}
 		a = (a & ~(NV_PMD - 1)) + NV_PMD - NV_PAGE; /* past this THP */
+	}
+}
+
+/* The first page (index 0) of THP id as this process maps it, or NULL. */
+static const npage *thp_first_page(const naive_mm *nm, uint32_t id)
+{
+	for (size_t i = 0; i < nm->npages; i++)
+		if (nm->pages[i].state == MM_PAGE_ANON && nm->pages[i].thp == id && nm->pages[i].thp_idx == 0)
+			return &nm->pages[i];
+	return NULL;
+}
+
+/* Kernels before 6.10, over [s, e), the part of one 2 MiB block the advice
+ * covers: the walk meets the pages of THPs mapped by PTEs one address at a
+ * time, splits every such THP it meets (whole or not: split keeps every page
+ * anonymous there, rule 2 with no zero pages before 6.12), and stops at a THP
+ * that looks shared: for FREE one whose first page is not mapped exactly
+ * once -- unmapped counts (6.1 madvise_free_pte_range,
+ * folio_estimated_sharers() != 1: break) --, for COLD and PAGEOUT one whose
+ * page met is not (6.1 madvise_cold_or_pageout_pte_range, page_mapcount()
+ * != 1: break). Nothing at or after the stop in this block is advised.
+ * Returns the stop (e when none). */
+static uint64_t legacy_thp_stop(naive_mm *nm, uint64_t s, uint64_t e, int64_t advice)
+{
+	for (uint64_t a = s; a < e; a += NV_PAGE) {
+		npage *p = nv_page_find(nm, a);
+		if (!p || p->state != MM_PAGE_ANON || !p->thp)
+			continue;
+		nregion *r = nv_region_get(nm, a);
+		if (r && r->kind == NV_REGION_PMD_ANON)
+			return e; /* PMD-mapped: thp_advice() */
+		const npage *probe = advice == MM_MADV_FREE ? thp_first_page(nm, p->thp) : p;
+		if (!probe || nv_anon_mapcount(nm, probe) != 1)
+			return a;
+		thp_split(nm, p->thp);
+	}
+	return e;
+}
+
+/* fn over the parts of [start, end) the advice reaches: all of it from 6.10,
+ * before it up to legacy_thp_stop() in each 2 MiB block. */
+static void advised_parts(naive_mm *nm, const nvma *v, uint64_t start, uint64_t end, int64_t advice,
+                          void (*fn)(naive_mm *nm, const nvma *v, uint64_t s, uint64_t e, int64_t advice))
+{
+	if (nv_has(nm, NV_THP_PTE_BATCH)) {
+		fn(nm, v, start, end, advice);
+		return;
+	}
+	for (uint64_t s = start; s < end;) {
+		uint64_t e = (s & ~(NV_PMD - 1)) + NV_PMD;
+		if (e > end)
+			e = end;
+		uint64_t stop = legacy_thp_stop(nm, s, e, advice);
+		if (stop > s)
+			fn(nm, v, s, stop, advice);
+		s = e;
 	}
 }
 
@@ -551,6 +610,29 @@ static int update_vma(naive_mm *nm, nvma *v, uint64_t start, uint64_t end, uint6
 	return 0;
 }
 
+/* COLD and PAGEOUT over [s, e) past the THP rules: large page-cache
+ * folios, then (PAGEOUT) the small pages. */
+static void cold_pageout_part(naive_mm *nm, const nvma *v, uint64_t s, uint64_t e, int64_t advice)
+{
+	file_folio_advice(nm, v, s, e, advice);
+	if (advice == MM_MADV_PAGEOUT) /* COLD only ages: nothing else visible */
+		pageout_range(nm, v, s, e);
+}
+
+/* FREE over [s, e) past the THP rules: the small anonymous pages become
+ * lazily freeable. */
+static void free_part(naive_mm *nm, const nvma *v, uint64_t s, uint64_t e, int64_t advice)
+{
+	(void)v;
+	(void)advice;
+	for (uint64_t a = s; a < e; a += NV_PAGE) {
+		nregion *r = nv_region_get(nm, a);
+		npage *p = nv_page_find(nm, a);
+		if (p && p->state == MM_PAGE_ANON && !p->thp && !p->mlocked && (!r || r->kind == NV_REGION_PTE))
+			nv_page_set_lazyfree(nm, a, true);
+	}
+}
+
 /* madvise_vma_behavior() for [start, end) of v. */
 static int madvise_vma_behavior(naive_mm *nm, nvma *v, uint64_t start, uint64_t end, int64_t advice,
                                 uint64_t *iter_end)
@@ -577,9 +659,7 @@ static int madvise_vma_behavior(naive_mm *nm, nvma *v, uint64_t start, uint64_t 
 		if (v->flags & (MM_VM_LOCKED | MM_VM_PFNMAP | MM_VM_HUGETLB))
 			return -EINVAL;
 		thp_advice(nm, v, start, end, advice);
-		file_folio_advice(nm, v, start, end, advice);
-		if (advice == MM_MADV_PAGEOUT) /* COLD only ages: nothing else visible */
-			pageout_range(nm, v, start, end);
+		advised_parts(nm, v, start, end, advice, cold_pageout_part);
 		return 0;
 	case MM_MADV_DONTNEED:
 	case MM_MADV_DONTNEED_LOCKED:
@@ -595,12 +675,7 @@ static int madvise_vma_behavior(naive_mm *nm, nvma *v, uint64_t start, uint64_t 
 			if (v->backing != MM_BACKING_ANON)
 				return -EINVAL;
 			thp_advice(nm, v, start, end, advice);
-			for (uint64_t a = start; a < end; a += NV_PAGE) {
-				nregion *r = nv_region_get(nm, a);
-				npage *p = nv_page_find(nm, a);
-				if (p && p->state == MM_PAGE_ANON && !p->thp && !p->mlocked && (!r || r->kind == NV_REGION_PTE))
-					nv_page_set_lazyfree(nm, a, true);
-			}
+			advised_parts(nm, v, start, end, advice, free_part);
 			return 0;
 		}
 		zap_range(nm, start, end);
