@@ -342,9 +342,12 @@ static gboolean pid_alive(pid_t pid)
 static void test_exec_setsid_grandchild(void)
 {
 	char *pidfile = g_strdup_printf("%s/mmref-hostile-%d.pid", g_get_tmp_dir(), (int)getpid());
-	char *body = g_strdup_printf("setsid sh -c 'echo $$ > %s; exec sleep 600' </dev/null >/dev/null 2>&1 & "
-	                             "sleep 0.3; exit 3",
-	                             pidfile);
+	/* The target exits once the grandchild has written its pid (renamed
+	 * into place whole), not after a fixed sleep: on a loaded machine
+	 * 0.3 s was not always enough for setsid to get that far. */
+	char *body = g_strdup_printf("setsid sh -c 'echo $$ > %s.tmp; mv %s.tmp %s; exec sleep 600' </dev/null >/dev/null 2>&1 & "
+	                             "while [ ! -s %s ]; do sleep 0.05; done; exit 3",
+	                             pidfile, pidfile, pidfile, pidfile);
 	target *tg = shell_target(body);
 	char *msg = first_stmt_error(tg, mmap_trace, 0, NULL);
 	char *text = NULL;
