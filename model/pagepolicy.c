@@ -169,6 +169,18 @@ static void reclaim_anon_folio(mm_state *mm, const struct vma *v, uint64_t head,
 	for (unsigned i = 0; i < n; i++)
 		dirty |= (W(mm)[wi + i] & X86_D) != 0;
 	if (dirty && !droppable) {
+		/* Before 6.15 try_to_unmap_one() takes a PTE-mapped folio one
+		 * PTE at a time, in address order: each clean one is discarded
+		 * while the folio is not dirty yet, and the first dirty PTE
+		 * dirties the folio, is put back, and ends it (Debian 6.12.118
+		 * mm/rmap.c, "MADV_FREE page check"). The pages before it stay
+		 * unmapped [LIVE: versions/minimal/free-whole-pte-thp-redirty].
+		 * 6.15, 354dffd29575 "mm: support batched unmap for lazyfree
+		 * large folios during reclamation": the batch's dirty bits are
+		 * looked at together (above). */
+		if (level == 1 && !mm_kernel_at_least(mm, 615))
+			for (unsigned i = 0; i < PMD_PAGES && !(W(mm)[wi + i] & X86_D); i++)
+				pg_set_entry(mm, wi + i, 1, 0);
 		for (unsigned i = 0; i < PMD_PAGES; i++)
 			pt->fm[base + i].lazyfree = 0;
 		return;

@@ -278,6 +278,7 @@ typedef enum nv_feature {
 	NV_ANON_MERGE_INTO_UNFAULTED, /* by 6.18: a faulted range may merge into a neighbour without anon_vma (6.1, 6.12: no) */
 	NV_COLLAPSE_WITHOUT_WRITABLE, /* by 6.18: MADV_COLLAPSE of a table with no writable page makes a THP (6.1, 6.12: SCAN_PAGE_RO, EINVAL) */
 	NV_PT_RECLAIM, /* 6.14: MADV_DONTNEED frees the PTE tables it empties (CONFIG_PT_RECLAIM) */
+	NV_LAZYFREE_BATCH_UNMAP, /* 6.15, 354dffd29575: PAGEOUT of a lazyfree THP mapped by PTEs keeps all of it when a page was written (before: the pages before that one go) */
 	NV_THP_PTE_BATCH, /* 6.10: FREE/COLD/PAGEOUT take a PTE-mapped THP as a batch, split only one covered in part (before: split each one met, stop at one that looks shared) */
 	NV_DONTUNMAP_UNLOCKS_WHOLE, /* by 6.18: DONTUNMAP unlocks the whole locked source VMA, charge kept (6.1, 6.12: split first) */
 } nv_feature;
@@ -302,6 +303,7 @@ static inline bool nv_has(const naive_mm *nm, nv_feature f)
 		[NV_COLLAPSE_WITHOUT_WRITABLE] = 613,
 		[NV_PT_RECLAIM] = 614,
 		[NV_THP_PTE_BATCH] = 610,
+		[NV_LAZYFREE_BATCH_UNMAP] = 615,
 	};
 	return nm->cfg.kernel_version >= since[f];
 }

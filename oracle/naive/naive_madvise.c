@@ -221,6 +221,20 @@ static void thp_advice(naive_mm *nm, const nvma *v, uint64_t start, uint64_t end
 				if (r && r->kind == NV_REGION_PMD_ANON)
 					r->kind = NV_REGION_PTE;
 			} else if (n[1]) {
+				/* Before 6.15 (NV_LAZYFREE_BATCH_UNMAP) a THP mapped
+				 * by PTEs is unmapped page by page in address order:
+				 * the pages before the first one written since the
+				 * FREE go, that one and the rest stay (rmap.c
+				 * try_to_unmap_one) */
+				uint64_t base = a & ~(NV_PMD - 1);
+				nregion *r = nv_region_get(nm, base);
+				if (!nv_has(nm, NV_LAZYFREE_BATCH_UNMAP) && !(r && r->kind == NV_REGION_PMD_ANON))
+					for (uint64_t b = base; b < base + NV_PMD; b += NV_PAGE) {
+						const npage *q = nv_page_find(nm, b);
+						if (!q || !q->lazyfree)
+							break;
+						nv_page_set(nm, b, MM_PAGE_NONE);
+					}
 				thp_for_each_page(nm, id, set_lazy, &no);
 			} else {
 				thp_split(nm, id);
