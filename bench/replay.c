@@ -7,6 +7,19 @@
 
 #include "bench.h"
 
+/* callgrind --instr-atstart=no counts the timed replay alone and skips the
+ * (long) build of the layout: bench/callgrind.sh --sim.  The requests are a
+ * few no-op instructions when not under valgrind. */
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#endif
+#endif
+#ifndef CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#endif
+
 mm_config bench_config(void)
 {
 	mm_config cfg;
@@ -75,5 +88,7 @@ NOINLINE void replay(const mm_api *api, void *mm, const int *files, const stream
 NOINLINE void timed_replay_model(const mm_api *api, void *mm, const int *files, const stream *s, int64_t *res,
                                  size_t from, size_t to)
 {
+	CALLGRIND_START_INSTRUMENTATION;
 	replay(api, mm, files, s, res, from, to);
+	CALLGRIND_STOP_INSTRUMENTATION;
 }

@@ -17,9 +17,6 @@
 #include "pgtable.h"
 #include "vma.h"
 
-/* CR0.WP, EFER.NXE, CR4.SMEP and CR4.SMAP are all on under Linux here. */
-static const mm_cpu_mode linux_user_mode = {true, true, true, true, false, PG_MAXPHYADDR};
-
 /* The data frame and word that addr reaches through a present leaf entry
  * (after a successful access), or 0. */
 static uint64_t pfn_at(const mm_state *mm, uint64_t addr)
@@ -109,13 +106,11 @@ static bool access_error(uint32_t err, const struct vma *v)
 	return !(v->vm_flags & MM_VM_ACCESS_FLAGS);
 }
 
-mm_touch_result mm_touch(mm_state *mm, uint64_t addr, mm_access access)
+/* The access after a first walk that did not go through: the fault, then
+ * the walk again. */
+static __attribute__((noinline)) mm_touch_result touch_fault(mm_state *mm, uint64_t addr, mm_access access,
+                                                              mm_walk_access acc, pt_user_walk r)
 {
-	/* A fault never merges VMAs (stack growth only moves vm_start), so
-	 * the merge check I9 has no boundary to look at after it. */
-	mm->n_touched = 0;
-	static const mm_walk_access acc_of[] = {MM_WALK_READ, MM_WALK_WRITE, MM_WALK_FETCH};
-	mm_walk_access acc = acc_of[access <= MM_ACCESS_EXEC ? access : 0];
 	unsigned flags = (access == MM_ACCESS_WRITE ? FAULT_FLAG_WRITE : 0u) |
 	                 (access == MM_ACCESS_EXEC ? FAULT_FLAG_INSTRUCTION : 0u);
 
@@ -123,7 +118,8 @@ mm_touch_result mm_touch(mm_state *mm, uint64_t addr, mm_access access)
 	 * rounds settle every case (fault, then at most a protection fault);
 	 * the bound only guards against a model bug. */
 	for (int round = 0; round < 8; round++) {
-		mm_walk_result r = mm_walk(pg_mem(mm), pg_cr3(mm), addr, acc, 3, &linux_user_mode);
+		if (round) /* mm_touch walked round 0 */
+			r = pt_walk_linux_user(pg_mem(mm), pg_cr3(mm), addr, acc);
 		if (r.outcome == MM_WALK_OK) {
 			if (access == MM_ACCESS_WRITE)
 				touch_store_byte(mm, addr); /* movb $0 */
@@ -167,4 +163,23 @@ mm_touch_result mm_touch(mm_state *mm, uint64_t addr, mm_access access)
 		}
 	}
 	return (mm_touch_result){MM_TOUCH_SEGV_MAPERR, 0};
+}
+
+mm_touch_result mm_touch(mm_state *mm, uint64_t addr, mm_access access)
+{
+	/* A fault never merges VMAs (stack growth only moves vm_start), so
+	 * the merge check I9 has no boundary to look at after it. */
+	mm->n_touched = 0;
+	static const mm_walk_access acc_of[] = {MM_WALK_READ, MM_WALK_WRITE, MM_WALK_FETCH};
+	mm_walk_access acc = acc_of[access <= MM_ACCESS_EXEC ? access : 0];
+	/* mm_walk at CPL 3 with CR0.WP, EFER.NXE, CR4.SMEP and CR4.SMAP on
+	 * (pt_linux_user_mode), specialised. The access that needs no fault
+	 * ends here; touch_fault takes the rest with this first walk. */
+	pt_user_walk r = pt_walk_linux_user(pg_mem(mm), pg_cr3(mm), addr, acc);
+	if (r.outcome == MM_WALK_OK) {
+		if (access == MM_ACCESS_WRITE)
+			touch_store_byte(mm, addr); /* movb $0 */
+		return (mm_touch_result){MM_TOUCH_OK, 0};
+	}
+	return touch_fault(mm, addr, access, acc, r);
 }

@@ -26,8 +26,12 @@ static inline uint64_t *entry_word(const mm_phys_mem *pm, uint64_t epa)
 	return &pm->words[epa >> 3];
 }
 
-mm_walk_result mm_walk(const mm_phys_mem *pm, uint64_t cr3, uint64_t va, mm_walk_access acc, unsigned cpl,
-                       const mm_cpu_mode *mode)
+/* The walker's one body. Always inlined, so that pt_walk_linux_user gets
+ * a copy with the cpu mode folded in (constants, no loads) and without the
+ * result fields it does not return; mm_walk is the general copy. */
+static inline __attribute__((always_inline)) mm_walk_result walk(const mm_phys_mem *pm, uint64_t cr3, uint64_t va,
+                                                                 mm_walk_access acc, unsigned cpl,
+                                                                 const mm_cpu_mode *mode)
 {
 	/* Scalars only until the single return at the end: building the result
 	 * in place avoids store-forwarding stalls on a copied struct. */
@@ -141,6 +145,55 @@ out:
 	        .nread = (uint8_t)nread,
 	        .leaf_level = (uint8_t)(outcome == MM_WALK_OK ? level : 0),
 	};
+}
+
+mm_walk_result mm_walk(const mm_phys_mem *pm, uint64_t cr3, uint64_t va, mm_walk_access acc, unsigned cpl,
+                       const mm_cpu_mode *mode)
+{
+	return walk(pm, cr3, va, acc, cpl, mode);
+}
+
+const mm_cpu_mode pt_linux_user_mode = {true, true, true, true, false, PG_MAXPHYADDR};
+
+pt_user_walk pt_walk_linux_user(const mm_phys_mem *pm, uint64_t cr3, uint64_t va, mm_walk_access acc)
+{
+	/* The common case first: a user read, write or fetch that walk()
+	 * would let through without writing anything -- every entry present,
+	 * user, already accessed, writable for a write and not XD for a fetch
+	 * (SDM 3A 4.6.1 under NXE), no reserved bit (bits 51:48 with
+	 * MAXPHYADDR 48; PS in the PML4E and, for this path, the PDPTE; bits
+	 * 20:13 of a 2 MiB leaf), dirty already for a write (4.8), inside
+	 * the simulated memory. Anything else goes to walk(), which starts
+	 * again from nothing: this path has changed nothing. */
+	if (x86_is_canonical48(va) && (acc == MM_WALK_READ || acc == MM_WALK_WRITE || acc == MM_WALK_FETCH)) {
+		const uint64_t amask = x86_addr_mask(PG_MAXPHYADDR);
+		const uint64_t rsvd = ADDR_BITS_51_12 & ~amask;
+		const uint64_t need = X86_P | X86_US | X86_A | (acc == MM_WALK_WRITE ? X86_RW : 0);
+		const uint64_t bad = rsvd | (acc == MM_WALK_FETCH ? X86_XD : 0);
+		const uint64_t nframes = pm->nframes;
+		uint64_t table = cr3 & amask;
+#pragma GCC unroll 4
+		for (unsigned level = 4; level >= 1; level--) {
+			uint64_t epa = table | ((uint64_t)PT_INDEX(va, level) << 3);
+			if ((epa >> 12) >= nframes)
+				break;
+			uint64_t e = pm->words[epa >> 3];
+			if ((e & need) != need)
+				break;
+			if (level == 1 || (level == 2 && (e & X86_PS))) {
+				if (e & (bad | (level == 2 ? RSVD_2M : 0)))
+					break;
+				if (acc == MM_WALK_WRITE && !(e & X86_D))
+					break;
+				return (pt_user_walk){MM_WALK_OK, 0};
+			}
+			if (e & (bad | X86_PS))
+				break;
+			table = e & amask;
+		}
+	}
+	mm_walk_result r = walk(pm, cr3, va, acc, 3, &pt_linux_user_mode);
+	return (pt_user_walk){r.outcome, r.pf_error};
 }
 
 /* ---- The frame pool ------------------------------------------------------ */

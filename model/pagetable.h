@@ -25,6 +25,16 @@
 
 /* The cpu mode Linux runs user space under here (WP, NXE, SMEP, SMAP on). */
 #define PG_MAXPHYADDR 48
+extern const mm_cpu_mode pt_linux_user_mode;
+
+/* mm_walk(pm, cr3, va, acc, 3, &pt_linux_user_mode), the same walk with the
+ * same A/D updates, compiled for that mode alone (a user access's hot
+ * path); it returns the outcome and the error code only. */
+typedef struct {
+	mm_walk_outcome outcome;
+	uint32_t pf_error;
+} pt_user_walk;
+pt_user_walk pt_walk_linux_user(const mm_phys_mem *pm, uint64_t cr3, uint64_t va, mm_walk_access acc);
 
 /* ---- Simulated physical memory holding page tables ---- */
 /* One flat array of frames (mm_phys_mem), grown by doubling through the
