@@ -131,17 +131,22 @@ uint64_t mm_locked_vm(const mm_state *mm)
 size_t mm_vmas(const mm_state *mm, uint64_t lo, uint64_t hi, mm_vma_info *out, size_t cap)
 {
 	size_t n = 0;
-	for (struct vma *v = vt_find(&mm->vt, lo); v && v->vm_start < hi; v = v->node.next, n++) {
-		if (n >= cap)
-			continue;
-		out[n] = (mm_vma_info){
-			.start = v->vm_start,
-			.end = v->vm_end,
-			.flags = v->vm_flags,
-			.pgoff = v->vm_pgoff,
-			.backing = v->obj ? v->obj->kind : MM_BACKING_ANON,
-			.object = v->obj ? v->obj->id : 0,
-		};
+	for (struct vma *v = vt_find(&mm->vt, lo); v && v->vm_start < hi; v = v->node.next) {
+		if (n < cap)
+			out[n] = (mm_vma_info){
+			        .start = v->vm_start,
+			        .end = v->vm_end,
+			        .flags = v->vm_flags,
+			        .pgoff = v->vm_pgoff,
+			        .backing = v->obj ? v->obj->kind : MM_BACKING_ANON,
+			        .object = v->obj ? v->obj->id : 0,
+			};
+		n++;
+		/* The next VMA starts at or above this one's end: when that is
+		 * hi already, stop without reading it (a cache miss when one
+		 * VMA is asked for). */
+		if (v->vm_end >= hi)
+			break;
 	}
 	return n;
 }

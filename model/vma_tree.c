@@ -71,6 +71,16 @@ static inline uint64_t max_gap(const struct vt_node *x)
 
 static inline uint64_t last_key(const struct vt_node *x) { return x->key[x->n - 1]; }
 
+/* A descent reads a node's keys, then one slot: ask for the second key
+ * line and both slot lines at once, so that their misses overlap the
+ * first key line's instead of following it. */
+static inline void prefetch_node(const struct vt_node *x)
+{
+	__builtin_prefetch(&x->key[VT_SLOTS / 2]);
+	__builtin_prefetch(&x->slot[0]);
+	__builtin_prefetch(&x->slot[VT_SLOTS / 2]);
+}
+
 static inline void clear_slot(struct vt_node *x, unsigned i)
 {
 	x->key[i] = VT_KEY_NONE;
@@ -214,6 +224,7 @@ static struct vt_node *descend(struct vma_tree *vt, uint64_t addr)
 			p->node[l] = x;
 			p->idx[l] = i;
 			x = x->slot[i];
+			prefetch_node(x);
 		}
 		p->node[l] = x;
 		vt->fp_valid = true;
@@ -636,19 +647,24 @@ struct vma *vt_find(const struct vma_tree *cvt, uint64_t addr)
 	i = rank(x, addr);
 	if (i >= x->n)
 		return NULL; /* at or above the last vm_end */
+	/* T4: the parent's key of a child is the child's last key, so the
+	 * leaf's range ends at hi without reading the leaf's count. */
+	uint64_t hi = 0;
 	for (l = 0; l < vt->height - 1; l++) {
 		p->node[l] = (struct vt_node *)x;
 		p->idx[l] = i;
 		if (i > 0)
 			lo = x->key[i - 1];
+		hi = x->key[i];
 		x = x->slot[i];
+		prefetch_node(x);
 		i = rank(x, addr);
 	}
 	p->node[l] = (struct vt_node *)x;
 	p->idx[l] = i;
 	vt->fp_valid = true;
 	vt->fp_lo = lo;
-	vt->fp_hi = last_key(x);
+	vt->fp_hi = l > 0 ? hi : last_key(x);
 	return x->slot[i];
 }
 
