@@ -22,6 +22,11 @@ typedef struct mm_api {
 	int (*mlock2)(void *mm, uint64_t addr, uint64_t len, uint64_t flags);
 	int (*munlock)(void *mm, uint64_t addr, uint64_t len);
 	int (*mseal)(void *mm, uint64_t addr, uint64_t len, uint64_t flags);
+	/* The process's userfaultfd (docs/trace-format.md, "userfaultfd"). */
+	int (*uffd_register)(void *mm, uint64_t addr, uint64_t len, uint64_t mode);
+	int (*uffd_unregister)(void *mm, uint64_t addr, uint64_t len);
+	int (*uffd_copy)(void *mm, uint64_t addr, uint64_t len, uint64_t value);
+	int (*uffd_zeropage)(void *mm, uint64_t addr, uint64_t len);
 	mm_touch_result (*touch)(void *mm, uint64_t addr, mm_access access);
 	/* Contents (issue 18): a 64-bit store and load, pwrite of a file. */
 	mm_touch_result (*write)(void *mm, uint64_t addr, uint64_t value);
@@ -77,6 +82,10 @@ typedef struct mm_api {
 	}                                                                                                  \
 	static int TABLE##_munlock(void *mm, uint64_t a, uint64_t l) { return PREFIX##_munlock(mm, a, l); } \
 	static int TABLE##_mseal(void *mm, uint64_t a, uint64_t l, uint64_t f) { return PREFIX##_mseal(mm, a, l, f); } \
+	static int TABLE##_uffd_register(void *mm, uint64_t a, uint64_t l, uint64_t m) { return PREFIX##_uffd_register(mm, a, l, m); } \
+	static int TABLE##_uffd_unregister(void *mm, uint64_t a, uint64_t l) { return PREFIX##_uffd_unregister(mm, a, l); } \
+	static int TABLE##_uffd_copy(void *mm, uint64_t a, uint64_t l, uint64_t v) { return PREFIX##_uffd_copy(mm, a, l, v); } \
+	static int TABLE##_uffd_zeropage(void *mm, uint64_t a, uint64_t l) { return PREFIX##_uffd_zeropage(mm, a, l); } \
 	static mm_touch_result TABLE##_touch(void *mm, uint64_t a, mm_access acc)                          \
 	{                                                                                                  \
 		return PREFIX##_touch(mm, a, acc);                                                         \
@@ -112,6 +121,10 @@ typedef struct mm_api {
 	        .mlock2 = TABLE##_mlock2,                                                                  \
 	        .munlock = TABLE##_munlock,                                                                \
 	        .mseal = TABLE##_mseal,                                                                    \
+	        .uffd_register = TABLE##_uffd_register,                                                    \
+	        .uffd_unregister = TABLE##_uffd_unregister,                                                \
+	        .uffd_copy = TABLE##_uffd_copy,                                                            \
+	        .uffd_zeropage = TABLE##_uffd_zeropage,                                                    \
 	        .touch = TABLE##_touch,                                                                    \
 	        .write = TABLE##_write,                                                                    \
 	        .read = TABLE##_read,                                                                      \

@@ -223,6 +223,18 @@ static gboolean api_exec(target *tg, const trace *t, const tr_stmt *s, tr_result
 	case TR_MSEAL:
 		set_ret(res, a->mseal(mm, s->addr, s->len, s->flags));
 		break;
+	case TR_UFFD_REGISTER:
+		set_ret(res, a->uffd_register(mm, s->addr, s->len, s->flags));
+		break;
+	case TR_UFFD_UNREGISTER:
+		set_ret(res, a->uffd_unregister(mm, s->addr, s->len));
+		break;
+	case TR_UFFD_COPY:
+		set_ret(res, a->uffd_copy(mm, s->addr, s->len, s->value));
+		break;
+	case TR_UFFD_ZEROPAGE:
+		set_ret(res, a->uffd_zeropage(mm, s->addr, s->len));
+		break;
 	case TR_TOUCH: {
 		mm_touch_result r = a->touch(mm, s->addr, s->access);
 		memset(res, 0, sizeof(*res));

@@ -51,7 +51,7 @@ mm_touch_result mm_write(mm_state *mm, uint64_t addr, uint64_t value)
 		return r;
 	uint64_t pfn = pfn_at(mm, addr);
 	if (!pfn || ct_store(mm, pfn, word_of(addr), value, ~0ull))
-		return (mm_touch_result){MM_TOUCH_SIGBUS, MM_PF_USER | MM_PF_WRITE};
+		return (mm_touch_result){.outcome = MM_TOUCH_SIGBUS, .pf_error = MM_PF_USER | MM_PF_WRITE};
 	return r;
 }
 
@@ -123,46 +123,57 @@ static __attribute__((noinline)) mm_touch_result touch_fault(mm_state *mm, uint6
 		if (r.outcome == MM_WALK_OK) {
 			if (access == MM_ACCESS_WRITE)
 				touch_store_byte(mm, addr); /* movb $0 */
-			return (mm_touch_result){MM_TOUCH_OK, 0};
+			return (mm_touch_result){.outcome = MM_TOUCH_OK, .pf_error = 0};
 		}
 		if (r.outcome == MM_WALK_GP) {
 			/* #GP: SIGSEGV with si_code SI_KERNEL and REG_ERR 0 [LIVE];
 			 * the public outcomes have no SI_KERNEL, so MAPERR/0. */
-			return (mm_touch_result){MM_TOUCH_SEGV_MAPERR, 0};
+			return (mm_touch_result){.outcome = MM_TOUCH_SEGV_MAPERR, .pf_error = 0};
 		}
 		uint32_t err = r.pf_error | MM_PF_USER; /* set_signal_archinfo() */
 		/* do_user_addr_fault(): at or above TASK_SIZE_MAX is the kernel
 		 * half; sanitize_error_code() forces P. */
 		if (addr >= MM_TASK_SIZE)
-			return (mm_touch_result){MM_TOUCH_SEGV_MAPERR, err | MM_PF_PROT};
+			return (mm_touch_result){.outcome = MM_TOUCH_SEGV_MAPERR, .pf_error = err | MM_PF_PROT};
 		/* RSVD: pgtable_bad() kills the process; the model never builds
 		 * such an entry. */
 		if (err & MM_PF_RSVD)
-			return (mm_touch_result){MM_TOUCH_SIGBUS, err};
+			return (mm_touch_result){.outcome = MM_TOUCH_SIGBUS, .pf_error = err};
 		struct vma *v = vt_find(&mm->vt, addr);
 		if (!v)
-			return (mm_touch_result){MM_TOUCH_SEGV_MAPERR, err};
+			return (mm_touch_result){.outcome = MM_TOUCH_SEGV_MAPERR, .pf_error = err};
 		if (v->vm_start > addr) {
 			/* lock_mm_and_find_vma() -> expand_stack_locked() */
 			if (!(v->vm_flags & MM_VM_GROWSDOWN) || vma_expand_downwards(mm, v, addr & PAGE_MASK))
-				return (mm_touch_result){MM_TOUCH_SEGV_MAPERR, err};
+				return (mm_touch_result){.outcome = MM_TOUCH_SEGV_MAPERR, .pf_error = err};
 		}
 		if (access_error(err, v))
-			return (mm_touch_result){MM_TOUCH_SEGV_ACCERR, err};
-		switch (fault_handle_mm_fault(mm, v, addr, flags)) {
+			return (mm_touch_result){.outcome = MM_TOUCH_SEGV_ACCERR, .pf_error = err};
+		enum fault_result r2 = fault_handle_mm_fault(mm, v, addr, flags);
+		switch (r2) {
 		case FAULT_OK:
 			break;
 		case FAULT_SIGSEGV:
-			return (mm_touch_result){MM_TOUCH_SEGV_MAPERR, err};
+			return (mm_touch_result){.outcome = MM_TOUCH_SEGV_MAPERR, .pf_error = err};
 		case FAULT_SIGBUS:
-			return (mm_touch_result){MM_TOUCH_SIGBUS, err};
+			return (mm_touch_result){.outcome = MM_TOUCH_SIGBUS, .pf_error = err};
+		case FAULT_UFFD_MISSING:
+		case FAULT_UFFD_MINOR: {
+			/* handle_userfault(): the handler reads the message; the
+			 * access waits for it (the trace abandons it). */
+			mm_touch_result u = {.outcome = MM_TOUCH_UFFD, .pf_error = err};
+			u.uffd_addr = addr & PAGE_MASK;
+			u.uffd_flags = (access == MM_ACCESS_WRITE ? MM_UFFD_FLAG_WRITE : 0u) |
+			               (r2 == FAULT_UFFD_MINOR ? MM_UFFD_FLAG_MINOR : 0u);
+			return u;
+		}
 		case FAULT_OOM:
 			/* VM_FAULT_OOM: the OOM killer; only reachable through
 			 * the allocation seam. Reported as SIGBUS. */
-			return (mm_touch_result){MM_TOUCH_SIGBUS, err};
+			return (mm_touch_result){.outcome = MM_TOUCH_SIGBUS, .pf_error = err};
 		}
 	}
-	return (mm_touch_result){MM_TOUCH_SEGV_MAPERR, 0};
+	return (mm_touch_result){.outcome = MM_TOUCH_SEGV_MAPERR, .pf_error = 0};
 }
 
 mm_touch_result mm_touch(mm_state *mm, uint64_t addr, mm_access access)

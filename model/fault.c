@@ -79,6 +79,9 @@ static void map_cache_page(mm_state *mm, uint64_t wi, const struct vma *v, uint6
  * map_pages (fault_around_bytes is 64 KiB, more than one page). */
 static bool should_fault_around(const struct vma *v)
 {
+	/* uffd_disable_fault_around(): not with VM_UFFD_WP or _MINOR. */
+	if (v->vm_flags & (MM_VM_UFFD_WP | MM_VM_UFFD_MINOR))
+		return false;
 	return vma_vm_ops(v)->map_pages != NULL;
 }
 
@@ -154,6 +157,21 @@ static enum fault_result do_page_mkwrite(mm_state *mm, struct vma *v, uint64_t a
 	return vma_vm_ops(v)->page_mkwrite(mm, &vmf);
 }
 
+/* mm/shmem.c shmem_get_folio_gfp() for a fault: a page in the cache of a
+ * VM_UFFD_MINOR VMA, or none in a VM_UFFD_MISSING one, goes to the
+ * userfaultfd (after the i_size check, which the callers made). */
+static enum fault_result shmem_userfault(mm_state *mm, const struct vma *v, uint64_t pgoff)
+{
+	if (!(v->vm_flags & (MM_VM_UFFD_MISSING | MM_VM_UFFD_MINOR)))
+		return FAULT_OK;
+	bool cached = pc_page(mm, v->obj, pgoff, false) != 0;
+	if (cached && (v->vm_flags & MM_VM_UFFD_MINOR))
+		return FAULT_UFFD_MINOR;
+	if (!cached && (v->vm_flags & MM_VM_UFFD_MISSING))
+		return FAULT_UFFD_MISSING;
+	return FAULT_OK;
+}
+
 /* do_fault() for a file or shmem VMA and an empty PTE. */
 static enum fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr, bool write, uint64_t wi)
 {
@@ -172,6 +190,9 @@ static enum fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr, bo
 			return FAULT_OOM;
 		if (!lx_none(pg_words(mm)[wi]))
 			return FAULT_OK;
+		enum fault_result u = shmem_userfault(mm, v, pgoff);
+		if (u != FAULT_OK)
+			return u;
 		uint64_t pfn;
 		enum fault_result r = do_vm_ops_fault(mm, v, addr, pgoff, false, &pfn);
 		if (r != FAULT_OK)
@@ -189,6 +210,9 @@ static enum fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr, bo
 	/* shmem_fault() / filemap_fault(): beyond i_size is VM_FAULT_SIGBUS. */
 	if (pgoff >= file_pages)
 		return FAULT_SIGBUS;
+	enum fault_result u = shmem_userfault(mm, v, pgoff);
+	if (u != FAULT_OK)
+		return u;
 	/* Both write paths take the page from __do_fault() first. */
 	uint64_t pfn;
 	enum fault_result r = do_vm_ops_fault(mm, v, addr, pgoff, true, &pfn);
@@ -271,6 +295,12 @@ static bool huge_pmd_fault(mm_state *mm, struct vma *v, uint64_t addr, bool writ
 		*res = FAULT_OOM;
 		return true;
 	}
+	/* Then userfaultfd_missing(): handle_userfault() for the huge zero
+	 * page and the THP alike (and do_anonymous_page's after a fallback). */
+	if (v->vm_flags & MM_VM_UFFD_MISSING) {
+		*res = FAULT_UFFD_MISSING;
+		return true;
+	}
 	if (!write && huge_zero_page_allowed(mm)) {
 		pg_set_entry(mm, pde, 2, leaf(fr_huge_zero_pfn(mm), prot | X86_PS | LX_PAGE_SPECIAL));
 		return true;
@@ -295,7 +325,9 @@ enum fault_result fault_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t ad
 	addr &= PAGE_MASK;
 	if (huge_pmd_fault(mm, v, addr, write, &res))
 		return res;
-	if (v->obj && pp_fault_cache_block(mm, v, addr, write))
+	/* A cached large folio goes to the userfaultfd first in a VM_UFFD_MINOR
+	 * VMA (shmem_fault before finish_fault maps it; no fault-around). */
+	if (v->obj && !(v->vm_flags & MM_VM_UFFD_MINOR) && pp_fault_cache_block(mm, v, addr, write))
 		return FAULT_OK;
 
 	uint64_t wi = pg_alloc_pte(mm, addr);
@@ -311,9 +343,15 @@ enum fault_result fault_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t ad
 		 * fault unless mm_forbids_zeropage(); otherwise a new page,
 		 * after anon_vma_prepare(), as for a write. */
 		if (!write && !mm_forbids_zeropage(mm)) {
+			/* userfaultfd_missing(): to the userfaultfd, no anon_vma */
+			if (v->vm_flags & MM_VM_UFFD_MISSING)
+				return FAULT_UFFD_MISSING;
 			pg_set_entry(mm, wi, 1, leaf(fr_zero_pfn(mm), prot | LX_PAGE_SPECIAL));
 			return FAULT_OK;
 		}
+		/* vmf_anon_prepare() first, then userfaultfd_missing(). */
+		if (v->vm_flags & MM_VM_UFFD_MISSING)
+			return vma_anon_vma_prepare(mm, v) ? FAULT_OOM : FAULT_UFFD_MISSING;
 		return map_new_anon_page(mm, v, addr, false, 0);
 	}
 	if (!lx_present(e)) {
@@ -354,4 +392,57 @@ enum fault_result fault_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t ad
 	/* A spurious fault: the entry already allows the access. */
 	pg_words(mm)[wi] = e | X86_A | (write ? X86_D : 0);
 	return FAULT_OK;
+}
+
+int fault_uffd_fill(mm_state *mm, struct vma *v, uint64_t addr, bool zeropage, uint64_t value)
+{
+	/* mfill_atomic(): the tables first; a huge PMD is -EEXIST. */
+	unsigned level = 0;
+	if (!pg_alloc_pmd(mm, addr))
+		return -ENOMEM;
+	uint64_t wi = pg_lookup(mm, addr, &level);
+	if (wi && level == 2)
+		return -EEXIST;
+	wi = pg_alloc_pte(mm, addr);
+	if (!wi)
+		return -ENOMEM;
+	uint64_t e = pg_words(mm)[wi];
+	uint64_t pgoff = v->vm_pgoff + ((addr - v->vm_start) >> PAGE_SHIFT);
+	/* mfill_file_over_size() (shmem_mfill_atomic_pte(): max_off) */
+	if (v->obj && pgoff >= (v->obj->size + PAGE_SIZE - 1) >> PAGE_SHIFT)
+		return -EFAULT;
+	uint64_t pfn;
+	if (v->vm_flags & MM_VM_SHARED) {
+		/* shmem_mfill_atomic_pte(): a new page in the cache
+		 * (shmem_add_to_page_cache(): -EEXIST if one is there), mapped
+		 * dirty, writable with VM_WRITE (mfill_atomic_install_pte()). */
+		if (pc_page(mm, v->obj, pgoff, false) || !lx_none(e))
+			return -EEXIST;
+		pfn = pc_page(mm, v->obj, pgoff, true);
+		if (!pfn)
+			return -ENOMEM;
+		uint64_t flags = pg_vm_page_prot(v->vm_flags) | X86_D;
+		if (v->vm_flags & MM_VM_WRITE)
+			flags |= X86_RW;
+		pg_set_entry(mm, wi, 1, leaf(pfn, flags));
+	} else if (zeropage) {
+		/* mfill_atomic_pte_zeropage(): the zero page, special. */
+		if (!lx_none(e))
+			return -EEXIST;
+		pg_set_entry(mm, wi, 1, leaf(fr_zero_pfn(mm), pg_vm_page_prot(v->vm_flags) | LX_PAGE_SPECIAL));
+		return 0;
+	} else {
+		/* mfill_atomic_pte_copy(): a new anonymous page, dirty. */
+		if (!lx_none(e))
+			return -EEXIST;
+		if (map_new_anon_page(mm, v, addr, true, 0) != FAULT_OK)
+			return -ENOMEM;
+		wi = pg_alloc_pte(mm, addr);
+		pfn = lx_pfn(pg_words(mm)[wi], PG_PFN_MASK);
+	}
+	if (!zeropage && value)
+		for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
+			if (ct_store(mm, pfn, i, value, ~0ull))
+				return -ENOMEM;
+	return 0;
 }

@@ -11,4 +11,10 @@
 /* mm/memory.c handle_mm_fault() for addr inside v. */
 enum fault_result fault_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t addr, unsigned flags);
 
+/* mm/userfaultfd.c mfill_atomic_pte() for one page at addr of v (a VMA of
+ * the process's userfaultfd; its anon_vma prepared if private): UFFDIO_COPY
+ * with every word `value`, or UFFDIO_ZEROPAGE. 0 or -EEXIST, -EFAULT,
+ * -ENOMEM; nothing changes on failure. */
+int fault_uffd_fill(mm_state *mm, struct vma *v, uint64_t addr, bool zeropage, uint64_t value);
+
 #endif

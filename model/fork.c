@@ -212,7 +212,9 @@ int mm_fork(mm_state *mm)
 		}
 		c->vm_start = pv->vm_start;
 		c->vm_end = pv->vm_end;
-		c->vm_flags = pv->vm_flags & ~MM_VM_LOCKED_MASK;
+		/* dup_userfaultfd(): without UFFD_FEATURE_EVENT_FORK the child's
+		 * VMAs are not registered. */
+		c->vm_flags = pv->vm_flags & ~(MM_VM_LOCKED_MASK | MM_VM_UFFD_FLAGS);
 		c->vm_pgoff = pv->vm_pgoff;
 		c->obj = pv->obj;
 		if (c->obj)

@@ -18,7 +18,17 @@
 #define PHYS_PFN(x) ((x) >> PAGE_SHIFT)
 
 /* handle_mm_fault() results (VM_FAULT_*), reduced. */
-enum fault_result { FAULT_OK = 0, FAULT_SIGSEGV, FAULT_SIGBUS, FAULT_OOM };
+enum fault_result {
+	FAULT_OK = 0,
+	FAULT_SIGSEGV,
+	FAULT_SIGBUS,
+	FAULT_OOM,
+	/* handle_userfault(): the fault goes to the process's userfaultfd
+	 * (VM_UFFD_MISSING, VM_UFFD_MINOR); for a fault the kernel takes
+	 * itself (GUP) the UFFD_USER_MODE_ONLY context answers VM_FAULT_SIGBUS. */
+	FAULT_UFFD_MISSING,
+	FAULT_UFFD_MINOR,
+};
 
 struct vma;
 

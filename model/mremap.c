@@ -230,6 +230,13 @@ static int64_t move_vma(mm_state *mm, struct remap *r)
 	struct vma *n = copy_vma(mm, v, r->new_addr, r->new_len, pgoff, dontunmap);
 	if (!n)
 		return -ENOMEM;
+	/* mremap_userfaultfd_prep(new_vma): without UFFD_FEATURE_EVENT_REMAP
+	 * the moved VMA is not registered (userfaultfd_reset_ctx(), no merge
+	 * attempt). */
+	if (n->vm_flags & MM_VM_UFFD_FLAGS) {
+		forget_boundaries(mm, n->vm_start, n->vm_end);
+		n->vm_flags &= ~MM_VM_UFFD_FLAGS;
+	}
 	/* vrm_stat_account(vrm, new_len): the new range is charged to
 	 * locked_vm by the source's flags, before the source goes (its
 	 * unmapping uncharges it) -- and also when the move then fails, the

@@ -49,6 +49,12 @@ static const name_value mremap_bits[] = {
 	{"dontunmap", MM_MREMAP_DONTUNMAP},
 };
 
+static const name_value uffd_modes[] = {
+	{"missing", MM_UFFD_MODE_MISSING},
+	{"wp", MM_UFFD_MODE_WP},
+	{"minor", MM_UFFD_MODE_MINOR},
+};
+
 static const name_value madv_names[] = {
 	{"normal", MM_MADV_NORMAL},
 	{"random", MM_MADV_RANDOM},
@@ -94,6 +100,9 @@ const tr_name_value *tr_name_table(tr_names which, size_t *n)
 	case TR_NAMES_MADVISE:
 		*n = G_N_ELEMENTS(madv_names);
 		return madv_names;
+	case TR_NAMES_UFFD_MODE:
+		*n = G_N_ELEMENTS(uffd_modes);
+		return uffd_modes;
 	}
 	*n = 0;
 	return NULL;
@@ -213,6 +222,10 @@ static const stmt_desc stmt_descs[] = {
 	{"fork", TR_FORK, 0, 0, "fork"},
 	{"proc", TR_PROC, 1, 1, "proc N"},
 	{"exit", TR_EXIT, 1, 1, "exit N"},
+	{"uffd register", TR_UFFD_REGISTER, 3, 3, "uffd register ADDR LEN missing[,wp][,minor]"},
+	{"uffd unregister", TR_UFFD_UNREGISTER, 2, 2, "uffd unregister ADDR LEN"},
+	{"uffd copy", TR_UFFD_COPY, 3, 3, "uffd copy ADDR LEN VALUE"},
+	{"uffd zeropage", TR_UFFD_ZEROPAGE, 2, 2, "uffd zeropage ADDR LEN"},
 	{"maps", TR_MAPS, 0, 0, "maps"},
 	{"smaps", TR_SMAPS, 0, 0, "smaps"},
 	{"pages", TR_PAGES, 2, 2, "pages ADDR LEN"},
@@ -454,7 +467,7 @@ static bool parse_result_tokens(const trace *t, tr_kind kind, char **tok, int n,
 		*what = g_strdup("missing result after '=>'");
 		return false;
 	}
-	if (kind == TR_READ && strcmp(tok[0], "ok") != 0 && strcmp(tok[0], "SIGBUS") != 0 &&
+	if (kind == TR_READ && strcmp(tok[0], "ok") != 0 && strcmp(tok[0], "SIGBUS") != 0 && strcmp(tok[0], "uffd") != 0 &&
 	    strncmp(tok[0], "SEGV_", 5) != 0) {
 		/* read => VALUE: the loaded value, 0x... as the printer writes it */
 		uint64_t v;
@@ -470,6 +483,47 @@ static bool parse_result_tokens(const trace *t, tr_kind kind, char **tok, int n,
 		}
 		r->kind = TR_RES_DATA;
 		r->value = v;
+		return true;
+	}
+	if ((kind == TR_TOUCH || kind == TR_WRITE || kind == TR_READ) && strcmp(tok[0], "uffd") == 0) {
+		/* uffd missing|wp|minor[,write] ADDR: the fault went to the userfaultfd */
+		r->kind = TR_RES_TOUCH;
+		r->touch.outcome = MM_TOUCH_UFFD;
+		if (n != 3) {
+			*what = g_strdup(n < 3 ? "bad touch result: uffd needs a reason and an address "
+			                         "(uffd missing|wp|minor[,write] ADDR)"
+			                       : "unexpected token after the uffd result");
+			return false;
+		}
+		char **parts = g_strsplit(tok[1], ",", -1);
+		bool ok = parts[0] != NULL;
+		int reasons = 0;
+		for (char **q = parts; ok && *q; q++) {
+			if (strcmp(*q, "missing") == 0)
+				reasons++;
+			else if (strcmp(*q, "wp") == 0)
+				reasons++, r->touch.uffd_flags |= MM_UFFD_FLAG_WP;
+			else if (strcmp(*q, "minor") == 0)
+				reasons++, r->touch.uffd_flags |= MM_UFFD_FLAG_MINOR;
+			else if (strcmp(*q, "write") == 0 && q != parts)
+				r->touch.uffd_flags |= MM_UFFD_FLAG_WRITE;
+			else
+				ok = false;
+		}
+		g_strfreev(parts);
+		if (!ok || reasons != 1) {
+			*what = g_strdup_printf("bad uffd reason '%s' (expected missing, wp or minor, then ',write' "
+			                        "for a write fault)",
+			                        tok[1]);
+			return false;
+		}
+		uint64_t v;
+		bool rel = tok[2][0] == '+';
+		if (parse_u64(rel ? tok[2] + 1 : tok[2], &v) != NUM_OK || (rel && v > UINT64_MAX - t->arena_base)) {
+			*what = g_strdup_printf("bad uffd address '%s'", tok[2]);
+			return false;
+		}
+		r->touch.uffd_addr = rel ? v + t->arena_base : v;
 		return true;
 	}
 	if (kind == TR_TOUCH || kind == TR_WRITE || kind == TR_READ) {
@@ -595,6 +649,8 @@ bool tr_result_equal(const tr_result *a, const tr_result *b)
 	case TR_RES_TOUCH:
 		if (a->touch.outcome != b->touch.outcome)
 			return false;
+		if (a->touch.outcome == MM_TOUCH_UFFD)
+			return a->touch.uffd_flags == b->touch.uffd_flags && a->touch.uffd_addr == b->touch.uffd_addr;
 		/* pf= is only part of the SEGV results. */
 		if (a->touch.outcome == MM_TOUCH_SEGV_MAPERR || a->touch.outcome == MM_TOUCH_SEGV_ACCERR)
 			return a->touch.pf_error == b->touch.pf_error;
@@ -780,11 +836,21 @@ static bool parse_stmt(parse_ctx *c, char **tok, int n, tr_stmt *s, GError **err
 {
 	const trace *t = c->t;
 	const stmt_desc *d = NULL;
+	char uffd_name[40];
+	const char *name = tok[0];
+	if (strcmp(tok[0], "uffd") == 0) { /* "uffd OP": the statement is named by both words */
+		if (n < 2 || strcmp(tok[1], "=>") == 0)
+			return fail(c, error, "missing userfaultfd operation: usage: uffd register|unregister|copy|zeropage ...");
+		g_snprintf(uffd_name, sizeof(uffd_name), "uffd %s", tok[1]);
+		name = uffd_name;
+		tok++;
+		n--;
+	}
 	for (size_t i = 0; i < G_N_ELEMENTS(stmt_descs); i++)
-		if (strcmp(stmt_descs[i].name, tok[0]) == 0)
+		if (strcmp(stmt_descs[i].name, name) == 0)
 			d = &stmt_descs[i];
 	if (!d)
-		return fail(c, error, "unknown statement '%s'", tok[0]);
+		return fail(c, error, "unknown statement '%s'", name);
 	if (!c->seen_header)
 		return fail(c, error, "the first statement must be 'mmtrace 1'");
 
@@ -919,6 +985,19 @@ static bool parse_stmt(parse_ctx *c, char **tok, int n, tr_stmt *s, GError **err
 			return false;
 		if (s->value == 0 || s->value > TR_MAX_PROC_NUMBER)
 			return fail(c, error, "process number %s out of range (1 .. %u)", a[0], TR_MAX_PROC_NUMBER);
+		break;
+	case TR_UFFD_REGISTER:
+	case TR_UFFD_UNREGISTER:
+	case TR_UFFD_COPY:
+	case TR_UFFD_ZEROPAGE:
+		if (!address(c, a[0], &s->addr, NULL, error) || !number(c, "length", a[1], &s->len, error) ||
+		    !check_range(c, a[0], s->addr, s->len, error))
+			return false;
+		if (d->kind == TR_UFFD_REGISTER &&
+		    !flag_list(c, "MODES", a[2], uffd_modes, G_N_ELEMENTS(uffd_modes), NULL, 0, true, &s->flags, error))
+			return false;
+		if (d->kind == TR_UFFD_COPY && !number(c, "value", a[2], &s->value, error))
+			return false;
 		break;
 	case TR_FORK:
 	case TR_MAPS:
@@ -1305,6 +1384,14 @@ void trace_print_result(GString *out, const trace *t, const tr_kind kind, const 
 		case MM_TOUCH_SIGBUS:
 			g_string_append(out, "SIGBUS");
 			break;
+		case MM_TOUCH_UFFD:
+			g_string_append_printf(out, "uffd %s%s ",
+			                       (r->touch.uffd_flags & MM_UFFD_FLAG_WP)      ? "wp"
+			                       : (r->touch.uffd_flags & MM_UFFD_FLAG_MINOR) ? "minor"
+			                                                                    : "missing",
+			                       (r->touch.uffd_flags & MM_UFFD_FLAG_WRITE) ? ",write" : "");
+			print_addr(out, t, r->touch.uffd_addr);
+			break;
 		}
 		break;
 	}
@@ -1400,6 +1487,22 @@ void trace_print_stmt(GString *out, const trace *t, const tr_stmt *s, bool with_
 			g_string_append_c(out, ' ');
 			print_hex(out, s->flags);
 		}
+		break;
+	case TR_UFFD_REGISTER: {
+		bool first = true;
+		g_string_append_c(out, ' ');
+		print_bits(out, s->flags, uffd_modes, G_N_ELEMENTS(uffd_modes), &first);
+		uint64_t rest = s->flags & ~(uint64_t)(MM_UFFD_MODE_MISSING | MM_UFFD_MODE_WP | MM_UFFD_MODE_MINOR);
+		if (rest || first) {
+			if (!first)
+				g_string_append_c(out, ',');
+			print_hex(out, rest);
+		}
+		break;
+	}
+	case TR_UFFD_COPY:
+		g_string_append_c(out, ' ');
+		print_hex(out, s->value);
 		break;
 	default:
 		break;

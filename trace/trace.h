@@ -28,6 +28,11 @@ typedef enum tr_kind {
 	TR_FORK,  /* extension: fork the current process => the child's number */
 	TR_PROC,  /* extension: select process `value` for what follows => 0 */
 	TR_EXIT,  /* extension: process `value` exits => 0 */
+	/* extension: the process's userfaultfd (docs/trace-format.md) */
+	TR_UFFD_REGISTER,   /* uffd register ADDR LEN MODES (flags: MM_UFFD_MODE_*) */
+	TR_UFFD_UNREGISTER, /* uffd unregister ADDR LEN */
+	TR_UFFD_COPY,       /* uffd copy ADDR LEN VALUE: every word of the pages is VALUE */
+	TR_UFFD_ZEROPAGE,   /* uffd zeropage ADDR LEN */
 	/* observations */
 	TR_MAPS,
 	TR_SMAPS,
@@ -160,6 +165,7 @@ typedef enum tr_names {
 	TR_NAMES_MAP_FLAG,    /* MAP_ single-bit flags */
 	TR_NAMES_MREMAP_FLAG, /* MREMAP_ flags */
 	TR_NAMES_MADVISE,     /* MADV_ advice values */
+	TR_NAMES_UFFD_MODE,   /* UFFDIO_REGISTER modes */
 } tr_names;
 const tr_name_value *tr_name_table(tr_names which, size_t *n);
 

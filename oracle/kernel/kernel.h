@@ -98,6 +98,8 @@ int files_find_inode(uint64_t dev, uint64_t ino);
 
 /* ---- operations (ops.c) ------------------------------------------------------------ */
 void touch_init(void);
+/* In a child just forked: its own userfaultfd and worker, when it needs them. */
+void ops_after_fork(void);
 /* Runs one operation; false and *why when it was refused. */
 bool op_exec(const trace *t, const tr_stmt *s, tr_result *res, char *why, size_t whylen);
 

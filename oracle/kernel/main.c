@@ -646,6 +646,7 @@ static void child_main(int chan)
 		_exit(3);
 	close(chan);
 	char why[512];
+	ops_after_fork();
 	if (!observe_after_fork(why, sizeof(why)))
 		snprintf(broken, sizeof(broken), "%s", why);
 	lr_init(&in, inbuf, sizeof(inbuf), linebuf, LINE_MAX_LEN, read_fd, (void *)(intptr_t)0, out_flush);

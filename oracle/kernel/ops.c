@@ -4,10 +4,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -168,6 +172,8 @@ static void touch_handler(int sig, siginfo_t *si, void *ctx)
 }
 
 static void ops_init(void);
+static void abort_handler(int sig);
+static bool refuse(char *why, size_t whylen, const char *what);
 
 void touch_init(void)
 {
@@ -184,6 +190,12 @@ void touch_init(void)
 	sigaction(SIGILL, &sa, NULL);
 	sigaction(SIGTRAP, &sa, NULL);
 	sigaction(SIGFPE, &sa, NULL);
+	struct sigaction ab;
+	memset(&ab, 0, sizeof(ab));
+	ab.sa_handler = abort_handler;
+	ab.sa_flags = SA_ONSTACK;
+	sigemptyset(&ab.sa_mask);
+	sigaction(SIGUSR2, &ab, NULL);
 }
 
 static mm_touch_result touch_classify(mm_touch_result r, bool fault_here, int sig);
@@ -271,6 +283,196 @@ static mm_touch_result touch_classify(mm_touch_result r, bool fault_here, int si
 	return r;
 }
 
+/* ---- userfaultfd (docs/trace-format.md "userfaultfd", docs/kernel-target.md) ------------------
+ * One userfaultfd per process, opened at its first `uffd` statement with
+ * UFFD_USER_MODE_ONLY and no features. Once it exists, touches, reads and
+ * writes run on a worker thread while this thread polls the userfaultfd and
+ * the worker's completion: a fault delivered to the userfaultfd blocks the
+ * worker in handle_userfault(); the message read is the statement's result,
+ * and a signal (SIGUSR2) makes the blocked fault return without a page and
+ * the worker leave the access (siglongjmp), so the access is abandoned. */
+static int k_uffd = -1;
+static bool worker_up;
+static pthread_t worker;
+static int worker_go = -1, worker_done = -1; /* eventfds */
+static struct {
+	tr_kind kind;
+	uint64_t addr, value;
+	mm_access access;
+	mm_touch_result r;
+} job;
+/* The worker's stack is ours: a no-hint mmap of pthread_create would land in the arena. */
+static unsigned char worker_stack[1 << 18] __attribute__((aligned(4096)));
+static unsigned char worker_altstack[1 << 16] __attribute__((aligned(64)));
+
+static mm_touch_result do_data(uint64_t addr, bool write, uint64_t value);
+static mm_touch_result do_touch(uint64_t addr, mm_access acc);
+
+static void *worker_main(void *arg)
+{
+	(void)arg;
+	stack_t ss = {.ss_sp = worker_altstack, .ss_size = sizeof(worker_altstack), .ss_flags = 0};
+	sigaltstack(&ss, NULL);
+	for (;;) {
+		uint64_t n;
+		if (read(worker_go, &n, sizeof(n)) != sizeof(n))
+			continue;
+		if (job.kind == TR_TOUCH)
+			job.r = do_touch(job.addr, job.access);
+		else
+			job.r = do_data(job.addr, job.kind == TR_WRITE, job.value);
+		n = 1;
+		(void)!write(worker_done, &n, sizeof(n));
+	}
+	return NULL;
+}
+
+/* The userfaultfd of this process, opened on first use; -errno when the
+ * kernel has none (ENOSYS) or refuses it. */
+static int uffd_get(void)
+{
+	if (k_uffd >= 0)
+		return k_uffd;
+	long fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (fd < 0)
+		return -errno;
+	struct uffdio_api api = {.api = UFFD_API, .features = 0};
+	if (ioctl((int)fd, UFFDIO_API, &api) < 0) {
+		int e = errno;
+		close((int)fd);
+		return -e;
+	}
+	k_uffd = (int)fd;
+	return k_uffd;
+}
+
+static bool worker_start(char *why, size_t whylen)
+{
+	if (worker_up)
+		return true;
+	if (worker_go < 0)
+		worker_go = eventfd(0, EFD_CLOEXEC);
+	if (worker_done < 0)
+		worker_done = eventfd(0, EFD_CLOEXEC);
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setstack(&at, worker_stack, sizeof(worker_stack));
+	int e = worker_go < 0 || worker_done < 0 ? EMFILE : pthread_create(&worker, &at, worker_main, NULL);
+	pthread_attr_destroy(&at);
+	if (e) {
+		snprintf(why, whylen, "userfaultfd: cannot start the worker thread: %s", strerror(e));
+		return false;
+	}
+	worker_up = true;
+	return true;
+}
+
+/* In a child just forked: the worker did not come along, and the inherited
+ * userfaultfd is the parent's (its context is the parent's mm). */
+void ops_after_fork(void)
+{
+	worker_up = false;
+	if (k_uffd >= 0)
+		close(k_uffd);
+	k_uffd = -1;
+	if (worker_go >= 0)
+		close(worker_go);
+	if (worker_done >= 0)
+		close(worker_done);
+	worker_go = worker_done = -1;
+}
+
+static void abort_handler(int sig)
+{
+	(void)sig;
+	t_sig = SIGUSR2;
+	siglongjmp(touch_env, 1);
+}
+
+/* A touch, read or write with the userfaultfd open: see above. */
+static bool access_with_uffd(const tr_stmt *s, mm_touch_result *out, char *why, size_t whylen)
+{
+	if (!worker_start(why, whylen))
+		return false;
+	job.kind = s->kind;
+	job.addr = s->addr;
+	job.value = s->value;
+	job.access = s->access;
+	uint64_t n = 1;
+	if (write(worker_go, &n, sizeof(n)) != sizeof(n))
+		return refuse(why, whylen, "userfaultfd: cannot wake the worker");
+	struct pollfd pf[2] = {{.fd = worker_done, .events = POLLIN}, {.fd = k_uffd, .events = POLLIN}};
+	for (;;) {
+		int rc = poll(pf, 2, 20000);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0)
+			return refuse(why, whylen, "userfaultfd: the access neither completed nor faulted in 20 s");
+		if (pf[0].revents & POLLIN) {
+			(void)!read(worker_done, &n, sizeof(n));
+			*out = job.r;
+			return true;
+		}
+		struct uffd_msg msg;
+		if (read(k_uffd, &msg, sizeof(msg)) != (ssize_t)sizeof(msg))
+			continue; /* EAGAIN: woken for nothing */
+		if (msg.event != UFFD_EVENT_PAGEFAULT)
+			return refuse(why, whylen, "userfaultfd: an event that is not a page fault");
+		pthread_kill(worker, SIGUSR2);
+		(void)!read(worker_done, &n, sizeof(n)); /* blocking: the worker leaves the access */
+		memset(out, 0, sizeof(*out));
+		out->outcome = MM_TOUCH_UFFD;
+		out->uffd_addr = msg.arg.pagefault.address;
+		out->uffd_flags = (uint32_t)(msg.arg.pagefault.flags &
+		                             (UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP | UFFD_PAGEFAULT_FLAG_MINOR));
+		return true;
+	}
+}
+
+/* UFFDIO_COPY takes its data from here: every word the statement's VALUE. */
+#define UFFD_COPY_MAX (2ull << 20)
+static uint64_t copy_src[UFFD_COPY_MAX / 8] __attribute__((aligned(4096)));
+
+static void set_sys_result_(tr_result *res, long rc);
+
+static bool uffd_op(const tr_stmt *s, tr_result *res, char *why, size_t whylen)
+{
+	int fd = uffd_get();
+	if (fd < 0) {
+		set_sys_result_(res, fd);
+		return true;
+	}
+	long rc = 0;
+	switch (s->kind) {
+	case TR_UFFD_REGISTER: {
+		struct uffdio_register r = {.range = {.start = s->addr, .len = s->len}, .mode = s->flags};
+		rc = ioctl(fd, UFFDIO_REGISTER, &r);
+		break;
+	}
+	case TR_UFFD_UNREGISTER: {
+		struct uffdio_range r = {.start = s->addr, .len = s->len};
+		rc = ioctl(fd, UFFDIO_UNREGISTER, &r);
+		break;
+	}
+	case TR_UFFD_COPY: {
+		if (s->len > UFFD_COPY_MAX)
+			return refuse(why, whylen, "uffd copy: at most 2 MiB at once");
+		for (uint64_t i = 0; i < (s->len + 7) / 8; i++)
+			copy_src[i] = s->value;
+		struct uffdio_copy c = {.dst = s->addr, .src = (uint64_t)(uintptr_t)copy_src, .len = s->len};
+		rc = ioctl(fd, UFFDIO_COPY, &c);
+		break;
+	}
+	default: {
+		struct uffdio_zeropage z = {.range = {.start = s->addr, .len = s->len}};
+		rc = ioctl(fd, UFFDIO_ZEROPAGE, &z);
+		break;
+	}
+	}
+	set_sys_result_(res, rc < 0 ? -errno : 0);
+	return true;
+}
+
 /* ---- the system calls -------------------------------------------------------------------- */
 
 static void set_sys_result(tr_result *res, long rc)
@@ -283,6 +485,8 @@ static void set_sys_result(tr_result *res, long rc)
 		res->value = (uint64_t)rc;
 	}
 }
+
+static void set_sys_result_(tr_result *res, long rc) { set_sys_result(res, rc); }
 
 static long raw(long nr, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f)
 {
@@ -632,6 +836,8 @@ bool op_exec(const trace *t, const tr_stmt *s, tr_result *res, char *why, size_t
 		if (!charge(touch_bound(), why, whylen))
 			return false;
 		res->kind = TR_RES_TOUCH;
+		if (k_uffd >= 0)
+			return access_with_uffd(s, &res->touch, why, whylen);
 		res->touch = do_touch(s->addr, s->access);
 		return true;
 	case TR_WRITE:
@@ -641,12 +847,28 @@ bool op_exec(const trace *t, const tr_stmt *s, tr_result *res, char *why, size_t
 		if (!charge(touch_bound(), why, whylen))
 			return false;
 		res->kind = TR_RES_TOUCH;
-		res->touch = do_data(s->addr, s->kind == TR_WRITE, s->value);
+		if (k_uffd >= 0) {
+			d_value = 0;
+			if (!access_with_uffd(s, &res->touch, why, whylen))
+				return false;
+		} else {
+			res->touch = do_data(s->addr, s->kind == TR_WRITE, s->value);
+		}
 		if (s->kind == TR_READ && res->touch.outcome == MM_TOUCH_OK) {
 			res->kind = TR_RES_DATA;
 			res->value = d_value;
 		}
 		return true;
+	case TR_UFFD_REGISTER:
+	case TR_UFFD_UNREGISTER:
+	case TR_UFFD_COPY:
+	case TR_UFFD_ZEROPAGE:
+		if (!confined(s->addr, s->len))
+			return refuse(why, whylen, "range outside the arena");
+		if (s->kind != TR_UFFD_REGISTER && s->kind != TR_UFFD_UNREGISTER &&
+		    !charge(range_bound(s->len), why, whylen))
+			return false;
+		return uffd_op(s, res, why, whylen);
 	default:
 		return refuse(why, whylen, "internal: not an operation");
 	}

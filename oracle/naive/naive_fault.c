@@ -339,7 +339,7 @@ static void shared_anon_write(naive_mm *nm, uint64_t addr)
 
 mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access)
 {
-	mm_touch_result res = {MM_TOUCH_OK, 0};
+	mm_touch_result res = {.outcome = MM_TOUCH_OK};
 	uint32_t code = MM_PF_USER | (access == MM_ACCESS_WRITE ? MM_PF_WRITE : 0) |
 	                (access == MM_ACCESS_EXEC ? MM_PF_INSTR : 0);
 	if (addr >= NV_TASK_SIZE) {

@@ -65,6 +65,7 @@ extern "C" {
 #define MM_VM_HUGEPAGE (1ull << 29)    /* hg */
 #define MM_VM_NOHUGEPAGE (1ull << 30)  /* nh */
 #define MM_VM_MERGEABLE (1ull << 31)   /* mg */
+#define MM_VM_UFFD_MINOR (1ull << 38)  /* ui */
 #define MM_VM_DROPPABLE (1ull << 40)   /* dp */
 #define MM_VM_SEALED (1ull << 42)      /* sl */
 
@@ -72,6 +73,8 @@ extern "C" {
 #define MM_VM_SPECIAL (MM_VM_IO | MM_VM_DONTEXPAND | MM_VM_PFNMAP | MM_VM_MIXEDMAP)
 #define MM_VM_LOCKED_MASK (MM_VM_LOCKED | MM_VM_LOCKONFAULT)
 #define MM_VM_STICKY (MM_VM_SOFTDIRTY | MM_VM_MAYBE_GUARD)
+/* __VM_UFFD_FLAGS: the registration modes of a VMA (userfaultfd_k.h) */
+#define MM_VM_UFFD_FLAGS (MM_VM_UFFD_MISSING | MM_VM_UFFD_WP | MM_VM_UFFD_MINOR)
 #define MM_VM_IGNORE_MERGE MM_VM_STICKY
 
 /* ---- System-call argument values (Linux uapi, x86-64) ------------------- */
@@ -244,12 +247,28 @@ typedef enum mm_touch_outcome {
 	MM_TOUCH_SEGV_MAPERR = 1,
 	MM_TOUCH_SEGV_ACCERR = 2,
 	MM_TOUCH_SIGBUS = 3,
+	/* The fault went to the process's userfaultfd (handle_userfault): the
+	 * access did not happen; uffd_flags and uffd_addr say what the handler
+	 * read (docs/trace-format.md, "userfaultfd"). */
+	MM_TOUCH_UFFD = 4,
 } mm_touch_outcome;
+
+/* uffd_msg.arg.pagefault.flags (include/uapi/linux/userfaultfd.h) */
+#define MM_UFFD_FLAG_WRITE 1u
+#define MM_UFFD_FLAG_WP 2u
+#define MM_UFFD_FLAG_MINOR 4u
 
 typedef struct mm_touch_result {
 	mm_touch_outcome outcome;
-	uint32_t pf_error; /* REG_ERR as the signal context reports it (U always set) */
+	uint32_t pf_error;   /* REG_ERR as the signal context reports it (U always set) */
+	uint32_t uffd_flags; /* MM_TOUCH_UFFD: MM_UFFD_FLAG_* */
+	uint64_t uffd_addr;  /* MM_TOUCH_UFFD: the faulting page's address */
 } mm_touch_result;
+
+/* UFFDIO_REGISTER modes (include/uapi/linux/userfaultfd.h) */
+#define MM_UFFD_MODE_MISSING 1u
+#define MM_UFFD_MODE_WP 2u
+#define MM_UFFD_MODE_MINOR 4u
 
 /* ---- Life cycle ------------------------------------------------------------ */
 void mm_config_default(mm_config *cfg);
@@ -369,6 +388,14 @@ int mm_madvise(mm_state *mm, uint64_t addr, uint64_t len, int64_t advice);
 int mm_mlock2(mm_state *mm, uint64_t addr, uint64_t len, uint64_t flags); /* mlock == flags 0 */
 int mm_munlock(mm_state *mm, uint64_t addr, uint64_t len);
 int mm_mseal(mm_state *mm, uint64_t addr, uint64_t len, uint64_t flags);
+/* The process's userfaultfd (one per process, no features, user-mode faults
+ * only; docs/trace-format.md "userfaultfd"): UFFDIO_REGISTER with
+ * MM_UFFD_MODE_* bits, UFFDIO_UNREGISTER, UFFDIO_COPY of pages whose every
+ * 64-bit word is `value`, UFFDIO_ZEROPAGE. 0 or -errno as the ioctl. */
+int mm_uffd_register(mm_state *mm, uint64_t addr, uint64_t len, uint64_t mode);
+int mm_uffd_unregister(mm_state *mm, uint64_t addr, uint64_t len);
+int mm_uffd_copy(mm_state *mm, uint64_t addr, uint64_t len, uint64_t value);
+int mm_uffd_zeropage(mm_state *mm, uint64_t addr, uint64_t len);
 
 /* One byte accessed at addr from user mode, as a CPU would: walks the page
  * tables, takes the fault if there is one, and reports what the process sees. */

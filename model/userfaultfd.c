@@ -1,0 +1,157 @@
+/* The process's userfaultfd (docs/trace-format.md, "userfaultfd"): the
+ * ioctls UFFDIO_REGISTER, UFFDIO_UNREGISTER, UFFDIO_COPY and
+ * UFFDIO_ZEROPAGE of fs/userfaultfd.c and mm/userfaultfd.c.
+ *
+ * One userfaultfd per process, opened without features (UFFD_API with
+ * features 0) and with UFFD_USER_MODE_ONLY: so its context is the same for
+ * every VMA of the process that is registered, a VMA is registered exactly
+ * when it has one of the VM_UFFD_* flags, and a fault the kernel itself
+ * takes (populate, GUP) in a registered range is VM_FAULT_SIGBUS
+ * (handle_userfault). The faults of user accesses are in fault.c.
+ */
+#include "fault.h"
+#include "pages.h"
+#include "vma.h"
+
+/* include/linux/userfaultfd_k.h vma_can_userfault() (no wp_async, x86-64
+ * with CONFIG_PTE_MARKER_UFFD_WP): anonymous or shmem memory, not
+ * droppable; minor faults only for shmem. Every file of the model is a
+ * memfd (shmem); a device's VMAs are neither. */
+static bool vma_can_userfault(const struct vma *v, uint64_t modes)
+{
+	bool shmem = v->obj && !mm_object_is_device(v->obj);
+	if (v->vm_flags & MM_VM_DROPPABLE)
+		return false;
+	if ((modes & MM_VM_UFFD_MINOR) && !shmem)
+		return false;
+	return vma_is_anonymous(v) || shmem;
+}
+
+/* fs/userfaultfd.c validate_unaligned_range() + validate_range(). */
+static int validate_range(const mm_state *mm, uint64_t start, uint64_t len)
+{
+	if ((start & ~PAGE_MASK) || (len & ~PAGE_MASK) || !len)
+		return -EINVAL;
+	if (start < mm->cfg.mmap_min_addr || start >= MM_TASK_SIZE || len > MM_TASK_SIZE - start)
+		return -EINVAL;
+	return 0;
+}
+
+/* Sets the registration modes of every VMA in [start, end) to `modes` (0:
+ * unregistered), splitting at the range's ends and merging as
+ * vma_modify_flags_uffd() does. A VMA that has them already is left alone. */
+static int set_modes(mm_state *mm, uint64_t start, uint64_t end, uint64_t modes)
+{
+	struct vma *v = vt_find_intersection(&mm->vt, start, end);
+	while (v && v->vm_start < end) {
+		struct vma *r = v;
+		/* userfaultfd_register_range(): "(vma->vm_flags & vm_flags) ==
+		 * vm_flags" skips; userfaultfd_clear_vma() only for a VMA with a
+		 * context. */
+		bool skip = modes ? (v->vm_flags & modes) == modes : !(v->vm_flags & MM_VM_UFFD_FLAGS);
+		if (!skip) {
+			uint64_t s = v->vm_start > start ? v->vm_start : start;
+			uint64_t e = v->vm_end < end ? v->vm_end : end;
+			int err = 0;
+			r = vma_modify_flags(mm, v, s, e, (v->vm_flags & ~MM_VM_UFFD_FLAGS) | modes, &err);
+			if (!r)
+				return err;
+		}
+		v = r->node.next;
+	}
+	return 0;
+}
+
+static uint64_t modes_of(uint64_t mode)
+{
+	return ((mode & MM_UFFD_MODE_MISSING) ? MM_VM_UFFD_MISSING : 0) |
+	       ((mode & MM_UFFD_MODE_WP) ? MM_VM_UFFD_WP : 0) | ((mode & MM_UFFD_MODE_MINOR) ? MM_VM_UFFD_MINOR : 0);
+}
+
+/* fs/userfaultfd.c userfaultfd_register(). */
+int mm_uffd_register(mm_state *mm, uint64_t start, uint64_t len, uint64_t mode)
+{
+	mm->n_touched = 0;
+	if (!mode || (mode & ~(uint64_t)(MM_UFFD_MODE_MISSING | MM_UFFD_MODE_WP | MM_UFFD_MODE_MINOR)))
+		return -EINVAL;
+	int err = validate_range(mm, start, len);
+	if (err)
+		return err;
+	uint64_t end = start + len, modes = modes_of(mode);
+	/* "check that there's at least one vma in the range" */
+	struct vma *v = vt_find_intersection(&mm->vt, start, end);
+	if (!v)
+		return -EINVAL;
+	for (; v && v->vm_start < end; v = v->node.next) {
+		if (!vma_can_userfault(v, modes))
+			return -EINVAL;
+		/* UFFDIO_COPY fills holes without PROT_WRITE: a shared mapping
+		 * must be one the process may write. */
+		if (!(v->vm_flags & MM_VM_MAYWRITE))
+			return -EPERM;
+		/* -EBUSY for another context's VMA: one context per process. */
+	}
+	err = set_modes(mm, start, end, modes);
+	if (err)
+		mm->n_touched = 0;
+	return err;
+}
+
+/* fs/userfaultfd.c userfaultfd_unregister(). */
+int mm_uffd_unregister(mm_state *mm, uint64_t start, uint64_t len)
+{
+	mm->n_touched = 0;
+	int err = validate_range(mm, start, len);
+	if (err)
+		return err;
+	uint64_t end = start + len;
+	struct vma *v = vt_find_intersection(&mm->vt, start, end);
+	if (!v)
+		return -EINVAL;
+	for (; v && v->vm_start < end; v = v->node.next)
+		if (!vma_can_userfault(v, v->vm_flags & MM_VM_UFFD_FLAGS))
+			return -EINVAL;
+	err = set_modes(mm, start, end, 0);
+	if (err)
+		mm->n_touched = 0;
+	return err;
+}
+
+/* mm/userfaultfd.c mfill_atomic() for UFFDIO_COPY (zeropage false: every
+ * word of each page is `value`) and UFFDIO_ZEROPAGE. */
+static int mfill(mm_state *mm, uint64_t dst, uint64_t len, bool zeropage, uint64_t value)
+{
+	mm->n_touched = 0;
+	int err = validate_range(mm, dst, len);
+	if (err)
+		return err;
+	/* uffd_mfill_lock() -> validate_dst_vma(): the range in one VMA of
+	 * this context, else -ENOENT. */
+	struct vma *v = vt_find(&mm->vt, dst);
+	if (!v || v->vm_start > dst || dst + len > v->vm_end || !(v->vm_flags & MM_VM_UFFD_FLAGS))
+		return -ENOENT;
+	/* "Ensure the dst_vma has a anon_vma": private memory, before any page. */
+	if (!(v->vm_flags & MM_VM_SHARED) && vma_anon_vma_prepare(mm, v))
+		return -ENOMEM;
+	uint64_t copied = 0;
+	for (uint64_t a = dst; a < dst + len; a += PAGE_SIZE) {
+		err = fault_uffd_fill(mm, v, a, zeropage, value);
+		if (err)
+			break;
+		copied += PAGE_SIZE;
+	}
+	/* userfaultfd_copy()/zeropage(): a partial fill is -EAGAIN. */
+	if (copied && copied < len)
+		return -EAGAIN;
+	return copied ? 0 : err;
+}
+
+int mm_uffd_copy(mm_state *mm, uint64_t dst, uint64_t len, uint64_t value)
+{
+	return mfill(mm, dst, len, false, value);
+}
+
+int mm_uffd_zeropage(mm_state *mm, uint64_t dst, uint64_t len)
+{
+	return mfill(mm, dst, len, true, 0);
+}
