@@ -110,9 +110,11 @@ void fork_release_procs(mm_state *mm)
 
 /* mm/memory.c: vma_needs_copy(), with VM_COPY_ON_FORK = VM_PFNMAP |
  * VM_MIXEDMAP | VM_UFFD_WP | VM_MAYBE_GUARD (6.18.y). */
-static bool vma_needs_copy(const struct vma *src)
+static bool vma_needs_copy(const struct vma *dst, const struct vma *src)
 {
-	if (src->vm_flags & (MM_VM_PFNMAP | MM_VM_MIXEDMAP | MM_VM_UFFD_WP | MM_VM_MAYBE_GUARD))
+	/* The flags are the child's (dst_vma): dup_userfaultfd() has taken
+	 * VM_UFFD_WP off it already [LIVE: uffd-fshared-fork-wp.trace]. */
+	if (dst->vm_flags & (MM_VM_PFNMAP | MM_VM_MIXEDMAP | MM_VM_UFFD_WP | MM_VM_MAYBE_GUARD))
 		return true;
 	return src->anon_vma != NULL;
 }
@@ -234,7 +236,7 @@ int mm_fork(mm_state *mm)
 		 * current here), before its entries are copied. */
 		vma_open(mm, c);
 		vt_insert(&mm->vt, c);
-		if (!(pv->vm_flags & MM_VM_WIPEONFORK) && vma_needs_copy(pv))
+		if (!(pv->vm_flags & MM_VM_WIPEONFORK) && vma_needs_copy(c, pv))
 			err = copy_page_range(mm, parent->pml4, pv);
 	}
 	if (err) {
