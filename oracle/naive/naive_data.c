@@ -71,6 +71,15 @@ void nv_store_zero_byte(naive_mm *nm, uint64_t addr)
 		store(slot, addr, 0, 0xffull << (addr % 8 * 8));
 }
 
+void nv_fill_page(naive_mm *nm, uint64_t addr, uint64_t value)
+{
+	uint64_t **slot = data_slot(nm, addr);
+	if (!slot)
+		return;
+	for (uint64_t w = 0; w < NV_WORDS; w++)
+		store(slot, (addr & NV_PAGE_MASK) + w * 8, value, ~0ull);
+}
+
 void nv_page_copy_file(naive_mm *nm, const nvma *v, uint64_t addr)
 {
 	npage *p = nv_page_find(nm, addr);

@@ -203,12 +203,15 @@ nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write
 	if (st == MM_PAGE_GUARD) /* handle_pte_marker(): PTE_MARKER_GUARD */
 		return NV_FAULT_SIGSEGV;
 
+	bool missing = v->flags & MM_VM_UFFD_MISSING, minor = v->flags & MM_VM_UFFD_MINOR;
 	if (v->backing == MM_BACKING_ANON) {
 		if (st == MM_PAGE_NONE) {
 			if (thp_fault_ok(nm, v, addr)) {
 				/* do_huge_pmd_anonymous_page(): vmf_anon_prepare() first;
 				 * a read maps the huge zero page (when allowed), else a THP */
 				nv_anon_vma_prepare(nm, v);
+				if (missing) /* userfaultfd_missing(), either way */
+					return NV_FAULT_UFFD_MISSING;
 				bool zero = !write && huge_zero_page_ok(nm);
 				map_pmd(nm, addr, zero ? NV_REGION_PMD_ZERO : NV_REGION_PMD_ANON);
 				return NV_FAULT_OK;
@@ -217,10 +220,14 @@ nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write
 			 * mm_forbids_zeropage() (profile zero_page=off); anything
 			 * else takes anon_vma_prepare() and a new page [LIVE] */
 			if (!write && nm->cfg.zero_page) {
+				if (missing) /* before the zero page: no anon_vma */
+					return NV_FAULT_UFFD_MISSING;
 				map_4k(nm, addr, MM_PAGE_ZERO);
 				return NV_FAULT_OK;
 			}
 			nv_anon_vma_prepare(nm, v);
+			if (missing) /* after vmf_anon_prepare() */
+				return NV_FAULT_UFFD_MISSING;
 			map_4k(nm, addr, MM_PAGE_ANON);
 			return NV_FAULT_OK;
 		}
@@ -246,16 +253,29 @@ nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write
 	}
 
 	/* file or shmem backed */
-	if (st == MM_PAGE_NONE && nv_fault_huge_cache(nm, v, addr, write))
+	/* VM_UFFD_MINOR: shmem_fault() hands a cached page to the userfaultfd
+	 * before anything maps it */
+	if (st == MM_PAGE_NONE && !minor && nv_fault_huge_cache(nm, v, addr, write))
 		return NV_FAULT_OK;
 	if (st == MM_PAGE_NONE) {
 		uint64_t index = nv_vma_file_index(v, addr);
 		if (!write) {
 			/* do_read_fault(): fault-around first -- even when the page
-			 * itself is beyond EOF [LIVE] -- then the page itself */
-			fault_around(nm, v, addr);
+			 * itself is beyond EOF [LIVE] -- then the page itself; not
+			 * with VM_UFFD_WP or _MINOR (uffd_disable_fault_around) */
+			if (!(v->flags & (MM_VM_UFFD_WP | MM_VM_UFFD_MINOR)))
+				fault_around(nm, v, addr);
 			if (beyond_eof(nm, v, addr)) /* shmem_fault: VM_FAULT_SIGBUS */
 				return NV_FAULT_SIGBUS;
+			if (nv_page_get(nm, addr) != MM_PAGE_NONE) /* fault-around mapped it */
+				return NV_FAULT_OK;
+			if (missing || minor) {
+				bool cached = nv_is_cached(nm, v->backing, v->object, index);
+				if (cached && minor)
+					return NV_FAULT_UFFD_MINOR;
+				if (!cached && missing)
+					return NV_FAULT_UFFD_MISSING;
+			}
 			nv_cache_add(nm, v->backing, v->object, index);
 			map_4k(nm, addr, MM_PAGE_FILE);
 			return NV_FAULT_OK;
@@ -266,6 +286,13 @@ nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write
 			nv_anon_vma_prepare(nm, v);
 		if (beyond_eof(nm, v, addr))
 			return NV_FAULT_SIGBUS;
+		if (missing || minor) { /* shmem_get_folio_gfp() */
+			bool cached = nv_is_cached(nm, v->backing, v->object, index);
+			if (cached && minor)
+				return NV_FAULT_UFFD_MINOR;
+			if (!cached && missing)
+				return NV_FAULT_UFFD_MISSING;
+		}
 		nv_cache_add(nm, v->backing, v->object, index);
 		if (v->flags & MM_VM_SHARED) {
 			map_4k(nm, addr, MM_PAGE_FILE); /* do_shared_fault() */
@@ -275,6 +302,13 @@ nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write
 			map_4k(nm, addr, MM_PAGE_ANON);
 			nv_page_copy_file(nm, v, addr); /* a copy of the file's page */
 		}
+		return NV_FAULT_OK;
+	}
+	if (write && st == MM_PAGE_ZERO && !(v->flags & MM_VM_SHARED)) {
+		/* the zero page UFFDIO_ZEROPAGE put in a private file mapping:
+		 * do_wp_page() → wp_page_copy(), a zeroed anonymous page */
+		nv_anon_vma_prepare(nm, v);
+		nv_page_set(nm, addr, MM_PAGE_ANON);
 		return NV_FAULT_OK;
 	}
 	if (write && st == MM_PAGE_FILE && (v->flags & MM_VM_SHARED))
@@ -389,7 +423,8 @@ mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access)
 			res.outcome = MM_TOUCH_SEGV_ACCERR;
 			return res;
 		}
-		switch (nv_handle_fault(nm, v, addr, access == MM_ACCESS_WRITE)) {
+		nv_fault_result f = nv_handle_fault(nm, v, addr, access == MM_ACCESS_WRITE);
+		switch (f) {
 		case NV_FAULT_OK:
 			break;
 		case NV_FAULT_SIGSEGV:
@@ -397,6 +432,14 @@ mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access)
 			return res;
 		case NV_FAULT_SIGBUS:
 			res.outcome = MM_TOUCH_SIGBUS;
+			return res;
+		case NV_FAULT_UFFD_MISSING:
+		case NV_FAULT_UFFD_MINOR:
+			/* the message the handler reads; the access is left */
+			res.outcome = MM_TOUCH_UFFD;
+			res.uffd_addr = addr & NV_PAGE_MASK;
+			res.uffd_flags = (access == MM_ACCESS_WRITE ? MM_UFFD_FLAG_WRITE : 0) |
+			                 (f == NV_FAULT_UFFD_MINOR ? MM_UFFD_FLAG_MINOR : 0);
 			return res;
 		}
 	}
@@ -455,5 +498,35 @@ int nv_mm_populate(naive_mm *nm, uint64_t start, uint64_t len, bool ignore_error
 		}
 		nstart = nend;
 	}
+	return 0;
+}
+
+int nv_uffd_fill_page(naive_mm *nm, nvma *v, uint64_t addr, bool zeropage, uint64_t value)
+{
+	/* a PMD mapping there: "be strict", -EEXIST */
+	nregion *r = nv_region_get(nm, addr);
+	if (r && r->kind != NV_REGION_PTE)
+		return -EEXIST;
+	/* mfill_file_over_size(): a file page beyond i_size */
+	if (v->backing != MM_BACKING_ANON && beyond_eof(nm, v, addr))
+		return -EFAULT;
+	if (nv_page_get(nm, addr) != MM_PAGE_NONE)
+		return -EEXIST;
+	if (v->flags & MM_VM_SHARED) {
+		/* shmem_mfill_atomic_pte(): a page of its own into the cache */
+		uint64_t index = nv_vma_file_index(v, addr);
+		if (nv_is_cached(nm, v->backing, v->object, index))
+			return -EEXIST;
+		nv_cache_add(nm, v->backing, v->object, index);
+		map_4k(nm, addr, MM_PAGE_FILE);
+		nv_cache_mark_dirty(nm, v, addr);
+	} else if (zeropage) {
+		map_4k(nm, addr, MM_PAGE_ZERO); /* mfill_atomic_pte_zeropage() */
+		return 0;
+	} else {
+		map_4k(nm, addr, MM_PAGE_ANON); /* mfill_atomic_pte_copy() */
+	}
+	if (!zeropage)
+		nv_fill_page(nm, addr, value);
 	return 0;
 }

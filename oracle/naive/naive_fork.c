@@ -115,10 +115,11 @@ void nv_anon_cow_break(naive_mm *nm, npage *p)
 	p->cow = 0; /* exclusive now: reused (wp_can_reuse_anon_folio) */
 }
 
-/* mm/memory.c: vma_needs_copy() */
-static bool needs_copy(const nvma *v)
+/* mm/memory.c: vma_needs_copy(dst_vma, src_vma): the flags are the
+ * child's, which has no VM_UFFD_WP any more. */
+static bool needs_copy(const nvma *child, const nvma *v)
 {
-	if (v->flags & (MM_VM_PFNMAP | MM_VM_MIXEDMAP | MM_VM_UFFD_WP | MM_VM_MAYBE_GUARD))
+	if (child->flags & (MM_VM_PFNMAP | MM_VM_MIXEDMAP | MM_VM_UFFD_WP | MM_VM_MAYBE_GUARD))
 		return true;
 	return v->anon_vma != 0;
 }
@@ -135,6 +136,7 @@ int naive_fork(naive_mm *nm)
 			continue;
 		nvma c = *v;
 		c.flags &= ~MM_VM_LOCKED_MASK;
+		c.flags &= ~MM_VM_UFFD_FLAGS; /* dup_userfaultfd(): no UFFD_FEATURE_EVENT_FORK */
 		if (c.flags & MM_VM_WIPEONFORK) {
 			c.anon_vma = 0;
 			c.forked = false;
@@ -144,7 +146,7 @@ int naive_fork(naive_mm *nm)
 		}
 		child.vmas = nv_grow(child.vmas, &child.cap_vmas, child.nvmas + 1, sizeof(nvma));
 		child.vmas[child.nvmas++] = c;
-		if ((v->flags & MM_VM_WIPEONFORK) || !needs_copy(v))
+		if ((v->flags & MM_VM_WIPEONFORK) || !needs_copy(&c, v))
 			continue;
 		for (size_t k = 0; k < nm->npages; k++) {
 			npage *p = &nm->pages[k];

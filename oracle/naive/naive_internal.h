@@ -253,8 +253,22 @@ int64_t nv_get_unmapped_area(naive_mm *nm, mm_backing backing, uint64_t addr, ui
 int nv_do_munmap(naive_mm *nm, uint64_t start, uint64_t len);
 
 /* ---- naive_fault.c ---- */
-typedef enum nv_fault_result { NV_FAULT_OK = 0, NV_FAULT_SIGSEGV, NV_FAULT_SIGBUS } nv_fault_result;
+/* NV_FAULT_UFFD_*: fs/userfaultfd.c handle_userfault() -- the fault is the
+ * userfaultfd's (a user access reports it; a populate gets SIGBUS, the
+ * context being UFFD_USER_MODE_ONLY). */
+typedef enum nv_fault_result {
+	NV_FAULT_OK = 0,
+	NV_FAULT_SIGSEGV,
+	NV_FAULT_SIGBUS,
+	NV_FAULT_UFFD_MISSING,
+	NV_FAULT_UFFD_MINOR,
+} nv_fault_result;
 nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write);
+/* UFFDIO_COPY (every word `value`) or UFFDIO_ZEROPAGE of the page at addr
+ * of v: 0 or -EEXIST/-EFAULT (mm/userfaultfd.c mfill_atomic_pte). */
+int nv_uffd_fill_page(naive_mm *nm, nvma *v, uint64_t addr, bool zeropage, uint64_t value);
+/* Every word of the (anonymous or cached) page mapped at addr becomes value. */
+void nv_fill_page(naive_mm *nm, uint64_t addr, uint64_t value);
 /* __mm_populate(start, len, ignore_errors): 0 or -EFAULT/-ENOMEM as gup reports */
 int nv_mm_populate(naive_mm *nm, uint64_t start, uint64_t len, bool ignore_errors);
 

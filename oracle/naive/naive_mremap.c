@@ -155,6 +155,8 @@ static int64_t move_vma(naive_mm *nm, nv_remap *rm)
 	if (!nv)
 		nv = nv_insert_vma(nm, &p);
 	uint64_t new_vma_start = nv->start;
+	/* mremap_userfaultfd_prep(new_vma): not registered any more */
+	nv->flags &= ~MM_VM_UFFD_FLAGS;
 
 	move_page_tables(nm, rm->addr, rm->new_addr, rm->old_len);
 

@@ -1,29 +1,134 @@
-/* The process's userfaultfd in the naive oracle: not written yet -- every
- * ioctl answers ENOSYS, so a trace using it diverges from the model here. */
-#include <errno.h>
+/* The process's userfaultfd in the naive oracle: UFFDIO_REGISTER,
+ * UFFDIO_UNREGISTER, UFFDIO_COPY and UFFDIO_ZEROPAGE (fs/userfaultfd.c,
+ * mm/userfaultfd.c). One context per process: a VMA belongs to it exactly
+ * when it has a VM_UFFD_* flag. */
+#include "naive_internal.h"
 
-#include "naive.h"
+/* the three registration modes as VMA flags */
+static uint64_t vm_modes(uint64_t mode)
+{
+	uint64_t f = 0;
+	if (mode & MM_UFFD_MODE_MISSING)
+		f |= MM_VM_UFFD_MISSING;
+	if (mode & MM_UFFD_MODE_WP)
+		f |= MM_VM_UFFD_WP;
+	if (mode & MM_UFFD_MODE_MINOR)
+		f |= MM_VM_UFFD_MINOR;
+	return f;
+}
+
+/* vma_can_userfault(): anonymous or shmem (every file here is a memfd), not
+ * VM_DROPPABLE; VM_UFFD_MINOR wants shmem. */
+static bool can_userfault(const nvma *v, uint64_t modes)
+{
+	if (v->flags & MM_VM_DROPPABLE)
+		return false;
+	if ((modes & MM_VM_UFFD_MINOR) && v->backing == MM_BACKING_ANON)
+		return false;
+	return true;
+}
+
+/* validate_range(): page-aligned, not empty, above mmap_min_addr, below TASK_SIZE */
+static bool range_ok(const naive_mm *nm, uint64_t start, uint64_t len)
+{
+	if (start % NV_PAGE || len % NV_PAGE || len == 0)
+		return false;
+	return start >= nm->cfg.mmap_min_addr && start < NV_TASK_SIZE && len <= NV_TASK_SIZE - start;
+}
+
+/* The VMAs overlapping [start, end), checked by ok(); false if none. */
+static int check_vmas(naive_mm *nm, uint64_t start, uint64_t end, uint64_t modes, bool reg)
+{
+	bool any = false;
+	for (size_t i = 0; i < nm->nvmas; i++) {
+		nvma *v = &nm->vmas[i];
+		if (v->end <= start || v->start >= end)
+			continue;
+		any = true;
+		if (!can_userfault(v, reg ? modes : (v->flags & MM_VM_UFFD_FLAGS)))
+			return -EINVAL;
+		if (reg && !(v->flags & MM_VM_MAYWRITE))
+			return -EPERM;
+	}
+	return any ? 0 : -EINVAL;
+}
+
+/* Every VMA piece in [start, end) gets the modes (0: none). */
+static int apply(naive_mm *nm, uint64_t start, uint64_t end, uint64_t modes)
+{
+	uint64_t cur = start;
+	while (cur < end) {
+		nvma *v = nv_find_vma(nm, cur);
+		if (!v || v->start >= end)
+			break;
+		if (v->start > cur)
+			cur = v->start;
+		uint64_t piece_end = v->end < end ? v->end : end;
+		bool leave = modes ? (v->flags & modes) == modes : !(v->flags & MM_VM_UFFD_FLAGS);
+		if (!leave) {
+			nvma *r;
+			int err = nv_modify_flags(nm, v, cur, piece_end, (v->flags & ~MM_VM_UFFD_FLAGS) | modes, &r);
+			if (err)
+				return err;
+			if (r->end > piece_end)
+				piece_end = r->end;
+		}
+		cur = piece_end;
+	}
+	return 0;
+}
 
 int naive_uffd_register(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t mode)
 {
-	(void)nm, (void)addr, (void)len, (void)mode;
-	return -ENOSYS;
+	if (mode == 0 || (mode & ~(uint64_t)(MM_UFFD_MODE_MISSING | MM_UFFD_MODE_WP | MM_UFFD_MODE_MINOR)))
+		return -EINVAL;
+	if (!range_ok(nm, addr, len))
+		return -EINVAL;
+	uint64_t modes = vm_modes(mode);
+	int err = check_vmas(nm, addr, addr + len, modes, true);
+	return err ? err : apply(nm, addr, addr + len, modes);
 }
 
 int naive_uffd_unregister(naive_mm *nm, uint64_t addr, uint64_t len)
 {
-	(void)nm, (void)addr, (void)len;
-	return -ENOSYS;
+	if (!range_ok(nm, addr, len))
+		return -EINVAL;
+	int err = check_vmas(nm, addr, addr + len, 0, false);
+	return err ? err : apply(nm, addr, addr + len, 0);
+}
+
+/* mfill_atomic(): the range inside one registered VMA (-ENOENT), its
+ * anon_vma for private memory, then page by page; stopping after some pages
+ * is -EAGAIN. */
+static int fill(naive_mm *nm, uint64_t addr, uint64_t len, bool zeropage, uint64_t value)
+{
+	if (!range_ok(nm, addr, len))
+		return -EINVAL;
+	nvma *v = nv_vma_at(nm, addr);
+	if (!v || addr + len > v->end || !(v->flags & MM_VM_UFFD_FLAGS))
+		return -ENOENT;
+	if (!(v->flags & MM_VM_SHARED))
+		nv_anon_vma_prepare(nm, v);
+	uint64_t done = 0;
+	int err = 0;
+	for (uint64_t a = addr; a < addr + len; a += NV_PAGE) {
+		v = nv_vma_at(nm, addr);
+		err = nv_uffd_fill_page(nm, v, a, zeropage, value);
+		if (err)
+			break;
+		done += NV_PAGE;
+	}
+	if (err && done)
+		return -EAGAIN;
+	return err;
 }
 
 int naive_uffd_copy(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t value)
 {
-	(void)nm, (void)addr, (void)len, (void)value;
-	return -ENOSYS;
+	return fill(nm, addr, len, false, value);
 }
 
 int naive_uffd_zeropage(naive_mm *nm, uint64_t addr, uint64_t len)
 {
-	(void)nm, (void)addr, (void)len;
-	return -ENOSYS;
+	return fill(nm, addr, len, true, 0);
 }
