@@ -42,9 +42,9 @@ static const char usage_text[] =
         "        run each trace on one target and check its expectations\n"
         "  diff [--targets T,T,...] [--check] [--quiet] [--report FILE.html] TRACE...\n"
         "        run each trace on several targets side by side (default model,naive)\n"
-        "  diff --gen N [--values] [--fork] [--seed S] [--length L] [--targets T,T,...] [--out DIR]\n"
+        "  diff --gen N [--values] [--fork] [--uffd] [--seed S] [--length L] [--targets T,T,...] [--out DIR]\n"
         "        the same on N generated traces\n"
-        "  gen [--seed N] [--count N] [--length N] [--values] [--fork] [--out DIR] [--coverage N]\n"
+        "  gen [--seed N] [--count N] [--length N] [--values] [--fork] [--uffd] [--out DIR] [--coverage N]\n"
         "        write random traces\n"
         "  serve [--target T]\n"
         "        answer statements on stdin (the exec protocol), e.g. exec:'mmref serve'\n"
@@ -353,7 +353,7 @@ static int cmd_diff(int argc, char **argv)
 	gboolean check = CHECK_DEFAULT, quiet = FALSE;
 	gint full_every = 0;
 	gint gen_count = 0, length = 100;
-	gboolean gen_values = FALSE, gen_fork = FALSE;
+	gboolean gen_values = FALSE, gen_fork = FALSE, gen_uffd = FALSE;
 	gint64 seed = -1;
 	double timeout = 0;
 	char **files = NULL;
@@ -375,6 +375,8 @@ static int cmd_diff(int argc, char **argv)
 		{"values", 0, 0, G_OPTION_ARG_NONE, &gen_values,
 		 "Generated traces store and load values (write, read, files with contents)", NULL},
 		{"fork", 0, 0, G_OPTION_ARG_NONE, &gen_fork, "Generated traces fork (fork, proc N, exit N; no THP)", NULL},
+		{"uffd", 0, 0, G_OPTION_ARG_NONE, &gen_uffd,
+		 "Generated traces use the process's userfaultfd (uffd register/unregister/copy/zeropage)", NULL},
 		{"seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed of the first generated trace (default: random)", "S"},
 		{"length", 0, 0, G_OPTION_ARG_INT, &length, "Statements per generated trace (default 100)", "L"},
 		{"out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Save diverging generated traces in DIR", "DIR"},
@@ -481,7 +483,7 @@ static int cmd_diff(int argc, char **argv)
 		for (guint i = 0; i < (guint)gen_count; i++) {
 			guint64 s = (guint64)seed + i;
 			char *name = g_strdup_printf("gen-%" G_GINT64_FORMAT "-%u.trace", seed, i);
-			char *text = gen_trace_text_for(s, (guint)length, gen_values, gen_fork, gen_memory_failure);
+			char *text = gen_trace_text_uffd(s, (guint)length, gen_values, gen_fork, gen_memory_failure, gen_uffd);
 			GError *err = NULL;
 			trace *t = trace_parse(name, text, strlen(text), &err);
 			if (!t) {
@@ -622,7 +624,7 @@ static int cmd_gen(int argc, char **argv)
 {
 	gint64 seed = 1;
 	gint count = 1, length = 100, coverage = 0;
-	gboolean values = FALSE, fork = FALSE;
+	gboolean values = FALSE, fork = FALSE, uffd = FALSE;
 	char *out_dir = NULL;
 	char **rest = NULL;
 	GOptionEntry entries[] = {
@@ -636,6 +638,8 @@ static int cmd_gen(int argc, char **argv)
 		{"values", 0, 0, G_OPTION_ARG_NONE, &values,
 		 "Traces that store and load values (write, read, files with contents)", NULL},
 		{"fork", 0, 0, G_OPTION_ARG_NONE, &fork, "Traces that fork (fork, proc N, exit N; no THP)", NULL},
+		{"uffd", 0, 0, G_OPTION_ARG_NONE, &uffd,
+		 "Traces that use the process's userfaultfd (uffd register/unregister/copy/zeropage)", NULL},
 		{"length", 'l', 0, G_OPTION_ARG_INT, &length, "Statements per trace (default 100)", "N"},
 		{"out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Write DIR/gen-SEED-i.trace instead of stdout", "DIR"},
 		{G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL},
@@ -666,7 +670,7 @@ static int cmd_gen(int argc, char **argv)
 	}
 	if (coverage > 0) {
 		guint zeros = 0;
-		char *table = gen_coverage_opts((guint64)seed, (guint)coverage, (guint)length, values, fork, &zeros);
+		char *table = gen_coverage_uffd((guint64)seed, (guint)coverage, (guint)length, values, fork, uffd, &zeros);
 		fputs(table, stdout);
 		g_free(table);
 		rc = zeros ? MMREF_EXIT_DIFFERED : MMREF_EXIT_OK;
@@ -674,7 +678,7 @@ static int cmd_gen(int argc, char **argv)
 	}
 	rc = MMREF_EXIT_OK;
 	for (gint i = 0; i < count; i++) {
-		char *text = gen_trace_text_opts((guint64)seed + (guint64)i, (guint)length, values, fork);
+		char *text = gen_trace_text_uffd((guint64)seed + (guint64)i, (guint)length, values, fork, FALSE, uffd);
 		if (out_dir) {
 			char *name = g_strdup_printf("gen-%" G_GINT64_FORMAT "-%d.trace", seed, i);
 			char *path = g_build_filename(out_dir, name, NULL);

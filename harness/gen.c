@@ -69,6 +69,7 @@ typedef struct gen {
 	unsigned nlive;
 	uint32_t next_proc, cur_proc;
 	bool memory_failure; /* the targets have CONFIG_MEMORY_FAILURE: no hwpoison/soft_offline */
+	bool uffd;           /* the process's userfaultfd: uffd register/unregister/copy/zeropage */
 } gen;
 
 static void remember(gen *g, uint64_t start, uint64_t len)
@@ -484,9 +485,53 @@ static guint gen_thp(gen *g, guint room)
 	return n;
 }
 
+/* A userfaultfd statement (docs/trace-format.md "userfaultfd"): ranges near
+ * the VMAs made, mostly page-aligned and a few pages long for copy and
+ * zeropage (mmref-kernel copies at most 2 MiB at once). */
+static void gen_uffd(gen *g)
+{
+	static const char *const modes[] = {"missing", "missing", "missing", "wp", "minor", "minor",
+	                                    "missing,wp", "missing,minor", "wp,minor", "missing,wp,minor"};
+	rng *r = &g->r;
+	unsigned k = (unsigned)below(r, 100);
+	if (k < 40) {
+		gen_range_op(g, "uffd register");
+		if (chance(r, 4))
+			g_string_append(g->out, chance(r, 50) ? " 0" : " 0x8");
+		else
+			g_string_append_printf(g->out, " %s", modes[below(r, G_N_ELEMENTS(modes))]);
+		return;
+	}
+	if (k < 55) {
+		gen_range_op(g, "uffd unregister");
+		return;
+	}
+	uint64_t off = pick_addr(g);
+	if (g->regions->len && chance(r, 60)) { /* inside a VMA made, where faults wait */
+		const region *rg = &g_array_index(g->regions, region, below(r, g->regions->len));
+		off = rg->start + below(r, (rg->end - rg->start) / PAGE) * PAGE;
+	}
+	uint64_t len = (1 + below(r, chance(r, 80) ? 4 : 32)) * PAGE;
+	if (chance(r, 3))
+		len = below(r, 3) * (PAGE / 2);
+	if (len > g->size - off)
+		len = g->size - off;
+	g_string_append(g->out, k < 85 ? "uffd copy" : "uffd zeropage");
+	put_addr(g, off);
+	put_num(g, len);
+	if (k < 85)
+		g_string_append_printf(g->out, " 0x%" G_GINT64_MODIFIER "x",
+		                       (guint64)(0xcafe000000000000ull | ++g->nwrites << 24 | below(r, 1u << 24)));
+}
+
 static void gen_stmt(gen *g)
 {
 	rng *r = &g->r;
+	if (g->uffd && chance(r, 10)) {
+		gen_uffd(g);
+		g_string_append_c(g->out, '\n');
+		return;
+	}
 	if (g->fork && chance(r, 6)) {
 		gen_process(g);
 		g_string_append_c(g->out, '\n');
@@ -544,7 +589,14 @@ char *gen_trace_text_opts(guint64 seed, guint length, gboolean values, gboolean 
 
 char *gen_trace_text_for(guint64 seed, guint length, gboolean values, gboolean fork, gboolean memory_failure)
 {
+	return gen_trace_text_uffd(seed, length, values, fork, memory_failure, FALSE);
+}
+
+char *gen_trace_text_uffd(guint64 seed, guint length, gboolean values, gboolean fork, gboolean memory_failure,
+                          gboolean uffd)
+{
 	gen g = {0};
+	g.uffd = uffd;
 	g.values = values;
 	g.fork = fork;
 	g.memory_failure = memory_failure;
@@ -558,8 +610,8 @@ char *gen_trace_text_for(guint64 seed, guint length, gboolean values, gboolean f
 	g.size = GEN_ARENA_SIZE;
 	g.regions = g_array_new(FALSE, FALSE, sizeof(region));
 	g.out = g_string_new(NULL);
-	g_string_append_printf(g.out, "mmtrace 1\n# mmref gen --seed %" G_GINT64_MODIFIER "u --length %u%s%s\n", seed,
-	                       length, values ? " --values" : "", fork ? " --fork" : "");
+	g_string_append_printf(g.out, "mmtrace 1\n# mmref gen --seed %" G_GINT64_MODIFIER "u --length %u%s%s%s\n", seed,
+	                       length, values ? " --values" : "", fork ? " --fork" : "", uffd ? " --uffd" : "");
 	g_string_append_printf(g.out, "arena 0x%" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER "uM\n", (uint64_t)TR_DEFAULT_ARENA_BASE,
 	                       g.size >> 20);
 	if (chance(&g.r, 60)) {
@@ -654,7 +706,8 @@ static const char *const cov_interactions[] = {
 };
 enum { IX_1, IX_2, IX_3, IX_MIXED, IX_HOLE, IX_HUGE_WHOLE, IX_HUGE_PART, IX_TOUCH_HUGE, IX_MREMAP_MULTI,
        IX_MREMAP_MERGED, IX_MREMAP_HUGE, IX_COLLAPSE_MADE, IX_COLLAPSE_FILE, IX_MMAP_MERGED, IX_SPLIT, IX_N };
-static const char *const cov_results[] = {"success", "an errno", "a fault (SIGSEGV/SIGBUS)"};
+static const char *const cov_results[] = {"success", "an errno", "a fault (SIGSEGV/SIGBUS)",
+                                         "a fault delivered to the userfaultfd"};
 
 typedef struct cov {
 	GArray *rows; /* cov_row */
@@ -831,7 +884,8 @@ static void cov_statement(cov *c, target *tg, const trace *t, const tr_stmt *s)
 	}
 	mm = target_model_mm(tg);
 	gboolean ok = (res.kind == TR_RES_VALUE) || (res.kind == TR_RES_TOUCH && res.touch.outcome == MM_TOUCH_OK);
-	cov_hit(c, c->res_base + (ok ? 0 : res.kind == TR_RES_TOUCH ? 2 : 1));
+	gboolean event = res.kind == TR_RES_TOUCH && res.touch.outcome == MM_TOUCH_UFFD;
+	cov_hit(c, c->res_base + (ok ? 0 : event ? 3 : res.kind == TR_RES_TOUCH ? 2 : 1));
 	if (!ok || !mm)
 		return;
 	/* After: merges, splits, huge pages made. */
@@ -866,13 +920,25 @@ char *gen_coverage(guint64 seed, guint count, guint length, gboolean values, gui
 
 char *gen_coverage_opts(guint64 seed, guint count, guint length, gboolean values, gboolean fork, guint *zero_rows)
 {
+	return gen_coverage_uffd(seed, count, length, values, fork, FALSE, zero_rows);
+}
+
+static gboolean is_uffd_kind(int k)
+{
+	return k == TR_UFFD_REGISTER || k == TR_UFFD_UNREGISTER || k == TR_UFFD_COPY || k == TR_UFFD_ZEROPAGE;
+}
+
+char *gen_coverage_uffd(guint64 seed, guint count, guint length, gboolean values, gboolean fork, gboolean uffd,
+                        guint *zero_rows)
+{
 	cov c = {.rows = g_array_new(FALSE, FALSE, sizeof(cov_row))};
 	c.stmt_base = c.rows->len;
 	for (int k = 0; k <= TR_STATE; k++) {
 		guint row = cov_add_row(&c, COV_STMT, tr_kind_name((tr_kind)k));
 		/* write and read come with values only (issue 18) */
 		g_array_index(c.rows, cov_row, row).skip = (!values && (k == TR_WRITE || k == TR_READ)) ||
-		                                           (!fork && (k == TR_FORK || k == TR_PROC || k == TR_EXIT));
+		                                           (!fork && (k == TR_FORK || k == TR_PROC || k == TR_EXIT)) ||
+		                                           (!uffd && is_uffd_kind(k));
 	}
 	c.map_base = c.rows->len;
 	size_t n_names;
@@ -907,7 +973,7 @@ char *gen_coverage_opts(guint64 seed, guint count, guint length, gboolean values
 	target *tg = target_model_new();
 	guint64 total = 0;
 	for (guint i = 0; i < count; i++) {
-		char *text = gen_trace_text_opts(seed + i, length, values, fork);
+		char *text = gen_trace_text_uffd(seed + i, length, values, fork, FALSE, uffd);
 		trace *t = trace_parse("gen", text, strlen(text), NULL);
 		g_free(text);
 		GError *err = NULL;

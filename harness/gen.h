@@ -24,6 +24,10 @@ char *gen_trace_text_opts(guint64 seed, guint length, gboolean values, gboolean 
  * which the model does not implement there (dontneed in place of their
  * numbers, the named advice drawn from the others). */
 char *gen_trace_text_for(guint64 seed, guint length, gboolean values, gboolean fork, gboolean memory_failure);
+/* With the process's userfaultfd (docs/trace-format.md "userfaultfd"): 10% of
+ * the statements are uffd register/unregister/copy/zeropage. */
+char *gen_trace_text_uffd(guint64 seed, guint length, gboolean values, gboolean fork, gboolean memory_failure,
+                          gboolean uffd);
 /* The same, parsed; `name` is its file name in messages. */
 trace *gen_trace(guint64 seed, guint length, const char *name);
 
@@ -40,5 +44,8 @@ char *gen_coverage(guint64 seed, guint count, guint length, gboolean values, gui
 /* The same with fork traces (gen_trace_text_opts); the fork, proc and exit
  * rows are left out without. */
 char *gen_coverage_opts(guint64 seed, guint count, guint length, gboolean values, gboolean fork, guint *zero_rows);
+/* The same with userfaultfd traces; the uffd rows are left out without. */
+char *gen_coverage_uffd(guint64 seed, guint count, guint length, gboolean values, gboolean fork, gboolean uffd,
+                        guint *zero_rows);
 
 #endif

@@ -400,9 +400,16 @@ static int64_t remap_move(mm_state *mm, struct remap *r)
 		uint64_t offset = seen ? v->vm_start - last_end : 0;
 		last_end = v->vm_end;
 		uint64_t next_start = v->vm_end;
+		/* vma_multi_allowed(): not a userfaultfd-armed VMA ("notify
+		 * requires mmap lock to be dropped"). One that is moves as the
+		 * only VMA, the whole length (EFAULT past its end) [LIVE], and
+		 * one met later stops the move. */
+		bool allowed = !(v->vm_flags & MM_VM_UFFD_FLAGS);
+		if (seen && !allowed)
+			return -EFAULT;
 		struct remap piece = {
-			.addr = addr, .old_len = len, .new_len = len, .flags = r->flags,
-			.new_addr = target + offset, .vma = v,
+			.addr = addr, .old_len = allowed ? len : r->old_len, .new_len = allowed ? len : r->old_len,
+			.flags = r->flags, .new_addr = target + offset, .vma = v,
 		};
 		int64_t rv = check_prep_vma(mm, &piece);
 		if (!rv)

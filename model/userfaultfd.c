@@ -125,14 +125,19 @@ static int mfill(mm_state *mm, uint64_t dst, uint64_t len, bool zeropage, uint64
 	int err = validate_range(mm, dst, len);
 	if (err)
 		return err;
-	/* uffd_mfill_lock() -> validate_dst_vma(): the range in one VMA of
-	 * this context, else -ENOENT. */
+	/* uffd_mfill_lock(): the VMA at dst (-ENOENT without one), its
+	 * anon_vma prepared if private ("We know we're going to need to use
+	 * anon_vma": find_vma_and_prepare_anon), and only then
+	 * validate_dst_vma(): the range in that VMA and the VMA this
+	 * context's, else -ENOENT -- with the anon_vma made all the same
+	 * [LIVE: an ENOENT copy lets the VMA merge with a faulted neighbour]. */
 	struct vma *v = vt_find(&mm->vt, dst);
-	if (!v || v->vm_start > dst || dst + len > v->vm_end || !(v->vm_flags & MM_VM_UFFD_FLAGS))
+	if (!v || v->vm_start > dst)
 		return -ENOENT;
-	/* "Ensure the dst_vma has a anon_vma": private memory, before any page. */
 	if (!(v->vm_flags & MM_VM_SHARED) && vma_anon_vma_prepare(mm, v))
 		return -ENOMEM;
+	if (dst + len > v->vm_end || !(v->vm_flags & MM_VM_UFFD_FLAGS))
+		return -ENOENT;
 	uint64_t copied = 0;
 	for (uint64_t a = dst; a < dst + len; a += PAGE_SIZE) {
 		err = fault_uffd_fill(mm, v, a, zeropage, value);

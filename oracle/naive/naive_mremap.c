@@ -306,6 +306,13 @@ static int64_t remap_move(naive_mm *nm, const nv_remap *whole)
 			return -EFAULT;
 		uint64_t offset = seen ? v->start - last_end : 0;
 		last_end = v->end;
+		/* mm/mremap.c vma_multi_allowed(): a VMA with a userfaultfd is
+		 * moved alone, as mremap_to() moves one VMA (its whole length) */
+		bool armed = (v->flags & MM_VM_UFFD_FLAGS) != 0;
+		if (seen && armed)
+			return -EFAULT;
+		if (armed)
+			vlen = whole->old_len;
 		nv_remap rm = {.addr = vaddr, .old_len = vlen, .new_len = vlen, .flags = whole->flags,
 		               .new_addr = target + offset};
 		int err = check_prep_vma(nm, &rm);

@@ -104,11 +104,15 @@ static int fill(naive_mm *nm, uint64_t addr, uint64_t len, bool zeropage, uint64
 {
 	if (!range_ok(nm, addr, len))
 		return -EINVAL;
+	/* uffd_mfill_lock(): find_vma_and_prepare_anon() -- a private VMA at
+	 * addr gets its anon_vma even when the range is refused after */
 	nvma *v = nv_vma_at(nm, addr);
-	if (!v || addr + len > v->end || !(v->flags & MM_VM_UFFD_FLAGS))
+	if (!v)
 		return -ENOENT;
 	if (!(v->flags & MM_VM_SHARED))
 		nv_anon_vma_prepare(nm, v);
+	if (addr + len > v->end || !(v->flags & MM_VM_UFFD_FLAGS))
+		return -ENOENT; /* validate_dst_vma() */
 	uint64_t done = 0;
 	int err = 0;
 	for (uint64_t a = addr; a < addr + len; a += NV_PAGE) {
