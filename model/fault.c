@@ -407,42 +407,53 @@ int fault_uffd_fill(mm_state *mm, struct vma *v, uint64_t addr, bool zeropage, u
 	if (!wi)
 		return -ENOMEM;
 	uint64_t e = pg_words(mm)[wi];
+	/* pte_none_mostly(): none, or a marker -- a guard marker too, which
+	 * the new page replaces [LIVE: uffd copy over guard_install => 0] */
+	bool none_mostly = lx_none(e) || !lx_present(e);
 	uint64_t pgoff = v->vm_pgoff + ((addr - v->vm_start) >> PAGE_SHIFT);
 	/* mfill_file_over_size() (shmem_mfill_atomic_pte(): max_off) */
 	if (v->obj && pgoff >= (v->obj->size + PAGE_SIZE - 1) >> PAGE_SHIFT)
 		return -EFAULT;
-	uint64_t pfn;
-	if (v->vm_flags & MM_VM_SHARED) {
-		/* shmem_mfill_atomic_pte(): a new page in the cache
-		 * (shmem_add_to_page_cache(): -EEXIST if one is there), mapped
-		 * dirty, writable with VM_WRITE (mfill_atomic_install_pte()). */
-		if (pc_page(mm, v->obj, pgoff, false) || !lx_none(e))
+	bool shared = v->vm_flags & MM_VM_SHARED;
+	uint64_t pfn, flags = pg_vm_page_prot(v->vm_flags);
+	if (!shared && zeropage) {
+		/* mfill_atomic_pte_zeropage(): pte_none() only (a guard marker
+		 * is -EEXIST [LIVE]); the zero page, special. */
+		if (!lx_none(e))
+			return -EEXIST;
+		/* pg_mk_entry(): a PROT_NONE VMA's entry holds the pfn inverted */
+		pg_set_entry(mm, wi, 1, pg_mk_entry(fr_zero_pfn(mm), flags | LX_PAGE_SPECIAL, PG_PFN_MASK));
+		return 0;
+	}
+	if (!none_mostly)
+		return -EEXIST;
+	if (shared) {
+		/* shmem_mfill_atomic_pte(): a new page in the cache, copied or
+		 * zeroed (shmem_add_to_page_cache(): -EEXIST if one is there),
+		 * then mfill_atomic_install_pte() */
+		if (pc_page(mm, v->obj, pgoff, false))
 			return -EEXIST;
 		pfn = pc_page(mm, v->obj, pgoff, true);
-		if (!pfn)
-			return -ENOMEM;
-		uint64_t flags = pg_vm_page_prot(v->vm_flags) | X86_D;
-		if (v->vm_flags & MM_VM_WRITE)
-			flags |= X86_RW;
-		pg_set_entry(mm, wi, 1, leaf(pfn, flags));
-	} else if (zeropage) {
-		/* mfill_atomic_pte_zeropage(): the zero page, special. */
-		if (!lx_none(e))
-			return -EEXIST;
-		pg_set_entry(mm, wi, 1, leaf(fr_zero_pfn(mm), pg_vm_page_prot(v->vm_flags) | LX_PAGE_SPECIAL));
-		return 0;
 	} else {
-		/* mfill_atomic_pte_copy(): a new anonymous page, dirty. */
-		if (!lx_none(e))
-			return -EEXIST;
-		if (map_new_anon_page(mm, v, addr, true, 0) != FAULT_OK)
-			return -ENOMEM;
-		wi = pg_alloc_pte(mm, addr);
-		pfn = lx_pfn(pg_words(mm)[wi], PG_PFN_MASK);
+		/* mfill_atomic_pte_copy(): a new anonymous page */
+		pfn = fr_alloc_anon(mm);
 	}
-	if (!zeropage && value)
-		for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
-			if (ct_store(mm, pfn, i, value, ~0ull))
-				return -ENOMEM;
+	if (!pfn)
+		return -ENOMEM;
+	for (unsigned i = 0; !zeropage && value && i < PAGE_SIZE / 8; i++) {
+		if (ct_store(mm, pfn, i, value, ~0ull)) {
+			if (shared)
+				pc_drop(mm, v->obj->cache, pgoff);
+			else
+				fr_free_unmapped(mm, pfn);
+			return -ENOMEM;
+		}
+	}
+	/* mfill_atomic_install_pte(): pte_mkdirty() always; writable with
+	 * VM_WRITE (a page of the cache only in a shared mapping). */
+	flags |= X86_D;
+	if (v->vm_flags & MM_VM_WRITE)
+		flags |= X86_RW;
+	pg_set_entry(mm, wi, 1, pg_mk_entry(pfn, flags, PG_PFN_MASK));
 	return 0;
 }

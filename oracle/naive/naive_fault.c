@@ -510,8 +510,15 @@ int nv_uffd_fill_page(naive_mm *nm, nvma *v, uint64_t addr, bool zeropage, uint6
 	/* mfill_file_over_size(): a file page beyond i_size */
 	if (v->backing != MM_BACKING_ANON && beyond_eof(nm, v, addr))
 		return -EFAULT;
-	if (nv_page_get(nm, addr) != MM_PAGE_NONE)
+	/* a guard marker: UFFDIO_ZEROPAGE of private memory checks pte_none()
+	 * (-EEXIST), everything else pte_none_mostly(), which lets the new
+	 * page take the marker's place [LIVE] */
+	mm_page_state st = nv_page_get(nm, addr);
+	bool shared = (v->flags & MM_VM_SHARED) != 0;
+	if (st != MM_PAGE_NONE && !(st == MM_PAGE_GUARD && (shared || !zeropage)))
 		return -EEXIST;
+	if (st == MM_PAGE_GUARD)
+		nv_page_set(nm, addr, MM_PAGE_NONE);
 	if (v->flags & MM_VM_SHARED) {
 		/* shmem_mfill_atomic_pte(): a page of its own into the cache */
 		uint64_t index = nv_vma_file_index(v, addr);
