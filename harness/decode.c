@@ -2,7 +2,10 @@
  *
  *   header  4 bytes   h0 % 3 files; h1, h2 their sizes; h3 values: bit 0 on,
  *                     bits 1, 2 file 1, 2 has contents (pattern=1, 2); bit 3
- *                     processes (fork, proc, exit: a touch record with r5 >= 232)
+ *                     processes (fork, proc, exit: a touch record with r5 >= 232);
+ *                     bit 4 the userfaultfd (uffd register/unregister/copy/
+ *                     zeropage: a munmap/mprotect/mlock/munlock/mseal record
+ *                     with r5 >= 192)
  *   record  8 bytes   r0 the operation (r0 % 32; "raw" when r0 >= 0xe0), r1 r2
  *                     the address, r3 a length, r4..r7 the operation's own
  *
@@ -81,6 +84,7 @@ typedef struct decoder {
 	gboolean raw; /* this record may use raw numeric values */
 	gboolean values;  /* h3 & 1: touches become write/read (issue 18) */
 	gboolean fork;    /* h3 & 8: some touches become fork, proc N, exit N */
+	gboolean uffd;    /* h3 & 16: some range records become userfaultfd statements */
 	uint32_t next_proc; /* fork: the numbers handed out so far + 1 (a guess: a fork may fail) */
 	uint64_t nwrites; /* values: the writes so far (each value distinct) */
 } decoder;
@@ -281,9 +285,31 @@ static void dec_madvise(decoder *d, const guint8 *r)
 	}
 }
 
+/* A userfaultfd statement (h3 bit 4, r5 >= 192): r6 % 4 the operation,
+ * r4 the registration modes (raw bits 1 in 8), r7 varies a copy's value. */
+static void dec_uffd(decoder *d, const guint8 *r)
+{
+	static const tr_kind kinds[4] = {TR_UFFD_REGISTER, TR_UFFD_UNREGISTER, TR_UFFD_COPY, TR_UFFD_ZEROPAGE};
+	tr_stmt *s = new_stmt(d, kinds[r[6] % 4]);
+	uint64_t off = pick_addr(d, r[1], r[2]);
+	s->addr = d->t->arena_base + off;
+	s->len = pick_len(d, r[3], off);
+	if (s->kind == TR_UFFD_REGISTER)
+		s->flags = d->raw && (r[4] & 0x80) ? (uint64_t)(r[4] & 0xf) : 1u + r[4] % 7u;
+	if (s->kind == TR_UFFD_COPY) {
+		if (s->len > (2ull << 20)) /* mmref-kernel copies at most 2 MiB at once */
+			s->len = 2ull << 20;
+		s->value = 0xcafe000000000000ull | ++d->nwrites << 16 | (uint64_t)r[7];
+	}
+}
+
 /* mprotect, munmap, mlock, munlock, mseal: r4 the protection or flags. */
 static void dec_range(decoder *d, const guint8 *r, tr_kind kind)
 {
+	if (d->uffd && r[5] >= 192) {
+		dec_uffd(d, r);
+		return;
+	}
 	tr_stmt *s = new_stmt(d, kind);
 	uint64_t off = pick_addr(d, r[1], r[2]);
 	s->addr = d->t->arena_base + off;
@@ -441,6 +467,7 @@ trace *decode_trace_opts(const guint8 *data, gsize size, const decode_options *o
 		}
 		d.values = h[3] & 1;
 		d.fork = (h[3] & 8) != 0;
+		d.uffd = (h[3] & 16) != 0;
 	}
 	for (const guint8 *r; t->stmts->len < max && (r = decode_bytes(&ds, DECODE_RECORD_SIZE));)
 		dec_record(&d, r, opt);
