@@ -32,6 +32,7 @@ void mm_config_default(mm_config *cfg)
 	cfg->guard_flag = true;
 	cfg->shmem_thp = MM_SHMEM_THP_NEVER;
 	cfg->memory_failure = false;
+	cfg->userfaultfd = true;
 }
 
 bool mm_config_supported(const mm_config *cfg)

@@ -72,6 +72,8 @@ static uint64_t modes_of(uint64_t mode)
 int mm_uffd_register(mm_state *mm, uint64_t start, uint64_t len, uint64_t mode)
 {
 	mm->n_touched = 0;
+	if (!mm->cfg.userfaultfd) /* profile userfaultfd=off: no userfaultfd() */
+		return -ENOSYS;
 	if (!mode || (mode & ~(uint64_t)(MM_UFFD_MODE_MISSING | MM_UFFD_MODE_WP | MM_UFFD_MODE_MINOR)))
 		return -EINVAL;
 	int err = validate_range(mm, start, len);
@@ -101,6 +103,8 @@ int mm_uffd_register(mm_state *mm, uint64_t start, uint64_t len, uint64_t mode)
 int mm_uffd_unregister(mm_state *mm, uint64_t start, uint64_t len)
 {
 	mm->n_touched = 0;
+	if (!mm->cfg.userfaultfd)
+		return -ENOSYS;
 	int err = validate_range(mm, start, len);
 	if (err)
 		return err;
@@ -122,6 +126,8 @@ int mm_uffd_unregister(mm_state *mm, uint64_t start, uint64_t len)
 static int mfill(mm_state *mm, uint64_t dst, uint64_t len, bool zeropage, uint64_t value)
 {
 	mm->n_touched = 0;
+	if (!mm->cfg.userfaultfd)
+		return -ENOSYS;
 	int err = validate_range(mm, dst, len);
 	if (err)
 		return err;

@@ -43,6 +43,7 @@ naive_mm *naive_create(const mm_config *cfg)
 		nm->cfg.soft_dirty = false;
 		nm->cfg.guard_flag = true;
 		nm->cfg.memory_failure = false;
+		nm->cfg.userfaultfd = true;
 	}
 	nm->cur_proc = 1;
 	nm->next_proc = 2;

@@ -517,13 +517,14 @@ int nv_uffd_fill_page(naive_mm *nm, nvma *v, uint64_t addr, bool zeropage, uint6
 	bool shared = (v->flags & MM_VM_SHARED) != 0;
 	if (st != MM_PAGE_NONE && !(st == MM_PAGE_GUARD && (shared || !zeropage)))
 		return -EEXIST;
-	if (st == MM_PAGE_GUARD)
-		nv_page_set(nm, addr, MM_PAGE_NONE);
 	if (v->flags & MM_VM_SHARED) {
-		/* shmem_mfill_atomic_pte(): a page of its own into the cache */
+		/* shmem_mfill_atomic_pte(): a page of its own into the cache --
+		 * refused before anything is mapped, so a marker stays */
 		uint64_t index = nv_vma_file_index(v, addr);
 		if (nv_is_cached(nm, v->backing, v->object, index))
 			return -EEXIST;
+		if (st == MM_PAGE_GUARD)
+			nv_page_set(nm, addr, MM_PAGE_NONE);
 		nv_cache_add(nm, v->backing, v->object, index);
 		map_4k(nm, addr, MM_PAGE_FILE);
 		nv_cache_mark_dirty(nm, v, addr);
@@ -531,6 +532,8 @@ int nv_uffd_fill_page(naive_mm *nm, nvma *v, uint64_t addr, bool zeropage, uint6
 		map_4k(nm, addr, MM_PAGE_ZERO); /* mfill_atomic_pte_zeropage() */
 		return 0;
 	} else {
+		if (st == MM_PAGE_GUARD)
+			nv_page_set(nm, addr, MM_PAGE_NONE);
 		map_4k(nm, addr, MM_PAGE_ANON); /* mfill_atomic_pte_copy() */
 	}
 	if (!zeropage)

@@ -80,6 +80,8 @@ static int apply(naive_mm *nm, uint64_t start, uint64_t end, uint64_t modes)
 
 int naive_uffd_register(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t mode)
 {
+	if (!nm->cfg.userfaultfd) /* no such system call */
+		return -ENOSYS;
 	if (mode == 0 || (mode & ~(uint64_t)(MM_UFFD_MODE_MISSING | MM_UFFD_MODE_WP | MM_UFFD_MODE_MINOR)))
 		return -EINVAL;
 	if (!range_ok(nm, addr, len))
@@ -91,6 +93,8 @@ int naive_uffd_register(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t mode
 
 int naive_uffd_unregister(naive_mm *nm, uint64_t addr, uint64_t len)
 {
+	if (!nm->cfg.userfaultfd)
+		return -ENOSYS;
 	if (!range_ok(nm, addr, len))
 		return -EINVAL;
 	int err = check_vmas(nm, addr, addr + len, 0, false);
@@ -102,6 +106,8 @@ int naive_uffd_unregister(naive_mm *nm, uint64_t addr, uint64_t len)
  * is -EAGAIN. */
 static int fill(naive_mm *nm, uint64_t addr, uint64_t len, bool zeropage, uint64_t value)
 {
+	if (!nm->cfg.userfaultfd)
+		return -ENOSYS;
 	if (!range_ok(nm, addr, len))
 		return -EINVAL;
 	/* uffd_mfill_lock(): find_vma_and_prepare_anon() -- a private VMA at

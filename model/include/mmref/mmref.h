@@ -213,6 +213,8 @@ typedef struct mm_config {
 	bool memory_failure;     /* profile `memory_failure`: CONFIG_MEMORY_FAILURE (MADV_HWPOISON and
 	                          * MADV_SOFT_OFFLINE exist); the model implements only `off`: a trace
 	                          * using them under `on` is not applicable (target_not_applicable) */
+	bool userfaultfd;        /* profile `userfaultfd`: the system call exists (CONFIG_USERFAULTFD,
+	                          * and not a sandbox without it); off: every mm_uffd_* is -ENOSYS */
 } mm_config;
 
 typedef enum mm_backing {
