@@ -228,6 +228,6 @@ static inline bool mlock_future_ok(const mm_state *mm, uint64_t vm_flags, uint64
  *   layer (pages.h: procs.h, frames.h, pagecache.h, pgtable.h, pgcheck.h,
  *   pagepolicy.h), object.h, vma.h, fault.h, access.c, gup.h, then the
  *   system calls (mmap.h, munmap.h, mlock.h, mprotect.c, mremap.c,
- *   madvise.c, mseal.c), fork.h (processes), state.c and check.c. */
+ *   madvise.c, mseal.c, userfaultfd.c), fork.h (processes), state.c and check.c. */
 
 #endif
