@@ -379,8 +379,8 @@ static void test_result_parse(void)
 	g_clear_error(&err);
 
 	/* pf= matters for SEGV results only */
-	tr_result a = {.kind = TR_RES_TOUCH, .touch = {MM_TOUCH_OK, 0}};
-	tr_result b = {.kind = TR_RES_TOUCH, .touch = {MM_TOUCH_OK, 4}};
+	tr_result a = {.kind = TR_RES_TOUCH, .touch = {.outcome = MM_TOUCH_OK, .pf_error = 0}};
+	tr_result b = {.kind = TR_RES_TOUCH, .touch = {.outcome = MM_TOUCH_OK, .pf_error = 4}};
 	g_assert_true(tr_result_equal(&a, &b));
 	a.touch.outcome = b.touch.outcome = MM_TOUCH_SEGV_ACCERR;
 	g_assert_false(tr_result_equal(&a, &b));
@@ -466,6 +466,70 @@ static void test_load(void)
 	g_clear_error(&err);
 }
 
+
+/* The userfaultfd statements and the uffd result (docs/trace-format.md). */
+static void test_uffd(void)
+{
+	static const char text[] = "mmtrace 1\n"
+	                           "uffd register +16K 16K missing,minor => 0\n"
+	                           "uffd register +0 4K 0x9 => EINVAL\n"
+	                           "uffd unregister +16K 4K => 0\n"
+	                           "uffd copy +20K 8K 0xabc => EAGAIN\n"
+	                           "uffd zeropage +24K 4K => EEXIST\n"
+	                           "touch +0x5123 w => uffd missing,write +0x5000\n"
+	                           "read +0x6008 => uffd minor +0x6000\n"
+	                           "write +0x7000 0x1 => uffd wp,write +0x7000\n";
+	GError *err = NULL;
+	trace *t = trace_parse("u.trace", text, strlen(text), &err);
+	g_assert_no_error(err);
+	g_assert_cmpuint(t->stmts->len, ==, 8);
+	const tr_stmt *s = &g_array_index(t->stmts, tr_stmt, 0);
+	g_assert_cmpint(s->kind, ==, TR_UFFD_REGISTER);
+	g_assert_cmpuint(s->flags, ==, MM_UFFD_MODE_MISSING | MM_UFFD_MODE_MINOR);
+	g_assert_cmpuint(g_array_index(t->stmts, tr_stmt, 1).flags, ==, 9);
+	s = &g_array_index(t->stmts, tr_stmt, 3);
+	g_assert_cmpint(s->kind, ==, TR_UFFD_COPY);
+	g_assert_cmpuint(s->value, ==, 0xabc);
+	g_assert_cmpint(s->expect.err, ==, EAGAIN);
+	s = &g_array_index(t->stmts, tr_stmt, 5);
+	g_assert_cmpint(s->expect.touch.outcome, ==, MM_TOUCH_UFFD);
+	g_assert_cmpuint(s->expect.touch.uffd_flags, ==, MM_UFFD_FLAG_WRITE);
+	g_assert_cmpuint(s->expect.touch.uffd_addr, ==, t->arena_base + 0x5000);
+	g_assert_cmpuint(g_array_index(t->stmts, tr_stmt, 6).expect.touch.uffd_flags, ==, MM_UFFD_FLAG_MINOR);
+	g_assert_cmpuint(g_array_index(t->stmts, tr_stmt, 7).expect.touch.uffd_flags, ==,
+	                 MM_UFFD_FLAG_WP | MM_UFFD_FLAG_WRITE);
+	char *printed = trace_to_string(t);
+	g_assert_nonnull(strstr(printed, "uffd register +0x4000 16K missing,minor => 0\n"));
+	g_assert_nonnull(strstr(printed, "uffd register +0x0 4K missing,0x8 => EINVAL\n"));
+	g_assert_nonnull(strstr(printed, "touch +0x5123 w => uffd missing,write +0x5000\n"));
+	g_assert_nonnull(strstr(printed, "write +0x7000 0x1 => uffd wp,write +0x7000\n"));
+	trace *u = trace_parse("again", printed, strlen(printed), &err);
+	g_assert_no_error(err);
+	char *again = trace_to_string(u);
+	g_assert_cmpstr(again, ==, printed);
+	g_free(again);
+	g_free(printed);
+	trace_free(u);
+	trace_free(t);
+
+	static const char *const bad[] = {
+		"mmtrace 1\nuffd\n",                                /* no operation */
+		"mmtrace 1\nuffd wake\n",                           /* unknown operation */
+		"mmtrace 1\nuffd register +0 4K maybe\n",           /* unknown mode */
+		"mmtrace 1\nuffd copy +0 4K\n",                     /* no value */
+		"mmtrace 1\ntouch +0 r => uffd missing\n",          /* no address */
+		"mmtrace 1\ntouch +0 r => uffd write +0x0\n",       /* no reason */
+		"mmtrace 1\ntouch +0 r => uffd missing,minor +0x0\n", /* two reasons */
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		trace *b = trace_parse("bad.trace", bad[i], strlen(bad[i]), &err);
+		g_assert_null(b);
+		g_assert_error(err, TRACE_ERROR, TRACE_ERROR_PARSE);
+		g_assert_true(g_str_has_prefix(err->message, "bad.trace:2: error: "));
+		g_clear_error(&err);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -473,6 +537,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/trace/numbers", test_numbers);
 	g_test_add_func("/trace/errors", test_errors);
 	g_test_add_func("/trace/round-trip", test_round_trip);
+	g_test_add_func("/trace/uffd", test_uffd);
 	g_test_add_func("/trace/printer", test_printer);
 	g_test_add_func("/trace/errno-names", test_errno_names);
 	g_test_add_func("/trace/result-parse", test_result_parse);
