@@ -105,7 +105,8 @@ static void test_default_is_the_models(void)
 	char *s = format(&a);
 	g_assert_cmpstr(s, ==,
 	                "kernel=6.18 zero_page=on thp=madvise thp_zero_page=on overcommit=0 max_map_count=65530 "
-	                "memlock=unlimited soft_dirty=off mmap_min_addr=0x10000 guard_flag=on shmem_thp=never memory_failure=off");
+	                "memlock=unlimited soft_dirty=off mmap_min_addr=0x10000 guard_flag=on shmem_thp=never memory_failure=off "
+	                "userfaultfd=on");
 	g_free(s);
 	/* and back: every key lands in its field */
 	mm_config c2;
