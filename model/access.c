@@ -190,7 +190,7 @@ mm_touch_result mm_touch(mm_state *mm, uint64_t addr, mm_access access)
 	if (r.outcome == MM_WALK_OK) {
 		if (access == MM_ACCESS_WRITE)
 			touch_store_byte(mm, addr); /* movb $0 */
-		return (mm_touch_result){MM_TOUCH_OK, 0};
+		return (mm_touch_result){.outcome = MM_TOUCH_OK, .pf_error = 0};
 	}
 	return touch_fault(mm, addr, access, acc, r);
 }
