@@ -11,10 +11,10 @@
  *   may_split     the mapping must stay whole: a split is -EINVAL
  *   mremap        a move is allowed, and the driver hears where to
  *
- * Linux re-arms the tracking after a flush with page_mkclean(); the model
- * has no writeback, so this program re-arms by zapping the entries
- * (MADV_DONTNEED): the pages stay the device's, and the next write to each
- * asks page_mkwrite again.
+ * After a flush the driver re-arms the tracking as Linux does with
+ * page_mkclean(): mm_device_writeback write-protects and cleans the dirty
+ * pages in every shared mapping, so the next write to each asks
+ * page_mkwrite again.
  *
  *   cc -std=c11 fbdefer.c $(pkg-config --cflags --libs mmref) -o fbdefer
  *   ./fbdefer      # exit status 0: every check held; 1: one did not
@@ -160,7 +160,7 @@ int main(void)
 	check(drawn == 7, "the dirty list holds exactly pages 3..9");
 
 	/* Re-arm (see the top), then one store: one page dirty again. */
-	check(mm_madvise(mm, fbase, size, MM_MADV_DONTNEED) == 0, "re-arm the tracking");
+	check(mm_device_writeback(mm, dev) == 7, "re-arm the tracking: seven entries cleaned");
 	check(mm_write(mm, fbase + 4 * MM_PAGE_SIZE, 1).outcome == MM_TOUCH_OK, "a store after the flush");
 	check(flush(&fb) == 1 && fb.mkwrites == 8, "one page dirty after it");
 

@@ -278,6 +278,18 @@ int mm_device_create(mm_state *mm, uint64_t size, const mm_vm_ops *ops, void *ct
 	return (int)obj->id;
 }
 
+int mm_device_writeback(mm_state *mm, int dev)
+{
+	struct mm_object *obj = mm_object_file(mm, dev);
+	if (!obj)
+		return -EBADF;
+	if (!mm_object_is_device(obj))
+		return -EINVAL;
+	unsigned cleaned;
+	int err = pg_mkclean_object(mm, obj, &cleaned);
+	return err ? err : (int)cleaned;
+}
+
 struct mm_object *mm_object_file(mm_state *mm, int id)
 {
 	for (struct mm_object *o = mm->objects; o; o = o->next_in_list)

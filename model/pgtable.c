@@ -641,6 +641,61 @@ void pg_unmap_cache_pages(mm_state *mm, const struct mm_object *obj, uint64_t pg
 	procs_each(mm, unmap_cache_pages_here, &r);
 }
 
+/* Writeback of obj: which pages are dirty (a PTE maps them dirty in some
+ * shared VMA), then each of those write-protected and cleaned wherever a
+ * shared VMA maps it. */
+struct mkclean {
+	const struct mm_object *obj;
+	uint8_t *dirty; /* one byte per page of obj */
+	uint64_t npages;
+	bool clean; /* false: find the dirty pages; true: clean them */
+	unsigned cleaned;
+};
+
+static void mkclean_here(mm_state *mm, void *ctx)
+{
+	struct mkclean *k = ctx;
+	for (struct vma *v = vt_first(&mm->vt); v; v = v->node.next) {
+		/* folio_mkclean() -> invalid_mkclean_vma(): shared VMAs only
+		 * (a private mapping never maps the page writable). */
+		if (v->obj != k->obj || !(v->vm_flags & MM_VM_SHARED))
+			continue;
+		for (uint64_t p = v->vm_pgoff; p < v->vm_pgoff + vma_pages(v) && p < k->npages; p++) {
+			uint64_t va = v->vm_start + ((p - v->vm_pgoff) << PAGE_SHIFT);
+			unsigned level;
+			uint64_t wi = pg_lookup(mm, va, &level);
+			if (!wi || level != 1 || !lx_present(W(mm)[wi]))
+				continue;
+			uint64_t e = W(mm)[wi];
+			if (!k->clean) {
+				if (e & X86_D)
+					k->dirty[p] = 1;
+			} else if (k->dirty[p] && (e & (X86_D | X86_RW))) {
+				/* page_mkclean_one(): pte_wrprotect(), pte_mkclean() */
+				W(mm)[wi] = e & ~(X86_D | X86_RW);
+				k->cleaned++;
+			}
+		}
+	}
+}
+
+int pg_mkclean_object(mm_state *mm, const struct mm_object *obj, unsigned *cleaned)
+{
+	struct mkclean k = {.obj = obj, .npages = (obj->size + PAGE_SIZE - 1) >> PAGE_SHIFT};
+	*cleaned = 0;
+	if (!k.npages)
+		return 0;
+	k.dirty = mm_alloc(mm, k.npages);
+	if (!k.dirty)
+		return -ENOMEM;
+	procs_each(mm, mkclean_here, &k);
+	k.clean = true;
+	procs_each(mm, mkclean_here, &k);
+	mm_free(mm, k.dirty);
+	*cleaned = k.cleaned;
+	return 0;
+}
+
 /* MADV_REMOVE: fallocate(PUNCH_HOLE) on shmem (mm/shmem.c shmem_fallocate).
  * unmap_mapping_range(even_cows = 0) first: the hole's pages go from every
  * VMA of the object, and a PMD mapping a huge folio the hole reaches goes

@@ -80,6 +80,13 @@ void pg_unmap_cache_pages(mm_state *mm, const struct mm_object *obj, uint64_t pg
  * npages) of obj from its page cache and unmap them from every VMA that maps
  * them; private COW copies and guard markers stay. */
 void pg_punch_hole(mm_state *mm, struct mm_object *obj, uint64_t pgoff, uint64_t npages);
+/* Writeback of every dirty page of obj (write_cache_pages ->
+ * folio_clear_dirty_for_io -> folio_mkclean): a page is dirty while a shared
+ * VMA maps it dirty; each such page is write-protected and cleaned in every
+ * shared VMA of every process (page_mkclean_one), so that the next write
+ * faults (and asks page_mkwrite). 0 or -ENOMEM (nothing done); *cleaned:
+ * the entries changed. 4 KiB entries only (a device has no huge pages). */
+int pg_mkclean_object(mm_state *mm, const struct mm_object *obj, unsigned *cleaned);
 /* A VMA boundary is about to fall at addr: split a huge PMD spanning it. */
 void pg_split_huge_at(mm_state *mm, uint64_t addr);
 /* Page-table pages in use (the leak tests). */

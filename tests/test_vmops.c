@@ -819,6 +819,76 @@ static void test_mremap_callback(void)
 	mm_destroy(mm);
 }
 
+/* Writeback (mm_device_writeback): write_cache_pages ->
+ * folio_clear_dirty_for_io -> folio_mkclean -> page_mkclean_one: each
+ * dirty page is write-protected and cleaned in every shared VMA of every
+ * process (invalid_mkclean_vma skips private ones); entries already clean
+ * and read-only are not counted. The next write asks page_mkwrite again
+ * (wp_page_shared). Without page_mkwrite it simply becomes writable again
+ * (wp_page_reuse). */
+static void test_writeback(void)
+{
+	static const mm_vm_ops mk = {.fault = rec_fault, .page_mkwrite = rec_mkwrite};
+	mm_state *mm = mm_create(NULL);
+	rec r = {0};
+	int dev = mm_device_create(mm, NPAGES * PG, &mk, &r);
+	uint64_t a = map_dev(mm, BASE, NPAGES, MM_MAP_SHARED, dev, 0);
+	uint64_t b = map_dev(mm, BASE + 0x100000, NPAGES, MM_MAP_SHARED, dev, 0);
+	uint64_t c = map_dev(mm, BASE + 0x200000, NPAGES, MM_MAP_PRIVATE, dev, 0);
+	g_assert_cmpint(mm_write(mm, a, 1).outcome, ==, MM_TOUCH_OK);
+	g_assert_cmpint(mm_write(mm, a + PG, 2).outcome, ==, MM_TOUCH_OK);
+	read_ok(mm, a + 2 * PG);
+	g_assert_cmpuint(read_ok(mm, b), ==, 1);
+	g_assert_true(pte_readonly(mm, b));
+	g_assert_cmpint(mm_write(mm, c + 5 * PG, 3).outcome, ==, MM_TOUCH_OK); /* an anonymous copy */
+	g_assert_cmpuint(r.mkwrites, ==, 2);
+
+	/* Pages 0 and 1 are dirty (through a); b's entry for 0 is clean and
+	 * read-only already, page 2 clean, c's copy private: 2 entries. */
+	g_assert_cmpint(mm_device_writeback(mm, dev), ==, 2);
+	g_assert_true(pte_readonly(mm, a));
+	g_assert_false(pte_of(mm, a) & X86_D);
+	g_assert_true(pte_readonly(mm, a + PG));
+	g_assert_true(pte_writable(mm, c + 5 * PG));
+	g_assert_cmpint(mm_device_writeback(mm, dev), ==, 0);
+	/* The next write asks again. */
+	g_assert_cmpint(mm_write(mm, a + 8, 4).outcome, ==, MM_TOUCH_OK);
+	g_assert_cmpuint(r.mkwrites, ==, 3);
+	g_assert_cmpuint(read_ok(mm, b), ==, 1);
+	g_assert_cmpuint(read_ok(mm, b + 8), ==, 4);
+
+	/* Every process: a child's dirty entry is cleaned from the parent. */
+	int child = mm_fork(mm);
+	g_assert_cmpint(mm_proc(mm, child), ==, 0);
+	g_assert_cmpint(mm_write(mm, a + 3 * PG, 5).outcome, ==, MM_TOUCH_SIGBUS); /* page 3 refuses */
+	g_assert_cmpint(mm_write(mm, a + 6 * PG, 6).outcome, ==, MM_TOUCH_OK);
+	g_assert_cmpint(mm_proc(mm, 1), ==, 0);
+	/* dirty: page 0 in the parent's a, page 6 in the child's (fork copied
+	 * no entry of a: a shared VMA without anon_vma, vma_needs_copy): 2. */
+	g_assert_cmpint(mm_device_writeback(mm, dev), ==, 2);
+	g_assert_cmpint(mm_proc(mm, child), ==, 0);
+	g_assert_true(pte_readonly(mm, a + 6 * PG));
+	g_assert_cmpint(mm_exit(mm, child), ==, 0);
+
+	/* Without page_mkwrite: writable again on the next store, no callback. */
+	handler_log log = {0};
+	int plain = mm_device_create(mm, NPAGES * PG, &ops, &log);
+	uint64_t d = map_dev(mm, BASE + 0x300000, NPAGES, MM_MAP_SHARED, plain, 0);
+	read_ok(mm, d);
+	g_assert_cmpint(mm_device_writeback(mm, plain), ==, 0); /* writable but clean: not dirty */
+	g_assert_cmpint(mm_write(mm, d, 7).outcome, ==, MM_TOUCH_OK);
+	g_assert_cmpint(mm_device_writeback(mm, plain), ==, 1);
+	g_assert_true(pte_readonly(mm, d));
+	g_assert_cmpint(mm_write(mm, d, 8).outcome, ==, MM_TOUCH_OK);
+	g_assert_true(pte_writable(mm, d));
+
+	int file = mm_file_create(mm, PG);
+	g_assert_cmpint(mm_device_writeback(mm, file), ==, -EINVAL);
+	g_assert_cmpint(mm_device_writeback(mm, 99), ==, -EBADF);
+	assert_clean(mm);
+	mm_destroy(mm);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -836,5 +906,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/vmops/open-close", test_open_close);
 	g_test_add_func("/vmops/may-split", test_may_split);
 	g_test_add_func("/vmops/mremap", test_mremap_callback);
+	g_test_add_func("/vmops/writeback", test_writeback);
 	return g_test_run();
 }

@@ -378,6 +378,17 @@ typedef struct mm_vm_ops {
  * -EINVAL, MADV_REMOVE -EOPNOTSUPP, MADV_COLLAPSE -EINVAL (docs/api.md). */
 int mm_device_create(mm_state *mm, uint64_t size, const mm_vm_ops *ops, void *ctx);
 
+/* Writes back the device's dirty pages, as the kernel's writeback does for a
+ * file (write_cache_pages -> folio_clear_dirty_for_io -> folio_mkclean):
+ * every page that some shared mapping maps dirty is write-protected and
+ * cleaned in every shared mapping of every process (page_mkclean_one), so
+ * the next write to it faults again -- and asks page_mkwrite, if the device
+ * has it. The model keeps no dirty flag apart from the entries: a page whose
+ * dirty entries were zapped (MADV_DONTNEED) counts as clean. Returns the
+ * number of entries changed, or -EBADF (no such id), -EINVAL (not a device),
+ * -ENOMEM (nothing changed). */
+int mm_device_writeback(mm_state *mm, int dev);
+
 /* ---- The system calls ------------------------------------------------------ */
 /* file: a file id, or 0 for none (anonymous). off is in bytes. */
 int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, int file,
