@@ -32,7 +32,7 @@ void run_walk(size_t size, size_t n, size_t ops, size_t chunks)
 		va[k] = ARENA_BASE + i * 3 * P + (i % 16 == 1 ? P : 0) + below(P);
 		acc[k] = i % 16 == 1 ? MM_WALK_WRITE : MM_WALK_READ;
 	}
-	static const mm_cpu_mode mode = {true, true, true, true, false, 48}; /* MAXPHYADDR 48, as the model's */
+	static const mm_cpu_mode mode = {true, true, true, true, false, 48, false, 0}; /* MAXPHYADDR 48, as the model's */
 	/* In address order too: consecutive present pages, as a program
 	 * walking its memory would touch them. */
 	uint64_t *seq = xmalloc(ops * sizeof(*seq));

@@ -119,7 +119,7 @@ static tr_result run_op(session *ss, const tr_stmt *s)
 		tr_result r = {.kind = TR_RES_TOUCH,
 		               .touch = s->kind == TR_WRITE ? naive_write(mm, s->addr, s->value)
 		                                            : naive_read(mm, s->addr, &value)};
-		if (r.touch.outcome != MM_TOUCH_SEGV_MAPERR && r.touch.outcome != MM_TOUCH_SEGV_ACCERR)
+		if (!mm_touch_is_segv(r.touch.outcome))
 			r.touch.pf_error = 0;
 		if (s->kind == TR_READ && r.touch.outcome == MM_TOUCH_OK)
 			r = (tr_result){.kind = TR_RES_DATA, .value = value};
@@ -127,7 +127,7 @@ static tr_result run_op(session *ss, const tr_stmt *s)
 	}
 	default: { /* TR_TOUCH */
 		tr_result r = {.kind = TR_RES_TOUCH, .touch = naive_touch(mm, s->addr, s->access)};
-		if (r.touch.outcome != MM_TOUCH_SEGV_MAPERR && r.touch.outcome != MM_TOUCH_SEGV_ACCERR)
+		if (!mm_touch_is_segv(r.touch.outcome))
 			r.touch.pf_error = 0; /* pf= belongs to the SEGV results only */
 		return r;
 	}

@@ -107,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size -= size ? 1 : 0;
 	data += size ? 1 : 0; /* reserved */
 	size -= size ? 1 : 0;
-	c.mode = (mm_cpu_mode){m & 1, (m >> 1) & 1, (m >> 2) & 1, (m >> 3) & 1, false, (uint8_t)M};
+	c.mode = (mm_cpu_mode){m & 1, (m >> 1) & 1, (m >> 2) & 1, (m >> 3) & 1, false, (uint8_t)M, false, 0};
 	for (unsigned k = 0; k < WC_FRAMES; k++)
 		for (unsigned j = 0; j < WC_NIDX; j++)
 			c.entry[k][j] = safe_entry(take(&data, &size), 4 - k / 2, k, &c, M, gbpages);

@@ -20,6 +20,7 @@ static const uint64_t other_values[TR_PK_COUNT][4] = {
 	[TR_PK_SHMEM_THP] = {MM_SHMEM_THP_NEVER, MM_SHMEM_THP_DENY}, /* the values the model implements */
 	[TR_PK_MEMORY_FAILURE] = {0, 1},
 	[TR_PK_USERFAULTFD] = {0, 1},
+	[TR_PK_PKEYS] = {0, 1},
 };
 static const guint n_other_values[TR_PK_COUNT] = {
 	[TR_PK_ZERO_PAGE] = 2, [TR_PK_THP] = 3,     [TR_PK_THP_ZERO_PAGE] = 2, [TR_PK_OVERCOMMIT] = 3,
@@ -28,6 +29,7 @@ static const guint n_other_values[TR_PK_COUNT] = {
 	[TR_PK_SHMEM_THP] = 2,
 	[TR_PK_MEMORY_FAILURE] = 2,
 	[TR_PK_USERFAULTFD] = 2,
+	[TR_PK_PKEYS] = 2,
 };
 
 /* Does t hold on the model under p (t's own profile line ignored)? */

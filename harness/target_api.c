@@ -241,7 +241,7 @@ static gboolean api_exec(target *tg, const trace *t, const tr_stmt *s, tr_result
 		res->kind = TR_RES_TOUCH;
 		res->touch = r;
 		/* pf= belongs to the SEGV results only. */
-		if (r.outcome != MM_TOUCH_SEGV_MAPERR && r.outcome != MM_TOUCH_SEGV_ACCERR)
+		if (!mm_touch_is_segv(r.outcome))
 			res->touch.pf_error = 0;
 		break;
 	}
@@ -252,7 +252,7 @@ static gboolean api_exec(target *tg, const trace *t, const tr_stmt *s, tr_result
 		memset(res, 0, sizeof(*res));
 		res->kind = TR_RES_TOUCH;
 		res->touch = r;
-		if (r.outcome != MM_TOUCH_SEGV_MAPERR && r.outcome != MM_TOUCH_SEGV_ACCERR)
+		if (!mm_touch_is_segv(r.outcome))
 			res->touch.pf_error = 0;
 		if (s->kind == TR_READ && r.outcome == MM_TOUCH_OK) {
 			res->kind = TR_RES_DATA;

@@ -17,6 +17,19 @@
 #include "pgtable.h"
 #include "vma.h"
 
+/* With OSPKE (profile pkeys) the walk also has CR4.PKE, and PKRU as every
+ * task starts with it; pt_walk_linux_user is compiled for PKE off. */
+static const mm_cpu_mode linux_user_mode_pke = {true, true, true, true, false, PG_MAXPHYADDR, true, MM_PKRU_INIT};
+
+static pt_user_walk user_walk(mm_state *mm, uint64_t addr, mm_walk_access acc)
+{
+	if (mm->cfg.pkeys) {
+		mm_walk_result w = mm_walk(pg_mem(mm), pg_cr3(mm), addr, acc, 3, &linux_user_mode_pke);
+		return (pt_user_walk){w.outcome, w.pf_error};
+	}
+	return pt_walk_linux_user(pg_mem(mm), pg_cr3(mm), addr, acc);
+}
+
 /* The data frame and word that addr reaches through a present leaf entry
  * (after a successful access), or 0. */
 static uint64_t pfn_at(const mm_state *mm, uint64_t addr)
@@ -99,6 +112,10 @@ static bool access_error(uint32_t err, const struct vma *v)
 {
 	if (err & MM_PF_PK)
 		return true;
+	/* "Make sure to check the VMA so that we do not perform faults just
+	 * to hit a X86_PF_PK as soon as we fill in a page." */
+	if (!mm_vma_access_permitted(v->vm_flags, err & MM_PF_WRITE, err & MM_PF_INSTR))
+		return true;
 	if (err & MM_PF_WRITE)
 		return !(v->vm_flags & MM_VM_WRITE);
 	if (err & MM_PF_PROT)
@@ -119,7 +136,7 @@ static __attribute__((noinline)) mm_touch_result touch_fault(mm_state *mm, uint6
 	 * the bound only guards against a model bug. */
 	for (int round = 0; round < 8; round++) {
 		if (round) /* mm_touch walked round 0 */
-			r = pt_walk_linux_user(pg_mem(mm), pg_cr3(mm), addr, acc);
+			r = user_walk(mm, addr, acc);
 		if (r.outcome == MM_WALK_OK) {
 			if (access == MM_ACCESS_WRITE)
 				touch_store_byte(mm, addr); /* movb $0 */
@@ -147,8 +164,16 @@ static __attribute__((noinline)) mm_touch_result touch_fault(mm_state *mm, uint6
 			if (!(v->vm_flags & MM_VM_GROWSDOWN) || vma_expand_downwards(mm, v, addr & PAGE_MASK))
 				return (mm_touch_result){.outcome = MM_TOUCH_SEGV_MAPERR, .pf_error = err};
 		}
-		if (access_error(err, v))
+		if (access_error(err, v)) {
+			/* bad_area_access_error(): SEGV_PKUERR when
+			 * bad_area_access_from_pkeys() (OSPKE, and PK in the
+			 * error code or the VMA's key refused), else ACCERR. */
+			if (mm->cfg.pkeys &&
+			    ((err & MM_PF_PK) ||
+			     !mm_vma_access_permitted(v->vm_flags, err & MM_PF_WRITE, err & MM_PF_INSTR)))
+				return (mm_touch_result){.outcome = MM_TOUCH_SEGV_PKUERR, .pf_error = err};
 			return (mm_touch_result){.outcome = MM_TOUCH_SEGV_ACCERR, .pf_error = err};
+		}
 		enum fault_result r2 = fault_handle_mm_fault(mm, v, addr, flags);
 		switch (r2) {
 		case FAULT_OK:
@@ -186,7 +211,7 @@ mm_touch_result mm_touch(mm_state *mm, uint64_t addr, mm_access access)
 	/* mm_walk at CPL 3 with CR0.WP, EFER.NXE, CR4.SMEP and CR4.SMAP on
 	 * (pt_linux_user_mode), specialised. The access that needs no fault
 	 * ends here; touch_fault takes the rest with this first walk. */
-	pt_user_walk r = pt_walk_linux_user(pg_mem(mm), pg_cr3(mm), addr, acc);
+	pt_user_walk r = user_walk(mm, addr, acc);
 	if (r.outcome == MM_WALK_OK) {
 		if (access == MM_ACCESS_WRITE)
 			touch_store_byte(mm, addr); /* movb $0 */

@@ -122,6 +122,8 @@ static void check_profile_flags(struct report *r, const mm_state *mm, const stru
 		report(r, 17, v, "VM_SOFTDIRTY without CONFIG_MEM_SOFT_DIRTY");
 	if (!mm->cfg.guard_flag && (v->vm_flags & MM_VM_MAYBE_GUARD))
 		report(r, 17, v, "VM_MAYBE_GUARD on a kernel without it (profile guard_flag=off)");
+	if (!mm->cfg.pkeys && (v->vm_flags & MM_VM_PKEY_MASK))
+		report(r, 17, v, "a protection key on a kernel without OSPKE (profile pkeys=off)");
 }
 
 static void check_flags(struct report *r, const struct vma *v)
@@ -277,6 +279,8 @@ static void check_entry(struct report *r, const mm_state *mm, const struct vma *
 		report(r, 12, v, "RW on a non-anonymous page of a private VMA");
 	if ((e & X86_P) && !!(e & X86_XD) != !(f & MM_VM_EXEC))
 		report(r, 12, v, "NX disagrees with VM_EXEC");
+	if ((e & X86_P) && ((e >> X86_PK_SHIFT) & 15u) != (f & MM_VM_PKEY_MASK) >> MM_VM_PKEY_SHIFT)
+		report(r, 12, v, "protection key of the entry disagrees with the VMA");
 	if ((pfn == zero || pfn == hzero) && (e & X86_RW))
 		report(r, 13, v, "zero page mapped writable");
 	if (pfn == hzero && !mm->cfg.zero_page)

@@ -16,6 +16,10 @@ int gup_get_pages(mm_state *mm, struct vma *v, uint64_t start, uint64_t end, boo
 		return -EFAULT;
 	if (write && !(v->vm_flags & MM_VM_WRITE))
 		return -EFAULT;
+	/* check_vma_flags(): "gups are always data accesses, not instruction
+	 * fetches": an execute-only VMA's key refuses them (pkeys=on). */
+	if (!mm_vma_access_permitted(v->vm_flags, write, false))
+		return -EFAULT;
 	for (uint64_t va = start; va < end; va += PAGE_SIZE) {
 		unsigned level;
 		uint64_t wi = pg_lookup(mm, va, &level);

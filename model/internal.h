@@ -230,4 +230,26 @@ static inline bool mlock_future_ok(const mm_state *mm, uint64_t vm_flags, uint64
  *   system calls (mmap.h, munmap.h, mlock.h, mprotect.c, mremap.c,
  *   madvise.c, mseal.c, userfaultfd.c), fork.h (processes), state.c and check.c. */
 
+/* The mm's execute-only protection key as VM_PKEY bits (profile pkeys=on).
+ * arch/x86/mm/pkeys.c __execute_only_pkey() takes it from mm_pkey_alloc(),
+ * the lowest free key; key 0 is always taken and no trace allocates keys,
+ * so it is key 1, and PKRU denies its data access (init_pkru_value already
+ * has AD for keys 1..15; __execute_only_pkey sets it again). */
+#define MM_VM_PKEY_EXEC_ONLY (1ull << MM_VM_PKEY_SHIFT)
+/* init_pkru_value (arch/x86/mm/pkeys.c): access disabled for keys 1..15. */
+#define MM_PKRU_INIT 0x55555554u
+
+/* arch/x86/include/asm/mmu_context.h arch_vma_access_permitted() for the
+ * current mm: fetches are always allowed; a data access needs PKRU to allow
+ * the VMA's key (__pkru_allows_pkey: AD clear, and WD clear for a write).
+ * Without OSPKE every VMA has key 0, which PKRU allows. */
+static inline bool mm_vma_access_permitted(uint64_t vm_flags, bool write, bool execute)
+{
+	if (execute)
+		return true;
+	unsigned key = (unsigned)((vm_flags & MM_VM_PKEY_MASK) >> MM_VM_PKEY_SHIFT);
+	uint32_t bits = MM_PKRU_INIT >> (2 * key);
+	return !(bits & 1u) && !(write && (bits & 2u));
+}
+
 #endif

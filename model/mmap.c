@@ -346,6 +346,10 @@ int64_t mm_mmap(mm_state *mm, uint64_t addr, uint64_t len, uint64_t prot, uint64
 	                    (flags & MM_MAP_STACK && mm_kernel_at_least(mm, 607) ? MM_VM_NOHUGEPAGE : 0) |
 	                    MM_VM_MAYREAD | MM_VM_MAYWRITE |
 	                    MM_VM_MAYEXEC;
+	/* do_mmap(): with OSPKE, prot exactly PROT_EXEC takes the mm's
+	 * execute-only key (execute_only_pkey). */
+	if (mm->cfg.pkeys && prot == MM_PROT_EXEC)
+		vm_flags |= MM_VM_PKEY_EXEC_ONLY;
 
 	bool shared_anon = !file && (flags & MM_MAP_TYPE) == MM_MAP_SHARED;
 	int64_t got = mmap_get_unmapped_area(mm, file, shared_anon, addr, len, pgoff, flags);

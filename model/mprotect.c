@@ -82,7 +82,17 @@ int mm_mprotect(mm_state *mm, uint64_t start, uint64_t len, uint64_t prot)
 			err = -ENOMEM; /* a hole */
 			break;
 		}
-		uint64_t new_flags = vm_prot | (v->vm_flags & ~MM_VM_ACCESS_FLAGS);
+		/* arch/x86/mm/pkeys.c __arch_override_mprotect_pkey(): under
+		 * OSPKE, prot exactly PROT_EXEC takes the execute-only key; a
+		 * VMA that had it (vma_is_pkey_exec_only) and gets another prot
+		 * goes back to key 0; any other keeps its key. calc_vm_prot_bits
+		 * then puts the key in the new flags (VM_FLAGS_CLEAR drops the old). */
+		uint64_t pkey = v->vm_flags & MM_VM_PKEY_MASK;
+		if (mm->cfg.pkeys && prot == MM_PROT_EXEC)
+			pkey = MM_VM_PKEY_EXEC_ONLY;
+		else if (mm->cfg.pkeys && (v->vm_flags & MM_VM_ACCESS_FLAGS) == MM_VM_EXEC && pkey == MM_VM_PKEY_EXEC_ONLY)
+			pkey = 0;
+		uint64_t new_flags = vm_prot | pkey | (v->vm_flags & ~(MM_VM_ACCESS_FLAGS | MM_VM_PKEY_MASK));
 		/* VM_MAYx is VM_x << 4: a right may only be added if allowed. */
 		if ((new_flags & ~(new_flags >> 4)) & MM_VM_ACCESS_FLAGS) {
 			err = -EACCES;

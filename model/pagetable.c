@@ -113,8 +113,19 @@ static inline __attribute__((always_inline)) mm_walk_result walk(const mm_phys_m
 	else
 		ok = !(user_addr && mode->cr4_smap && (implicit || !mode->eflags_ac)) &&
 		     (!write || !mode->cr0_wp || writable);
-	if (!ok) {
-		pf_error = ec | MM_WALK_PF_P;
+	/* SDM 3A 4.6.2: with CR4.PKE, a data access to a user-mode address is
+	 * also checked against PKRU for the leaf's protection key (bits 62:59):
+	 * AD refuses any data access, WD a write by user mode (or by supervisor
+	 * mode with CR0.WP). Fetches are never checked. The #PF then has PK
+	 * (SDM 3A 4.7), also when the R/W, U/S or XD check failed too. */
+	bool pk_denied = false;
+	if (mode->cr4_pke && user_addr && !fetch) {
+		unsigned key = (unsigned)(seen[nread - 1] >> X86_PK_SHIFT) & 15u;
+		uint32_t ad = (mode->pkru >> (2 * key)) & 1u, wd = (mode->pkru >> (2 * key + 1)) & 1u;
+		pk_denied = ad || (wd && write && (user || mode->cr0_wp));
+	}
+	if (!ok || pk_denied) {
+		pf_error = ec | MM_WALK_PF_P | (pk_denied ? MM_WALK_PF_PK : 0u);
 		goto fault;
 	}
 
@@ -153,7 +164,7 @@ mm_walk_result mm_walk(const mm_phys_mem *pm, uint64_t cr3, uint64_t va, mm_walk
 	return walk(pm, cr3, va, acc, cpl, mode);
 }
 
-const mm_cpu_mode pt_linux_user_mode = {true, true, true, true, false, PG_MAXPHYADDR};
+const mm_cpu_mode pt_linux_user_mode = {true, true, true, true, false, PG_MAXPHYADDR, false, 0};
 
 pt_user_walk pt_walk_linux_user(const mm_phys_mem *pm, uint64_t cr3, uint64_t va, mm_walk_access acc)
 {

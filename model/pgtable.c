@@ -35,7 +35,10 @@ uint64_t pg_vm_page_prot(uint64_t vm_flags)
 	const uint64_t RWX = X86_P | X86_RW | X86_US | X86_A;         /* PAGE_SHARED_EXEC */
 	static const uint8_t which[16] = {0, 1, 1, 1, 2, 2, 2, 2, 0, 1, 3, 3, 2, 2, 4, 4};
 	const uint64_t by[5] = {NONE, RO, RX, RW, RWX};
-	return by[which[vm_flags & (MM_VM_READ | MM_VM_WRITE | MM_VM_EXEC | MM_VM_SHARED)]];
+	/* arch/x86/mm/pgprot.c vm_get_page_prot(): the VMA's protection key
+	 * goes into PTE bits 62:59 (_PAGE_PKEY_BIT0..3). */
+	uint64_t pkey = (vm_flags & MM_VM_PKEY_MASK) >> MM_VM_PKEY_SHIFT;
+	return by[which[vm_flags & (MM_VM_READ | MM_VM_WRITE | MM_VM_EXEC | MM_VM_SHARED)]] | pkey << X86_PK_SHIFT;
 }
 
 /* mm/mmap.c vma_set_page_prot(): vm_page_prot from vm_flags; a VMA that

@@ -33,6 +33,7 @@ void mm_config_default(mm_config *cfg)
 	cfg->shmem_thp = MM_SHMEM_THP_NEVER;
 	cfg->memory_failure = false;
 	cfg->userfaultfd = true;
+	cfg->pkeys = false;
 }
 
 bool mm_config_supported(const mm_config *cfg)

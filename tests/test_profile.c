@@ -106,7 +106,7 @@ static void test_default_is_the_models(void)
 	g_assert_cmpstr(s, ==,
 	                "kernel=6.18 zero_page=on thp=madvise thp_zero_page=on overcommit=0 max_map_count=65530 "
 	                "memlock=unlimited soft_dirty=off mmap_min_addr=0x10000 guard_flag=on shmem_thp=never memory_failure=off "
-	                "userfaultfd=on");
+	                "userfaultfd=on pkeys=off");
 	g_free(s);
 	/* and back: every key lands in its field */
 	mm_config c2;
@@ -118,6 +118,7 @@ static void test_default_is_the_models(void)
 	g_assert_cmpuint(c2.max_map_count, ==, cfg.max_map_count);
 	g_assert_cmpuint(c2.kernel_version, ==, cfg.kernel_version);
 	g_assert_cmpuint(c2.memory_failure, ==, cfg.memory_failure);
+	g_assert_cmpuint(c2.pkeys, ==, cfg.pkeys);
 }
 
 static void test_overlay_and_conflict(void)

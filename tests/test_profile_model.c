@@ -538,6 +538,72 @@ static void test_guard_flag(void)
 	}
 }
 
+/* ---- pkeys ----------------------------------------------------------------------------- */
+
+static void touch_is(mm_state *mm, uint64_t off, mm_access a, mm_touch_outcome o, uint32_t pf)
+{
+	mm_touch_result r = mm_touch(mm, BASE + off, a);
+	g_assert_cmpint(r.outcome, ==, o);
+	g_assert_cmpuint(r.pf_error, ==, pf);
+	mmt_assert_checked(mm);
+}
+
+/* With OSPKE a PROT_EXEC-only mapping gets the execute-only key 1 [SRC
+ * do_mmap, __execute_only_pkey]: a data access faults with SEGV_PKUERR, with
+ * the error code of a not-present page before an instruction fetch maps it
+ * (access_error -> arch_vma_access_permitted) and P|PK after (the PTE carries
+ * the key, SDM 3A 4.6.2); the fetch works and, zero page on, maps the zero
+ * page. mlock cannot populate it (check_vma_flags: ENOMEM), MAP_POPULATE
+ * leaves it empty. The key is part of the flags: --x next to a VMA made --x
+ * by mprotect merges (same key), and mprotect to r-x returns it to key 0
+ * [SRC __arch_override_mprotect_pkey]. pkeys=off: the same steps as Linux
+ * without PKU [LIVE: corpus/traces/touch-writeonly-execonly.trace]. */
+static void test_pkeys(void)
+{
+	for (int on = 0; on <= 1; on++) {
+		mm_config cfg = base_config();
+		cfg.pkeys = on;
+		mm_state *mm = create(&cfg);
+		do_mmap(mm, 0, P(2), MM_PROT_EXEC, ANON_NR, (int64_t)BASE);
+		g_assert_cmpuint(flags_at(mm, 0) & MM_VM_PKEY_MASK, ==, on ? 1ull << MM_VM_PKEY_SHIFT : 0);
+		if (on) {
+			touch_is(mm, 0, MM_ACCESS_READ, MM_TOUCH_SEGV_PKUERR, 0x4);
+			touch_is(mm, 0, MM_ACCESS_WRITE, MM_TOUCH_SEGV_PKUERR, 0x6);
+			touch_ok(mm, 0, MM_ACCESS_EXEC);
+			unsigned level;
+			uint64_t e = leaf_entry(mm, BASE, &level);
+			g_assert_cmpuint((e >> X86_PK_SHIFT) & 15, ==, 1);
+			touch_is(mm, 0, MM_ACCESS_READ, MM_TOUCH_SEGV_PKUERR, 0x25);
+			touch_is(mm, 0, MM_ACCESS_WRITE, MM_TOUCH_SEGV_PKUERR, 0x27);
+			g_assert_cmpint(mm_mlock2(mm, BASE + P(1), P(1), 0), ==, -ENOMEM);
+			g_assert_cmpuint(count_pages(mm, P(1), 1, MM_PAGE_NONE), ==, 1);
+		} else {
+			touch_ok(mm, 0, MM_ACCESS_READ);
+			touch_is(mm, 0, MM_ACCESS_WRITE, MM_TOUCH_SEGV_ACCERR, 0x7);
+			touch_ok(mm, 0, MM_ACCESS_EXEC);
+			g_assert_cmpint(mm_mlock2(mm, BASE + P(1), P(1), 0), ==, 0);
+			g_assert_cmpuint(count_pages(mm, P(1), 1, MM_PAGE_ZERO), ==, 1);
+		}
+		g_assert_cmpuint(count_pages(mm, 0, 1, MM_PAGE_ZERO), ==, 1);
+		do_mmap(mm, P(4), P(2), MM_PROT_EXEC, ANON_NR | MM_MAP_POPULATE, (int64_t)(BASE + P(4)));
+		g_assert_cmpuint(count_pages(mm, P(4), 2, on ? MM_PAGE_NONE : MM_PAGE_ZERO), ==, 2);
+		/* r-x at P(2)..P(4), then --x: the same key as its neighbours */
+		do_mmap(mm, P(2), P(2), RX, ANON_NR, (int64_t)(BASE + P(2)));
+		g_assert_cmpint(mm_munlock(mm, BASE, P(2)), ==, 0);
+		g_assert_cmpuint(vmas_in(mm, P(6)), ==, 3);
+		g_assert_cmpint(mm_mprotect(mm, BASE + P(2), P(2), MM_PROT_EXEC), ==, 0);
+		mmt_assert_checked(mm);
+		g_assert_cmpuint(vmas_in(mm, P(6)), ==, 1);
+		/* away from PROT_EXEC-only: key 0 again, and readable */
+		g_assert_cmpint(mm_mprotect(mm, BASE, P(1), RX), ==, 0);
+		mmt_assert_checked(mm);
+		g_assert_cmpuint(flags_at(mm, 0) & MM_VM_PKEY_MASK, ==, 0);
+		g_assert_cmpuint(vmas_in(mm, P(6)), ==, 2);
+		touch_ok(mm, 0, MM_ACCESS_READ);
+		mm_destroy(mm);
+	}
+}
+
 /* ---- kernel ---------------------------------------------------------------------------- */
 
 static void test_kernel_version(void)
@@ -590,6 +656,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/profile-model/memlock/split-merge-stack", test_memlock_split_merge_stack);
 	g_test_add_func("/profile-model/soft_dirty/new-vmas", test_soft_dirty);
 	g_test_add_func("/profile-model/guard_flag/install", test_guard_flag);
+	g_test_add_func("/profile-model/pkeys/exec-only", test_pkeys);
 	g_test_add_func("/profile-model/kernel/version", test_kernel_version);
 	g_test_add_func("/profile-model/default", test_default_profile);
 	return g_test_run();

@@ -427,6 +427,60 @@ static void test_guard_flag(void)
 	}
 }
 
+/* ---- pkeys ---------------------------------------------------------------------- */
+
+static void touch_is(naive_mm *nm, uint64_t pg, mm_access acc, mm_touch_outcome o, uint32_t pf)
+{
+	mm_touch_result r = naive_touch(nm, A + pg * P, acc);
+	g_assert_cmpint(r.outcome, ==, o);
+	g_assert_cmpuint(r.pf_error, ==, pf);
+}
+
+/* OSPKE [SRC do_mmap, __execute_only_pkey, access_error,
+ * bad_area_access_error, check_vma_flags, __arch_override_mprotect_pkey]:
+ * PROT_EXEC alone gets the execute-only key; data accesses are SEGV_PKUERR
+ * (P|PK once a fetch has mapped the page), fetches work, populating fails,
+ * a fork keeps it, and any other prot gives key 0 back. Without OSPKE such
+ * memory is readable [LIVE: corpus/traces/touch-writeonly-execonly.trace]. */
+static void test_pkeys(void)
+{
+	for (int on = 0; on <= 1; on++) {
+		mm_config cfg = base_config();
+		cfg.pkeys = on;
+		cfg.zero_page = true;
+		naive_mm *nm = naive_create(&cfg);
+		map_at(nm, 0, 2, MM_PROT_EXEC, ANON_NR);
+		g_assert_cmpuint(flags_at(nm, 0) & MM_VM_PKEY_MASK, ==, on ? 1ull << MM_VM_PKEY_SHIFT : 0);
+		if (on) {
+			touch_is(nm, 0, MM_ACCESS_READ, MM_TOUCH_SEGV_PKUERR, 0x4);
+			touch_is(nm, 1, MM_ACCESS_WRITE, MM_TOUCH_SEGV_PKUERR, 0x6);
+			touch(nm, 0, MM_ACCESS_EXEC);
+			touch_is(nm, 0, MM_ACCESS_READ, MM_TOUCH_SEGV_PKUERR, 0x25);
+			touch_is(nm, 0, MM_ACCESS_WRITE, MM_TOUCH_SEGV_PKUERR, 0x27);
+			g_assert_cmpint(naive_mlock2(nm, A + P, P, 0), ==, -ENOMEM);
+			g_assert_cmpuint(count_state(nm, 1, 1, MM_PAGE_NONE), ==, 1);
+			g_assert_cmpint(naive_madvise(nm, A, 2 * P, MM_MADV_POPULATE_READ), ==, -EINVAL);
+		} else {
+			touch(nm, 0, MM_ACCESS_READ);
+			touch_is(nm, 0, MM_ACCESS_WRITE, MM_TOUCH_SEGV_ACCERR, 0x7);
+			g_assert_cmpint(naive_mlock2(nm, A + P, P, 0), ==, 0);
+			g_assert_cmpuint(count_state(nm, 1, 1, MM_PAGE_ZERO), ==, 1);
+		}
+		/* the child's copy keeps the key */
+		g_assert_cmpint(naive_fork(nm), >, 0);
+		g_assert_cmpuint(flags_at(nm, 0) & MM_VM_PKEY_MASK, ==, on ? 1ull << MM_VM_PKEY_SHIFT : 0);
+		g_assert_cmpint(naive_munlock(nm, A, 2 * P), ==, 0);
+		map_at(nm, 2, 2, MM_PROT_READ | MM_PROT_EXEC, ANON_NR);
+		g_assert_cmpuint(nvmas(nm), ==, 2);
+		g_assert_cmpint(naive_mprotect(nm, A + 2 * P, 2 * P, MM_PROT_EXEC), ==, 0);
+		g_assert_cmpuint(nvmas(nm), ==, 1);
+		g_assert_cmpint(naive_mprotect(nm, A, P, MM_PROT_NONE), ==, 0);
+		g_assert_cmpuint(flags_at(nm, 0) & MM_VM_PKEY_MASK, ==, 0);
+		g_assert_cmpuint(nvmas(nm), ==, 2);
+		naive_destroy(nm);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -443,5 +497,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/profile-naive/memlock/unlimited", test_memlock_unlimited);
 	g_test_add_func("/profile-naive/soft-dirty", test_soft_dirty);
 	g_test_add_func("/profile-naive/guard-flag", test_guard_flag);
+	g_test_add_func("/profile-naive/pkeys", test_pkeys);
 	return g_test_run();
 }

@@ -60,7 +60,7 @@ static struct tmem *map4k(uint64_t f4, uint64_t f3, uint64_t f2, uint64_t f1)
 	return m;
 }
 
-static const mm_cpu_mode linux_mode = {true, true, true, true, false, 46};
+static const mm_cpu_mode linux_mode = {true, true, true, true, false, 46, false, 0};
 
 struct expect {
 	mm_walk_outcome outcome;
@@ -218,7 +218,7 @@ static void test_execute_disable(void)
 		f[level] |= X86_XD;
 		struct tmem *m = map4k(f[4], f[3], f[2], f[1]);
 		check(m, MM_WALK_FETCH, 3, &linux_mode, PF(0x15));
-		check(m, MM_WALK_FETCH, 0, &(mm_cpu_mode){true, true, false, false, false, 46}, PF(0x11));
+		check(m, MM_WALK_FETCH, 0, &(mm_cpu_mode){true, true, false, false, false, 46, false, 0}, PF(0x11));
 		check(m, MM_WALK_READ, 3, &linux_mode, OK(PA4K));
 		mm_cpu_mode nxe0 = linux_mode;
 		nxe0.efer_nxe = false;
@@ -231,9 +231,9 @@ static void test_execute_disable(void)
 	}
 	/* NXE=0, SMEP=0: fetches are plain reads (no I even on a fault). */
 	struct tmem *m = map4k(UW, UW, UW, UW & ~X86_P);
-	check(m, MM_WALK_FETCH, 3, &(mm_cpu_mode){true, false, false, false, false, 46}, PF(0x4));
-	check(m, MM_WALK_FETCH, 3, &(mm_cpu_mode){true, true, false, false, false, 46}, PF(0x14));
-	check(m, MM_WALK_FETCH, 3, &(mm_cpu_mode){true, false, true, false, false, 46}, PF(0x14));
+	check(m, MM_WALK_FETCH, 3, &(mm_cpu_mode){true, false, false, false, false, 46, false, 0}, PF(0x4));
+	check(m, MM_WALK_FETCH, 3, &(mm_cpu_mode){true, true, false, false, false, 46, false, 0}, PF(0x14));
+	check(m, MM_WALK_FETCH, 3, &(mm_cpu_mode){true, false, true, false, false, 46, false, 0}, PF(0x14));
 	g_free(m);
 }
 
@@ -471,7 +471,10 @@ static void test_differential(void)
 		for (int k = 0; k < 32 && n < total; k++, n++) {
 			unsigned bits = (unsigned)g_rand_int_range(g, 0, 32);
 			mm_cpu_mode mode = {bits & 1, (bits >> 1) & 1, (bits >> 2) & 1, (bits >> 3) & 1, (bits >> 4) & 1,
-			                    widths[g_rand_int_range(g, 0, G_N_ELEMENTS(widths))]};
+			                    widths[g_rand_int_range(g, 0, G_N_ELEMENTS(widths))], false, 0};
+			/* protection keys on for half the walks, under any PKRU */
+			mode.cr4_pke = g_rand_boolean(g);
+			mode.pkru = g_rand_int(g);
 			per_mode[bits]++;
 			uint64_t cr3 = ((uint64_t)g_rand_int_range(g, 0, DF_BACKED) << 12);
 			if (g_rand_int_range(g, 0, 8) == 0)

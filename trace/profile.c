@@ -20,6 +20,7 @@ static const char *const key_names[TR_PK_COUNT] = {
 	[TR_PK_SHMEM_THP] = "shmem_thp",
 	[TR_PK_MEMORY_FAILURE] = "memory_failure",
 	[TR_PK_USERFAULTFD] = "userfaultfd",
+	[TR_PK_PKEYS] = "pkeys",
 };
 
 static const char *const thp_names[] = {[MM_THP_NEVER] = "never", [MM_THP_MADVISE] = "madvise", [MM_THP_ALWAYS] = "always"};
@@ -40,7 +41,8 @@ int tr_profile_key_from_name(const char *name)
 static bool is_switch(tr_profile_key k)
 {
 	return k == TR_PK_ZERO_PAGE || k == TR_PK_THP_ZERO_PAGE || k == TR_PK_SOFT_DIRTY ||
-	       k == TR_PK_GUARD_FLAG || k == TR_PK_MEMORY_FAILURE || k == TR_PK_USERFAULTFD;
+	       k == TR_PK_GUARD_FLAG || k == TR_PK_MEMORY_FAILURE || k == TR_PK_USERFAULTFD ||
+	       k == TR_PK_PKEYS;
 }
 
 static gboolean bad_value(GError **error, const char *key, const char *value, const char *expected)
@@ -128,7 +130,7 @@ gboolean tr_profile_parse_item(tr_profile *p, const char *item, GError **error)
 	if (k < 0)
 		g_set_error(error, TRACE_ERROR, TRACE_ERROR_PARSE,
 		            "unknown profile key '%s' (known: kernel, zero_page, thp, thp_zero_page, overcommit, "
-		            "max_map_count, memlock, soft_dirty, mmap_min_addr, guard_flag, shmem_thp, memory_failure, userfaultfd)",
+		            "max_map_count, memlock, soft_dirty, mmap_min_addr, guard_flag, shmem_thp, memory_failure, userfaultfd, pkeys)",
 		            key);
 	else if ((ok = parse_value((tr_profile_key)k, key, eq + 1, &v, error))) {
 		p->set |= 1u << k;
@@ -222,6 +224,7 @@ void tr_profile_from_config(tr_profile *p, const mm_config *cfg)
 	p->value[TR_PK_SHMEM_THP] = (uint64_t)cfg->shmem_thp;
 	p->value[TR_PK_MEMORY_FAILURE] = cfg->memory_failure;
 	p->value[TR_PK_USERFAULTFD] = cfg->userfaultfd;
+	p->value[TR_PK_PKEYS] = cfg->pkeys;
 }
 
 /* The same values as the model's mm_config_default() (test_trace checks that
@@ -243,6 +246,7 @@ void tr_profile_default(tr_profile *p)
 	p->value[TR_PK_SHMEM_THP] = MM_SHMEM_THP_NEVER;
 	p->value[TR_PK_MEMORY_FAILURE] = 0;
 	p->value[TR_PK_USERFAULTFD] = 1;
+	p->value[TR_PK_PKEYS] = 0;
 }
 
 void tr_profile_to_config(const tr_profile *p, mm_config *cfg)
@@ -274,6 +278,8 @@ void tr_profile_to_config(const tr_profile *p, mm_config *cfg)
 		cfg->memory_failure = v[TR_PK_MEMORY_FAILURE] != 0;
 	if (tr_profile_has(p, TR_PK_USERFAULTFD))
 		cfg->userfaultfd = v[TR_PK_USERFAULTFD] != 0;
+	if (tr_profile_has(p, TR_PK_PKEYS))
+		cfg->pkeys = v[TR_PK_PKEYS] != 0;
 }
 
 void tr_profile_overlay(tr_profile *dst, const tr_profile *src)

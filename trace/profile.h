@@ -27,6 +27,7 @@ typedef enum tr_profile_key {
 	TR_PK_SHMEM_THP,     /* mm_shmem_thp, written never/always/within_size/advise/deny/force */
 	TR_PK_MEMORY_FAILURE, /* 0/1: CONFIG_MEMORY_FAILURE (this project's addition) */
 	TR_PK_USERFAULTFD,    /* 0/1: the userfaultfd system call exists (this project's addition) */
+	TR_PK_PKEYS,          /* 0/1: OSPKE, x86 memory protection keys (this project's addition) */
 	TR_PK_COUNT
 } tr_profile_key;
 

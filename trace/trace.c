@@ -473,7 +473,7 @@ static bool parse_result_tokens(const trace *t, tr_kind kind, char **tok, int n,
 		uint64_t v;
 		if (strncmp(tok[0], "0x", 2) != 0 || parse_u64(tok[0], &v) != NUM_OK) {
 			*what = g_strdup_printf("bad read result '%s' (expected 0xHEX, SEGV_MAPERR pf=0xN, "
-			                        "SEGV_ACCERR pf=0xN or SIGBUS)",
+			                        "SEGV_ACCERR pf=0xN, SEGV_PKUERR pf=0xN or SIGBUS)",
 			                        tok[0]);
 			return false;
 		}
@@ -540,8 +540,11 @@ static bool parse_result_tokens(const trace *t, tr_kind kind, char **tok, int n,
 			}
 			return true;
 		}
-		if (strcmp(tok[0], "SEGV_MAPERR") == 0 || strcmp(tok[0], "SEGV_ACCERR") == 0) {
-			r->touch.outcome = tok[0][5] == 'M' ? MM_TOUCH_SEGV_MAPERR : MM_TOUCH_SEGV_ACCERR;
+		if (strcmp(tok[0], "SEGV_MAPERR") == 0 || strcmp(tok[0], "SEGV_ACCERR") == 0 ||
+		    strcmp(tok[0], "SEGV_PKUERR") == 0) {
+			r->touch.outcome = tok[0][5] == 'M'   ? MM_TOUCH_SEGV_MAPERR
+			                   : tok[0][5] == 'A' ? MM_TOUCH_SEGV_ACCERR
+			                                      : MM_TOUCH_SEGV_PKUERR;
 			uint64_t pf;
 			if (n < 2 || strncmp(tok[1], "pf=", 3) != 0 || parse_u64(tok[1] + 3, &pf) != NUM_OK ||
 			    pf > UINT32_MAX) {
@@ -556,7 +559,7 @@ static bool parse_result_tokens(const trace *t, tr_kind kind, char **tok, int n,
 			return true;
 		}
 		*what = g_strdup_printf("bad touch result '%s' (expected ok, SEGV_MAPERR pf=0xN, "
-		                        "SEGV_ACCERR pf=0xN or SIGBUS)",
+		                        "SEGV_ACCERR pf=0xN, SEGV_PKUERR pf=0xN or SIGBUS)",
 		                        tok[0]);
 		return false;
 	}
@@ -652,7 +655,7 @@ bool tr_result_equal(const tr_result *a, const tr_result *b)
 		if (a->touch.outcome == MM_TOUCH_UFFD)
 			return a->touch.uffd_flags == b->touch.uffd_flags && a->touch.uffd_addr == b->touch.uffd_addr;
 		/* pf= is only part of the SEGV results. */
-		if (a->touch.outcome == MM_TOUCH_SEGV_MAPERR || a->touch.outcome == MM_TOUCH_SEGV_ACCERR)
+		if (mm_touch_is_segv(a->touch.outcome))
 			return a->touch.pf_error == b->touch.pf_error;
 		return true;
 	}
@@ -1380,6 +1383,9 @@ void trace_print_result(GString *out, const trace *t, const tr_kind kind, const 
 			break;
 		case MM_TOUCH_SEGV_ACCERR:
 			g_string_append_printf(out, "SEGV_ACCERR pf=0x%x", r->touch.pf_error);
+			break;
+		case MM_TOUCH_SEGV_PKUERR:
+			g_string_append_printf(out, "SEGV_PKUERR pf=0x%x", r->touch.pf_error);
 			break;
 		case MM_TOUCH_SIGBUS:
 			g_string_append(out, "SIGBUS");

@@ -144,7 +144,7 @@ int sdm_run(kvm_oracle *o, const sdm_case *c, sdm_result *r)
 		return 0;
 	}
 	const uint64_t va = case_va(c);
-	mm_cpu_mode mode = {c->wp, c->nxe, c->smep, c->smap, c->ac, (uint8_t)kvm_oracle_maxphyaddr(o)};
+	mm_cpu_mode mode = {c->wp, c->nxe, c->smep, c->smap, c->ac, (uint8_t)kvm_oracle_maxphyaddr(o), false, 0};
 	static uint64_t words[2][5 * 512];
 	char a[3][64], ad[3][64], want[32];
 	outcome_text(c->outcome, c->err, want, sizeof(want));

@@ -24,6 +24,8 @@
 #ifndef SYS_mseal
 #define SYS_mseal 462
 #endif
+/* include/uapi/asm-generic/siginfo.h: a protection-key fault (not in every libc) */
+#define K_SEGV_PKUERR 4
 
 /* ---- files --------------------------------------------------------------------------- */
 
@@ -277,6 +279,8 @@ static mm_touch_result touch_classify(mm_touch_result r, bool fault_here, int si
 	}
 	if (t_code == SEGV_ACCERR)
 		r.outcome = MM_TOUCH_SEGV_ACCERR;
+	else if (t_code == K_SEGV_PKUERR)
+		r.outcome = MM_TOUCH_SEGV_PKUERR; /* a protection key refused it (pkeys=on) */
 	else
 		r.outcome = MM_TOUCH_SEGV_MAPERR; /* SEGV_MAPERR, and SI_KERNEL (#GP) */
 	r.pf_error = (uint32_t)t_err;

@@ -686,6 +686,45 @@ static void detect_userfaultfd(void)
 		found(TR_PK_USERFAULTFD, 0, "userfaultfd() is ENOSYS");
 	} else {
 		missing(TR_PK_USERFAULTFD, "userfaultfd(O_CLOEXEC|O_NONBLOCK|UFFD_USER_MODE_ONLY): %s", strerror(errno));
+/* ---- pkeys ------------------------------------------------------------------------------------- */
+
+/* OSPKE: the CPU has PKU and the kernel set CR4.PKE (arch/x86/kernel/cpu/
+ * common.c setup_pku; "nopku" on the command line, or a kernel without
+ * CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS, leaves it off). Then do_mmap()
+ * gives PROT_EXEC-only mappings the execute-only key. Found from the
+ * "ospke" word of /proc/cpuinfo's flags (X86_FEATURE_OSPKE); without
+ * cpuinfo, from pkey_alloc(2): it succeeds exactly when arch_max_pkey() > 1
+ * (mm_pkey_alloc), ENOSPC otherwise. The probe asks for the key with access
+ * disabled, as init_pkru_value already has it, and frees it at once, so the
+ * execute-only key a trace gets is still key 1. */
+static char cpuinfo_buf[1 << 16];
+
+static void detect_pkeys(void)
+{
+	int n = read_text("/proc/cpuinfo", cpuinfo_buf, sizeof(cpuinfo_buf));
+	if (n > 0) {
+		/* the first processor's flags line */
+		const char *line = strstr(cpuinfo_buf, "\nflags");
+		if (line) {
+			line++;
+			const char *eol = strchr(line, '\n');
+			size_t len = eol ? (size_t)(eol - line) : strlen(line);
+			bool on = false;
+			for (const char *p = line; p + 5 <= line + len; p++)
+				if (strncmp(p, " ospke", 6) == 0 && (p + 6 == line + len || p[6] == ' ' || p[6] == '\n'))
+					on = true;
+			found(TR_PK_PKEYS, on, "/proc/cpuinfo flags %s ospke (X86_FEATURE_OSPKE)", on ? "have" : "lack");
+			return;
+		}
+	}
+	long key = syscall(SYS_pkey_alloc, 0ul, 1ul /* PKEY_DISABLE_ACCESS */);
+	if (key >= 0) {
+		syscall(SYS_pkey_free, key);
+		found(TR_PK_PKEYS, 1, "no flags in /proc/cpuinfo; pkey_alloc gave key %ld", key);
+	} else if (errno == ENOSPC || errno == EINVAL || errno == ENOSYS) {
+		found(TR_PK_PKEYS, 0, "no flags in /proc/cpuinfo; pkey_alloc: %s", strerror(errno));
+	} else {
+		missing(TR_PK_PKEYS, "no flags in /proc/cpuinfo; pkey_alloc: %s", strerror(errno));
 	}
 }
 
@@ -707,6 +746,7 @@ void profile_detect(void)
 	detect_guard_flag();
 	detect_memory_failure();
 	detect_userfaultfd();
+	detect_pkeys();
 
 	format_announcement();
 }

@@ -283,7 +283,7 @@ int kvm_oracle_open(kvm_oracle **out, char *err, size_t errlen)
 	if ((rc = set_cpuid(o)) < 0)
 		goto out_err;
 	/* A trial of the strictest mode: fails early if KVM refuses it. */
-	if ((rc = set_mode(o, &(mm_cpu_mode){true, true, true, true, false, 0})) < 0)
+	if ((rc = set_mode(o, &(mm_cpu_mode){true, true, true, true, false, 0, false, 0})) < 0)
 		goto out_err;
 	if ((rc = probe_gbpages(o)) < 0 || (rc = probe_user_high(o)) < 0)
 		goto out_err;

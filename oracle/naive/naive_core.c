@@ -44,6 +44,7 @@ naive_mm *naive_create(const mm_config *cfg)
 		nm->cfg.guard_flag = true;
 		nm->cfg.memory_failure = false;
 		nm->cfg.userfaultfd = true;
+		nm->cfg.pkeys = false;
 	}
 	nm->cur_proc = 1;
 	nm->next_proc = 2;

@@ -388,6 +388,15 @@ mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access)
 		nvma *v = nv_vma_at(nm, addr);
 		mm_page_state st = nv_page_get(nm, addr);
 		bool present = hw_present(v, st);
+		/* SDM 3A 4.6.2: a data access to a present page whose key PKRU
+		 * refuses is a #PF with P and PK (whatever R/W says);
+		 * do_user_addr_fault -> access_error() (X86_PF_PK) ->
+		 * bad_area_access_error(): SEGV_PKUERR. */
+		if (present && nm->cfg.pkeys && access != MM_ACCESS_EXEC && !nv_key_allows_data(v)) {
+			res.outcome = MM_TOUCH_SEGV_PKUERR;
+			res.pf_error = code | MM_PF_PROT | MM_PF_PK;
+			return res;
+		}
 		if (present && pte_allows(v, st, access)) {
 			/* A store through a shared mapping dirties the cached page;
 			 * a store to a lazily freed anonymous page makes it dirty
@@ -411,7 +420,13 @@ mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access)
 			res.outcome = MM_TOUCH_SEGV_MAPERR;
 			return res;
 		}
-		/* access_error() */
+		/* access_error(): a data access the VMA's key refuses is an
+		 * error before any fault is tried (arch_vma_access_permitted),
+		 * and bad_area_access_from_pkeys() makes it SEGV_PKUERR. */
+		if (nm->cfg.pkeys && access != MM_ACCESS_EXEC && !nv_key_allows_data(v)) {
+			res.outcome = MM_TOUCH_SEGV_PKUERR;
+			return res;
+		}
 		bool bad;
 		if (err & MM_PF_WRITE)
 			bad = !(v->flags & MM_VM_WRITE);
@@ -459,6 +474,10 @@ static int populate_vma_page_range(naive_mm *nm, uint64_t vstart, uint64_t start
 	bool force = vma_accessible(v);
 	/* check_vma_flags() */
 	if (!write && !(v->flags & MM_VM_READ) && (!force || !(v->flags & MM_VM_MAYREAD)))
+		return -EFAULT;
+	/* ... and arch_vma_access_permitted(vma, write, false, foreign): GUP
+	 * is a data access, which an execute-only key refuses. */
+	if (!nv_key_allows_data(v))
 		return -EFAULT;
 	for (uint64_t a = start; a < end; a += NV_PAGE) {
 		v = nv_vma_at(nm, vstart);

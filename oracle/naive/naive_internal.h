@@ -322,4 +322,19 @@ static inline bool nv_has(const naive_mm *nm, nv_feature f)
 	return nm->cfg.kernel_version >= since[f];
 }
 
+/* Protection keys (profile pkeys): the key of a VMA sits in its flags as
+ * VM_PKEY_BIT0..3 do in the kernel's vm_flags (so unequal keys never
+ * merge). The only key a trace can give a VMA is the execute-only one, 1
+ * (arch/x86/mm/pkeys.c: mm_pkey_alloc hands out the lowest free key and 0
+ * is always taken). */
+#define NV_EXEC_ONLY_KEY_FLAGS ((uint64_t)1 << MM_VM_PKEY_SHIFT)
+
+/* arch_vma_access_permitted() for a data access of this process to v: every
+ * task's PKRU starts as init_pkru_value, which disables access for every key
+ * except 0; execute_only_pkey() disables it (again) for its key. */
+static inline bool nv_key_allows_data(const nvma *v)
+{
+	return ((v->flags & MM_VM_PKEY_MASK) >> MM_VM_PKEY_SHIFT) == 0;
+}
+
 #endif

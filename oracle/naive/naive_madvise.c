@@ -787,6 +787,8 @@ static int madvise_populate(naive_mm *nm, uint64_t start, uint64_t end, bool wri
 		/* check_vma_flags() without FOLL_FORCE */
 		if (write ? !(v->flags & MM_VM_WRITE) : !(v->flags & MM_VM_READ))
 			return -EINVAL;
+		if (!nv_key_allows_data(v))
+			return -EFAULT; /* arch_vma_access_permitted() */
 		mm_page_state st = nv_page_get(nm, a);
 		bool present = (v->flags & MM_VM_ACCESS_FLAGS) && st != MM_PAGE_NONE && st != MM_PAGE_GUARD;
 		bool writable = (v->flags & MM_VM_WRITE) && ((v->flags & MM_VM_SHARED) || st == MM_PAGE_ANON);

@@ -395,6 +395,10 @@ int64_t naive_mmap(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t prot, uin
 	/* calc_vm_prot_bits() | calc_vm_flag_bits() | VM_MAY* */
 	uint64_t vm_flags = (prot & MM_PROT_READ ? MM_VM_READ : 0) | (prot & MM_PROT_WRITE ? MM_VM_WRITE : 0) |
 	                    (prot & MM_PROT_EXEC ? MM_VM_EXEC : 0);
+	/* do_mmap(): "if (prot == PROT_EXEC)" the mapping takes the mm's
+	 * execute-only protection key (on a CPU with OSPKE). */
+	if (nm->cfg.pkeys && prot == MM_PROT_EXEC)
+		vm_flags |= NV_EXEC_ONLY_KEY_FLAGS;
 	if (flags & MM_MAP_GROWSDOWN)
 		vm_flags |= MM_VM_GROWSDOWN;
 	if (flags & MM_MAP_LOCKED)

@@ -84,7 +84,20 @@ int naive_mprotect(naive_mm *nm, uint64_t start, uint64_t len, uint64_t prot)
 			error = -ENOMEM; /* a hole inside the range */
 			break;
 		}
-		uint64_t newflags = vmprot | (v->flags & ~MM_VM_ACCESS_FLAGS);
+		/* arch_override_mprotect_pkey() (pkey == -1 for plain mprotect):
+		 * prot == PROT_EXEC asks for the execute-only key; a VMA that is
+		 * execute-only with that key (vma_is_pkey_exec_only) and gets any
+		 * other prot returns to ARCH_DEFAULT_PKEY (0); otherwise the
+		 * VMA's own key stays. */
+		uint64_t key = v->flags & MM_VM_PKEY_MASK;
+		if (nm->cfg.pkeys) {
+			bool exec_only_vma = (v->flags & MM_VM_ACCESS_FLAGS) == MM_VM_EXEC && key == NV_EXEC_ONLY_KEY_FLAGS;
+			if (prot == MM_PROT_EXEC)
+				key = NV_EXEC_ONLY_KEY_FLAGS;
+			else if (exec_only_vma)
+				key = 0;
+		}
+		uint64_t newflags = vmprot | key | (v->flags & ~(MM_VM_ACCESS_FLAGS | MM_VM_PKEY_MASK));
 		/* newflags >> 4 puts VM_MAY* in place of VM_* */
 		if ((newflags & ~(newflags >> 4)) & MM_VM_ACCESS_FLAGS) {
 			error = -EACCES;

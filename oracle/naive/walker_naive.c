@@ -7,6 +7,7 @@
  *   4.5.4  a present entry with a reserved bit set stops the walk (RSVD);
  *   4.6.1  access rights: supervisor/user mode of the address and of the
  *          access, R/W, XD, CR0.WP, SMEP, SMAP, EFLAGS.AC;
+ *   4.6.2  protection keys (CR4.PKE, PKRU);
  *   4.7    the page-fault error code;
  *   4.8    accessed and dirty flags (plus our rule for faulting walks, the
  *          same as mm_walk's: see mmref/x86.h).
@@ -25,6 +26,7 @@ struct naive_entry {
 	int user;           /* bit 2 */
 	int page_size;      /* bit 7 (PS) in a PML4E, PDPTE or PDE */
 	int execute_disable; /* bit 63 */
+	int protection_key; /* bits 62:59 (tables 4-17, 4-18, 4-20: of a page; ignored elsewhere) */
 	int reserved_set;   /* some bit that must be 0 is 1 */
 	uint64_t address;   /* the physical address the entry holds */
 };
@@ -80,6 +82,7 @@ static struct naive_entry decode_pml4e(uint64_t raw, const mm_cpu_mode *mode)
 	e.user = bit_of(raw, 2);
 	e.page_size = 0;
 	e.execute_disable = bit_of(raw, 63);
+	e.protection_key = bit_of(raw, 59) | bit_of(raw, 60) << 1 | bit_of(raw, 61) << 2 | bit_of(raw, 62) << 3;
 	e.reserved_set = common_reserved_bits_set(raw, mode) || bit_of(raw, 7);
 	e.address = bits_in_place(raw, mode->maxphyaddr - 1, 12);
 	return e;
@@ -95,6 +98,7 @@ static struct naive_entry decode_pdpte(uint64_t raw, const mm_cpu_mode *mode)
 	e.user = bit_of(raw, 2);
 	e.page_size = bit_of(raw, 7);
 	e.execute_disable = bit_of(raw, 63);
+	e.protection_key = bit_of(raw, 59) | bit_of(raw, 60) << 1 | bit_of(raw, 61) << 2 | bit_of(raw, 62) << 3;
 	e.reserved_set = common_reserved_bits_set(raw, mode);
 	if (e.page_size) {
 		if (bits_in_place(raw, 29, 13) != 0)
@@ -116,6 +120,7 @@ static struct naive_entry decode_pde(uint64_t raw, const mm_cpu_mode *mode)
 	e.user = bit_of(raw, 2);
 	e.page_size = bit_of(raw, 7);
 	e.execute_disable = bit_of(raw, 63);
+	e.protection_key = bit_of(raw, 59) | bit_of(raw, 60) << 1 | bit_of(raw, 61) << 2 | bit_of(raw, 62) << 3;
 	e.reserved_set = common_reserved_bits_set(raw, mode);
 	if (e.page_size) {
 		if (bits_in_place(raw, 20, 13) != 0)
@@ -136,6 +141,7 @@ static struct naive_entry decode_pte(uint64_t raw, const mm_cpu_mode *mode)
 	e.user = bit_of(raw, 2);
 	e.page_size = 0;
 	e.execute_disable = bit_of(raw, 63);
+	e.protection_key = bit_of(raw, 59) | bit_of(raw, 60) << 1 | bit_of(raw, 61) << 2 | bit_of(raw, 62) << 3;
 	e.reserved_set = common_reserved_bits_set(raw, mode);
 	e.address = bits_in_place(raw, mode->maxphyaddr - 1, 12);
 	return e;
@@ -282,9 +288,26 @@ mm_walk_result naive_walk(const mm_phys_mem *pm, uint64_t cr3, uint64_t va, mm_w
 			if (is_write && mode->cr0_wp && !writable)
 				allowed = 0;
 		}
-		if (!allowed) {
+		/* SDM 3A 4.6.2. With CR4.PKE=1, each data access to a
+		 * user-mode address is also checked against PKRU for the
+		 * protection key of the page (the leaf's bits 62:59): if ADi
+		 * is 1, no data access is permitted; if WDi is 1, user-mode
+		 * writes are not permitted, nor supervisor-mode writes when
+		 * CR0.WP is 1. Instruction fetches are not checked. */
+		int key_refuses = 0;
+		if (mode->cr4_pke && user_mode_address && !is_fetch) {
+			int key = path[entries - 1].protection_key;
+			int access_disable = (int)((mode->pkru >> (2 * key)) & 1u);
+			int write_disable = (int)((mode->pkru >> (2 * key + 1)) & 1u);
+			if (access_disable)
+				key_refuses = 1;
+			if (write_disable && is_write && (is_user_access || mode->cr0_wp))
+				key_refuses = 1;
+		}
+		if (!allowed || key_refuses) {
 			result.outcome = MM_WALK_PF;
-			result.pf_error = access_bits | MM_WALK_PF_P;
+			/* SDM 3A 4.7: PK (bit 5) when the protection key refused it. */
+			result.pf_error = access_bits | MM_WALK_PF_P | (key_refuses ? MM_WALK_PF_PK : 0u);
 			result.pa = 0;
 			result.leaf_level = 0;
 		}

@@ -68,6 +68,11 @@ extern "C" {
 #define MM_VM_UFFD_MINOR (1ull << 38)  /* ui */
 #define MM_VM_DROPPABLE (1ull << 40)   /* dp */
 #define MM_VM_SEALED (1ull << 42)      /* sl */
+/* VM_PKEY_BIT0..3 (VM_HIGH_ARCH_0..3, x86): the VMA's protection key; no
+ * VmFlags mnemonic (smaps shows it as ProtectionKey:). Only under profile
+ * pkeys=on, where the execute-only key is the only one a trace can get. */
+#define MM_VM_PKEY_SHIFT 32
+#define MM_VM_PKEY_MASK (15ull << MM_VM_PKEY_SHIFT)
 
 #define MM_VM_ACCESS_FLAGS (MM_VM_READ | MM_VM_WRITE | MM_VM_EXEC)
 #define MM_VM_SPECIAL (MM_VM_IO | MM_VM_DONTEXPAND | MM_VM_PFNMAP | MM_VM_MIXEDMAP)
@@ -215,6 +220,10 @@ typedef struct mm_config {
 	                          * using them under `on` is not applicable (target_not_applicable) */
 	bool userfaultfd;        /* profile `userfaultfd`: the system call exists (CONFIG_USERFAULTFD,
 	                          * and not a sandbox without it); off: every mm_uffd_* is -ENOSYS */
+	bool pkeys;              /* profile `pkeys`: the CPU has PKU and the kernel turned it on
+	                          * (OSPKE): a mapping whose prot is exactly PROT_EXEC gets the
+	                          * mm's execute-only protection key, whose PKRU bits deny data
+	                          * access (arch/x86/mm/pkeys.c execute_only_pkey) */
 } mm_config;
 
 typedef enum mm_backing {
@@ -253,7 +262,17 @@ typedef enum mm_touch_outcome {
 	 * access did not happen; uffd_flags and uffd_addr say what the handler
 	 * read (docs/trace-format.md, "userfaultfd"). */
 	MM_TOUCH_UFFD = 4,
+	/* SIGSEGV with si_code SEGV_PKUERR (4): a data access refused by a
+	 * protection key (arch/x86/mm/fault.c bad_area_access_error ->
+	 * bad_area_access_from_pkeys); only under profile pkeys=on */
+	MM_TOUCH_SEGV_PKUERR = 5,
 } mm_touch_outcome;
+
+/* The SIGSEGV outcomes, which carry the page-fault error code (pf=). */
+static inline bool mm_touch_is_segv(mm_touch_outcome o)
+{
+	return o == MM_TOUCH_SEGV_MAPERR || o == MM_TOUCH_SEGV_ACCERR || o == MM_TOUCH_SEGV_PKUERR;
+}
 
 /* uffd_msg.arg.pagefault.flags (include/uapi/linux/userfaultfd.h) */
 #define MM_UFFD_FLAG_WRITE 1u

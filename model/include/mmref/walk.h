@@ -34,8 +34,9 @@ typedef enum mm_walk_access {
 } mm_walk_access;
 
 /* The control bits that change translation (4-level paging is implied:
- * CR0.PG=1, CR4.PAE=1, EFER.LME=1, CR4.LA57=0, CR4.PKE=0, CR4.PGE ignored,
- * 1 GiB pages supported). */
+ * CR0.PG=1, CR4.PAE=1, EFER.LME=1, CR4.LA57=0, CR4.PKS=0, CR4.PGE ignored,
+ * 1 GiB pages supported). The last two fields were added later: an
+ * initializer that leaves them out gets CR4.PKE=0, as before. */
 typedef struct mm_cpu_mode {
 	bool cr0_wp;        /* supervisor writes honour R/W */
 	bool efer_nxe;      /* XD (bit 63) is honoured; else it is reserved */
@@ -43,6 +44,8 @@ typedef struct mm_cpu_mode {
 	bool cr4_smap;      /* no supervisor data access to user-mode addresses... */
 	bool eflags_ac;     /* ...unless EFLAGS.AC=1 and the access is explicit */
 	uint8_t maxphyaddr; /* M, 32..52: physical-address width */
+	bool cr4_pke;       /* protection keys for user-mode addresses (SDM 3A 4.6.2) */
+	uint32_t pkru;      /* with cr4_pke: AD (bit 2k) and WD (bit 2k+1) of key k */
 } mm_cpu_mode;
 
 typedef enum mm_walk_outcome {
@@ -58,6 +61,7 @@ typedef enum mm_walk_outcome {
 #define MM_WALK_PF_U (1u << 2)
 #define MM_WALK_PF_RSVD (1u << 3)
 #define MM_WALK_PF_I (1u << 4)
+#define MM_WALK_PF_PK (1u << 5)
 
 typedef struct mm_walk_result {
 	mm_walk_outcome outcome;
