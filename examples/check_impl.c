@@ -103,8 +103,8 @@ static uint64_t rnd(uint64_t n)
 
 static const char *outcome_name(int o)
 {
-	static const char *const names[] = {"ok", "SEGV_MAPERR", "SEGV_ACCERR", "SIGBUS", "SEGV_PKUERR"};
-	return o >= 0 && o < 5 ? names[o] : "?";
+	static const char *const names[] = {"ok", "SEGV_MAPERR", "SEGV_ACCERR", "SIGBUS", "UFFD", "SEGV_PKUERR"};
+	return o >= 0 && o < 6 ? names[o] : "?";
 }
 
 /* The model's protection of the page at addr, the same way tiny_prot has it. */

@@ -10,7 +10,11 @@
  *
  * vm:6.1, vm:6.12: $MMREF_KERNELS/VERSION/vmlinuz (default
  * ~/.cache/mmref/kernels, filled by ci/setup-vms from Debian's packages);
- * vm:PATH: any bzImage (a name with a '/'). */
+ * vm:PATH: any bzImage (a name with a '/').
+ * Either may end in "+pku" (vm:6.12+pku, vm:/tmp/k618/vmlinuz+pku): the
+ * guest's CPU then has protection keys (-cpu qemu64,+pku, which TCG
+ * emulates), its kernel turns OSPKE on and mmref-kernel announces
+ * pkeys=on. $MMREF_VM_CPU replaces the CPU model altogether (e.g. max). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -179,9 +183,20 @@ static char *initramfs_for(const char *exe, const GPtrArray *mods, GError **erro
 	return path;
 }
 
-/* The kernel image vm:SPEC names, or NULL and *error saying what is missing. */
-char *target_vm_image(const char *spec, GError **error)
+#define VM_PKU_SUFFIX "+pku"
+
+/* Does spec end in "+pku" (the guest CPU gets PKU)? */
+static gboolean spec_wants_pku(const char *spec)
 {
+	return g_str_has_suffix(spec, VM_PKU_SUFFIX) && strlen(spec) > strlen(VM_PKU_SUFFIX);
+}
+
+/* The kernel image vm:SPEC names, or NULL and *error saying what is missing. */
+char *target_vm_image(const char *spec_in, GError **error)
+{
+	char *spec = g_strdup(spec_in);
+	if (spec_wants_pku(spec))
+		spec[strlen(spec) - strlen(VM_PKU_SUFFIX)] = '\0';
 	char *img;
 	if (strchr(spec, '/')) {
 		img = g_strdup(spec);
@@ -194,10 +209,12 @@ char *target_vm_image(const char *spec, GError **error)
 		g_set_error(error, TRACE_ERROR, TRACE_ERROR_TARGET,
 		            "target vm:%s: no kernel image at %s (ci/setup-vms unpacks Debian's 6.1 and 6.12 images; "
 		            "vm:PATH takes any bzImage)",
-		            spec, img);
+		            spec_in, img);
 		g_free(img);
+		g_free(spec);
 		return NULL;
 	}
+	g_free(spec);
 	return img;
 }
 
@@ -269,10 +286,15 @@ target *target_vm_new(const char *name, GError **error)
 	                               virtio ? "vport0p1" : "ttyS1");
 	char *q_img = g_shell_quote(img), *q_initrd = g_shell_quote(initrd), *q_con = g_shell_quote(con),
 	     *q_append = g_shell_quote(append);
+	/* The CPU: qemu64 (no PKU: profile pkeys=off), with PKU for a spec
+	 * ending in +pku, or whatever $MMREF_VM_CPU says. */
+	const char *cpu_env = g_getenv("MMREF_VM_CPU");
+	char *cpu = g_strdup(cpu_env && *cpu_env ? cpu_env : spec_wants_pku(spec) ? "qemu64,+pku" : "qemu64");
+	char *q_cpu = g_shell_quote(cpu);
 	char *cmd = g_strdup_printf("exec qemu-system-x86_64 -nodefaults -no-reboot -display none -monitor none "
-	                            "-accel %s -cpu qemu64 -smp 1 -m %s -serial %s %s "
+	                            "-accel %s -cpu %s -smp 1 -m %s -serial %s %s "
 	                            "-kernel %s -initrd %s -append %s",
-	                            accel, mem && *mem ? mem : "1G", q_con,
+	                            accel, q_cpu, mem && *mem ? mem : "1G", q_con,
 	                            virtio ? "-device virtio-serial-pci,max_ports=2 -chardev stdio,id=mmref "
 	                                     "-device virtserialport,chardev=mmref,nr=1,name=mmref"
 	                                   : "-serial stdio",
@@ -285,6 +307,8 @@ target *target_vm_new(const char *name, GError **error)
 	const char *env = g_getenv("MMREF_EXEC_TIMEOUT");
 	if (tg && env && *env && g_ascii_strtod(env, NULL) > 0)
 		target_exec_set_timeout(tg, (int)(g_ascii_strtod(env, NULL) * 1000));
+	g_free(q_cpu);
+	g_free(cpu);
 	g_free(q_img);
 	g_free(q_initrd);
 	g_free(q_con);
