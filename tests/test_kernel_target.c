@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -753,6 +754,13 @@ static void test_profile_probes(void)
 		g_assert_cmpuint(v[TR_PK_SOFT_DIRTY], ==, sd && strcmp(sd, "y") == 0);
 	g_free(sd);
 	g_free(mmu);
+
+	/* pkeys: mmref-kernel reads /proc/cpuinfo's ospke; the system call says
+	 * the same (mm_pkey_alloc: a key only when arch_max_pkey() > 1) */
+	long key = syscall(SYS_pkey_alloc, 0ul, 0ul);
+	if (key >= 0)
+		syscall(SYS_pkey_free, key);
+	g_assert_cmpuint(v[TR_PK_PKEYS], ==, key >= 0);
 	kt_stop(k);
 }
 

@@ -396,7 +396,10 @@ static int take_snapshot(tc_checker *c, const mm_state *mm, const trace *t, cons
 				return rc;
 			/* The walk on the copy against what the touch reported: the
 			 * last walk of mm_touch (fault.c) was on the same tables. */
-			if (res->kind == TR_RES_TOUCH && !user_high(va) && x86_is_canonical48(va)) {
+			/* A protection-key refusal (pkeys=on) is not compared: the
+			 * KVM guest runs without CR4.PKE. */
+			if (res->kind == TR_RES_TOUCH && res->touch.outcome != MM_TOUCH_SEGV_PKUERR && !user_high(va) &&
+			    x86_is_canonical48(va)) {
 				const mm_touch_result *tr = &res->touch;
 				/* SIGBUS carries no error code in the trace; a
 				 * SIGSEGV with error code 0 is a #GP. */
