@@ -686,6 +686,9 @@ static void detect_userfaultfd(void)
 		found(TR_PK_USERFAULTFD, 0, "userfaultfd() is ENOSYS");
 	} else {
 		missing(TR_PK_USERFAULTFD, "userfaultfd(O_CLOEXEC|O_NONBLOCK|UFFD_USER_MODE_ONLY): %s", strerror(errno));
+	}
+}
+
 /* ---- pkeys ------------------------------------------------------------------------------------- */
 
 /* OSPKE: the CPU has PKU and the kernel set CR4.PKE (arch/x86/kernel/cpu/
