@@ -425,9 +425,10 @@ static void test_from_divergence(void)
 	/* diff_write_report runs the trace once: one more start, and the page
 	 * is the first run's again. */
 	divergence_clear(&d);
-	char *dir = g_dir_make_tmp("mmref-report-XXXXXX", NULL);
-	char *path = g_build_filename(dir, "once.html", NULL);
 	GError *err = NULL;
+	char *dir = g_dir_make_tmp(NULL, &err);
+	g_assert_no_error(err);
+	char *path = g_build_filename(dir, "once.html", NULL);
 	once_starts = 0;
 	g_assert_true(diff_write_report(path, t, tv, 2, NULL, &err));
 	g_assert_no_error(err);

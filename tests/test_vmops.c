@@ -10,6 +10,8 @@
 #include "mmref/mmref.h"
 #include "mmref/x86.h"
 
+#include "mm_test.h"
+
 #define PG MM_PAGE_SIZE
 #define BASE 0x10000000ull
 #define NPAGES 8
@@ -46,16 +48,6 @@ static mm_fault_status serve(void *ctx, const mm_fault_info *vmf, uint64_t words
 static const mm_vm_ops ops = {.fault = serve};
 
 static uint64_t expect_word(uint64_t pgoff, unsigned w) { return 0x1000 * pgoff + w + 1; }
-
-static void assert_clean(const mm_state *mm)
-{
-	mm_violation v[4];
-	size_t n = mm_check(mm, v, 4);
-	for (size_t i = 0; i < n && i < 4; i++)
-		g_printerr("I%d [%#llx,%#llx): %s\n", v[i].invariant, (unsigned long long)v[i].vma_start,
-		           (unsigned long long)v[i].vma_end, v[i].what);
-	g_assert_cmpuint(n, ==, 0);
-}
 
 static uint64_t read_ok(mm_state *mm, uint64_t addr)
 {
@@ -117,7 +109,7 @@ static void test_read(void)
 	g_assert_cmpint(mm_page(mm, BASE + 2 * PG), ==, MM_PAGE_NONE);
 	g_assert_cmpuint(read_ok(mm, BASE + 2 * PG), ==, expect_word(2, 0));
 	g_assert_cmpuint(log.calls, ==, 1);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -138,7 +130,7 @@ static void test_no_fault_around(void)
 		g_assert_cmpint(mm_page(mm, b + 3 * PG), ==, device ? MM_PAGE_NONE : MM_PAGE_FILE);
 		if (device)
 			g_assert_cmpuint(log.calls, ==, 2);
-		assert_clean(mm);
+		mmt_assert_checked(mm);
 		mm_destroy(mm);
 	}
 }
@@ -183,7 +175,7 @@ static void test_errors(void)
 	g_assert_cmpuint(log2.calls, ==, 4);
 	for (uint64_t p = 0; p < 4; p++)
 		g_assert_cmpint(mm_page(mm, BASE + 0x100000 + p * PG), ==, MM_PAGE_FILE);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -220,7 +212,7 @@ static void test_private(void)
 	 * anon_vma first, nothing else changes. */
 	g_assert_cmpint(mm_write(mm, priv + 5 * PG, 1).outcome, ==, MM_TOUCH_SIGBUS);
 	g_assert_cmpint(mm_page(mm, priv + 5 * PG), ==, MM_PAGE_NONE);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -240,7 +232,7 @@ static void test_shared_write(void)
 	g_assert_cmpuint(read_ok(mm, b), ==, 77);
 	g_assert_cmpuint(read_ok(mm, b + 8), ==, expect_word(0, 1));
 	g_assert_cmpuint(log.calls, ==, 1);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -264,7 +256,7 @@ static void test_vma_ops(void)
 	/* ...and merge again: same file, same vm_ops, pgoff in line. */
 	g_assert_cmpint(mm_mprotect(mm, BASE + 3 * PG, PG, MM_PROT_READ | MM_PROT_WRITE), ==, 0);
 	g_assert_cmpuint(mm_map_count(mm), ==, 1);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 
 	/* Next to it: the same device at the following offset merges (one
 	 * VMA); another device with the same ops does not (is_mergeable_vma:
@@ -282,7 +274,7 @@ static void test_vma_ops(void)
 	g_assert_cmpint(an, ==, (int64_t)(BASE + (NPAGES + 2) * PG));
 	g_assert_cmpuint(mm_map_count(mm), ==, 3);
 	g_assert_cmpint(mm_munmap(mm, BASE + NPAGES * PG, 3 * PG), ==, 0);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 
 	/* mremap moves the VMA and its operations: a page the device holds
 	 * reads back without a call, a new one is asked at the new address. */
@@ -296,7 +288,7 @@ static void test_vma_ops(void)
 	g_assert_cmpuint(log.calls, ==, calls + 1);
 	g_assert_cmphex(log.last.address, ==, to + PG);
 	g_assert_cmpuint(log.last.pgoff, ==, 1);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 
 	/* fork: the child's VMA has the operations (dup_mmap -> vm_area_dup);
 	 * its fault on a page the device lacks asks the handler, in process
@@ -311,7 +303,7 @@ static void test_vma_ops(void)
 	g_assert_cmpint(mm_proc(mm, 1), ==, 0);
 	g_assert_cmpuint(read_ok(mm, to + 2 * PG), ==, 9);
 	g_assert_cmpint(mm_exit(mm, child), ==, 0);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -334,7 +326,7 @@ static void test_madvise(void)
 	a = mm_mmap(mm, at, 2 * MM_PMD_SIZE, MM_PROT_READ | MM_PROT_WRITE, MM_MAP_SHARED | MM_MAP_FIXED, file, 0);
 	g_assert_cmpint(a, ==, (int64_t)at);
 	g_assert_cmpint(mm_madvise(mm, at, PG, MM_MADV_REMOVE), ==, 0);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -359,12 +351,12 @@ static void test_enomem(void)
 		failed += !done;
 		g_assert_true(r.outcome == MM_TOUCH_OK || r.outcome == MM_TOUCH_SIGBUS);
 		g_assert_true(w.outcome == MM_TOUCH_OK || w.outcome == MM_TOUCH_SIGBUS);
-		assert_clean(mm);
+		mmt_assert_checked(mm);
 		g_assert_cmpuint(read_ok(mm, a + PG + 8), ==, expect_word(1, 1));
 		g_assert_cmpint(mm_write(mm, a + 2 * PG, 5).outcome, ==, MM_TOUCH_OK);
 		g_assert_cmpuint(read_ok(mm, a + 2 * PG), ==, 5);
 		g_assert_cmpuint(read_ok(mm, a + 2 * PG + 8), ==, expect_word(2, 1));
-		assert_clean(mm);
+		mmt_assert_checked(mm);
 		mm_destroy(mm);
 	}
 	g_assert_true(done);
@@ -558,7 +550,7 @@ static void test_page_mkwrite(void)
 	g_assert_cmpint(mm_write(mm, p + 6 * PG, 17).outcome, ==, MM_TOUCH_OK);
 	g_assert_cmpuint(r.mkwrites, ==, before);
 	g_assert_cmpint(mm_page(mm, p + 6 * PG), ==, MM_PAGE_ANON);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 
 	/* Without page_mkwrite: a read fault maps shared writable pages RW
 	 * (clean), and a write on it asks nobody. */
@@ -568,7 +560,7 @@ static void test_page_mkwrite(void)
 	read_ok(mm, b);
 	g_assert_true(pte_writable(mm, b));
 	g_assert_false(pte_of(mm, b) & X86_D);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -647,7 +639,7 @@ static void test_map_pages(void)
 	g_assert_cmpint(mm_write(mm, c + 7 * PG, 1).outcome, ==, MM_TOUCH_OK);
 	g_assert_cmpuint(r.around, ==, 0);
 	g_assert_cmpint(mm_page(mm, c + 6 * PG), ==, MM_PAGE_NONE);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -726,7 +718,7 @@ static void test_open_close(void)
 	g_assert_cmphex(vi[1].start, ==, a + 4 * PG);
 	g_assert_cmphex(vi[1].end, ==, a + 6 * PG);
 	g_assert_cmpuint(r.opens, ==, 8);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 
 	/* mm_destroy closes what is left: [1, 4), [4, 6) and the moved one.
 	 * Every VMA ever made -- the first mmap's and the 8 opened -- has
@@ -777,7 +769,7 @@ static void test_may_split(void)
 	                (int64_t)to);
 	g_assert_cmpuint(mm_vmas(mm, a, a + 16 * PG, vi, 4), ==, 3);
 	g_assert_cmphex(vi[2].start, ==, a + 12 * PG);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -815,7 +807,7 @@ static void test_mremap_callback(void)
 	g_assert_cmpuint(r.opens, ==, 2);
 	g_assert_cmpuint(r.closes, ==, 2);
 	g_assert_cmphex(r.last_close.start, ==, no);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
@@ -885,7 +877,7 @@ static void test_writeback(void)
 	int file = mm_file_create(mm, PG);
 	g_assert_cmpint(mm_device_writeback(mm, file), ==, -EINVAL);
 	g_assert_cmpint(mm_device_writeback(mm, 99), ==, -EBADF);
-	assert_clean(mm);
+	mmt_assert_checked(mm);
 	mm_destroy(mm);
 }
 
