@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include "target.h"
 
@@ -112,6 +114,66 @@ static gboolean image_has_virtio_console(const char *img, const GPtrArray *mods)
 	return yes;
 }
 
+/* Archives not used for this long are removed when a new one is written
+ * (each build of the executor makes one; without pruning the cache only
+ * grows). An archive in use has its time renewed at each use. */
+#define INITRAMFS_KEEP_SECONDS (24 * 3600)
+/* ... but the newest few are always kept, however old. */
+#define INITRAMFS_KEEP_NEWEST 8
+
+struct cached_archive {
+	char *path;
+	time_t mtime;
+};
+
+static gint newest_first(gconstpointer a, gconstpointer b)
+{
+	const struct cached_archive *x = *(const struct cached_archive *const *)a;
+	const struct cached_archive *y = *(const struct cached_archive *const *)b;
+	return (x->mtime < y->mtime) - (x->mtime > y->mtime);
+}
+
+static void cached_archive_free(gpointer p)
+{
+	struct cached_archive *c = p;
+	g_free(c->path);
+	g_free(c);
+}
+
+/* Removes the cached archives in dir older than INITRAMFS_KEEP_SECONDS,
+ * sparing the INITRAMFS_KEEP_NEWEST newest. Best effort: a file another
+ * process removed first, or cannot be removed, is left alone. */
+static void prune_initramfs_cache(const char *dir)
+{
+	GDir *d = g_dir_open(dir, 0, NULL);
+	if (!d)
+		return;
+	GPtrArray *all = g_ptr_array_new_with_free_func(cached_archive_free);
+	const char *name;
+	while ((name = g_dir_read_name(d))) {
+		if (!g_str_has_prefix(name, "initramfs-") || !g_str_has_suffix(name, ".cpio"))
+			continue;
+		struct cached_archive *c = g_new0(struct cached_archive, 1);
+		c->path = g_build_filename(dir, name, NULL);
+		struct stat st;
+		if (stat(c->path, &st) != 0) {
+			cached_archive_free(c);
+			continue;
+		}
+		c->mtime = st.st_mtime;
+		g_ptr_array_add(all, c);
+	}
+	g_dir_close(d);
+	g_ptr_array_sort(all, newest_first);
+	time_t now = time(NULL);
+	for (guint i = INITRAMFS_KEEP_NEWEST; i < all->len; i++) {
+		struct cached_archive *c = g_ptr_array_index(all, i);
+		if (now - c->mtime > INITRAMFS_KEEP_SECONDS)
+			unlink(c->path);
+	}
+	g_ptr_array_unref(all);
+}
+
 /* The archive for executor exe and modules mods (or NULL), cached under the
  * kernels' directory by their checksum (one file per build of the executor
  * and set of modules). */
@@ -146,7 +208,8 @@ static char *initramfs_for(const char *exe, const GPtrArray *mods, GError **erro
 	char *path = g_build_filename(dir, name, NULL);
 	g_free(name);
 	g_free(sum);
-	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+	/* Renew an archive's time at each use, so pruning spares it. */
+	if (utime(path, NULL) != 0 && errno == ENOENT) {
 		GString *a = g_string_sized_new(len + 1024);
 		cpio_entry(a, "dev", 040755, NULL, 0, 1);
 		cpio_entry(a, "proc", 040555, NULL, 0, 2);
@@ -175,6 +238,8 @@ static char *initramfs_for(const char *exe, const GPtrArray *mods, GError **erro
 		if (!ok) {
 			g_free(path);
 			path = NULL;
+		} else {
+			prune_initramfs_cache(dir);
 		}
 	}
 	g_free(dir);
