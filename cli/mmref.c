@@ -156,16 +156,49 @@ static gboolean setup_profiles(const char *cmd, target *const *tv, guint n, cons
 		g_error_free(err);
 		return FALSE;
 	}
-	for (guint i = 0; i < n && !quiet; i++) {
+	/* Name the targets that follow (model, naive, exec:… built on them):
+	 * with none among the targets, nothing follows and nothing is said. */
+	GString *followers = g_string_new(NULL);
+	for (guint i = 0; i < n; i++)
+		if (tv[i]->adapts_profile)
+			g_string_append_printf(followers, "%s%s", followers->len ? ", " : "", tv[i]->name);
+	for (guint i = 0; i < n && !quiet && followers->len; i++) {
 		if (tv[i]->adapts_profile || tr_profile_empty(&tv[i]->announced))
 			continue;
 		GString *g = g_string_new(NULL);
 		tr_profile_format(g, &tv[i]->announced);
-		fprintf(stderr, "mmref %s: %s announced profile %s; the model and naive oracle follow it\n", cmd,
-		        tv[i]->name, g->str);
+		fprintf(stderr, "mmref %s: %s announced profile %s; %s follow%s it\n", cmd, tv[i]->name, g->str,
+		        followers->str, strchr(followers->str, ',') ? "" : "s");
 		g_string_free(g, TRUE);
 		break;
 	}
+	g_string_free(followers, TRUE);
+	/* Live targets only (kernels against each other, docs/versions.md):
+	 * each runs under its own profile, so name the keys on which they
+	 * differ; differences those keys explain are the configurations', not
+	 * a finding (--ignore hides the observations they touch). */
+	for (guint i = 0; i < n && !quiet; i++)
+		for (guint j = i + 1; j < n; j++) {
+			const tr_profile *a = &tv[i]->announced, *b = &tv[j]->announced;
+			if (tv[i]->adapts_profile || tv[j]->adapts_profile)
+				continue;
+			GString *keys = g_string_new(NULL);
+			for (int k = 0; k < TR_PK_COUNT; k++) {
+				if (!tr_profile_has(a, (tr_profile_key)k) || !tr_profile_has(b, (tr_profile_key)k) ||
+				    a->value[k] == b->value[k])
+					continue;
+				char *x = tr_profile_item(a, (tr_profile_key)k), *y = tr_profile_item(b, (tr_profile_key)k);
+				g_string_append_printf(keys, "%s%s against %s", keys->len ? ", " : "", x, y);
+				g_free(x);
+				g_free(y);
+			}
+			if (keys->len)
+				fprintf(stderr,
+				        "mmref %s: note: %s and %s run under different profiles (%s); what those keys "
+				        "decide differs between them by configuration\n",
+				        cmd, tv[i]->name, tv[j]->name, keys->str);
+			g_string_free(keys, TRUE);
+		}
 	return TRUE;
 }
 
