@@ -235,6 +235,12 @@ static gboolean api_exec(target *tg, const trace *t, const tr_stmt *s, tr_result
 	case TR_UFFD_ZEROPAGE:
 		set_ret(res, a->uffd_zeropage(mm, s->addr, s->len));
 		break;
+	case TR_UFFD_CONTINUE:
+		set_ret(res, a->uffd_continue(mm, s->addr, s->len));
+		break;
+	case TR_UFFD_WAKE:
+		set_ret(res, a->uffd_wake(mm, s->addr, s->len));
+		break;
 	case TR_TOUCH: {
 		mm_touch_result r = a->touch(mm, s->addr, s->access);
 		memset(res, 0, sizeof(*res));

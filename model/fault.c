@@ -457,3 +457,41 @@ int fault_uffd_fill(mm_state *mm, struct vma *v, uint64_t addr, bool zeropage, u
 	pg_set_entry(mm, wi, 1, pg_mk_entry(pfn, flags, PG_PFN_MASK));
 	return 0;
 }
+
+int fault_uffd_continue(mm_state *mm, struct vma *v, uint64_t addr)
+{
+	/* mfill_atomic(): the page tables come first (mm_alloc_pmd,
+	 * __pte_alloc), and a huge PMD there is -EEXIST ("be strict"). */
+	unsigned level = 0;
+	if (!pg_alloc_pmd(mm, addr))
+		return -ENOMEM;
+	uint64_t wi = pg_lookup(mm, addr, &level);
+	if (wi && level == 2)
+		return -EEXIST;
+	wi = pg_alloc_pte(mm, addr);
+	if (!wi)
+		return -ENOMEM;
+	/* mfill_atomic_pte_continue() -> shmem_get_folio(SGP_NOALLOC):
+	 * shmem_get_folio_gfp() refuses an index at or beyond i_size with
+	 * -EINVAL (sgp <= SGP_CACHE), which is passed on as it is; a hole is
+	 * -ENOENT there, which the caller turns into -EFAULT. */
+	uint64_t pgoff = v->vm_pgoff + ((addr - v->vm_start) >> PAGE_SHIFT);
+	if (pgoff >= (v->obj->size + PAGE_SIZE - 1) >> PAGE_SHIFT)
+		return -EINVAL;
+	uint64_t pfn = pc_page(mm, v->obj, pgoff, false);
+	if (!pfn)
+		return -EFAULT;
+	/* mfill_atomic_install_pte(): pte_none_mostly() -- an empty entry or a
+	 * marker (a guard marker is replaced, as for UFFDIO_COPY) -- else
+	 * -EEXIST. The entry is vm_page_prot made dirty, and writable only
+	 * with VM_WRITE in a shared mapping: "page_in_cache && !vm_shared"
+	 * maps the cache page read-only, so a later store copies it (do_wp_page). */
+	uint64_t e = pg_words(mm)[wi];
+	if (!lx_none(e) && lx_present(e))
+		return -EEXIST;
+	uint64_t flags = pg_vma_page_prot(v) | X86_D;
+	if ((v->vm_flags & MM_VM_WRITE) && (v->vm_flags & MM_VM_SHARED))
+		flags |= X86_RW;
+	pg_set_entry(mm, wi, 1, pg_mk_entry(pfn, flags, PG_PFN_MASK));
+	return 0;
+}

@@ -17,4 +17,10 @@ enum fault_result fault_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t ad
  * -ENOMEM; nothing changes on failure. */
 int fault_uffd_fill(mm_state *mm, struct vma *v, uint64_t addr, bool zeropage, uint64_t value);
 
+/* mm/userfaultfd.c mfill_atomic_pte_continue() for one page at addr of v (a
+ * shmem VMA of the process's userfaultfd): maps the page the object has in
+ * its cache there. 0 or -EEXIST, -EFAULT (no page in the cache), -EINVAL
+ * (at or beyond EOF), -ENOMEM; nothing changes on failure. */
+int fault_uffd_continue(mm_state *mm, struct vma *v, uint64_t addr);
+
 #endif

@@ -166,3 +166,55 @@ int mm_uffd_zeropage(mm_state *mm, uint64_t dst, uint64_t len)
 {
 	return mfill(mm, dst, len, true, 0);
 }
+
+/* fs/userfaultfd.c userfaultfd_continue() -> mm/userfaultfd.c
+ * mfill_atomic_continue(): mfill_atomic() with MFILL_ATOMIC_CONTINUE. */
+int mm_uffd_continue(mm_state *mm, uint64_t dst, uint64_t len)
+{
+	mm->n_touched = 0;
+	if (!mm->cfg.userfaultfd)
+		return -ENOSYS;
+	/* validate_range(); the wraparound check after it cannot fail once
+	 * the range lies below TASK_SIZE; the mode is 0 (no DONTWAKE, no WP). */
+	int err = validate_range(mm, dst, len);
+	if (err)
+		return err;
+	/* uffd_mfill_lock(): as for UFFDIO_COPY -- the VMA at dst or -ENOENT,
+	 * its anon_vma prepared if it is a COW mapping (even if what follows
+	 * refuses), then validate_dst_vma(): the range inside it and the VMA
+	 * registered (any mode), else -ENOENT. */
+	struct vma *v = vt_find(&mm->vt, dst);
+	if (!v || v->vm_start > dst)
+		return -ENOENT;
+	if (!(v->vm_flags & MM_VM_SHARED) && vma_anon_vma_prepare(mm, v))
+		return -ENOMEM;
+	if (dst + len > v->vm_end || !(v->vm_flags & MM_VM_UFFD_FLAGS))
+		return -ENOENT;
+	/* mfill_atomic(): "!vma_is_shmem(dst_vma) && MFILL_ATOMIC_CONTINUE" is
+	 * -EINVAL: a registered anonymous VMA, whatever its modes. */
+	if (!v->obj || mm_object_is_device(v->obj))
+		return -EINVAL;
+	uint64_t mapped = 0;
+	for (uint64_t a = dst; a < dst + len; a += PAGE_SIZE) {
+		err = fault_uffd_continue(mm, v, a);
+		if (err)
+			break;
+		mapped += PAGE_SIZE;
+	}
+	/* userfaultfd_continue(): `mapped` short of len is -EAGAIN; nothing
+	 * mapped is the error itself. */
+	if (mapped && mapped < len)
+		return -EAGAIN;
+	return mapped ? 0 : err;
+}
+
+/* fs/userfaultfd.c userfaultfd_wake(): validate_range(), then
+ * wake_userfault() of the range. A trace's faults are abandoned, never
+ * waiting (docs/trace-format.md), so there is nobody to wake: 0. */
+int mm_uffd_wake(mm_state *mm, uint64_t start, uint64_t len)
+{
+	mm->n_touched = 0;
+	if (!mm->cfg.userfaultfd)
+		return -ENOSYS;
+	return validate_range(mm, start, len);
+}

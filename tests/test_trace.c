@@ -468,6 +468,49 @@ static void test_load(void)
 
 
 /* The userfaultfd statements and the uffd result (docs/trace-format.md). */
+/* uffd continue and uffd wake (docs/trace-format.md, "userfaultfd"). */
+static void test_uffd_continue_wake(void)
+{
+	static const char text[] = "mmtrace 1\n"
+	                           "uffd continue +8K 8K => EAGAIN\n"
+	                           "uffd wake +0x1000 4K => 0\n"
+	                           "uffd wake +0x1001 4K => EINVAL\n";
+	GError *err = NULL;
+	trace *t = trace_parse("c.trace", text, strlen(text), &err);
+	g_assert_no_error(err);
+	g_assert_cmpuint(t->stmts->len, ==, 3);
+	const tr_stmt *s = &g_array_index(t->stmts, tr_stmt, 0);
+	g_assert_cmpint(s->kind, ==, TR_UFFD_CONTINUE);
+	g_assert_cmpuint(s->addr, ==, t->arena_base + 0x2000);
+	g_assert_cmpuint(s->len, ==, 0x2000);
+	g_assert_cmpint(s->expect.err, ==, EAGAIN);
+	s = &g_array_index(t->stmts, tr_stmt, 2);
+	g_assert_cmpint(s->kind, ==, TR_UFFD_WAKE);
+	g_assert_cmpuint(s->addr, ==, t->arena_base + 0x1001);
+	char *printed = trace_to_string(t);
+	g_assert_nonnull(strstr(printed, "uffd continue +0x2000 8K => EAGAIN\n"));
+	g_assert_nonnull(strstr(printed, "uffd wake +0x1000 4K => 0\n"));
+	trace *u = trace_parse("again", printed, strlen(printed), &err);
+	g_assert_no_error(err);
+	char *again = trace_to_string(u);
+	g_assert_cmpstr(again, ==, printed);
+	g_free(again);
+	g_free(printed);
+	trace_free(u);
+	trace_free(t);
+	static const char *const bad[] = {
+		"mmtrace 1\nuffd continue +0\n",       /* no length */
+		"mmtrace 1\nuffd wake +0 4K 1\n",      /* a third argument */
+		"mmtrace 1\nuffd continue +0 4K wp\n", /* no mode flags (yet) */
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		trace *b = trace_parse("bad.trace", bad[i], strlen(bad[i]), &err);
+		g_assert_null(b);
+		g_assert_nonnull(err);
+		g_clear_error(&err);
+	}
+}
+
 static void test_uffd(void)
 {
 	static const char text[] = "mmtrace 1\n"
@@ -514,7 +557,7 @@ static void test_uffd(void)
 
 	static const char *const bad[] = {
 		"mmtrace 1\nuffd\n",                                /* no operation */
-		"mmtrace 1\nuffd wake\n",                           /* unknown operation */
+		"mmtrace 1\nuffd frob\n",                           /* unknown operation */
 		"mmtrace 1\nuffd register +0 4K maybe\n",           /* unknown mode */
 		"mmtrace 1\nuffd copy +0 4K\n",                     /* no value */
 		"mmtrace 1\ntouch +0 r => uffd missing\n",          /* no address */
@@ -538,6 +581,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/trace/errors", test_errors);
 	g_test_add_func("/trace/round-trip", test_round_trip);
 	g_test_add_func("/trace/uffd", test_uffd);
+	g_test_add_func("/trace/uffd-continue-wake", test_uffd_continue_wake);
 	g_test_add_func("/trace/printer", test_printer);
 	g_test_add_func("/trace/errno-names", test_errno_names);
 	g_test_add_func("/trace/result-parse", test_result_parse);

@@ -226,6 +226,8 @@ static const stmt_desc stmt_descs[] = {
 	{"uffd unregister", TR_UFFD_UNREGISTER, 2, 2, "uffd unregister ADDR LEN"},
 	{"uffd copy", TR_UFFD_COPY, 3, 3, "uffd copy ADDR LEN VALUE"},
 	{"uffd zeropage", TR_UFFD_ZEROPAGE, 2, 2, "uffd zeropage ADDR LEN"},
+	{"uffd continue", TR_UFFD_CONTINUE, 2, 2, "uffd continue ADDR LEN"},
+	{"uffd wake", TR_UFFD_WAKE, 2, 2, "uffd wake ADDR LEN"},
 	{"maps", TR_MAPS, 0, 0, "maps"},
 	{"smaps", TR_SMAPS, 0, 0, "smaps"},
 	{"pages", TR_PAGES, 2, 2, "pages ADDR LEN"},
@@ -843,7 +845,7 @@ static bool parse_stmt(parse_ctx *c, char **tok, int n, tr_stmt *s, GError **err
 	const char *name = tok[0];
 	if (strcmp(tok[0], "uffd") == 0) { /* "uffd OP": the statement is named by both words */
 		if (n < 2 || strcmp(tok[1], "=>") == 0)
-			return fail(c, error, "missing userfaultfd operation: usage: uffd register|unregister|copy|zeropage ...");
+			return fail(c, error, "missing userfaultfd operation: usage: uffd register|unregister|copy|zeropage|continue|wake ...");
 		g_snprintf(uffd_name, sizeof(uffd_name), "uffd %s", tok[1]);
 		name = uffd_name;
 		tok++;
@@ -993,6 +995,8 @@ static bool parse_stmt(parse_ctx *c, char **tok, int n, tr_stmt *s, GError **err
 	case TR_UFFD_UNREGISTER:
 	case TR_UFFD_COPY:
 	case TR_UFFD_ZEROPAGE:
+	case TR_UFFD_CONTINUE:
+	case TR_UFFD_WAKE:
 		if (!address(c, a[0], &s->addr, NULL, error) || !number(c, "length", a[1], &s->len, error) ||
 		    !check_range(c, a[0], s->addr, s->len, error))
 			return false;

@@ -467,6 +467,17 @@ static bool uffd_op(const tr_stmt *s, tr_result *res, char *why, size_t whylen)
 		rc = ioctl(fd, UFFDIO_COPY, &c);
 		break;
 	}
+	case TR_UFFD_CONTINUE: {
+		/* mode 0: wake the range (no fault waits), no write-protection */
+		struct uffdio_continue c = {.range = {.start = s->addr, .len = s->len}};
+		rc = ioctl(fd, UFFDIO_CONTINUE, &c);
+		break;
+	}
+	case TR_UFFD_WAKE: {
+		struct uffdio_range r = {.start = s->addr, .len = s->len};
+		rc = ioctl(fd, UFFDIO_WAKE, &r);
+		break;
+	}
 	default: {
 		struct uffdio_zeropage z = {.range = {.start = s->addr, .len = s->len}};
 		rc = ioctl(fd, UFFDIO_ZEROPAGE, &z);
@@ -867,9 +878,11 @@ bool op_exec(const trace *t, const tr_stmt *s, tr_result *res, char *why, size_t
 	case TR_UFFD_UNREGISTER:
 	case TR_UFFD_COPY:
 	case TR_UFFD_ZEROPAGE:
+	case TR_UFFD_CONTINUE:
+	case TR_UFFD_WAKE:
 		if (!confined(s->addr, s->len))
 			return refuse(why, whylen, "range outside the arena");
-		if (s->kind != TR_UFFD_REGISTER && s->kind != TR_UFFD_UNREGISTER &&
+		if (s->kind != TR_UFFD_REGISTER && s->kind != TR_UFFD_UNREGISTER && s->kind != TR_UFFD_WAKE &&
 		    !charge(range_bound(s->len), why, whylen))
 			return false;
 		return uffd_op(s, res, why, whylen);

@@ -559,3 +559,29 @@ int nv_uffd_fill_page(naive_mm *nm, nvma *v, uint64_t addr, bool zeropage, uint6
 		nv_fill_page(nm, addr, value);
 	return 0;
 }
+
+int nv_uffd_continue_page(naive_mm *nm, nvma *v, uint64_t addr)
+{
+	/* mfill_atomic() refuses a PMD-mapped page before it looks further */
+	nregion *r = nv_region_get(nm, addr);
+	if (r && r->kind != NV_REGION_PTE)
+		return -EEXIST;
+	/* shmem_get_folio(..., SGP_NOALLOC): past the end of the file is
+	 * -EINVAL; no page in the cache is -ENOENT, reported as -EFAULT */
+	if (beyond_eof(nm, v, addr))
+		return -EINVAL;
+	if (!nv_is_cached(nm, v->backing, v->object, nv_vma_file_index(v, addr)))
+		return -EFAULT;
+	/* mfill_atomic_install_pte(): only an empty entry or a marker (the
+	 * guard marker goes) may take the page; it is mapped dirty, and a
+	 * page of the cache is never writable in a private mapping, which
+	 * MM_PAGE_FILE already says (pte_allows) */
+	mm_page_state st = nv_page_get(nm, addr);
+	if (st != MM_PAGE_NONE && st != MM_PAGE_GUARD)
+		return -EEXIST;
+	if (st == MM_PAGE_GUARD)
+		nv_page_set(nm, addr, MM_PAGE_NONE);
+	map_4k(nm, addr, MM_PAGE_FILE);
+	nv_cache_mark_dirty(nm, v, addr);
+	return 0;
+}

@@ -142,3 +142,46 @@ int naive_uffd_zeropage(naive_mm *nm, uint64_t addr, uint64_t len)
 {
 	return fill(nm, addr, len, true, 0);
 }
+
+/* UFFDIO_CONTINUE (fs/userfaultfd.c userfaultfd_continue, mm/userfaultfd.c
+ * mfill_atomic with MFILL_ATOMIC_CONTINUE): one registered shmem VMA holds
+ * the range; its cached pages get mapped one by one. */
+int naive_uffd_continue(naive_mm *nm, uint64_t addr, uint64_t len)
+{
+	if (!nm->cfg.userfaultfd)
+		return -ENOSYS;
+	if (!range_ok(nm, addr, len))
+		return -EINVAL;
+	/* the lookup of uffd_mfill_lock(), which prepares a private VMA's
+	 * anon_vma before validate_dst_vma() can say no */
+	nvma *v = nv_vma_at(nm, addr);
+	if (!v)
+		return -ENOENT;
+	if (!(v->flags & MM_VM_SHARED))
+		nv_anon_vma_prepare(nm, v);
+	if (addr + len > v->end || !(v->flags & MM_VM_UFFD_FLAGS))
+		return -ENOENT;
+	/* continuing is for shmem only: anonymous memory is -EINVAL */
+	if (v->backing == MM_BACKING_ANON)
+		return -EINVAL;
+	uint64_t n = 0;
+	int err = 0;
+	for (uint64_t a = addr; a < addr + len; a += NV_PAGE) {
+		err = nv_uffd_continue_page(nm, nv_vma_at(nm, addr), a);
+		if (err)
+			break;
+		n++;
+	}
+	if (err && n)
+		return -EAGAIN; /* the ioctl's `mapped` was short of len */
+	return err;
+}
+
+/* UFFDIO_WAKE (userfaultfd_wake): the range is checked, then the waiting
+ * faults in it woken -- a trace never leaves one waiting. */
+int naive_uffd_wake(naive_mm *nm, uint64_t addr, uint64_t len)
+{
+	if (!nm->cfg.userfaultfd)
+		return -ENOSYS;
+	return range_ok(nm, addr, len) ? 0 : -EINVAL;
+}

@@ -428,6 +428,13 @@ int mm_uffd_register(mm_state *mm, uint64_t addr, uint64_t len, uint64_t mode);
 int mm_uffd_unregister(mm_state *mm, uint64_t addr, uint64_t len);
 int mm_uffd_copy(mm_state *mm, uint64_t addr, uint64_t len, uint64_t value);
 int mm_uffd_zeropage(mm_state *mm, uint64_t addr, uint64_t len);
+/* UFFDIO_CONTINUE: maps the pages the shmem object already has in its page
+ * cache at [addr, addr + len) (read-only in a private mapping), the way
+ * out of a minor fault. UFFDIO_WAKE: wakes the faults waiting in the range
+ * -- none here, as a fault in a trace is abandoned -- so only its range
+ * checks show. 0 or -errno as the ioctl (-EAGAIN after some pages). */
+int mm_uffd_continue(mm_state *mm, uint64_t addr, uint64_t len);
+int mm_uffd_wake(mm_state *mm, uint64_t addr, uint64_t len);
 
 /* One byte accessed at addr from user mode, as a CPU would: walks the page
  * tables, takes the fault if there is one, and reports what the process sees. */
