@@ -285,10 +285,18 @@ static void dec_madvise(decoder *d, const guint8 *r)
 	}
 }
 
-/* A userfaultfd statement (h3 bit 4, r5 >= 192): r6 % 4 the operation,
+/* A userfaultfd statement (h3 bit 4, r5 >= 192): r6 % 4 the operation --
+ * unless r6 bits 2-4 are all set, then continue (bit 5 clear) or wake --
  * r4 the registration modes (raw bits 1 in 8), r7 varies a copy's value. */
 static void dec_uffd(decoder *d, const guint8 *r)
 {
+	if ((r[6] & 0x1c) == 0x1c) { /* one in 8: continue or wake */
+		tr_stmt *c = new_stmt(d, (r[6] & 0x20) ? TR_UFFD_WAKE : TR_UFFD_CONTINUE);
+		uint64_t off = pick_addr(d, r[1], r[2]);
+		c->addr = d->t->arena_base + off;
+		c->len = pick_len(d, r[3], off);
+		return;
+	}
 	static const tr_kind kinds[4] = {TR_UFFD_REGISTER, TR_UFFD_UNREGISTER, TR_UFFD_COPY, TR_UFFD_ZEROPAGE};
 	tr_stmt *s = new_stmt(d, kinds[r[6] % 4]);
 	uint64_t off = pick_addr(d, r[1], r[2]);

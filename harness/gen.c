@@ -488,8 +488,14 @@ static guint gen_thp(gen *g, guint room)
 /* A userfaultfd statement (docs/trace-format.md "userfaultfd"): ranges near
  * the VMAs made, mostly page-aligned and a few pages long for copy and
  * zeropage (mmref-kernel copies at most 2 MiB at once). */
+static void gen_uffd_continue_wake(gen *g);
+
 static void gen_uffd(gen *g)
 {
+	if (chance(&g->r, 20)) {
+		gen_uffd_continue_wake(g);
+		return;
+	}
 	static const char *const modes[] = {"missing", "missing", "missing", "wp", "minor", "minor",
 	                                    "missing,wp", "missing,minor", "wp,minor", "missing,wp,minor"};
 	rng *r = &g->r;
@@ -522,6 +528,119 @@ static void gen_uffd(gen *g)
 	if (k < 85)
 		g_string_append_printf(g->out, " 0x%" G_GINT64_MODIFIER "x",
 		                       (guint64)(0xcafe000000000000ull | ++g->nwrites << 24 | below(r, 1u << 24)));
+}
+
+/* uffd continue (mostly) or uffd wake over a range like a copy's: in a VMA
+ * made, a few pages, sometimes not page-aligned. */
+static void gen_uffd_continue_wake(gen *g)
+{
+	rng *r = &g->r;
+	uint64_t off = pick_addr(g);
+	if (g->regions->len && chance(r, 70)) {
+		const region *rg = &g_array_index(g->regions, region, below(r, g->regions->len));
+		off = rg->start + below(r, (rg->end - rg->start) / PAGE) * PAGE;
+	}
+	uint64_t len = (1 + below(r, chance(r, 80) ? 4 : 32)) * PAGE;
+	if (chance(r, 3))
+		len = below(r, 3) * (PAGE / 2);
+	if (chance(r, 2))
+		off += PAGE / 2;
+	if (off >= g->size)
+		off = g->size - PAGE;
+	if (len > g->size - off)
+		len = g->size - off;
+	g_string_append(g->out, chance(r, 75) ? "uffd continue" : "uffd wake");
+	put_addr(g, off);
+	put_num(g, len);
+}
+
+/* A minor fault and the way out of it (UFFDIO_CONTINUE): a shmem mapping --
+ * of a file or shared anonymous memory, shared or private -- whose pages
+ * come into the page cache by touching them, lose their entries (DONTNEED),
+ * are registered `minor` (sometimes with `missing`), and are then touched
+ * (a minor fault for the cached ones), continued and touched again. Fills at
+ * most `room` statements; 0 when it does not fit. */
+static guint gen_uffd_minor(gen *g, guint room)
+{
+	rng *r = &g->r;
+	if (room < 6)
+		return 0;
+	uint64_t pages = 1 + below(r, 8);
+	bool file = g->nfiles && chance(r, 70);
+	int f = file ? (int)below(r, (uint64_t)g->nfiles) : 0;
+	if (file && pages > (g->file_size[f] + PAGE - 1) / PAGE + 1)
+		pages = (g->file_size[f] + PAGE - 1) / PAGE + 1; /* a page past EOF at most */
+	bool shared = !file || chance(r, 60);
+	uint64_t len = pages * PAGE;
+	uint64_t off = below(r, g->size / PAGE - pages) * PAGE;
+	guint n = 0;
+	g_string_append(g->out, "mmap");
+	put_addr(g, off);
+	put_num(g, len);
+	g_string_append_printf(g->out, " rw- %s,fixed", shared ? "shared" : "private");
+	if (file)
+		g_string_append_printf(g->out, " file=f%d\n", f + 1);
+	else
+		g_string_append(g->out, ",anonymous\n");
+	remember(g, off, len);
+	n++;
+	/* into the cache: a private mapping reads (a write would copy) */
+	for (uint64_t i = 0; i < pages && n < room - 4; i++) {
+		if (!chance(r, 70))
+			continue;
+		bool w = shared && chance(r, 50);
+		if (g->values)
+			put_data(g, off + i * PAGE + below(r, PAGE), w);
+		else {
+			g_string_append(g->out, "touch");
+			put_addr(g, off + i * PAGE + below(r, PAGE));
+			g_string_append(g->out, w ? " w" : " r");
+		}
+		g_string_append_c(g->out, '\n');
+		n++;
+	}
+	if (chance(r, 85)) {
+		g_string_append(g->out, "madvise");
+		put_addr(g, off);
+		put_num(g, len);
+		g_string_append(g->out, " dontneed\n");
+		n++;
+	}
+	g_string_append(g->out, "uffd register");
+	put_addr(g, off);
+	put_num(g, len);
+	g_string_append(g->out, chance(r, 70) ? " minor\n" : " missing,minor\n");
+	n++;
+	while (n < room && chance(r, 85)) {
+		uint64_t at = off + below(r, pages) * PAGE;
+		unsigned k = (unsigned)below(r, 100);
+		if (k < 45) {
+			bool w = chance(r, 40);
+			if (g->values)
+				put_data(g, at + below(r, PAGE), w);
+			else {
+				g_string_append(g->out, "touch");
+				put_addr(g, at + below(r, PAGE));
+				g_string_append(g->out, w ? " w" : chance(r, 90) ? " r" : " x");
+			}
+		} else if (k < 90) {
+			g_string_append(g->out, "uffd continue");
+			put_addr(g, at);
+			put_num(g, (1 + below(r, chance(r, 80) ? 2 : pages)) * PAGE);
+		} else if (k < 95) {
+			g_string_append(g->out, "uffd wake");
+			put_addr(g, at);
+			put_num(g, PAGE);
+		} else {
+			g_string_append(g->out, "madvise");
+			put_addr(g, at);
+			put_num(g, PAGE);
+			g_string_append(g->out, chance(r, 50) ? " dontneed" : " remove");
+		}
+		g_string_append_c(g->out, '\n');
+		n++;
+	}
+	return n;
 }
 
 static void gen_stmt(gen *g)
@@ -631,6 +750,13 @@ char *gen_trace_text_uffd(guint64 seed, guint length, gboolean values, gboolean 
 		}
 	}
 	for (guint i = 0; i < length;) {
+		if (uffd && chance(&g.r, 2)) {
+			guint n = gen_uffd_minor(&g, length - i);
+			if (n) {
+				i += n;
+				continue;
+			}
+		}
 		if (!fork && chance(&g.r, 3)) {
 			guint n = gen_thp(&g, length - i);
 			if (n) {
@@ -925,7 +1051,8 @@ char *gen_coverage_opts(guint64 seed, guint count, guint length, gboolean values
 
 static gboolean is_uffd_kind(int k)
 {
-	return k == TR_UFFD_REGISTER || k == TR_UFFD_UNREGISTER || k == TR_UFFD_COPY || k == TR_UFFD_ZEROPAGE;
+	return k == TR_UFFD_REGISTER || k == TR_UFFD_UNREGISTER || k == TR_UFFD_COPY || k == TR_UFFD_ZEROPAGE ||
+	       k == TR_UFFD_CONTINUE || k == TR_UFFD_WAKE;
 }
 
 char *gen_coverage_uffd(guint64 seed, guint count, guint length, gboolean values, gboolean fork, gboolean uffd,
