@@ -549,9 +549,12 @@ static void gen_uffd_continue_wake(gen *g)
 		off = g->size - PAGE;
 	if (len > g->size - off)
 		len = g->size - off;
-	g_string_append(g->out, chance(r, 75) ? "uffd continue" : "uffd wake");
+	bool cont = chance(r, 75);
+	g_string_append(g->out, cont ? "uffd continue" : "uffd wake");
 	put_addr(g, off);
 	put_num(g, len);
+	if (cont && chance(r, 15)) /* a mode: DONTWAKE, or an unknown bit (EINVAL); never WP */
+		g_string_append(g->out, chance(r, 75) ? " dontwake" : chance(r, 50) ? " 0x4" : " dontwake,0x8");
 }
 
 /* A minor fault and the way out of it (UFFDIO_CONTINUE): a shmem mapping --
@@ -627,6 +630,8 @@ static guint gen_uffd_minor(gen *g, guint room)
 			g_string_append(g->out, "uffd continue");
 			put_addr(g, at);
 			put_num(g, (1 + below(r, chance(r, 80) ? 2 : pages)) * PAGE);
+			if (chance(r, 10))
+				g_string_append(g->out, " dontwake");
 		} else if (k < 95) {
 			g_string_append(g->out, "uffd wake");
 			put_addr(g, at);

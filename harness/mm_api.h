@@ -27,7 +27,7 @@ typedef struct mm_api {
 	int (*uffd_unregister)(void *mm, uint64_t addr, uint64_t len);
 	int (*uffd_copy)(void *mm, uint64_t addr, uint64_t len, uint64_t value);
 	int (*uffd_zeropage)(void *mm, uint64_t addr, uint64_t len);
-	int (*uffd_continue)(void *mm, uint64_t addr, uint64_t len);
+	int (*uffd_continue)(void *mm, uint64_t addr, uint64_t len, uint64_t mode);
 	int (*uffd_wake)(void *mm, uint64_t addr, uint64_t len);
 	mm_touch_result (*touch)(void *mm, uint64_t addr, mm_access access);
 	/* Contents (issue 18): a 64-bit store and load, pwrite of a file. */
@@ -88,7 +88,7 @@ typedef struct mm_api {
 	static int TABLE##_uffd_unregister(void *mm, uint64_t a, uint64_t l) { return PREFIX##_uffd_unregister(mm, a, l); } \
 	static int TABLE##_uffd_copy(void *mm, uint64_t a, uint64_t l, uint64_t v) { return PREFIX##_uffd_copy(mm, a, l, v); } \
 	static int TABLE##_uffd_zeropage(void *mm, uint64_t a, uint64_t l) { return PREFIX##_uffd_zeropage(mm, a, l); } \
-	static int TABLE##_uffd_continue(void *mm, uint64_t a, uint64_t l) { return PREFIX##_uffd_continue(mm, a, l); } \
+	static int TABLE##_uffd_continue(void *mm, uint64_t a, uint64_t l, uint64_t m) { return PREFIX##_uffd_continue(mm, a, l, m); } \
 	static int TABLE##_uffd_wake(void *mm, uint64_t a, uint64_t l) { return PREFIX##_uffd_wake(mm, a, l); } \
 	static mm_touch_result TABLE##_touch(void *mm, uint64_t a, mm_access acc)                          \
 	{                                                                                                  \

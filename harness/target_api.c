@@ -236,7 +236,7 @@ static gboolean api_exec(target *tg, const trace *t, const tr_stmt *s, tr_result
 		set_ret(res, a->uffd_zeropage(mm, s->addr, s->len));
 		break;
 	case TR_UFFD_CONTINUE:
-		set_ret(res, a->uffd_continue(mm, s->addr, s->len));
+		set_ret(res, a->uffd_continue(mm, s->addr, s->len, s->flags));
 		break;
 	case TR_UFFD_WAKE:
 		set_ret(res, a->uffd_wake(mm, s->addr, s->len));

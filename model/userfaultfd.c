@@ -169,16 +169,19 @@ int mm_uffd_zeropage(mm_state *mm, uint64_t dst, uint64_t len)
 
 /* fs/userfaultfd.c userfaultfd_continue() -> mm/userfaultfd.c
  * mfill_atomic_continue(): mfill_atomic() with MFILL_ATOMIC_CONTINUE. */
-int mm_uffd_continue(mm_state *mm, uint64_t dst, uint64_t len)
+int mm_uffd_continue(mm_state *mm, uint64_t dst, uint64_t len, uint64_t mode)
 {
 	mm->n_touched = 0;
 	if (!mm->cfg.userfaultfd)
 		return -ENOSYS;
 	/* validate_range(); the wraparound check after it cannot fail once
-	 * the range lies below TASK_SIZE; the mode is 0 (no DONTWAKE, no WP). */
+	 * the range lies below TASK_SIZE; then the mode: DONTWAKE and WP only.
+	 * DONTWAKE changes nothing here (no fault is ever left waiting). */
 	int err = validate_range(mm, dst, len);
 	if (err)
 		return err;
+	if (mode & ~(uint64_t)(MM_UFFD_CONTINUE_MODE_DONTWAKE | MM_UFFD_CONTINUE_MODE_WP))
+		return -EINVAL;
 	/* uffd_mfill_lock(): as for UFFDIO_COPY -- the VMA at dst or -ENOENT,
 	 * its anon_vma prepared if it is a COW mapping (even if what follows
 	 * refuses), then validate_dst_vma(): the range inside it and the VMA
@@ -190,8 +193,12 @@ int mm_uffd_continue(mm_state *mm, uint64_t dst, uint64_t len)
 		return -ENOMEM;
 	if (dst + len > v->vm_end || !(v->vm_flags & MM_VM_UFFD_FLAGS))
 		return -ENOENT;
-	/* mfill_atomic(): "!vma_is_shmem(dst_vma) && MFILL_ATOMIC_CONTINUE" is
-	 * -EINVAL: a registered anonymous VMA, whatever its modes. */
+	/* mfill_atomic(): "don't allow a wrprotect copy if the userfaultfd
+	 * didn't register as WP" -- -EINVAL. */
+	if ((mode & MM_UFFD_CONTINUE_MODE_WP) && !(v->vm_flags & MM_VM_UFFD_WP))
+		return -EINVAL;
+	/* Then "!vma_is_shmem(dst_vma) && MFILL_ATOMIC_CONTINUE" is -EINVAL: a
+	 * registered anonymous VMA, whatever its modes. */
 	if (!v->obj || mm_object_is_device(v->obj))
 		return -EINVAL;
 	uint64_t mapped = 0;

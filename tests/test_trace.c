@@ -474,13 +474,18 @@ static void test_uffd_continue_wake(void)
 	static const char text[] = "mmtrace 1\n"
 	                           "uffd continue +8K 8K => EAGAIN\n"
 	                           "uffd wake +0x1000 4K => 0\n"
-	                           "uffd wake +0x1001 4K => EINVAL\n";
+	                           "uffd wake +0x1001 4K => EINVAL\n"
+	                           "uffd continue +0 4K dontwake => EFAULT\n"
+	                           "uffd continue +0 4K 0x5 => EINVAL\n";
 	GError *err = NULL;
 	trace *t = trace_parse("c.trace", text, strlen(text), &err);
 	g_assert_no_error(err);
-	g_assert_cmpuint(t->stmts->len, ==, 3);
+	g_assert_cmpuint(t->stmts->len, ==, 5);
 	const tr_stmt *s = &g_array_index(t->stmts, tr_stmt, 0);
 	g_assert_cmpint(s->kind, ==, TR_UFFD_CONTINUE);
+	g_assert_cmpuint(s->flags, ==, 0);
+	g_assert_cmpuint(g_array_index(t->stmts, tr_stmt, 3).flags, ==, MM_UFFD_CONTINUE_MODE_DONTWAKE);
+	g_assert_cmpuint(g_array_index(t->stmts, tr_stmt, 4).flags, ==, 5);
 	g_assert_cmpuint(s->addr, ==, t->arena_base + 0x2000);
 	g_assert_cmpuint(s->len, ==, 0x2000);
 	g_assert_cmpint(s->expect.err, ==, EAGAIN);
@@ -490,6 +495,8 @@ static void test_uffd_continue_wake(void)
 	char *printed = trace_to_string(t);
 	g_assert_nonnull(strstr(printed, "uffd continue +0x2000 8K => EAGAIN\n"));
 	g_assert_nonnull(strstr(printed, "uffd wake +0x1000 4K => 0\n"));
+	g_assert_nonnull(strstr(printed, "uffd continue +0x0 4K dontwake => EFAULT\n"));
+	g_assert_nonnull(strstr(printed, "uffd continue +0x0 4K dontwake,0x4 => EINVAL\n"));
 	trace *u = trace_parse("again", printed, strlen(printed), &err);
 	g_assert_no_error(err);
 	char *again = trace_to_string(u);
@@ -501,7 +508,9 @@ static void test_uffd_continue_wake(void)
 	static const char *const bad[] = {
 		"mmtrace 1\nuffd continue +0\n",       /* no length */
 		"mmtrace 1\nuffd wake +0 4K 1\n",      /* a third argument */
-		"mmtrace 1\nuffd continue +0 4K wp\n", /* no mode flags (yet) */
+		"mmtrace 1\nuffd continue +0 4K wp\n",  /* not a continue mode name */
+		"mmtrace 1\nuffd continue +0 4K 0x2\n", /* WP: not in the format */
+		"mmtrace 1\nuffd continue +0 4K 1 2\n", /* too many */
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
 		trace *b = trace_parse("bad.trace", bad[i], strlen(bad[i]), &err);

@@ -55,6 +55,12 @@ static const name_value uffd_modes[] = {
 	{"minor", MM_UFFD_MODE_MINOR},
 };
 
+/* UFFDIO_CONTINUE modes the format accepts: not WP, which needs the uffd-wp
+ * bit of a page -- nothing in the format sets or shows one yet */
+static const name_value uffd_continue_modes[] = {
+	{"dontwake", MM_UFFD_CONTINUE_MODE_DONTWAKE},
+};
+
 static const name_value madv_names[] = {
 	{"normal", MM_MADV_NORMAL},
 	{"random", MM_MADV_RANDOM},
@@ -226,7 +232,7 @@ static const stmt_desc stmt_descs[] = {
 	{"uffd unregister", TR_UFFD_UNREGISTER, 2, 2, "uffd unregister ADDR LEN"},
 	{"uffd copy", TR_UFFD_COPY, 3, 3, "uffd copy ADDR LEN VALUE"},
 	{"uffd zeropage", TR_UFFD_ZEROPAGE, 2, 2, "uffd zeropage ADDR LEN"},
-	{"uffd continue", TR_UFFD_CONTINUE, 2, 2, "uffd continue ADDR LEN"},
+	{"uffd continue", TR_UFFD_CONTINUE, 2, 3, "uffd continue ADDR LEN [dontwake|MODE]"},
 	{"uffd wake", TR_UFFD_WAKE, 2, 2, "uffd wake ADDR LEN"},
 	{"maps", TR_MAPS, 0, 0, "maps"},
 	{"smaps", TR_SMAPS, 0, 0, "smaps"},
@@ -1005,6 +1011,15 @@ static bool parse_stmt(parse_ctx *c, char **tok, int n, tr_stmt *s, GError **err
 			return false;
 		if (d->kind == TR_UFFD_COPY && !number(c, "value", a[2], &s->value, error))
 			return false;
+		if (d->kind == TR_UFFD_CONTINUE && nargs == 3) {
+			if (!flag_list(c, "continue mode", a[2], uffd_continue_modes, G_N_ELEMENTS(uffd_continue_modes), NULL,
+			               0, false, &s->flags, error))
+				return false;
+			if (s->flags & MM_UFFD_CONTINUE_MODE_WP)
+				return fail(c, error,
+				            "uffd continue: mode bit 0x2 (UFFDIO_CONTINUE_MODE_WP) is not in the format: pages "
+				            "mapped write-protected need uffd wp");
+		}
 		break;
 	case TR_FORK:
 	case TR_MAPS:
@@ -1513,6 +1528,19 @@ void trace_print_stmt(GString *out, const trace *t, const tr_stmt *s, bool with_
 	case TR_UFFD_COPY:
 		g_string_append_c(out, ' ');
 		print_hex(out, s->value);
+		break;
+	case TR_UFFD_CONTINUE:
+		if (s->flags) {
+			bool first = true;
+			g_string_append_c(out, ' ');
+			print_bits(out, s->flags, uffd_continue_modes, G_N_ELEMENTS(uffd_continue_modes), &first);
+			uint64_t rest = s->flags & ~(uint64_t)MM_UFFD_CONTINUE_MODE_DONTWAKE;
+			if (rest) {
+				if (!first)
+					g_string_append_c(out, ',');
+				print_hex(out, rest);
+			}
+		}
 		break;
 	default:
 		break;

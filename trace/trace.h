@@ -33,7 +33,8 @@ typedef enum tr_kind {
 	TR_UFFD_UNREGISTER, /* uffd unregister ADDR LEN */
 	TR_UFFD_COPY,       /* uffd copy ADDR LEN VALUE: every word of the pages is VALUE */
 	TR_UFFD_ZEROPAGE,   /* uffd zeropage ADDR LEN */
-	TR_UFFD_CONTINUE,   /* uffd continue ADDR LEN: map the pages already in the shmem cache */
+	TR_UFFD_CONTINUE,   /* uffd continue ADDR LEN [MODE]: map the pages already in the shmem cache
+	                     * (flags: MM_UFFD_CONTINUE_MODE_*, never WP) */
 	TR_UFFD_WAKE,       /* uffd wake ADDR LEN */
 	/* observations */
 	TR_MAPS,

@@ -468,8 +468,10 @@ static bool uffd_op(const tr_stmt *s, tr_result *res, char *why, size_t whylen)
 		break;
 	}
 	case TR_UFFD_CONTINUE: {
-		/* mode 0: wake the range (no fault waits), no write-protection */
-		struct uffdio_continue c = {.range = {.start = s->addr, .len = s->len}};
+		/* the statement's mode bits as they are (DONTWAKE; the format
+		 * refuses WP); without DONTWAKE it wakes the range, where no
+		 * fault waits */
+		struct uffdio_continue c = {.range = {.start = s->addr, .len = s->len}, .mode = s->flags};
 		rc = ioctl(fd, UFFDIO_CONTINUE, &c);
 		break;
 	}

@@ -146,11 +146,14 @@ int naive_uffd_zeropage(naive_mm *nm, uint64_t addr, uint64_t len)
 /* UFFDIO_CONTINUE (fs/userfaultfd.c userfaultfd_continue, mm/userfaultfd.c
  * mfill_atomic with MFILL_ATOMIC_CONTINUE): one registered shmem VMA holds
  * the range; its cached pages get mapped one by one. */
-int naive_uffd_continue(naive_mm *nm, uint64_t addr, uint64_t len)
+int naive_uffd_continue(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t mode)
 {
 	if (!nm->cfg.userfaultfd)
 		return -ENOSYS;
 	if (!range_ok(nm, addr, len))
+		return -EINVAL;
+	/* userfaultfd_continue(): mode bits other than DONTWAKE (1) and WP (2) */
+	if (mode > 3)
 		return -EINVAL;
 	/* the lookup of uffd_mfill_lock(), which prepares a private VMA's
 	 * anon_vma before validate_dst_vma() can say no */
@@ -161,6 +164,11 @@ int naive_uffd_continue(naive_mm *nm, uint64_t addr, uint64_t len)
 		nv_anon_vma_prepare(nm, v);
 	if (addr + len > v->end || !(v->flags & MM_VM_UFFD_FLAGS))
 		return -ENOENT;
+	/* mfill_atomic(): a write-protected continue into a VMA not registered
+	 * for write protection is -EINVAL (the naive oracle keeps no uffd-wp
+	 * bit: the format cannot ask for one) */
+	if ((mode & MM_UFFD_CONTINUE_MODE_WP) && !(v->flags & MM_VM_UFFD_WP))
+		return -EINVAL;
 	/* continuing is for shmem only: anonymous memory is -EINVAL */
 	if (v->backing == MM_BACKING_ANON)
 		return -EINVAL;
