@@ -46,10 +46,15 @@ static inline uint64_t vm_start_gap(const struct vma_tree *vt, const struct vma 
  * on those streams and no faster on uniformly random addresses. */
 static inline unsigned rank(const struct vt_node *x, uint64_t addr)
 {
-	unsigned i = 0;
+	unsigned i;
 
-	while (i < VT_SLOTS && x->key[i] <= addr)
-		i++;
+	/* Fully unrolled: a compare and a branch per key, without the
+	 * counter's increment and bound test (callgrind: half the
+	 * instructions of the loop; the same branches). */
+#pragma GCC unroll 16
+	for (i = 0; i < VT_SLOTS; i++)
+		if (x->key[i] > addr)
+			break;
 	return i;
 }
 
@@ -178,21 +183,17 @@ void vt_destroy(struct vma_tree *vt)
  * that range starts at the leaf. An operation that changes the tree drops
  * the range when it starts (its own further descents go from the root),
  * fp_valid when it splits, merges or borrows, and settles at its end: the
- * range is recomputed if the path is still one of the tree. */
+ * range is restored if the path is still one of the tree. fp_lo is taken
+ * on the way down and stays right: it is the last key of the subtree left
+ * of the leaf, and a change after the descent touches keys on the path and
+ * in the leaf only (a change elsewhere descends again, or drops fp_valid). */
 static void finger_settle(struct vma_tree *vt)
 {
-	const struct vt_path *p = &vt->fp;
-	uint64_t lo = 0;
-
 	if (!vt->fp_valid || !vt->root) {
 		vt->fp_hi = 0;
 		return;
 	}
-	for (int l = 0; l < vt->height - 1; l++)
-		if (p->idx[l] > 0)
-			lo = p->node[l]->key[p->idx[l] - 1];
-	vt->fp_lo = lo;
-	vt->fp_hi = last_key(p->node[vt->height - 1]);
+	vt->fp_hi = last_key(vt->fp.node[vt->height - 1]);
 }
 
 static inline bool finger_hit(const struct vma_tree *vt, uint64_t addr)
@@ -215,6 +216,8 @@ static struct vt_node *descend(struct vma_tree *vt, uint64_t addr)
 		l = vt->height - 1;
 		x = p->node[l];
 	} else {
+		uint64_t lo = 0;
+
 		x = vt->root;
 		for (l = 0; l < vt->height - 1; l++) {
 			unsigned i = rank(x, addr);
@@ -223,11 +226,14 @@ static struct vt_node *descend(struct vma_tree *vt, uint64_t addr)
 				i = x->n - 1u;
 			p->node[l] = x;
 			p->idx[l] = i;
+			if (i > 0)
+				lo = x->key[i - 1];
 			x = x->slot[i];
 			prefetch_node(x);
 		}
 		p->node[l] = x;
 		vt->fp_valid = true;
+		vt->fp_lo = lo;
 	}
 	p->idx[l] = rank(x, addr);
 	vt->fp_hi = 0;
@@ -710,6 +716,12 @@ struct vma *vt_find_intersection(const struct vma_tree *vt, uint64_t start, uint
 struct area_query {
 	uint64_t min, max; /* window, inclusive */
 	uint64_t size;     /* >= 1 */
+	/* The search records its way down in the finger's path (node[l],
+	 * idx[l] of the level it is at), and the key left of the leaf where
+	 * it found the hole: the mapping goes into that hole next, and the
+	 * lookups and changes that place it start from that leaf. */
+	struct vt_path *path;
+	uint64_t leaf_lo;
 };
 
 static inline bool reaches_above_min(uint64_t ge, const struct area_query *q)
@@ -724,8 +736,9 @@ static inline bool starts_below_max(uint64_t gs, const struct area_query *q)
 
 /* The lowest VMA in x's subtree whose hole fits, or NULL; lo is the end of
  * the VMA before the subtree (0 if none). *gs gets the hole's start. */
-static struct vma *lowest_fit(const struct vt_node *x, uint64_t lo, const struct area_query *q, uint64_t *gs)
+static struct vma *lowest_fit(const struct vt_node *x, int l, uint64_t lo, struct area_query *q, uint64_t *gs)
 {
+	q->path->node[l] = (struct vt_node *)x;
 	for (unsigned i = 0; i < x->n; i++) {
 		uint64_t lo_i = i ? x->key[i - 1] : lo;
 
@@ -738,10 +751,15 @@ static struct vma *lowest_fit(const struct vt_node *x, uint64_t lo, const struct
 		if (x->leaf) {
 			if (reaches_above_min(lo_i + x->gap[i], q)) {
 				*gs = lo_i;
+				q->path->idx[l] = i;
+				q->leaf_lo = lo;
 				return x->slot[i];
 			}
 		} else {
-			struct vma *v = lowest_fit(x->slot[i], lo_i, q, gs);
+			struct vma *v;
+
+			q->path->idx[l] = i;
+			v = lowest_fit(x->slot[i], l + 1, lo_i, q, gs);
 
 			if (v)
 				return v;
@@ -751,8 +769,9 @@ static struct vma *lowest_fit(const struct vt_node *x, uint64_t lo, const struct
 }
 
 /* The highest VMA in x's subtree whose hole fits, or NULL. */
-static struct vma *highest_fit(const struct vt_node *x, uint64_t lo, const struct area_query *q, uint64_t *gs)
+static struct vma *highest_fit(const struct vt_node *x, int l, uint64_t lo, struct area_query *q, uint64_t *gs)
 {
+	q->path->node[l] = (struct vt_node *)x;
 	for (unsigned i = x->n; i-- > 0;) {
 		uint64_t lo_i = i ? x->key[i - 1] : lo;
 
@@ -765,16 +784,43 @@ static struct vma *highest_fit(const struct vt_node *x, uint64_t lo, const struc
 		if (x->leaf) {
 			if (reaches_above_min(lo_i + x->gap[i], q)) {
 				*gs = lo_i;
+				q->path->idx[l] = i;
+				q->leaf_lo = lo;
 				return x->slot[i];
 			}
 		} else {
-			struct vma *v = highest_fit(x->slot[i], lo_i, q, gs);
+			struct vma *v;
+
+			q->path->idx[l] = i;
+			v = highest_fit(x->slot[i], l + 1, lo_i, q, gs);
 
 			if (v)
 				return v;
 		}
 	}
 	return NULL;
+}
+
+/* Runs lowest_fit or highest_fit from the root. The search writes the
+ * finger's path as it goes, so the finger is dropped first; when a hole is
+ * found the finger is that leaf (vt is not const for that, as in vt_find). */
+static struct vma *fit(const struct vma_tree *cvt, struct area_query *q, uint64_t *gs, bool highest)
+{
+	struct vma_tree *vt = (struct vma_tree *)cvt;
+	struct vma *v;
+
+	if (!vt->root)
+		return NULL;
+	vt->fp_hi = 0;
+	vt->fp_valid = false;
+	q->path = &vt->fp;
+	v = highest ? highest_fit(vt->root, 0, 0, q, gs) : lowest_fit(vt->root, 0, 0, q, gs);
+	if (v) {
+		vt->fp_valid = true;
+		vt->fp_lo = q->leaf_lo;
+		vt->fp_hi = last_key(vt->fp.node[vt->height - 1]);
+	}
+	return v;
 }
 
 static inline bool window_fits(const struct area_query *q)
@@ -810,7 +856,7 @@ int64_t vt_unmapped_area_topdown(const struct vma_tree *vt, const struct unmappe
 			above = NULL;
 			gap_end = q.max + 1; /* 0 when max is ULONG_MAX, as in the kernel */
 		} else {
-			above = vt->root ? highest_fit(vt->root, 0, &q, &gs) : NULL;
+			above = fit(vt, &q, &gs, true);
 			if (!above)
 				return -ENOMEM;
 			gap_end = above->vm_start - 1 < q.max ? above->vm_start : q.max + 1;
@@ -859,7 +905,7 @@ int64_t vt_unmapped_area(const struct vma_tree *vt, const struct unmapped_area_i
 
 		if (!window_fits(&q))
 			return -ENOMEM;
-		above = vt->root ? lowest_fit(vt->root, 0, &q, &gap) : NULL;
+		above = fit(vt, &q, &gap, false);
 		if (!above) {
 			gap = top_gap_start(vt);
 			if (!starts_below_max(gap, &q))
