@@ -257,10 +257,10 @@ static struct vt_node *descend_to(struct vma_tree *vt, const struct vma *v)
  * unchanged. Above the changed node only one slot per level changes, so an
  * ancestor's new max gap follows from its old one (recorded one level up)
  * without a scan, unless the slot that held the max went down. */
-static void repair_up(struct vt_path *p, int level)
+static void repair_up_g(struct vt_path *p, int level, uint64_t g)
 {
 	const struct vt_node *c = p->node[level];
-	uint64_t k = last_key(c), g = max_gap(c);
+	uint64_t k = last_key(c);
 
 	for (int l = level - 1; l >= 0; l--) {
 		struct vt_node *parent = p->node[l];
@@ -280,6 +280,44 @@ static void repair_up(struct vt_path *p, int level)
 	}
 }
 
+static void repair_up(struct vt_path *p, int level)
+{
+	repair_up_g(p, level, max_gap(p->node[level]));
+}
+
+/* A leaf's new max gap without a scan of its 16 gaps, where the changes
+ * allow it: the old max is recorded in the parent (T4), and each change of
+ * one slot's gap from old to new either sets the max (new >= max), leaves
+ * it (old < max: another slot holds it), or takes the slot that held it
+ * down, and only then is a scan needed. An entry inserted is a change from
+ * 0, one removed a change to 0 (unused slots hold gap 0). */
+struct gapfix {
+	uint64_t max;
+	bool scan;
+};
+
+static inline struct gapfix gapfix_start(const struct vt_path *p, int level)
+{
+	struct gapfix f = {0, false}; /* a root has no summary to repair */
+
+	if (level > 0)
+		f.max = p->node[level - 1]->gap[p->idx[level - 1]];
+	return f;
+}
+
+static inline void gapfix_change(struct gapfix *f, uint64_t old, uint64_t new)
+{
+	if (new >= f->max)
+		f->max = new;
+	else if (old >= f->max)
+		f->scan = true;
+}
+
+static inline uint64_t gapfix_end(const struct gapfix *f, const struct vt_node *x)
+{
+	return f->scan ? max_gap(x) : f->max;
+}
+
 static inline void set_summary(struct vt_node *parent, unsigned i, const struct vt_node *c)
 {
 	parent->key[i] = last_key(c);
@@ -288,8 +326,10 @@ static inline void set_summary(struct vt_node *parent, unsigned i, const struct 
 
 /* Puts (key, gap, slot) at position pos of p->node[level], splitting the
  * node when it is full, and the parent after it, as far up as needed. */
+/* f: the leaf's gap changes before this one (NULL above the leaves, or for
+ * a scan). */
 static void insert_entry(struct vma_tree *vt, struct vt_path *p, int level, unsigned pos, uint64_t key,
-                         uint64_t gap, void *slot)
+                         uint64_t gap, void *slot, struct gapfix *f)
 {
 	struct vt_node *x = p->node[level], *y;
 	uint64_t tk[VT_SLOTS + 1], tg[VT_SLOTS + 1];
@@ -306,7 +346,12 @@ static void insert_entry(struct vma_tree *vt, struct vt_path *p, int level, unsi
 		x->gap[pos] = gap;
 		x->slot[pos] = slot;
 		x->n++;
-		repair_up(p, level);
+		if (f) {
+			gapfix_change(f, 0, gap);
+			repair_up_g(p, level, gapfix_end(f, x));
+		} else {
+			repair_up(p, level);
+		}
 		return;
 	}
 	/* Full: 17 entries into two nodes. An append (pos 16) or a prepend
@@ -353,7 +398,7 @@ static void insert_entry(struct vma_tree *vt, struct vt_path *p, int level, unsi
 		return;
 	}
 	set_summary(p->node[level - 1], p->idx[level - 1], x);
-	insert_entry(vt, p, level - 1, p->idx[level - 1] + 1, last_key(y), max_gap(y), y);
+	insert_entry(vt, p, level - 1, p->idx[level - 1] + 1, last_key(y), max_gap(y), y, NULL);
 }
 
 /* Moves entries so that a (left) and b (its right sibling) hold total/2 and
@@ -391,11 +436,13 @@ static void redistribute(struct vt_node *a, struct vt_node *b)
 
 /* Removes entry pos of p->node[level]; a node left with fewer than VT_MIN
  * entries borrows from a sibling or merges with it, as far up as needed. */
-static void remove_entry(struct vma_tree *vt, struct vt_path *p, int level, unsigned pos)
+static void remove_entry(struct vma_tree *vt, struct vt_path *p, int level, unsigned pos, struct gapfix *f)
 {
 	struct vt_node *x = p->node[level], *parent, *a, *b;
 	unsigned m = x->n - pos - 1u, i, ia;
 
+	if (f)
+		gapfix_change(f, x->gap[pos], 0);
 	memmove(&x->key[pos], &x->key[pos + 1], m * sizeof(x->key[0]));
 	memmove(&x->gap[pos], &x->gap[pos + 1], m * sizeof(x->gap[0]));
 	memmove(&x->slot[pos], &x->slot[pos + 1], m * sizeof(x->slot[0]));
@@ -417,7 +464,10 @@ static void remove_entry(struct vma_tree *vt, struct vt_path *p, int level, unsi
 		return;
 	}
 	if (x->n >= VT_MIN) {
-		repair_up(p, level);
+		if (f)
+			repair_up_g(p, level, gapfix_end(f, x));
+		else
+			repair_up(p, level);
 		return;
 	}
 	vt->fp_valid = false;
@@ -435,7 +485,7 @@ static void remove_entry(struct vma_tree *vt, struct vt_path *p, int level, unsi
 		node_free(vt, b);
 		set_summary(parent, ia, a);
 		p->idx[level - 1] = ia;
-		remove_entry(vt, p, level - 1, ia + 1);
+		remove_entry(vt, p, level - 1, ia + 1, NULL);
 		return;
 	}
 	redistribute(a, b);
@@ -451,9 +501,13 @@ static void update_entry(struct vma_tree *vt, struct vma *w)
 	struct vt_node *x = descend_to(vt, w);
 	unsigned i = vt->fp.idx[vt->height - 1];
 
+	struct gapfix f = gapfix_start(&vt->fp, vt->height - 1);
+	uint64_t g = compute_gap(w);
+
+	gapfix_change(&f, x->gap[i], g);
 	x->key[i] = w->vm_end;
-	x->gap[i] = compute_gap(w);
-	repair_up(&vt->fp, vt->height - 1);
+	x->gap[i] = g;
+	repair_up_g(&vt->fp, vt->height - 1, gapfix_end(&f, x));
 }
 
 /* ---- the operations ---------------------------------------------------- */
@@ -477,6 +531,7 @@ void vt_insert(struct vma_tree *vt, struct vma *v)
 {
 	struct vt_node *x;
 	struct vma *next, *prev;
+	struct gapfix f;
 	unsigned pos;
 	int leaf;
 
@@ -501,9 +556,14 @@ void vt_insert(struct vma_tree *vt, struct vma *v)
 	next = pos < x->n ? x->slot[pos] : NULL;
 	prev = next ? next->node.prev : vt->last;
 	list_insert(vt, v, prev, next);
-	if (next)
-		x->gap[pos] = compute_gap(next);
-	insert_entry(vt, &vt->fp, leaf, pos, v->vm_end, compute_gap(v), v);
+	f = gapfix_start(&vt->fp, leaf);
+	if (next) {
+		uint64_t g = compute_gap(next);
+
+		gapfix_change(&f, x->gap[pos], g);
+		x->gap[pos] = g;
+	}
+	insert_entry(vt, &vt->fp, leaf, pos, v->vm_end, compute_gap(v), v, &f);
 	finger_settle(vt);
 }
 
@@ -512,6 +572,7 @@ void vt_insert(struct vma_tree *vt, struct vma *v)
 static void erase_at(struct vma_tree *vt, struct vt_node *x, unsigned pos, struct vma *v)
 {
 	struct vma *prev = v->node.prev, *next = v->node.next;
+	struct gapfix f = gapfix_start(&vt->fp, vt->height - 1);
 	bool next_here = false;
 
 	if (prev)
@@ -521,14 +582,17 @@ static void erase_at(struct vma_tree *vt, struct vt_node *x, unsigned pos, struc
 	if (next) {
 		next->node.prev = prev;
 		if (pos + 1u < x->n) {
-			x->gap[pos + 1] = compute_gap(next);
+			uint64_t g = compute_gap(next);
+
+			gapfix_change(&f, x->gap[pos + 1], g);
+			x->gap[pos + 1] = g;
 			next_here = true;
 		}
 	} else {
 		vt->last = prev;
 	}
 	vt->count--;
-	remove_entry(vt, &vt->fp, vt->height - 1, pos);
+	remove_entry(vt, &vt->fp, vt->height - 1, pos, &f);
 	if (next && !next_here)
 		update_entry(vt, next);
 	v->node.prev = v->node.next = NULL;
@@ -547,21 +611,23 @@ void vt_split(struct vma_tree *vt, struct vma *v, struct vma *n)
 	struct vt_node *x = descend_to(vt, v);
 	int leaf = vt->height - 1;
 	unsigned pos = vt->fp.idx[leaf];
+	struct gapfix f = gapfix_start(&vt->fp, leaf);
 
 	if (n->vm_start == v->vm_start) {
 		/*  |v        |  =>  |n |v     |  n takes v's gap, v's is 0 */
 		uint64_t gap = x->gap[pos];
 
 		v->vm_start = n->vm_end;
+		gapfix_change(&f, gap, 0);
 		x->gap[pos] = 0;
 		list_insert(vt, n, v->node.prev, v);
-		insert_entry(vt, &vt->fp, leaf, pos, n->vm_end, gap, n);
+		insert_entry(vt, &vt->fp, leaf, pos, n->vm_end, gap, n, &f);
 	} else {
 		/*  |v        |  =>  |v     |n |  v's key is n's start, n's gap 0 */
 		v->vm_end = n->vm_start;
 		x->key[pos] = v->vm_end;
 		list_insert(vt, n, v, v->node.next);
-		insert_entry(vt, &vt->fp, leaf, pos + 1, n->vm_end, 0, n);
+		insert_entry(vt, &vt->fp, leaf, pos + 1, n->vm_end, 0, n, &f);
 	}
 	finger_settle(vt);
 }
@@ -571,10 +637,12 @@ void vt_move_boundary(struct vma_tree *vt, struct vma *v, uint64_t addr)
 	struct vt_node *x = descend_to(vt, v);
 	int leaf = vt->height - 1;
 
+	struct gapfix f = gapfix_start(&vt->fp, leaf);
+
 	v->vm_end = addr;
 	v->node.next->vm_start = addr;
 	x->key[vt->fp.idx[leaf]] = addr;
-	repair_up(&vt->fp, leaf);
+	repair_up_g(&vt->fp, leaf, gapfix_end(&f, x)); /* no gap changed */
 	finger_settle(vt);
 }
 
@@ -616,17 +684,25 @@ void vt_set_bounds(struct vma_tree *vt, struct vma *v, uint64_t start, uint64_t 
 	struct vma *next = v->node.next;
 	bool next_elsewhere = false;
 
+	struct gapfix f = gapfix_start(&vt->fp, leaf);
+	uint64_t g;
+
 	v->vm_start = start;
 	v->vm_end = end;
 	x->key[pos] = end;
-	x->gap[pos] = compute_gap(v);
+	g = compute_gap(v);
+	gapfix_change(&f, x->gap[pos], g);
+	x->gap[pos] = g;
 	if (next) {
-		if (pos + 1u < x->n)
-			x->gap[pos + 1] = compute_gap(next);
-		else
+		if (pos + 1u < x->n) {
+			g = compute_gap(next);
+			gapfix_change(&f, x->gap[pos + 1], g);
+			x->gap[pos + 1] = g;
+		} else {
 			next_elsewhere = true;
+		}
 	}
-	repair_up(&vt->fp, leaf);
+	repair_up_g(&vt->fp, leaf, gapfix_end(&f, x));
 	if (next_elsewhere)
 		update_entry(vt, next);
 	finger_settle(vt);
@@ -734,71 +810,103 @@ static inline bool starts_below_max(uint64_t gs, const struct area_query *q)
 	return gs <= q->max && q->max - gs >= q->size - 1;
 }
 
-/* The lowest VMA in x's subtree whose hole fits, or NULL; lo is the end of
- * the VMA before the subtree (0 if none). *gs gets the hole's start. */
-static struct vma *lowest_fit(const struct vt_node *x, int l, uint64_t lo, struct area_query *q, uint64_t *gs)
+/* The lowest VMA whose hole fits, or NULL; *gs gets the hole's start. A
+ * depth-first search from the root, left to right, without recursion: the
+ * path records the slot taken on each level, and lo[l] the end of the VMA
+ * before node l's subtree (0 if none). A node whose slots all fail goes back
+ * up and the scan of its parent goes on right of the slot it had taken. */
+static struct vma *lowest_fit(const struct vma_tree *vt, struct area_query *q, uint64_t *gs)
 {
-	q->path->node[l] = (struct vt_node *)x;
-	for (unsigned i = 0; i < x->n; i++) {
-		uint64_t lo_i = i ? x->key[i - 1] : lo;
+	struct vt_path *p = q->path;
+	const uint64_t size = q->size;
+	const int leaf = vt->height - 1;
+	uint64_t lo[VT_MAX_HEIGHT];
+	const struct vt_node *x = vt->root;
+	unsigned i = 0;
+	int l = 0;
 
-		if (x->gap[i] < q->size)
-			continue;
-		if (!starts_below_max(lo_i, q))
-			return NULL; /* (c) fails here, so for everything to the right */
-		if (!reaches_above_min(x->key[i], q))
-			continue; /* (b) fails for every hole below slot i */
-		if (x->leaf) {
-			if (reaches_above_min(lo_i + x->gap[i], q)) {
-				*gs = lo_i;
-				q->path->idx[l] = i;
-				q->leaf_lo = lo;
-				return x->slot[i];
+	lo[0] = 0;
+	p->node[0] = (struct vt_node *)x;
+	for (;;) {
+		for (; i < x->n; i++) {
+			uint64_t lo_i;
+
+			if (x->gap[i] < size)
+				continue; /* the common case first: no load of the key */
+			lo_i = i ? x->key[i - 1] : lo[l];
+			if (!starts_below_max(lo_i, q))
+				break; /* (c) fails here, so for everything to the right */
+			if (!reaches_above_min(x->key[i], q))
+				continue; /* (b) fails for every hole below slot i */
+			p->idx[l] = i;
+			if (l == leaf) {
+				if (reaches_above_min(lo_i + x->gap[i], q)) {
+					*gs = lo_i;
+					q->leaf_lo = lo[l];
+					return x->slot[i];
+				}
+				continue;
 			}
-		} else {
-			struct vma *v;
-
-			q->path->idx[l] = i;
-			v = lowest_fit(x->slot[i], l + 1, lo_i, q, gs);
-
-			if (v)
-				return v;
+			lo[l + 1] = lo_i;
+			x = x->slot[i];
+			p->node[++l] = (struct vt_node *)x;
+			i = 0;
+			goto down;
 		}
+		if (l == 0)
+			return NULL;
+		x = p->node[--l];
+		i = p->idx[l] + 1;
+	down:;
 	}
-	return NULL;
 }
 
-/* The highest VMA in x's subtree whose hole fits, or NULL. */
-static struct vma *highest_fit(const struct vt_node *x, int l, uint64_t lo, struct area_query *q, uint64_t *gs)
+/* The highest VMA whose hole fits, or NULL: the same search, right to
+ * left. */
+static struct vma *highest_fit(const struct vma_tree *vt, struct area_query *q, uint64_t *gs)
 {
-	q->path->node[l] = (struct vt_node *)x;
-	for (unsigned i = x->n; i-- > 0;) {
-		uint64_t lo_i = i ? x->key[i - 1] : lo;
+	struct vt_path *p = q->path;
+	const uint64_t size = q->size;
+	const int leaf = vt->height - 1;
+	uint64_t lo[VT_MAX_HEIGHT];
+	const struct vt_node *x = vt->root;
+	unsigned i = x->n;
+	int l = 0;
 
-		if (x->gap[i] < q->size)
-			continue;
-		if (!reaches_above_min(x->key[i], q))
-			return NULL; /* (b) fails here, so for everything to the left */
-		if (!starts_below_max(lo_i, q))
-			continue; /* (c) fails for every hole below slot i */
-		if (x->leaf) {
-			if (reaches_above_min(lo_i + x->gap[i], q)) {
-				*gs = lo_i;
-				q->path->idx[l] = i;
-				q->leaf_lo = lo;
-				return x->slot[i];
+	lo[0] = 0;
+	p->node[0] = (struct vt_node *)x;
+	for (;;) {
+		while (i-- > 0) {
+			uint64_t lo_i;
+
+			if (x->gap[i] < size)
+				continue; /* the common case first: no load of the key */
+			if (!reaches_above_min(x->key[i], q))
+				break; /* (b) fails here, so for everything to the left */
+			lo_i = i ? x->key[i - 1] : lo[l];
+			if (!starts_below_max(lo_i, q))
+				continue; /* (c) fails for every hole below slot i */
+			p->idx[l] = i;
+			if (l == leaf) {
+				if (reaches_above_min(lo_i + x->gap[i], q)) {
+					*gs = lo_i;
+					q->leaf_lo = lo[l];
+					return x->slot[i];
+				}
+				continue;
 			}
-		} else {
-			struct vma *v;
-
-			q->path->idx[l] = i;
-			v = highest_fit(x->slot[i], l + 1, lo_i, q, gs);
-
-			if (v)
-				return v;
+			lo[l + 1] = lo_i;
+			x = x->slot[i];
+			p->node[++l] = (struct vt_node *)x;
+			i = x->n;
+			goto down;
 		}
+		if (l == 0)
+			return NULL;
+		x = p->node[--l];
+		i = p->idx[l];
+	down:;
 	}
-	return NULL;
 }
 
 /* Runs lowest_fit or highest_fit from the root. The search writes the
@@ -814,7 +922,7 @@ static struct vma *fit(const struct vma_tree *cvt, struct area_query *q, uint64_
 	vt->fp_hi = 0;
 	vt->fp_valid = false;
 	q->path = &vt->fp;
-	v = highest ? highest_fit(vt->root, 0, 0, q, gs) : lowest_fit(vt->root, 0, 0, q, gs);
+	v = highest ? highest_fit(vt, q, gs) : lowest_fit(vt, q, gs);
 	if (v) {
 		vt->fp_valid = true;
 		vt->fp_lo = q->leaf_lo;
