@@ -838,7 +838,9 @@ static const char *const cov_interactions[] = {
 enum { IX_1, IX_2, IX_3, IX_MIXED, IX_HOLE, IX_HUGE_WHOLE, IX_HUGE_PART, IX_TOUCH_HUGE, IX_MREMAP_MULTI,
        IX_MREMAP_MERGED, IX_MREMAP_HUGE, IX_COLLAPSE_MADE, IX_COLLAPSE_FILE, IX_MMAP_MERGED, IX_SPLIT, IX_N };
 static const char *const cov_results[] = {"success", "an errno", "a fault (SIGSEGV/SIGBUS)",
-                                         "a fault delivered to the userfaultfd"};
+                                         "a fault delivered to the userfaultfd",
+                                         "a minor fault (a cached page) delivered to the userfaultfd",
+                                         "uffd continue that mapped every page"};
 
 typedef struct cov {
 	GArray *rows; /* cov_row */
@@ -1017,6 +1019,10 @@ static void cov_statement(cov *c, target *tg, const trace *t, const tr_stmt *s)
 	gboolean ok = (res.kind == TR_RES_VALUE) || (res.kind == TR_RES_TOUCH && res.touch.outcome == MM_TOUCH_OK);
 	gboolean event = res.kind == TR_RES_TOUCH && res.touch.outcome == MM_TOUCH_UFFD;
 	cov_hit(c, c->res_base + (ok ? 0 : event ? 3 : res.kind == TR_RES_TOUCH ? 2 : 1));
+	if (event && (res.touch.uffd_flags & MM_UFFD_FLAG_MINOR))
+		cov_hit(c, c->res_base + 4);
+	if (ok && s->kind == TR_UFFD_CONTINUE)
+		cov_hit(c, c->res_base + 5);
 	if (!ok || !mm)
 		return;
 	/* After: merges, splits, huge pages made. */
@@ -1101,7 +1107,7 @@ char *gen_coverage_uffd(guint64 seed, guint count, guint length, gboolean values
 	c.res_base = c.rows->len;
 	for (guint i = 0; i < G_N_ELEMENTS(cov_results); i++) {
 		guint row = cov_add_row(&c, COV_RESULT, cov_results[i]);
-		g_array_index(c.rows, cov_row, row).skip = !uffd && i == 3; /* the userfaultfd's faults */
+		g_array_index(c.rows, cov_row, row).skip = !uffd && i >= 3; /* the userfaultfd's faults, continue */
 	}
 
 	target *tg = target_model_new();

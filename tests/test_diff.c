@@ -381,6 +381,21 @@ static void test_gen_coverage(void)
 	g_free(table);
 }
 
+/* mmref gen --uffd --coverage: every row reached, among them the minor
+ * faults and the continues that resolve them (issue 20). */
+static void test_gen_coverage_uffd(void)
+{
+	guint zeros = 99;
+	char *table = gen_coverage_uffd(1, 100, 300, FALSE, FALSE, TRUE, &zeros);
+	if (zeros)
+		g_error("coverage rows at zero:\n%s", table);
+	g_assert_nonnull(strstr(table, "| statement | uffd continue |"));
+	g_assert_nonnull(strstr(table, "| statement | uffd wake |"));
+	g_assert_nonnull(strstr(table, "| result | a minor fault (a cached page) delivered to the userfaultfd |"));
+	g_assert_nonnull(strstr(table, "| result | uffd continue that mapped every page |"));
+	g_free(table);
+}
+
 /* ---- the command line ------------------------------------------------------------------ */
 
 static int run_cli(const char *const *args, char **out, char **err)
@@ -753,6 +768,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/diff/over-serve", test_diff_over_serve);
 	g_test_add_func("/diff/nondet", test_nondet);
 	g_test_add_func("/gen/coverage", test_gen_coverage);
+	g_test_add_func("/gen/coverage-uffd", test_gen_coverage_uffd);
 	g_test_add_func("/diff/cli", test_cli);
 	g_test_add_func("/snapshot/render-parse", test_snapshot_render_parse);
 	g_test_add_func("/diff/incremental/planted", test_incremental_planted);
