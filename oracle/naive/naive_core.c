@@ -318,6 +318,30 @@ void nv_region_drop(naive_mm *nm, uint64_t addr)
 		*r = nm->regions[--nm->nregions];
 }
 
+/* One dirty bit covers a whole PMD mapping: a store to any page of a
+ * PMD-mapped THP dirties all of it, and when the PMD becomes PTEs each
+ * gets the dirty bit and the folio PG_dirty (mm/huge_memory.c
+ * __split_huge_pmd_locked). The oracle keeps "written since MADV_FREE" per
+ * page (npage.lazyfree cleared), so at the split one written page means
+ * all were: none of them is lazily freeable any more (shrink_folio_list
+ * keeps a dirty lazyfree folio) [LIVE: madvise-thp-free-write-split-pageout.trace]. */
+void nv_region_pmd_to_ptes(naive_mm *nm, nregion *r)
+{
+	if (r->kind == NV_REGION_PMD_ANON) {
+		bool written = false;
+		for (uint64_t a = r->base; a < r->base + NV_PMD && !written; a += NV_PAGE) {
+			const npage *p = nv_page_find(nm, a);
+			written = p && p->state == MM_PAGE_ANON && !p->lazyfree;
+		}
+		for (uint64_t a = r->base; a < r->base + NV_PMD && written; a += NV_PAGE) {
+			npage *p = nv_page_find(nm, a);
+			if (p && p->state == MM_PAGE_ANON)
+				p->lazyfree = false;
+		}
+	}
+	r->kind = NV_REGION_PTE;
+}
+
 /* A PMD-mapped THP that an operation on [start, end) covers only in part is
  * split into PTEs first (__split_huge_pmd): the pages keep their states, the
  * region now has a PTE table. start == end names a single split point. */
@@ -339,7 +363,7 @@ void nv_regions_split_partial(naive_mm *nm, uint64_t start, uint64_t end)
 			i--; /* the region at i was replaced by the last one */
 			continue;
 		}
-		r->kind = NV_REGION_PTE;
+		nv_region_pmd_to_ptes(nm, r);
 	}
 }
 
@@ -436,6 +460,19 @@ bool nv_cache_is_dirty(const naive_mm *nm, const nvma *v, uint64_t addr)
 {
 	const ncached *c = cached_find(nm, v->backing, v->object, nv_vma_file_index(v, addr));
 	return c && c->dirty;
+}
+
+void nv_cache_set_mlocked(naive_mm *nm, const nvma *v, uint64_t addr, bool on)
+{
+	ncached *c = cached_find(nm, v->backing, v->object, nv_vma_file_index(v, addr));
+	if (c)
+		c->mlocked = on;
+}
+
+bool nv_cache_is_mlocked(const naive_mm *nm, const nvma *v, uint64_t addr)
+{
+	const ncached *c = cached_find(nm, v->backing, v->object, nv_vma_file_index(v, addr));
+	return c && c->mlocked;
 }
 
 void nv_cache_remove_range(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first, uint64_t last_excl)

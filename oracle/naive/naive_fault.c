@@ -366,7 +366,7 @@ static void shared_anon_write(naive_mm *nm, uint64_t addr)
 	if (nv_anon_mapcount(nm, p) > 1) {
 		nregion *r = nv_region_get(nm, addr);
 		if (r && r->kind == NV_REGION_PMD_ANON)
-			r->kind = NV_REGION_PTE;
+			nv_region_pmd_to_ptes(nm, r);
 	}
 	nv_anon_cow_break(nm, p);
 }

@@ -94,6 +94,11 @@ typedef struct ncached {
 	 * left by a hole punch (a buddy-style split); 0: a small folio. */
 	uint8_t order;
 	uint64_t *data; /* the page's 512 words; NULL while it holds only zeroes */
+	/* PG_mlocked is the folio's, not a mapping's: a cached page that an
+	 * MREMAP_DONTUNMAP left mlocked in an unlocked VMA stays unevictable
+	 * after that mapping goes, and a later fault (fault-around) maps it
+	 * mlocked again; munlock of a range mapping it clears it. */
+	bool mlocked;
 } ncached;
 
 /* The per-process part of the state of a process that is not the current
@@ -180,6 +185,9 @@ void nv_cache_add(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index);
 /* The page of v at addr was written through v (a shared mapping). */
 void nv_cache_mark_dirty(naive_mm *nm, const nvma *v, uint64_t addr);
 bool nv_cache_is_dirty(const naive_mm *nm, const nvma *v, uint64_t addr);
+/* PG_mlocked of the cached page v maps at addr (ncached.mlocked). */
+void nv_cache_set_mlocked(naive_mm *nm, const nvma *v, uint64_t addr, bool on);
+bool nv_cache_is_mlocked(const naive_mm *nm, const nvma *v, uint64_t addr);
 void nv_cache_remove_range(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t first, uint64_t last_excl);
 
 uint64_t nv_vma_file_index(const nvma *v, uint64_t addr); /* vm_pgoff + page offset in VMA */
@@ -200,6 +208,9 @@ void nv_unmap_cache_pages(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t f
 /* A PMD-mapped huge page-cache folio at the 2 MiB region of addr is zapped:
  * its pages are no longer mapped there and the PMD is none. */
 void nv_region_zap_file(naive_mm *nm, uint64_t addr);
+/* A PMD mapping of r becomes a PTE table (__split_huge_pmd_locked); for an
+ * anonymous THP the dirty PMD dirties every page (see naive_core.c). */
+void nv_region_pmd_to_ptes(naive_mm *nm, nregion *r);
 /* naive_fault.c: a fault that maps a whole huge page-cache folio (true: done). */
 bool nv_fault_huge_cache(naive_mm *nm, nvma *v, uint64_t addr, bool write);
 

@@ -77,8 +77,10 @@ static void pageout_range(naive_mm *nm, const nvma *v, uint64_t start, uint64_t 
 			continue;
 		if (st == MM_PAGE_ANON && nv_page_find(nm, a)->thp)
 			continue; /* thp_advice() */
-		if ((st == MM_PAGE_ANON || st == MM_PAGE_FILE) && nv_page_find(nm, a)->mlocked)
+		if (st == MM_PAGE_ANON && nv_page_find(nm, a)->mlocked)
 			continue; /* unevictable */
+		if (st == MM_PAGE_FILE && nv_cache_is_mlocked(nm, v, a))
+			continue; /* unevictable: the folio's PG_mlocked */
 		if (st == MM_PAGE_ANON) {
 			/* Without swap an anonymous page goes only if it is not
 			 * swap-backed: droppable (even dirty), or MADV_FREE'd and
@@ -152,7 +154,7 @@ static void thp_split(naive_mm *nm, uint32_t id)
 			continue;
 		nregion *r = nv_region_get(nm, p->addr);
 		if (r && r->kind == NV_REGION_PMD_ANON)
-			r->kind = NV_REGION_PTE;
+			nv_region_pmd_to_ptes(nm, r);
 		nvma *w = nv_vma_at(nm, p->addr);
 		p->thp = 0; /* each page keeps its lazyfree mark (split_folio keeps the flags) */
 		/* only pages that hold nothing but zeroes (naive_data.c) */
@@ -881,6 +883,8 @@ static int mlock_fixup(naive_mm *nm, nvma *v, uint64_t start, uint64_t end, uint
 			npage *p = nv_page_find(nm, a);
 			if (p)
 				p->mlocked = false;
+			if (p && p->state == MM_PAGE_FILE)
+				nv_cache_set_mlocked(nm, nv_vma_at(nm, a), a, false);
 		}
 	}
 	else if (!(oldflags & MM_VM_LOCKED))

@@ -81,7 +81,7 @@ static void move_page_tables(naive_mm *nm, uint64_t from, uint64_t to, uint64_t 
 			nv_region_zap_file(nm, a);
 		} else {
 			if (r->kind != NV_REGION_PTE)
-				r->kind = NV_REGION_PTE;
+				nv_region_pmd_to_ptes(nm, r);
 			/* the part of this table the move covers lands in tables
 			 * at the destination, made even when no page moves: a
 			 * later fault there maps 4 KiB pages [LIVE:
@@ -182,8 +182,10 @@ static int64_t move_vma(naive_mm *nm, nv_remap *rm)
 				nregion *r = nv_region_get(nm, a);
 				if (pg && pg->thp && pg->state == MM_PAGE_ANON && (!r || r->kind != NV_REGION_PMD_ANON))
 					continue;
-				if (pg && (pg->state == MM_PAGE_ANON || pg->state == MM_PAGE_FILE))
+				if (pg && pg->state == MM_PAGE_ANON)
 					pg->mlocked = true;
+				if (pg && pg->state == MM_PAGE_FILE)
+					nv_cache_set_mlocked(nm, src, a, true);
 			}
 		src->flags &= ~MM_VM_LOCKED_MASK;
 		if (src->start != new_vma_start && rm->addr == src->start && rm->addr + rm->old_len == src->end) {
