@@ -144,10 +144,9 @@ static void node_free(struct vma_tree *vt, struct vt_node *x)
 	vt->nspare++;
 }
 
-int vt_reserve(struct vma_tree *vt, size_t inserts)
+/* vt_reserve() (vma_tree.h) when the pool is short of need nodes. */
+int vt_reserve_slow(struct vma_tree *vt, size_t need)
 {
-	size_t need = inserts * (size_t)(vt->height + 2);
-
 	while (vt->nspare < need)
 		if (grow_pool(vt) < 0)
 			return -ENOMEM;

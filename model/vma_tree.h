@@ -122,7 +122,13 @@ void vt_destroy(struct vma_tree *vt);
 /* Makes the next `inserts` insertions (vt_insert, vt_split) infallible:
  * enough spare nodes for each to split a node on every level and add a
  * root. Returns 0, or -ENOMEM with nothing changed. */
-int vt_reserve(struct vma_tree *vt, size_t inserts);
+int vt_reserve_slow(struct vma_tree *vt, size_t need);
+static inline int vt_reserve(struct vma_tree *vt, size_t inserts)
+{
+	size_t need = inserts * (size_t)(vt->height + 2);
+
+	return vt->nspare >= need ? 0 : vt_reserve_slow(vt, need); /* the pool mostly holds enough */
+}
 /* Links v (its vm_start/vm_end/vm_flags already set, not overlapping any
  * VMA in the tree). */
 void vt_insert(struct vma_tree *vt, struct vma *v);
