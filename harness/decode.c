@@ -85,6 +85,9 @@ typedef struct decoder {
 	gboolean values;  /* h3 & 1: touches become write/read (issue 18) */
 	gboolean fork;    /* h3 & 8: some touches become fork, proc N, exit N */
 	gboolean uffd;    /* h3 & 16: some range records become userfaultfd statements */
+	/* a `uffd wp` with the WP bit was made: no guard_install after it (Linux
+	 * loops over a shmem uffd-wp marker; harness/gen.c, gen.wp_on) */
+	gboolean wp_on;
 	uint32_t next_proc; /* fork: the numbers handed out so far + 1 (a guess: a fork may fail) */
 	uint64_t nwrites; /* values: the writes so far (each value distinct) */
 } decoder;
@@ -276,19 +279,24 @@ static void dec_madvise(decoder *d, const guint8 *r)
 	s->addr = d->t->arena_base + off;
 	s->len = pick_len(d, r[3], off);
 	s->advice = advice[r[4] % G_N_ELEMENTS(advice)];
+	if (d->wp_on && s->advice == MM_MADV_GUARD_INSTALL)
+		s->advice = MM_MADV_GUARD_REMOVE;
 	if (d->raw && (r[5] & 1)) {
 		int64_t v = r[4];
 		/* never the unmodelled ones: collapse, hwpoison, soft_offline */
 		if (v == MM_MADV_COLLAPSE || v == MM_MADV_HWPOISON || v == MM_MADV_SOFT_OFFLINE)
 			v += 50;
+		if (d->wp_on && v == MM_MADV_GUARD_INSTALL)
+			v = MM_MADV_GUARD_REMOVE;
 		s->advice = v;
 	}
 }
 
-/* A userfaultfd statement (h3 bit 4, r5 >= 192): r6 % 4 the operation --
- * unless r6 bits 2-4 are all set, then continue (bit 5 clear; r4 bit 6 its
- * DONTWAKE, raw mode bits 1 in 8) or wake --
- * r4 the registration modes (raw bits 1 in 8), r7 varies a copy's value. */
+/* A userfaultfd statement (h3 bit 4, r5 >= 192): r6 % 5 the operation
+ * (register, unregister, copy, zeropage, wp) -- unless r6 bits 2-4 are all
+ * set, then continue (bit 5 clear; r4 bit 6 its DONTWAKE, raw mode bits 1 in
+ * 8) or wake -- r4 the registration modes or the wp mode (raw bits 1 in 8),
+ * r7 varies a copy's value. */
 static void dec_uffd(decoder *d, const guint8 *r)
 {
 	if ((r[6] & 0x1c) == 0x1c) { /* one in 8: continue or wake */
@@ -300,13 +308,18 @@ static void dec_uffd(decoder *d, const guint8 *r)
 			c->flags = d->raw && (r[4] & 0x80) ? (uint64_t)(r[4] & 0xd) : (r[4] >> 6) & 1u;
 		return;
 	}
-	static const tr_kind kinds[4] = {TR_UFFD_REGISTER, TR_UFFD_UNREGISTER, TR_UFFD_COPY, TR_UFFD_ZEROPAGE};
-	tr_stmt *s = new_stmt(d, kinds[r[6] % 4]);
+	static const tr_kind kinds[5] = {TR_UFFD_REGISTER, TR_UFFD_UNREGISTER, TR_UFFD_COPY, TR_UFFD_ZEROPAGE,
+	                                 TR_UFFD_WP};
+	tr_stmt *s = new_stmt(d, kinds[r[6] % 5]);
 	uint64_t off = pick_addr(d, r[1], r[2]);
 	s->addr = d->t->arena_base + off;
 	s->len = pick_len(d, r[3], off);
 	if (s->kind == TR_UFFD_REGISTER)
 		s->flags = d->raw && (r[4] & 0x80) ? (uint64_t)(r[4] & 0xf) : 1u + r[4] % 7u;
+	if (s->kind == TR_UFFD_WP) /* on 3 times in 4, else off; raw: any of the low 3 bits */
+		s->flags = d->raw && (r[4] & 0x80) ? (uint64_t)(r[4] & 7) : (r[4] % 4 ? MM_UFFDIO_WP_MODE_WP : 0);
+	if (s->kind == TR_UFFD_WP && (s->flags & MM_UFFDIO_WP_MODE_WP))
+		d->wp_on = TRUE;
 	if (s->kind == TR_UFFD_COPY) {
 		if (s->len > (2ull << 20)) /* mmref-kernel copies at most 2 MiB at once */
 			s->len = 2ull << 20;

@@ -69,7 +69,12 @@ typedef struct gen {
 	unsigned nlive;
 	uint32_t next_proc, cur_proc;
 	bool memory_failure; /* the targets have CONFIG_MEMORY_FAILURE: no hwpoison/soft_offline */
-	bool uffd;           /* the process's userfaultfd: uffd register/unregister/copy/zeropage */
+	bool uffd;           /* the process's userfaultfd: uffd register/unregister/copy/zeropage/wp */
+	/* a `uffd wp … on` was emitted: no guard_install after it. Linux 6.18
+	 * loops in madvise_guard_install() over a shmem uffd-wp marker (the
+	 * zap it retries with keeps the marker) until the process is killed
+	 * (docs/kernel-target.md "userfaultfd"), so a live target would hang. */
+	bool wp_on;
 } gen;
 
 static void remember(gen *g, uint64_t start, uint64_t len)
@@ -266,9 +271,13 @@ static void gen_madvise(gen *g)
 		/* fork: no THP (hugepage 14, collapse 25): left to the THP traces */
 		if (g->fork && (a == MM_MADV_HUGEPAGE || a == MM_MADV_COLLAPSE))
 			a = MM_MADV_DONTFORK;
+		if (g->wp_on && a == MM_MADV_GUARD_INSTALL)
+			a = MM_MADV_GUARD_REMOVE;
 		g_string_append_printf(g->out, " %" G_GINT64_MODIFIER "u", a);
 	} else {
 		const char *name = advice[below(r, G_N_ELEMENTS(advice) - (g->memory_failure ? 2 : 0))];
+		if (g->wp_on && strcmp(name, "guard_install") == 0)
+			name = "guard_remove";
 		if (g->fork && (strcmp(name, "hugepage") == 0 || strcmp(name, "collapse") == 0))
 			name = chance(r, 50) ? "wipeonfork" : "dontfork";
 		g_string_append_printf(g->out, " %s", name);
@@ -485,6 +494,31 @@ static guint gen_thp(gen *g, guint room)
 	return n;
 }
 
+/* Half the time a range that is one VMA made, whole or a run of its pages
+ * (so that registration and write protection meet pages that are there),
+ * else one near the VMAs as for the other range operations. Returns whether
+ * it took a VMA's range, which is then in *start and *len. */
+static bool gen_uffd_range_op(gen *g, const char *op, uint64_t *start, uint64_t *len)
+{
+	rng *r = &g->r;
+	if (!g->regions->len || chance(r, 50)) {
+		gen_range_op(g, op);
+		return false;
+	}
+	const region *rg = &g_array_index(g->regions, region, below(r, g->regions->len));
+	uint64_t pages = (rg->end - rg->start) / PAGE, first = 0, n = pages;
+	if (pages > 1 && chance(r, 40)) {
+		first = below(r, pages);
+		n = 1 + below(r, pages - first);
+	}
+	g_string_append(g->out, op);
+	put_addr(g, rg->start + first * PAGE);
+	put_num(g, n * PAGE);
+	*start = rg->start + first * PAGE;
+	*len = n * PAGE;
+	return true;
+}
+
 /* A userfaultfd statement (docs/trace-format.md "userfaultfd"): ranges near
  * the VMAs made, mostly page-aligned and a few pages long for copy and
  * zeropage (mmref-kernel copies at most 2 MiB at once). */
@@ -496,20 +530,48 @@ static void gen_uffd(gen *g)
 		gen_uffd_continue_wake(g);
 		return;
 	}
-	static const char *const modes[] = {"missing", "missing", "missing", "wp", "minor", "minor",
+	static const char *const modes[] = {"missing", "missing", "missing", "wp", "wp", "wp", "minor", "minor",
 	                                    "missing,wp", "missing,minor", "wp,minor", "missing,wp,minor"};
 	rng *r = &g->r;
 	unsigned k = (unsigned)below(r, 100);
+	uint64_t start = 0, len = 0;
 	if (k < 40) {
-		gen_range_op(g, "uffd register");
-		if (chance(r, 4))
+		bool whole = gen_uffd_range_op(g, "uffd register", &start, &len);
+		if (chance(r, 4)) {
 			g_string_append(g->out, chance(r, 50) ? " 0" : " 0x8");
-		else
-			g_string_append_printf(g->out, " %s", modes[below(r, G_N_ELEMENTS(modes))]);
+			return;
+		}
+		const char *m = modes[below(r, G_N_ELEMENTS(modes))];
+		g_string_append_printf(g->out, " %s", m);
+		/* a range registered for wp is mostly protected at once, and
+		 * often written to: the wp faults (two more statements) */
+		if (whole && strstr(m, "wp") && chance(r, 70)) {
+			g_string_append(g->out, "\nuffd wp");
+			put_addr(g, start);
+			put_num(g, len);
+			g_string_append(g->out, " on");
+			g->wp_on = true;
+			if (chance(r, 60)) {
+				g_string_append(g->out, "\ntouch");
+				put_addr(g, start + below(r, len / PAGE) * PAGE);
+				g_string_append(g->out, " w");
+			}
+		}
 		return;
 	}
-	if (k < 55) {
+	if (k < 50) {
 		gen_range_op(g, "uffd unregister");
+		return;
+	}
+	if (k < 65) {
+		/* UFFDIO_WRITEPROTECT: mostly on (so that writes meet protected
+		 * pages), some off, a few misuses (DONTWAKE with WP, unknown bits) */
+		static const char *const wp_modes[] = {"on", "on", "on", "on", "on", "on", "off", "off", "off",
+		                                       "off,dontwake", "on,dontwake", "4"};
+		(void)gen_uffd_range_op(g, "uffd wp", &start, &len);
+		const char *m = wp_modes[below(r, G_N_ELEMENTS(wp_modes))];
+		g_string_append_printf(g->out, " %s", m);
+		g->wp_on |= strcmp(m, "on") == 0;
 		return;
 	}
 	uint64_t off = pick_addr(g);
@@ -517,7 +579,7 @@ static void gen_uffd(gen *g)
 		const region *rg = &g_array_index(g->regions, region, below(r, g->regions->len));
 		off = rg->start + below(r, (rg->end - rg->start) / PAGE) * PAGE;
 	}
-	uint64_t len = (1 + below(r, chance(r, 80) ? 4 : 32)) * PAGE;
+	len = (1 + below(r, chance(r, 80) ? 4 : 32)) * PAGE;
 	if (chance(r, 3))
 		len = below(r, 3) * (PAGE / 2);
 	if (len > g->size - off)
@@ -1063,7 +1125,7 @@ char *gen_coverage_opts(guint64 seed, guint count, guint length, gboolean values
 static gboolean is_uffd_kind(int k)
 {
 	return k == TR_UFFD_REGISTER || k == TR_UFFD_UNREGISTER || k == TR_UFFD_COPY || k == TR_UFFD_ZEROPAGE ||
-	       k == TR_UFFD_CONTINUE || k == TR_UFFD_WAKE;
+	       k == TR_UFFD_CONTINUE || k == TR_UFFD_WAKE || k == TR_UFFD_WP;
 }
 
 char *gen_coverage_uffd(guint64 seed, guint count, guint length, gboolean values, gboolean fork, gboolean uffd,

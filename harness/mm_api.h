@@ -29,6 +29,7 @@ typedef struct mm_api {
 	int (*uffd_zeropage)(void *mm, uint64_t addr, uint64_t len);
 	int (*uffd_continue)(void *mm, uint64_t addr, uint64_t len, uint64_t mode);
 	int (*uffd_wake)(void *mm, uint64_t addr, uint64_t len);
+	int (*uffd_writeprotect)(void *mm, uint64_t addr, uint64_t len, uint64_t mode);
 	mm_touch_result (*touch)(void *mm, uint64_t addr, mm_access access);
 	/* Contents (issue 18): a 64-bit store and load, pwrite of a file. */
 	mm_touch_result (*write)(void *mm, uint64_t addr, uint64_t value);
@@ -90,6 +91,7 @@ typedef struct mm_api {
 	static int TABLE##_uffd_zeropage(void *mm, uint64_t a, uint64_t l) { return PREFIX##_uffd_zeropage(mm, a, l); } \
 	static int TABLE##_uffd_continue(void *mm, uint64_t a, uint64_t l, uint64_t m) { return PREFIX##_uffd_continue(mm, a, l, m); } \
 	static int TABLE##_uffd_wake(void *mm, uint64_t a, uint64_t l) { return PREFIX##_uffd_wake(mm, a, l); } \
+	static int TABLE##_uffd_writeprotect(void *mm, uint64_t a, uint64_t l, uint64_t m) { return PREFIX##_uffd_writeprotect(mm, a, l, m); } \
 	static mm_touch_result TABLE##_touch(void *mm, uint64_t a, mm_access acc)                          \
 	{                                                                                                  \
 		return PREFIX##_touch(mm, a, acc);                                                         \
@@ -131,6 +133,7 @@ typedef struct mm_api {
 	        .uffd_zeropage = TABLE##_uffd_zeropage,                                                    \
 	        .uffd_continue = TABLE##_uffd_continue,                                                    \
 	        .uffd_wake = TABLE##_uffd_wake,                                                            \
+	        .uffd_writeprotect = TABLE##_uffd_writeprotect,                                            \
 	        .touch = TABLE##_touch,                                                                    \
 	        .write = TABLE##_write,                                                                    \
 	        .read = TABLE##_read,                                                                      \

@@ -241,6 +241,9 @@ static gboolean api_exec(target *tg, const trace *t, const tr_stmt *s, tr_result
 	case TR_UFFD_WAKE:
 		set_ret(res, a->uffd_wake(mm, s->addr, s->len));
 		break;
+	case TR_UFFD_WP:
+		set_ret(res, a->uffd_writeprotect(mm, s->addr, s->len, s->flags));
+		break;
 	case TR_TOUCH: {
 		mm_touch_result r = a->touch(mm, s->addr, s->access);
 		memset(res, 0, sizeof(*res));

@@ -183,13 +183,15 @@ static __attribute__((noinline)) mm_touch_result touch_fault(mm_state *mm, uint6
 		case FAULT_SIGBUS:
 			return (mm_touch_result){.outcome = MM_TOUCH_SIGBUS, .pf_error = err};
 		case FAULT_UFFD_MISSING:
-		case FAULT_UFFD_MINOR: {
+		case FAULT_UFFD_MINOR:
+		case FAULT_UFFD_WP: {
 			/* handle_userfault(): the handler reads the message; the
 			 * access waits for it (the trace abandons it). */
 			mm_touch_result u = {.outcome = MM_TOUCH_UFFD, .pf_error = err};
 			u.uffd_addr = addr & PAGE_MASK;
 			u.uffd_flags = (access == MM_ACCESS_WRITE ? MM_UFFD_FLAG_WRITE : 0u) |
-			               (r2 == FAULT_UFFD_MINOR ? MM_UFFD_FLAG_MINOR : 0u);
+			               (r2 == FAULT_UFFD_MINOR ? MM_UFFD_FLAG_MINOR : 0u) |
+			               (r2 == FAULT_UFFD_WP ? MM_UFFD_FLAG_WP : 0u);
 			return u;
 		}
 		case FAULT_OOM:

@@ -24,7 +24,7 @@
  *       the two VMAs there could not have been merged (mm/vma.c rules)
  *   I10 reference counts: every object and anon_vma is referenced by
  *       exactly the VMAs that point to it (+1 for a declared file)
- *   I11..I16 the page tables (pgcheck_tables, model/pgcheck.c): entries inside VMAs,
+ *   I11..I16, I23 the page tables (pgcheck_tables, model/pgcheck.c): entries inside VMAs,
  *       no entry granting more than its VMA, zero pages never writable (nor
  *       mapped where the profile forbids them), map counts exact, nothing
  *       leaked (frames, cache pages, table pages)
@@ -262,12 +262,19 @@ static void check_entry(struct report *r, const mm_state *mm, const struct vma *
 		report(r, 11, v, "entry outside every VMA");
 		return;
 	}
+	if (e == LX_UFFD_WP_MARKER) {
+		if (level != 1 || vma_is_anonymous(v))
+			report(r, 23, v, "uffd-wp marker outside a file VMA's page table");
+		return;
+	}
 	if (!lx_present(e)) {
 		if (level != 1 || e != LX_GUARD_MARKER)
 			report(r, 12, v, "unknown non-present entry");
 		return;
 	}
 	uint64_t f = v->vm_flags;
+	if ((f & MM_VM_UFFD_WP) && (e & LX_PAGE_UFFD_WP) && (e & X86_RW))
+		report(r, 23, v, "uffd-wp protected entry writable");
 	uint64_t pfn = lx_pfn(e, level == 2 ? PG_PMD_PFN_MASK : PG_PFN_MASK);
 	if (lx_protnone(e) != !(f & MM_VM_ACCESS_FLAGS))
 		report(r, 12, v, "PROT_NONE encoding disagrees with the VMA");

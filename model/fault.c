@@ -173,7 +173,8 @@ static enum fault_result shmem_userfault(mm_state *mm, const struct vma *v, uint
 }
 
 /* do_fault() for a file or shmem VMA and an empty PTE. */
-static enum fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr, bool write, uint64_t wi)
+static enum fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr, bool write, uint64_t wi,
+                                  bool wp_marker)
 {
 	uint64_t pgoff = v->vm_pgoff + ((addr - v->vm_start) >> PAGE_SHIFT);
 	uint64_t file_pages = (v->obj->size + PAGE_SIZE - 1) >> PAGE_SHIFT;
@@ -188,7 +189,10 @@ static enum fault_result do_fault(mm_state *mm, struct vma *v, uint64_t addr, bo
 		wi = pg_alloc_pte(mm, addr);
 		if (!wi)
 			return FAULT_OOM;
-		if (!lx_none(pg_words(mm)[wi]))
+		/* finish_fault(): vmf_pte_changed() against the entry the fault
+		 * began with (the uffd-wp marker, or none). */
+		uint64_t now = pg_words(mm)[wi];
+		if (!lx_none(now) && !(wp_marker && now == LX_UFFD_WP_MARKER))
 			return FAULT_OK;
 		enum fault_result u = shmem_userfault(mm, v, pgoff);
 		if (u != FAULT_OK)
@@ -251,6 +255,13 @@ static bool huge_pmd_fault(mm_state *mm, struct vma *v, uint64_t addr, bool writ
 		uint64_t e = pg_words(mm)[wi];
 		if (!write) {
 			pg_words(mm)[wi] = e | X86_A; /* huge_pmd_set_accessed() */
+			return true;
+		}
+		/* wp_huge_pmd(): an anonymous PMD the userfaultfd write-protected
+		 * (userfaultfd_huge_pmd_wp) goes to it; a shmem one never has the
+		 * bit (change_pmd_range splits it: pgtable_split_needed). */
+		if (!(e & X86_RW) && vma_is_anonymous(v) && (v->vm_flags & MM_VM_UFFD_WP) && (e & LX_PAGE_UFFD_WP)) {
+			*res = FAULT_UFFD_WP;
 			return true;
 		}
 		uint64_t pfn = lx_pfn(e, PG_PMD_PFN_MASK);
@@ -318,6 +329,39 @@ static bool huge_pmd_fault(mm_state *mm, struct vma *v, uint64_t addr, bool writ
 	return true;
 }
 
+/* A fault on a uffd-wp marker: do_swap_page() -> handle_pte_marker() ->
+ * pte_marker_handle_uffd_wp(). In a VMA no longer registered with wp the
+ * marker is cleared (pte_marker_clear) and the access retried; otherwise
+ * it is a missing page (do_pte_missing), served as for an empty entry --
+ * the userfaultfd's missing and minor modes included -- except that the
+ * page is mapped write-protected, the bit kept (set_pte_range() and
+ * do_anonymous_page(): vmf_orig_pte_uffd_wp()). A write then faults again
+ * on the protected page: to the userfaultfd as `wp`. */
+static enum fault_result uffd_wp_marker_fault(mm_state *mm, struct vma *v, uint64_t addr, bool write, uint64_t wi)
+{
+	if (!(v->vm_flags & MM_VM_UFFD_WP)) {
+		pg_words(mm)[wi] = 0;
+		return FAULT_OK;
+	}
+	enum fault_result r;
+	if (v->obj) {
+		r = do_fault(mm, v, addr, write, wi, true);
+	} else {
+		/* Anonymous memory has no markers without
+		 * UFFD_FEATURE_WP_UNPOPULATED; do_anonymous_page() would map the
+		 * page as for an empty entry. */
+		pg_words(mm)[wi] = 0;
+		return FAULT_OK;
+	}
+	if (r != FAULT_OK)
+		return r;
+	unsigned level = 0;
+	wi = pg_lookup(mm, addr, &level);
+	if (wi && level == 1 && lx_present(pg_words(mm)[wi]))
+		pg_words(mm)[wi] = lx_mkuffd_wp(pg_words(mm)[wi]);
+	return FAULT_OK;
+}
+
 enum fault_result fault_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t addr, unsigned flags)
 {
 	bool write = flags & FAULT_FLAG_WRITE;
@@ -338,7 +382,7 @@ enum fault_result fault_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t ad
 
 	if (lx_none(e)) {
 		if (v->obj)
-			return do_fault(mm, v, addr, write, wi);
+			return do_fault(mm, v, addr, write, wi, false);
 		/* do_anonymous_page(): the zero page for a read (or exec)
 		 * fault unless mm_forbids_zeropage(); otherwise a new page,
 		 * after anon_vma_prepare(), as for a write. */
@@ -354,6 +398,8 @@ enum fault_result fault_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t ad
 			return vma_anon_vma_prepare(mm, v) ? FAULT_OOM : FAULT_UFFD_MISSING;
 		return map_new_anon_page(mm, v, addr, false, 0);
 	}
+	if (e == LX_UFFD_WP_MARKER)
+		return uffd_wp_marker_fault(mm, v, addr, write, wi);
 	if (!lx_present(e)) {
 		/* do_swap_page() -> handle_pte_marker(): a guard marker is
 		 * VM_FAULT_SIGSEGV. No other swap entries exist here. */
@@ -367,7 +413,11 @@ enum fault_result fault_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t ad
 		return FAULT_OK;
 	}
 	if (write && !(e & X86_RW)) {
-		/* do_wp_page() */
+		/* do_wp_page(): userfaultfd_pte_wp() first -- the bit counts only
+		 * while the VMA is registered with wp (a bit left behind after
+		 * the registration changed is ignored, and kept). */
+		if ((v->vm_flags & MM_VM_UFFD_WP) && (e & LX_PAGE_UFFD_WP))
+			return FAULT_UFFD_WP;
 		uint64_t pfn = lx_pfn(e, PG_PFN_MASK);
 		if (v->vm_flags & MM_VM_SHARED) {
 			/* wp_page_shared(): vm_ops->page_mkwrite first, if any

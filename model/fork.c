@@ -125,8 +125,15 @@ static bool is_cow_mapping(uint64_t flags) { return (flags & (MM_VM_SHARED | MM_
  * copy_huge_pmd); the parent's entry at pwi is write-protected with it. */
 static uint64_t copy_entry(mm_state *mm, uint64_t pwi, uint64_t e, uint64_t flags)
 {
+	/* copy_pte_marker(): a guard marker is copied; a uffd-wp one only
+	 * into a VMA registered with wp, which the child's never are. */
+	if (e == LX_UFFD_WP_MARKER)
+		return 0;
 	if (!lx_present(e))
-		return e; /* a guard marker (copy_pte_marker) */
+		return e;
+	/* copy_present_pte() / copy_huge_pmd(): "if (!userfaultfd_wp(dst_vma))"
+	 * the child's entry loses the uffd-wp bit; the parent's keeps it. */
+	e &= ~LX_PAGE_UFFD_WP;
 	if (is_cow_mapping(flags) && (e & X86_RW)) {
 		e &= ~(uint64_t)X86_RW;
 		pg_words(mm)[pwi] = e;

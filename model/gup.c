@@ -35,7 +35,17 @@ int gup_get_pages(mm_state *mm, struct vma *v, uint64_t start, uint64_t end, boo
 				continue;
 			}
 		}
-		switch (fault_handle_mm_fault(mm, v, va, write ? FAULT_FLAG_WRITE : 0)) {
+		enum fault_result fr = fault_handle_mm_fault(mm, v, va, write ? FAULT_FLAG_WRITE : 0);
+		/* __get_user_pages() retries follow_page_mask() after the fault:
+		 * a write fault on a uffd-wp marker maps the page still
+		 * protected, and the retry's fault goes to the userfaultfd
+		 * (do_wp_page) -- SIGBUS for GUP. */
+		if (fr == FAULT_OK && write && (v->vm_flags & MM_VM_UFFD_WP)) {
+			uint64_t wi2 = pg_lookup(mm, va, &level);
+			if (wi2 && lx_present(W(mm)[wi2]) && (W(mm)[wi2] & LX_PAGE_UFFD_WP))
+				fr = FAULT_UFFD_WP;
+		}
+		switch (fr) {
 		case FAULT_OK:
 			break;
 		case FAULT_OOM:

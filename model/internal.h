@@ -28,6 +28,9 @@ enum fault_result {
 	 * itself (GUP) the UFFD_USER_MODE_ONLY context answers VM_FAULT_SIGBUS. */
 	FAULT_UFFD_MISSING,
 	FAULT_UFFD_MINOR,
+	/* handle_userfault(vmf, VM_UFFD_WP): a write to a page the
+	 * userfaultfd write-protected (do_wp_page, wp_huge_pmd). */
+	FAULT_UFFD_WP,
 };
 
 struct vma;
@@ -199,8 +202,14 @@ static inline const struct vm_operations *vma_vm_ops(const struct vma *v) { retu
 static inline bool vma_wants_writenotify(const struct vma *v)
 {
 	const struct vm_operations *ops = vma_vm_ops(v);
-	return (v->vm_flags & (MM_VM_WRITE | MM_VM_SHARED)) == (MM_VM_WRITE | MM_VM_SHARED) && ops &&
-	       ops->page_mkwrite;
+	if ((v->vm_flags & (MM_VM_WRITE | MM_VM_SHARED)) != (MM_VM_WRITE | MM_VM_SHARED))
+		return false;
+	if (ops && ops->page_mkwrite)
+		return true;
+	/* mm/mmap.c vma_wants_writenotify(): "Do we need write faults for
+	 * uffd-wp tracking?" -- userfaultfd_wp(vma) (shmem itself has no
+	 * writeback to track). */
+	return (v->vm_flags & MM_VM_UFFD_WP) != 0;
 }
 
 /* ---- RLIMIT_MEMLOCK (mm/mlock.c, mm/mmap.c) ------------------------------- */

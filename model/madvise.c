@@ -130,7 +130,7 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 			pp_mark_lazyfree(mm, v, start, end);
 			return 0;
 		}
-		pg_zap_pages(mm, start, end);
+		pg_zap_pages(mm, v, start, end);
 		return 0;
 	}
 	case MM_MADV_COLLAPSE: {

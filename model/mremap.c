@@ -227,6 +227,9 @@ static int64_t move_vma(mm_state *mm, struct remap *r)
 	}
 	uint64_t pgoff = v->vm_pgoff + ((r->addr - v->vm_start) >> PAGE_SHIFT);
 	bool locked = v->vm_flags & MM_VM_LOCKED;
+	/* move_ptes() and move_huge_pmd() on the source VMA:
+	 * vma_has_uffd_without_event_remap() -- registered in any mode. */
+	bool clear_uffd_wp = (v->vm_flags & MM_VM_UFFD_FLAGS) != 0;
 	struct vma *n = copy_vma(mm, v, r->new_addr, r->new_len, pgoff, dontunmap);
 	if (!n)
 		return -ENOMEM;
@@ -249,9 +252,9 @@ static int64_t move_vma(mm_state *mm, struct remap *r)
 	 * the new VMA and may refuse. On either failure the kernel moves the
 	 * tables back and unmaps the new VMA (unmap_source_vma on the
 	 * destination), and mremap returns the error. */
-	int err = pg_move_range(mm, r->addr, r->new_addr, r->old_len) < 0 ? -ENOMEM : 0;
+	int err = pg_move_range(mm, r->addr, r->new_addr, r->old_len, clear_uffd_wp) < 0 ? -ENOMEM : 0;
 	if (!err && ops && ops->mremap && (err = ops->mremap(mm, n)) != 0)
-		(void)pg_move_range(mm, r->new_addr, r->addr, r->old_len);
+		(void)pg_move_range(mm, r->new_addr, r->addr, r->old_len, false);
 	if (err) {
 		(void)munmap_range(mm, r->new_addr, r->new_addr + r->new_len);
 		return err;

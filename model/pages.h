@@ -120,6 +120,15 @@ static inline uint64_t lx_swp_entry(uint64_t type, uint64_t offset)
 	return ((~offset << LX_SWP_OFFSET_SHIFT) >> LX_SWP_TYPE_BITS) | (type << (64 - LX_SWP_TYPE_BITS));
 }
 #define LX_GUARD_MARKER lx_swp_entry(31, 4)
+/* The uffd-wp PTE marker (PTE_MARKER_UFFD_WP, 1): an empty entry of a
+ * file/shmem VMA that the userfaultfd write-protected (change_pte_range with
+ * MM_CP_UFFD_WP and userfaultfd_wp_use_markers()). */
+#define LX_UFFD_WP_MARKER lx_swp_entry(31, 1)
+/* _PAGE_UFFD_WP (_PAGE_BIT_SOFTW2, bit 10) on a present PTE or PMD. */
+#define LX_PAGE_UFFD_WP X86_AVL10
+/* pte_mkuffd_wp() (arch/x86/include/asm/pgtable.h): the bit, and the entry
+ * write-protected with it. */
+static inline uint64_t lx_mkuffd_wp(uint64_t e) { return (e | LX_PAGE_UFFD_WP) & ~(uint64_t)X86_RW; }
 
 static inline uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 

@@ -330,15 +330,30 @@ static void zap_huge(mm_state *mm, uint64_t wi, void *ctx)
 	pg_set_entry(mm, wi, 2, 0); /* zap_huge_pmd */
 }
 
+struct zap_details {
+	bool markers_too; /* ZAP_FLAG_DROP_MARKER (munmap, exit) */
+	bool uffd_wp;     /* a file VMA registered with wp: zap_install_uffd_wp_if_needed() */
+};
+
 static void zap_pte(mm_state *mm, uint64_t wi, void *ctx)
 {
-	bool markers_too = *(const bool *)ctx;
+	const struct zap_details *d = ctx;
 	uint64_t e = W(mm)[wi];
 	if (lx_none(e))
 		return;
-	if (!lx_present(e) && !markers_too)
-		return; /* zap_pte_range keeps guard markers */
-	pg_set_entry(mm, wi, 1, 0);
+	if (!lx_present(e) && !d->markers_too && (e != LX_UFFD_WP_MARKER || d->uffd_wp))
+		return; /* zap_nonpresent_ptes() keeps guard markers, and a file VMA's uffd-wp ones */
+	/* zap_install_uffd_wp_if_needed() -> pte_install_uffd_wp_if_needed():
+	 * a write-protected page of a file VMA registered with wp leaves a
+	 * marker, so that it stays protected. */
+	bool arm = d->uffd_wp && !d->markers_too && lx_present(e) && (e & LX_PAGE_UFFD_WP);
+	pg_set_entry(mm, wi, 1, arm ? LX_UFFD_WP_MARKER : 0);
+}
+
+static void zap_range(mm_state *mm, uint64_t start, uint64_t end, struct zap_details *d)
+{
+	struct leaf_walk w = {zap_huge, zap_pte, d, 0, 0};
+	walk_leaves(mm, start, end, &w);
 }
 
 /* Zaps the leaves of [start, end): pages always, guard markers only when
@@ -346,8 +361,8 @@ static void zap_pte(mm_state *mm, uint64_t wi, void *ctx)
  * vma_adjust_trans_huge / __split_huge_pmd do). */
 void pg_zap_range(mm_state *mm, uint64_t start, uint64_t end, bool markers_too)
 {
-	struct leaf_walk w = {zap_huge, zap_pte, &markers_too, 0, 0};
-	walk_leaves(mm, start, end, &w);
+	struct zap_details d = {.markers_too = markers_too};
+	zap_range(mm, start, end, &d);
 }
 
 bool pg_table_empty(const mm_state *mm, uint64_t pfn)
@@ -419,11 +434,12 @@ void pg_drop_page_table(mm_state *mm, uint64_t pde_wi)
 	W(mm)[pde_wi] = 0;
 }
 
-void pg_zap_pages(mm_state *mm, uint64_t start, uint64_t end)
+void pg_zap_pages(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end)
 {
 	if (start >= end)
 		return;
-	pg_zap_range(mm, start, end, false);
+	struct zap_details d = {.uffd_wp = !vma_is_anonymous(v) && (v->vm_flags & MM_VM_UFFD_WP)};
+	zap_range(mm, start, end, &d);
 	/* CONFIG_PT_RECLAIM (mm/pt_reclaim.c): MADV_DONTNEED frees a page
 	 * table whose whole PMD range it zapped, if nothing is left in it.
 	 * Since 6.14 ("mm: pgtable: reclaim empty PTE page in
@@ -446,7 +462,7 @@ void pg_zap_pages(mm_state *mm, uint64_t start, uint64_t end)
 	}
 }
 
-int pg_move_range(mm_state *mm, uint64_t old_start, uint64_t new_start, uint64_t len)
+int pg_move_range(mm_state *mm, uint64_t old_start, uint64_t new_start, uint64_t len, bool clear_uffd_wp)
 {
 	uint64_t old_end = old_start + len;
 	bool pmd_movable = ((old_start ^ new_start) & (MM_PMD_SIZE - 1)) == 0;
@@ -482,8 +498,9 @@ int pg_move_range(mm_state *mm, uint64_t old_start, uint64_t new_start, uint64_t
 						continue;
 					}
 					if (pass == 1) {
+						/* clear_uffd_wp_pmd() for a registered VMA */
 						wi = pg_lookup(mm, va, &level);
-						W(mm)[dwi] = W(mm)[wi];
+						W(mm)[dwi] = W(mm)[wi] & ~(clear_uffd_wp ? LX_PAGE_UFFD_WP : 0);
 						W(mm)[wi] = 0;
 					}
 					va = next_pmd;
@@ -494,7 +511,10 @@ int pg_move_range(mm_state *mm, uint64_t old_start, uint64_t new_start, uint64_t
 				continue;
 			}
 			uint64_t hstart = va & ~(MM_PMD_SIZE - 1);
-			if (pmd_movable && hstart >= old_start && hstart + MM_PMD_SIZE <= old_end) {
+			/* move_normal_pmd() refuses a VMA registered without
+			 * UFFD_FEATURE_EVENT_REMAP (vma_has_uffd_without_event_remap):
+			 * its entries must lose their uffd-wp state one by one. */
+			if (pmd_movable && !clear_uffd_wp && hstart >= old_start && hstart + MM_PMD_SIZE <= old_end) {
 				/* move_normal_pmd(): a whole page table moves as it
 				 * is, when the destination PMD is none; the source
 				 * PMD is left none (a later fault there may map a THP). */
@@ -529,9 +549,16 @@ int pg_move_range(mm_state *mm, uint64_t old_start, uint64_t new_start, uint64_t
 				if (!dwi)
 					return -ENOMEM;
 				if (pass == 1) {
-					/* move_ptes(): the entry moves with its bits. */
+					/* move_ptes(): the entry moves with its bits; for a
+					 * registered VMA (need_clear_uffd_wp) without its
+					 * uffd-wp bit, and a uffd-wp marker is dropped. */
 					wi = pg_lookup(mm, va, &level);
-					W(mm)[dwi] = W(mm)[wi];
+					uint64_t e = W(mm)[wi];
+					if (clear_uffd_wp && e == LX_UFFD_WP_MARKER)
+						e = 0;
+					else if (clear_uffd_wp && lx_present(e))
+						e &= ~LX_PAGE_UFFD_WP;
+					W(mm)[dwi] = e;
 					W(mm)[wi] = 0;
 				}
 			}
@@ -544,22 +571,37 @@ int pg_move_range(mm_state *mm, uint64_t old_start, uint64_t new_start, uint64_t
  * vm_page_prot, keeping the pfn and _PAGE_CHG_MASK (PWT, PCD, A, D,
  * special, uffd-wp, soft-dirty); then, for a writable private VMA, RW for
  * exclusive anonymous pages only (can_change_pte_writable). */
-static uint64_t change_one(const mm_state *mm, const struct vma *v, uint64_t e, unsigned level)
+static uint64_t modify_one(const struct vma *v, uint64_t e, unsigned level)
 {
 	const uint64_t keep = X86_PWT | X86_PCD | X86_A | X86_D | LX_PAGE_SPECIAL | X86_AVL10 | X86_AVL11 |
 	                      (level == 2 ? X86_PS : 0);
 	uint64_t mask = level == 2 ? PG_PMD_PFN_MASK : PG_PFN_MASK;
-	uint64_t pfn = lx_pfn(e, mask);
 	uint64_t prot = pg_vma_page_prot(v);
-	uint64_t n = pg_mk_entry(pfn, (e & keep) | (prot & ~keep), mask);
-	if ((v->vm_flags & (MM_VM_WRITE | MM_VM_SHARED)) == MM_VM_WRITE && (n & X86_P) && !(n & X86_RW) &&
-	    fr_anon_exclusive(mm, pfn))
-		n |= X86_RW;
-	/* MM_CP_TRY_CHANGE_WRITABLE for a shared VMA that write-notifies
-	 * (vma_wants_manual_pte_write_upgrade): can_change_shared_pte_writable()
-	 * makes a dirty entry writable again -- its page_mkwrite has been
-	 * heard -- and leaves a clean one read-only. */
-	if (vma_wants_writenotify(v) && (n & X86_P) && !(n & X86_RW) && (n & X86_D))
+	return pg_mk_entry(lx_pfn(e, mask), (e & keep) | (prot & ~keep), mask);
+}
+
+/* MM_CP_TRY_CHANGE_WRITABLE (vma_wants_manual_pte_write_upgrade: a writable
+ * private VMA, or a shared one that write-notifies): mm/mprotect.c
+ * can_change_pte_writable() / can_change_pmd_writable(). */
+static bool can_change_writable(const mm_state *mm, const struct vma *v, uint64_t n, unsigned level)
+{
+	if (!(n & X86_P) || (n & X86_RW))
+		return false;
+	/* "Do we need write faults for uffd-wp tracking?" userfaultfd_pte_wp() */
+	if ((v->vm_flags & MM_VM_UFFD_WP) && (n & LX_PAGE_UFFD_WP))
+		return false;
+	if ((v->vm_flags & (MM_VM_WRITE | MM_VM_SHARED)) == MM_VM_WRITE)
+		return fr_anon_exclusive(mm, lx_pfn(n, level == 2 ? PG_PMD_PFN_MASK : PG_PFN_MASK));
+	/* can_change_shared_pte_writable(): a dirty entry of a shared VMA
+	 * that write-notifies -- its page_mkwrite has been heard -- becomes
+	 * writable again; a clean one stays read-only. */
+	return vma_wants_writenotify(v) && (n & X86_D);
+}
+
+static uint64_t change_one(const mm_state *mm, const struct vma *v, uint64_t e, unsigned level)
+{
+	uint64_t n = modify_one(v, e, level);
+	if (can_change_writable(mm, v, n, level))
 		n |= X86_RW;
 	return n;
 }
@@ -582,6 +624,61 @@ void pg_change_protection(mm_state *mm, const struct vma *v, uint64_t start, uin
 	struct leaf_walk w = {change_huge, change_pte, (void *)v, 0, 0};
 	walk_leaves(mm, start, end, &w);
 }
+/* mm/userfaultfd.c uffd_wp_range() -> change_protection() with
+ * MM_CP_UFFD_WP (on) or MM_CP_UFFD_WP_RESOLVE | MM_CP_TRY_CHANGE_WRITABLE
+ * (off), over [start, end) of one VMA. */
+int pg_uffd_wp_range(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end, bool on)
+{
+	/* userfaultfd_wp_use_markers(): file-backed (shmem) memory protects
+	 * its empty entries with markers; anonymous memory only with
+	 * UFFD_FEATURE_WP_UNPOPULATED, which the context does not ask for. */
+	bool markers = on && !vma_is_anonymous(v);
+	uint64_t va = start;
+	while (va < end) {
+		unsigned level = 0;
+		uint64_t wi = pg_lookup(mm, va, &level);
+		if (wi && level == 2) {
+			uint64_t hstart = va & ~(MM_PMD_SIZE - 1);
+			/* change_pmd_range(): a huge PMD the range covers whole is
+			 * changed as one (change_huge_pmd: pmd_mkuffd_wp or
+			 * pmd_clear_uffd_wp); one it covers in part, or a file one
+			 * being protected (pgtable_split_needed), is split first --
+			 * a shmem folio's PMD is then cleared, and gets markers. */
+			if (hstart >= start && hstart + MM_PMD_SIZE <= end && !markers) {
+				uint64_t e = W(mm)[wi];
+				W(mm)[wi] = on ? lx_mkuffd_wp(modify_one(v, e, 2)) : change_one(mm, v, e & ~LX_PAGE_UFFD_WP, 2);
+				va = hstart + MM_PMD_SIZE;
+				continue;
+			}
+			if (pg_split_huge_pmd(mm, wi))
+				return -ENOMEM;
+			continue;
+		}
+		if (!wi) {
+			if (!markers) {
+				va = pg_skip_missing(mm, va);
+				continue;
+			}
+			/* change_pmd_prepare() and its upper-level twins: tables
+			 * for the markers. */
+			wi = pg_alloc_pte(mm, va);
+			if (!wi)
+				return -ENOMEM;
+		}
+		uint64_t e = W(mm)[wi];
+		/* change_pte_range(): */
+		if (lx_present(e)) /* pte_modify(), then pte_mkuffd_wp / pte_clear_uffd_wp */
+			W(mm)[wi] = on ? lx_mkuffd_wp(modify_one(v, e, 1)) : change_one(mm, v, e & ~LX_PAGE_UFFD_WP, 1);
+		else if (e == LX_UFFD_WP_MARKER && !on) /* "drop it" */
+			W(mm)[wi] = 0;
+		else if (lx_none(e) && markers) /* make_pte_marker(PTE_MARKER_UFFD_WP) */
+			W(mm)[wi] = LX_UFFD_WP_MARKER;
+		/* a guard marker: "Ignore error swap entries unconditionally" */
+		va += PAGE_SIZE;
+	}
+	return 0;
+}
+
 int pg_guard_install(mm_state *mm, struct vma *v, uint64_t start, uint64_t end)
 {
 	(void)v;
@@ -630,8 +727,12 @@ static void unmap_cache_pages_here(mm_state *mm, void *ctx)
 				continue;
 			/* a PMD mapping a huge folio goes whole */
 			const struct frame *f = fr_get(mm->pt, lx_pfn(W(mm)[wi], level == 2 ? PG_PMD_PFN_MASK : PG_PFN_MASK));
-			if (f && f->kind == FR_CACHE)
-				pg_set_entry(mm, wi, level, 0);
+			if (!f || f->kind != FR_CACHE)
+				continue;
+			/* zap_install_uffd_wp_if_needed() (unmap_mapping_range) and
+			 * try_to_unmap_one(): pte_install_uffd_wp_if_needed() */
+			bool arm = level == 1 && (v->vm_flags & MM_VM_UFFD_WP) && (W(mm)[wi] & LX_PAGE_UFFD_WP);
+			pg_set_entry(mm, wi, level, arm ? LX_UFFD_WP_MARKER : 0);
 		}
 	}
 }

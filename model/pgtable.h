@@ -66,11 +66,17 @@ void pg_zap_range(mm_state *mm, uint64_t start, uint64_t end, bool markers_too);
  * the tables free_pgtables() frees. */
 void pg_unmap_range(mm_state *mm, uint64_t start, uint64_t end);
 /* MADV_DONTNEED: drop pages, keep guard markers. */
-void pg_zap_pages(mm_state *mm, uint64_t start, uint64_t end);
-/* mremap: move the entries of [old, old+len) to [new, new+len). */
-int pg_move_range(mm_state *mm, uint64_t old_start, uint64_t new_start, uint64_t len);
+void pg_zap_pages(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end);
+/* mremap: move the entries of [old, old+len) to [new, new+len);
+ * clear_uffd_wp for a VMA registered with the userfaultfd (move_ptes():
+ * need_clear_uffd_wp): the entries lose their uffd-wp bit, uffd-wp markers
+ * are dropped, and no page table moves whole. */
+int pg_move_range(mm_state *mm, uint64_t old_start, uint64_t new_start, uint64_t len, bool clear_uffd_wp);
 /* mprotect: re-encode present entries in [start, end) for v's new flags. */
 void pg_change_protection(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end);
+/* UFFDIO_WRITEPROTECT on (on) or off over [start, end) of v (uffd_wp_range).
+ * 0 or -ENOMEM. */
+int pg_uffd_wp_range(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end, bool on);
 int pg_guard_install(mm_state *mm, struct vma *v, uint64_t start, uint64_t end);
 void pg_guard_remove(mm_state *mm, uint64_t start, uint64_t end);
 /* Unmaps the page-cache pages of obj at [pgoff, pend) from every VMA that

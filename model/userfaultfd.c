@@ -1,6 +1,7 @@
 /* The process's userfaultfd (docs/trace-format.md, "userfaultfd"): the
  * ioctls UFFDIO_REGISTER, UFFDIO_UNREGISTER, UFFDIO_COPY and
- * UFFDIO_ZEROPAGE of fs/userfaultfd.c and mm/userfaultfd.c.
+ * UFFDIO_ZEROPAGE (and UFFDIO_CONTINUE, UFFDIO_WAKE, UFFDIO_WRITEPROTECT
+ * below) of fs/userfaultfd.c and mm/userfaultfd.c.
  *
  * One userfaultfd per process, opened without features (UFFD_API with
  * features 0) and with UFFD_USER_MODE_ONLY: so its context is the same for
@@ -11,6 +12,7 @@
  */
 #include "fault.h"
 #include "pages.h"
+#include "pgtable.h"
 #include "vma.h"
 
 /* include/linux/userfaultfd_k.h vma_can_userfault() (no wp_async, x86-64
@@ -53,6 +55,10 @@ static int set_modes(mm_state *mm, uint64_t start, uint64_t end, uint64_t modes)
 			uint64_t s = v->vm_start > start ? v->vm_start : start;
 			uint64_t e = v->vm_end < end ? v->vm_end : end;
 			int err = 0;
+			/* userfaultfd_clear_vma(): "Reset ptes for the whole vma
+			 * range if wr-protected" -- uffd_wp_range(false) first. */
+			if (!modes && (v->vm_flags & MM_VM_UFFD_WP) && (err = pg_uffd_wp_range(mm, v, s, e, false)) != 0)
+				return err;
 			r = vma_modify_flags(mm, v, s, e, (v->vm_flags & ~MM_VM_UFFD_FLAGS) | modes, &err);
 			if (!r)
 				return err;
@@ -224,4 +230,36 @@ int mm_uffd_wake(mm_state *mm, uint64_t start, uint64_t len)
 	if (!mm->cfg.userfaultfd)
 		return -ENOSYS;
 	return validate_range(mm, start, len);
+}
+
+/* fs/userfaultfd.c userfaultfd_writeprotect() -> mm/userfaultfd.c
+ * mwriteprotect_range(). */
+int mm_uffd_writeprotect(mm_state *mm, uint64_t start, uint64_t len, uint64_t mode)
+{
+	mm->n_touched = 0;
+	if (!mm->cfg.userfaultfd)
+		return -ENOSYS;
+	int err = validate_range(mm, start, len);
+	if (err)
+		return err;
+	if (mode & ~(uint64_t)(MM_UFFDIO_WP_MODE_WP | MM_UFFDIO_WP_MODE_DONTWAKE))
+		return -EINVAL;
+	/* "if (mode_wp && mode_dontwake) return -EINVAL" */
+	if ((mode & MM_UFFDIO_WP_MODE_WP) && (mode & MM_UFFDIO_WP_MODE_DONTWAKE))
+		return -EINVAL;
+	/* for_each_vma_range(): holes are skipped; no VMA at all is -ENOENT;
+	 * a VMA not registered with wp stops the walk with -ENOENT, those
+	 * before it already changed (uffd_wp_range per VMA, clipped). */
+	uint64_t end = start + len;
+	err = -ENOENT;
+	for (struct vma *v = vt_find_intersection(&mm->vt, start, end); v && v->vm_start < end; v = v->node.next) {
+		if (!(v->vm_flags & MM_VM_UFFD_WP))
+			return -ENOENT;
+		uint64_t s = v->vm_start > start ? v->vm_start : start;
+		uint64_t e = v->vm_end < end ? v->vm_end : end;
+		err = pg_uffd_wp_range(mm, v, s, e, (mode & MM_UFFDIO_WP_MODE_WP) != 0);
+		if (err)
+			return err;
+	}
+	return err;
 }

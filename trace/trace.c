@@ -234,6 +234,7 @@ static const stmt_desc stmt_descs[] = {
 	{"uffd zeropage", TR_UFFD_ZEROPAGE, 2, 2, "uffd zeropage ADDR LEN"},
 	{"uffd continue", TR_UFFD_CONTINUE, 2, 3, "uffd continue ADDR LEN [dontwake|MODE]"},
 	{"uffd wake", TR_UFFD_WAKE, 2, 2, "uffd wake ADDR LEN"},
+	{"uffd wp", TR_UFFD_WP, 3, 3, "uffd wp ADDR LEN on|off[,dontwake]"},
 	{"maps", TR_MAPS, 0, 0, "maps"},
 	{"smaps", TR_SMAPS, 0, 0, "smaps"},
 	{"pages", TR_PAGES, 2, 2, "pages ADDR LEN"},
@@ -440,6 +441,35 @@ static bool flag_list(const parse_ctx *c, const char *what, const char *tok, con
 			v |= MM_MAP_ANONYMOUS;
 		} else {
 			ok = fail(c, error, "unknown %s name '%s'", what, *p);
+		}
+	}
+	g_strfreev(parts);
+	if (ok)
+		*out = v;
+	return ok;
+}
+
+/* The mode of `uffd wp`: `on` (UFFDIO_WRITEPROTECT_MODE_WP) or `off`, then
+ * `,dontwake` (UFFDIO_WRITEPROTECT_MODE_DONTWAKE), or numbers for the raw
+ * bits (so that the kernel's EINVAL for unknown bits can be written). */
+static bool wp_mode(const parse_ctx *c, const char *tok, uint64_t *out, GError **error)
+{
+	uint64_t v = 0;
+	char **parts = g_strsplit(tok, ",", -1);
+	bool ok = true;
+	for (char **p = parts; *p && ok; p++) {
+		uint64_t n;
+		if (strcmp(*p, "on") == 0) {
+			v |= MM_UFFDIO_WP_MODE_WP;
+		} else if (strcmp(*p, "off") == 0) {
+			/* no bit */
+		} else if (strcmp(*p, "dontwake") == 0) {
+			v |= MM_UFFDIO_WP_MODE_DONTWAKE;
+		} else if (g_ascii_isdigit(**p)) {
+			ok = number(c, "uffd wp mode", *p, &n, error);
+			v |= n;
+		} else {
+			ok = fail(c, error, "bad uffd wp mode '%s' (expected on or off, then ',dontwake')", tok);
 		}
 	}
 	g_strfreev(parts);
@@ -851,7 +881,7 @@ static bool parse_stmt(parse_ctx *c, char **tok, int n, tr_stmt *s, GError **err
 	const char *name = tok[0];
 	if (strcmp(tok[0], "uffd") == 0) { /* "uffd OP": the statement is named by both words */
 		if (n < 2 || strcmp(tok[1], "=>") == 0)
-			return fail(c, error, "missing userfaultfd operation: usage: uffd register|unregister|copy|zeropage|continue|wake ...");
+			return fail(c, error, "missing userfaultfd operation: usage: uffd register|unregister|copy|zeropage|continue|wake|wp ...");
 		g_snprintf(uffd_name, sizeof(uffd_name), "uffd %s", tok[1]);
 		name = uffd_name;
 		tok++;
@@ -1003,8 +1033,11 @@ static bool parse_stmt(parse_ctx *c, char **tok, int n, tr_stmt *s, GError **err
 	case TR_UFFD_ZEROPAGE:
 	case TR_UFFD_CONTINUE:
 	case TR_UFFD_WAKE:
+	case TR_UFFD_WP:
 		if (!address(c, a[0], &s->addr, NULL, error) || !number(c, "length", a[1], &s->len, error) ||
 		    !check_range(c, a[0], s->addr, s->len, error))
+			return false;
+		if (d->kind == TR_UFFD_WP && !wp_mode(c, a[2], &s->flags, error))
 			return false;
 		if (d->kind == TR_UFFD_REGISTER &&
 		    !flag_list(c, "MODES", a[2], uffd_modes, G_N_ELEMENTS(uffd_modes), NULL, 0, true, &s->flags, error))
@@ -1542,6 +1575,18 @@ void trace_print_stmt(GString *out, const trace *t, const tr_stmt *s, bool with_
 			}
 		}
 		break;
+	case TR_UFFD_WP: {
+		/* on|off, then ,dontwake, then any other bits in hex */
+		uint64_t rest = s->flags & ~(uint64_t)(MM_UFFDIO_WP_MODE_WP | MM_UFFDIO_WP_MODE_DONTWAKE);
+		g_string_append(out, (s->flags & MM_UFFDIO_WP_MODE_WP) ? " on" : " off");
+		if (s->flags & MM_UFFDIO_WP_MODE_DONTWAKE)
+			g_string_append(out, ",dontwake");
+		if (rest) {
+			g_string_append_c(out, ',');
+			print_hex(out, rest);
+		}
+		break;
+	}
 	default:
 		break;
 	}

@@ -36,6 +36,7 @@ typedef enum tr_kind {
 	TR_UFFD_CONTINUE,   /* uffd continue ADDR LEN [MODE]: map the pages already in the shmem cache
 	                     * (flags: MM_UFFD_CONTINUE_MODE_*, never WP) */
 	TR_UFFD_WAKE,       /* uffd wake ADDR LEN */
+	TR_UFFD_WP,         /* uffd wp ADDR LEN on|off[,dontwake] (flags: MM_UFFDIO_WP_MODE_*) */
 	/* observations */
 	TR_MAPS,
 	TR_SMAPS,

@@ -480,6 +480,11 @@ static bool uffd_op(const tr_stmt *s, tr_result *res, char *why, size_t whylen)
 		rc = ioctl(fd, UFFDIO_WAKE, &r);
 		break;
 	}
+	case TR_UFFD_WP: {
+		struct uffdio_writeprotect w = {.range = {.start = s->addr, .len = s->len}, .mode = s->flags};
+		rc = ioctl(fd, UFFDIO_WRITEPROTECT, &w);
+		break;
+	}
 	default: {
 		struct uffdio_zeropage z = {.range = {.start = s->addr, .len = s->len}};
 		rc = ioctl(fd, UFFDIO_ZEROPAGE, &z);
@@ -882,9 +887,12 @@ bool op_exec(const trace *t, const tr_stmt *s, tr_result *res, char *why, size_t
 	case TR_UFFD_ZEROPAGE:
 	case TR_UFFD_CONTINUE:
 	case TR_UFFD_WAKE:
+	case TR_UFFD_WP:
 		if (!confined(s->addr, s->len))
 			return refuse(why, whylen, "range outside the arena");
+		/* wp allocates nothing but page tables (for shmem's markers) */
 		if (s->kind != TR_UFFD_REGISTER && s->kind != TR_UFFD_UNREGISTER && s->kind != TR_UFFD_WAKE &&
+		    s->kind != TR_UFFD_WP &&
 		    !charge(range_bound(s->len), why, whylen))
 			return false;
 		return uffd_op(s, res, why, whylen);

@@ -30,6 +30,7 @@ int naive_uffd_copy(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t value);
 int naive_uffd_zeropage(naive_mm *nm, uint64_t addr, uint64_t len);
 int naive_uffd_continue(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t mode);
 int naive_uffd_wake(naive_mm *nm, uint64_t addr, uint64_t len);
+int naive_uffd_writeprotect(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t mode);
 mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access);
 /* Contents (naive_data.c): a 64-bit store and load, pwrite of a file. */
 mm_touch_result naive_write(naive_mm *nm, uint64_t addr, uint64_t value);

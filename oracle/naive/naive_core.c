@@ -212,6 +212,7 @@ void nv_page_set(naive_mm *nm, uint64_t addr, mm_page_state st)
 			nm->pages[i].lazyfree = false; /* a new page is dirty and swap-backed */
 			nm->pages[i].mlocked = false;
 			nm->pages[i].thp = 0;
+			nm->pages[i].uffd_wp = false; /* a new entry: no uffd-wp bit (a marker goes) */
 		}
 		return;
 	}
@@ -278,7 +279,8 @@ void nv_pages_clear(naive_mm *nm, uint64_t start, uint64_t end, bool keep_guards
 	size_t kept = 0;
 	for (size_t i = 0; i < nm->npages; i++) {
 		const npage *p = &nm->pages[i];
-		if (p->addr >= start && p->addr < end && !(keep_guards && p->state == MM_PAGE_GUARD)) {
+		bool marker = p->state == MM_PAGE_GUARD || (p->state == MM_PAGE_NONE && p->uffd_wp);
+		if (p->addr >= start && p->addr < end && !(keep_guards && marker)) {
 			free(p->data);
 			continue;
 		}
@@ -549,10 +551,16 @@ static void unmap_cache_range(naive_mm *nm, void *ctx)
 			if (idx < c->first || idx >= c->first + c->n)
 				continue;
 			nregion *r = nv_region_get(nm, a);
-			if (r && r->kind == NV_REGION_PMD_FILE)
+			if (r && r->kind == NV_REGION_PMD_FILE) {
 				nv_region_zap_file(nm, a);
-			else if (nv_page_get(nm, a) == MM_PAGE_FILE)
+			} else if (nv_page_get(nm, a) == MM_PAGE_FILE) {
+				/* pte_install_uffd_wp_if_needed(): a protected page
+				 * of a VMA registered with wp leaves a marker */
+				bool arm = (w->flags & MM_VM_UFFD_WP) && nv_uffd_wp_get(nm, a);
 				nv_page_set(nm, a, MM_PAGE_NONE);
+				if (arm)
+					nv_uffd_wp_set(nm, a, true);
+			}
 		}
 	}
 }

@@ -196,9 +196,41 @@ bool nv_fault_huge_cache(naive_mm *nm, nvma *v, uint64_t addr, bool write)
 	return true;
 }
 
+static nv_fault_result handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write);
+
+/* Whether a write to the page at addr of v goes to the userfaultfd as `wp`:
+ * a present page whose entry is protected, in a VMA registered with wp
+ * (userfaultfd_pte_wp / userfaultfd_huge_pmd_wp). */
+static bool wp_blocks_write(naive_mm *nm, const nvma *v, uint64_t addr)
+{
+	return v && (v->flags & MM_VM_UFFD_WP) && nv_page_get(nm, addr) != MM_PAGE_NONE && nv_uffd_wp_get(nm, addr);
+}
+
 nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write)
 {
 	addr &= NV_PAGE_MASK;
+	/* do_wp_page(), wp_huge_pmd(): handle_userfault(VM_UFFD_WP) */
+	if (write && wp_blocks_write(nm, v, addr))
+		return NV_FAULT_UFFD_WP;
+	if (!nv_uffd_wp_marker(nm, addr))
+		return handle_fault(nm, v, addr, write);
+	/* handle_pte_marker(), a uffd-wp marker: in a VMA not registered with
+	 * wp any more it is simply cleared (and the access retried); else the
+	 * page is missing (do_pte_missing: the userfaultfd's missing and minor
+	 * modes apply), and what the fault maps keeps the protection
+	 * (vmf_orig_pte_uffd_wp) -- so a write faults once more, as `wp` */
+	if (!(v->flags & MM_VM_UFFD_WP) || v->backing == MM_BACKING_ANON) {
+		nv_uffd_wp_set(nm, addr, false);
+		return handle_fault(nm, v, addr, write);
+	}
+	nv_fault_result r = handle_fault(nm, v, addr, write);
+	if (r == NV_FAULT_OK && nv_page_get(nm, addr) != MM_PAGE_NONE)
+		nv_uffd_wp_set(nm, addr, true);
+	return r;
+}
+
+static nv_fault_result handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write)
+{
 	mm_page_state st = nv_page_get(nm, addr);
 	if (st == MM_PAGE_GUARD) /* handle_pte_marker(): PTE_MARKER_GUARD */
 		return NV_FAULT_SIGSEGV;
@@ -397,7 +429,8 @@ mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access)
 			res.pf_error = code | MM_PF_PROT | MM_PF_PK;
 			return res;
 		}
-		if (present && pte_allows(v, st, access)) {
+		bool wp = access == MM_ACCESS_WRITE && present && wp_blocks_write(nm, v, addr);
+		if (present && !wp && pte_allows(v, st, access)) {
 			/* A store through a shared mapping dirties the cached page;
 			 * a store to a lazily freed anonymous page makes it dirty
 			 * again, so reclaim keeps it. */
@@ -450,11 +483,13 @@ mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access)
 			return res;
 		case NV_FAULT_UFFD_MISSING:
 		case NV_FAULT_UFFD_MINOR:
+		case NV_FAULT_UFFD_WP:
 			/* the message the handler reads; the access is left */
 			res.outcome = MM_TOUCH_UFFD;
 			res.uffd_addr = addr & NV_PAGE_MASK;
 			res.uffd_flags = (access == MM_ACCESS_WRITE ? MM_UFFD_FLAG_WRITE : 0) |
-			                 (f == NV_FAULT_UFFD_MINOR ? MM_UFFD_FLAG_MINOR : 0);
+			                 (f == NV_FAULT_UFFD_MINOR ? MM_UFFD_FLAG_MINOR : 0) |
+			                 (f == NV_FAULT_UFFD_WP ? MM_UFFD_FLAG_WP : 0);
 			return res;
 		}
 	}
@@ -482,7 +517,7 @@ static int populate_vma_page_range(naive_mm *nm, uint64_t vstart, uint64_t start
 	for (uint64_t a = start; a < end; a += NV_PAGE) {
 		v = nv_vma_at(nm, vstart);
 		mm_page_state st = nv_page_get(nm, a);
-		if (hw_present(v, st) && (!write || pte_allows(v, st, MM_ACCESS_WRITE))) {
+		if (hw_present(v, st) && (!write || (pte_allows(v, st, MM_ACCESS_WRITE) && !wp_blocks_write(nm, v, a)))) {
 			/* follow_page_pte(): FOLL_TOUCH|FOLL_WRITE dirties the page */
 			if (write && st == MM_PAGE_ANON) {
 				shared_anon_write(nm, a);
@@ -493,6 +528,10 @@ static int populate_vma_page_range(naive_mm *nm, uint64_t vstart, uint64_t start
 			continue;
 		}
 		if (nv_handle_fault(nm, v, a, write) != NV_FAULT_OK)
+			return -EFAULT;
+		/* the retry after the fault: a page mapped over a uffd-wp marker
+		 * is still protected, and its write fault is SIGBUS for GUP */
+		if (write && wp_blocks_write(nm, v, a))
 			return -EFAULT;
 	}
 	return 0;
@@ -534,6 +573,10 @@ int nv_uffd_fill_page(naive_mm *nm, nvma *v, uint64_t addr, bool zeropage, uint6
 	 * page take the marker's place [LIVE] */
 	mm_page_state st = nv_page_get(nm, addr);
 	bool shared = (v->flags & MM_VM_SHARED) != 0;
+	/* a uffd-wp marker: not pte_none() for a private zeropage (-EEXIST);
+	 * pte_none_mostly() lets any other fill replace it */
+	if (!shared && zeropage && nv_uffd_wp_marker(nm, addr))
+		return -EEXIST;
 	if (st != MM_PAGE_NONE && !(st == MM_PAGE_GUARD && (shared || !zeropage)))
 		return -EEXIST;
 	if (v->flags & MM_VM_SHARED) {

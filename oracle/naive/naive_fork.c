@@ -152,7 +152,13 @@ int naive_fork(naive_mm *nm)
 			npage *p = &nm->pages[k];
 			if (p->addr < v->start || p->addr >= v->end)
 				continue;
+			/* copy_pte_marker(): a uffd-wp marker only into a VMA
+			 * registered with wp -- a child's never is; and
+			 * copy_present_pte() drops the bit for such a VMA */
+			if (p->state == MM_PAGE_NONE)
+				continue;
 			npage q = *p;
+			q.uffd_wp = false;
 			if (p->state == MM_PAGE_ANON) {
 				if (!p->cow)
 					p->cow = ++nm->last_cow;

@@ -57,6 +57,11 @@ typedef struct npage {
 	 * are). Each process keeps its own copy of the data, which is what a
 	 * shared folio reads until one of them writes. */
 	uint32_t cow;
+	/* userfaultfd write protection (UFFDIO_WRITEPROTECT): on a present
+	 * page, the entry's uffd-wp bit; with state MM_PAGE_NONE, the entry is
+	 * a uffd-wp marker (a protected empty entry of a shmem VMA), which
+	 * reads as none everywhere else. */
+	bool uffd_wp;
 } npage;
 
 /* What lies at the PMD level of one 2 MiB region (absent: pmd_none). */
@@ -171,7 +176,15 @@ void nv_pages_make_thp(naive_mm *nm, uint64_t haddr);
 npage *nv_page_find(naive_mm *nm, uint64_t addr);
 /* Restores the address order of the pages array after addresses changed. */
 void nv_pages_resort(naive_mm *nm);
+/* keep_guards: keep guard markers and uffd-wp markers (a zap that is not an unmap) */
 void nv_pages_clear(naive_mm *nm, uint64_t start, uint64_t end, bool keep_guards);
+/* userfaultfd write protection of the page at addr (naive_uffd.c): whether
+ * the entry is protected (a page with the bit or a marker); set or clear
+ * it (clearing a marker removes it; setting on an empty entry makes one). */
+bool nv_uffd_wp_get(naive_mm *nm, uint64_t addr);
+void nv_uffd_wp_set(naive_mm *nm, uint64_t addr, bool on);
+/* A uffd-wp marker at addr (an empty entry, protected). */
+bool nv_uffd_wp_marker(naive_mm *nm, uint64_t addr);
 
 nregion *nv_region_get(naive_mm *nm, uint64_t addr);
 void nv_region_set(naive_mm *nm, uint64_t addr, nregion_kind kind);
@@ -273,6 +286,7 @@ typedef enum nv_fault_result {
 	NV_FAULT_SIGBUS,
 	NV_FAULT_UFFD_MISSING,
 	NV_FAULT_UFFD_MINOR,
+	NV_FAULT_UFFD_WP, /* a write to a write-protected page */
 } nv_fault_result;
 nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write);
 /* UFFDIO_COPY (every word `value`) or UFFDIO_ZEROPAGE of the page at addr

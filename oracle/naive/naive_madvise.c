@@ -319,7 +319,27 @@ static bool can_madvise_modify(const nvma *v, int64_t advice)
 static void zap_range(naive_mm *nm, uint64_t start, uint64_t end)
 {
 	nv_regions_split_partial(nm, start, end);
+	/* zap_install_uffd_wp_if_needed(): in a shmem VMA registered with wp,
+	 * a protected page leaves a uffd-wp marker; anonymous memory loses
+	 * its markers with everything else */
+	nvma *v = nv_vma_at(nm, start);
+	bool arm = v && v->backing != MM_BACKING_ANON && (v->flags & MM_VM_UFFD_WP);
+	bool anon = v && v->backing == MM_BACKING_ANON;
+	uint64_t *armed = NULL;
+	size_t narmed = 0, cap = 0;
+	for (uint64_t a = start; a < end; a += NV_PAGE) {
+		mm_page_state st = nv_page_get(nm, a);
+		if (anon && nv_uffd_wp_marker(nm, a))
+			nv_uffd_wp_set(nm, a, false);
+		if (arm && st != MM_PAGE_NONE && st != MM_PAGE_GUARD && nv_uffd_wp_get(nm, a)) {
+			armed = nv_grow(armed, &cap, narmed + 1, sizeof(*armed));
+			armed[narmed++] = a;
+		}
+	}
 	nv_pages_clear(nm, start, end, true);
+	for (size_t i = 0; i < narmed; i++)
+		nv_uffd_wp_set(nm, armed[i], true);
+	free(armed);
 	for (uint64_t a = start & ~(NV_PMD - 1); a < end; a += NV_PMD) {
 		nregion *r = nv_region_get(nm, a);
 		if (!r)
@@ -794,6 +814,10 @@ static int madvise_populate(naive_mm *nm, uint64_t start, uint64_t end, bool wri
 		mm_page_state st = nv_page_get(nm, a);
 		bool present = (v->flags & MM_VM_ACCESS_FLAGS) && st != MM_PAGE_NONE && st != MM_PAGE_GUARD;
 		bool writable = (v->flags & MM_VM_WRITE) && ((v->flags & MM_VM_SHARED) || st == MM_PAGE_ANON);
+		/* a page the userfaultfd write-protects is not writable: the
+		 * fault goes to handle_userfault(), SIGBUS for GUP */
+		if ((v->flags & MM_VM_UFFD_WP) && nv_uffd_wp_get(nm, a))
+			writable = false;
 		if (present && (!write || writable)) {
 			/* follow_page_pte(): FOLL_TOUCH|FOLL_WRITE dirties the page */
 			if (write && st == MM_PAGE_ANON)
@@ -803,6 +827,10 @@ static int madvise_populate(naive_mm *nm, uint64_t start, uint64_t end, bool wri
 			continue;
 		}
 		if (nv_handle_fault(nm, v, a, write) != NV_FAULT_OK)
+			return -EFAULT;
+		/* __get_user_pages() retries: still protected (a uffd-wp marker's
+		 * page) is handle_userfault(), SIGBUS for GUP */
+		if (write && (v->flags & MM_VM_UFFD_WP) && nv_uffd_wp_get(nm, a))
 			return -EFAULT;
 	}
 	return 0;

@@ -60,7 +60,7 @@ static int check_prep_vma(naive_mm *nm, nv_remap *rm)
  * destination PMD is none (move_normal_pmd / move_huge_pmd); any other
  * PMD-mapped THP in the range is split first (a page-cache one is zapped),
  * and destination regions that get 4 KiB pages get a table. */
-static void move_page_tables(naive_mm *nm, uint64_t from, uint64_t to, uint64_t len)
+static void move_page_tables(naive_mm *nm, uint64_t from, uint64_t to, uint64_t len, bool registered)
 {
 	if (!len) /* mremap(old_len 0) duplicates a shared mapping: nothing moves */
 		return;
@@ -70,7 +70,9 @@ static void move_page_tables(naive_mm *nm, uint64_t from, uint64_t to, uint64_t 
 			continue;
 		bool whole = a >= from && a + NV_PMD <= from + len && (to - from) % NV_PMD == 0;
 		uint64_t dst = a + (to - from);
-		if (whole && !nv_region_get(nm, dst)) {
+		/* move_normal_pmd() refuses a registered VMA (its entries must
+		 * lose their uffd-wp state one by one); move_huge_pmd() does not */
+		if (whole && !nv_region_get(nm, dst) && !(registered && r->kind == NV_REGION_PTE)) {
 			nregion_kind kind = r->kind;
 			nv_region_drop(nm, a);
 			nv_region_set(nm, dst, kind);
@@ -92,6 +94,12 @@ static void move_page_tables(naive_mm *nm, uint64_t from, uint64_t to, uint64_t 
 					nv_region_set(nm, d, NV_REGION_PTE);
 		}
 	}
+	/* move_ptes() of a VMA registered without UFFD_FEATURE_EVENT_REMAP:
+	 * the entries lose their uffd-wp bit, and uffd-wp markers are dropped */
+	if (registered)
+		for (uint64_t a = from; a < from + len; a += NV_PAGE)
+			if (nv_uffd_wp_get(nm, a))
+				nv_uffd_wp_set(nm, a, false);
 	for (size_t i = 0; i < nm->npages; i++) {
 		npage *p = &nm->pages[i];
 		if (p->addr >= from && p->addr < from + len)
@@ -113,6 +121,7 @@ static int64_t move_vma(naive_mm *nm, nv_remap *rm)
 	nvma *v = nv_vma_at(nm, rm->addr);
 	bool locked = (v->flags & MM_VM_LOCKED) != 0;
 	bool dontunmap = (rm->flags & MM_MREMAP_DONTUNMAP) != 0;
+	bool registered = (v->flags & MM_VM_UFFD_FLAGS) != 0; /* vma_has_uffd_without_event_remap() */
 	/* 6.1/6.12 move_vma(): a locked DONTUNMAP source is cut to the moved
 	 * range first (split_vma at both ends), so only that part is unlocked */
 	if (dontunmap && locked && !nv_has(nm, NV_DONTUNMAP_UNLOCKS_WHOLE)) {
@@ -158,7 +167,7 @@ static int64_t move_vma(naive_mm *nm, nv_remap *rm)
 	/* mremap_userfaultfd_prep(new_vma): not registered any more */
 	nv->flags &= ~MM_VM_UFFD_FLAGS;
 
-	move_page_tables(nm, rm->addr, rm->new_addr, rm->old_len);
+	move_page_tables(nm, rm->addr, rm->new_addr, rm->old_len, registered);
 
 	/* vrm_stat_account(new_len): a locked source adds the new length to
 	 * locked_vm; the unmap of the source below takes old_len off again,

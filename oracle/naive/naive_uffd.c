@@ -1,8 +1,12 @@
 /* The process's userfaultfd in the naive oracle: UFFDIO_REGISTER,
- * UFFDIO_UNREGISTER, UFFDIO_COPY and UFFDIO_ZEROPAGE (fs/userfaultfd.c,
+ * UFFDIO_UNREGISTER, UFFDIO_COPY and UFFDIO_ZEROPAGE (and UFFDIO_CONTINUE,
+ * UFFDIO_WAKE, UFFDIO_WRITEPROTECT below) (fs/userfaultfd.c,
  * mm/userfaultfd.c). One context per process: a VMA belongs to it exactly
  * when it has a VM_UFFD_* flag. */
 #include "naive_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 /* the three registration modes as VMA flags */
 static uint64_t vm_modes(uint64_t mode)
@@ -53,6 +57,74 @@ static int check_vmas(naive_mm *nm, uint64_t start, uint64_t end, uint64_t modes
 	return any ? 0 : -EINVAL;
 }
 
+/* ---- write protection, page by page ---- */
+
+bool nv_uffd_wp_get(naive_mm *nm, uint64_t addr)
+{
+	const npage *p = nv_page_find(nm, addr & NV_PAGE_MASK);
+	return p && p->uffd_wp && p->state != MM_PAGE_GUARD;
+}
+
+bool nv_uffd_wp_marker(naive_mm *nm, uint64_t addr)
+{
+	const npage *p = nv_page_find(nm, addr & NV_PAGE_MASK);
+	return p && p->uffd_wp && p->state == MM_PAGE_NONE;
+}
+
+void nv_uffd_wp_set(naive_mm *nm, uint64_t addr, bool on)
+{
+	addr &= NV_PAGE_MASK;
+	npage *p = nv_page_find(nm, addr);
+	if (p && p->state == MM_PAGE_GUARD)
+		return;
+	if (p && p->state != MM_PAGE_NONE) {
+		p->uffd_wp = on;
+		return;
+	}
+	if (!on) {
+		if (p) /* the marker goes: the entry is empty again */
+			nv_page_set(nm, addr, MM_PAGE_NONE);
+		return;
+	}
+	if (p)
+		return;
+	/* a marker: an entry of state none, in address order with the pages */
+	nv_page_set(nm, addr, MM_PAGE_GUARD);
+	p = nv_page_find(nm, addr);
+	p->state = MM_PAGE_NONE;
+	p->uffd_wp = true;
+}
+
+/* uffd_wp_range() over [start, end) of v: change_protection() with
+ * MM_CP_UFFD_WP or MM_CP_UFFD_WP_RESOLVE, seen page by page. */
+static void wp_range(naive_mm *nm, nvma *v, uint64_t start, uint64_t end, bool on)
+{
+	bool file = v->backing != MM_BACKING_ANON;
+	/* change_pmd_range(): a PMD mapping the range covers in part is split
+	 * (a file one zapped); a file one being protected is split too
+	 * (pgtable_split_needed), so it goes whole */
+	nv_regions_split_partial(nm, start, end);
+	if (on && file)
+		for (uint64_t a = start & ~(NV_PMD - 1); a < end; a += NV_PMD)
+			nv_region_zap_file(nm, a);
+	for (uint64_t a = start; a < end; a += NV_PAGE) {
+		mm_page_state st = nv_page_get(nm, a);
+		if (st == MM_PAGE_GUARD)
+			continue; /* guard markers are left alone */
+		if (st != MM_PAGE_NONE) {
+			nv_uffd_wp_set(nm, a, on); /* a present page: the bit */
+			continue;
+		}
+		/* an empty entry: a marker only for file-backed memory (anonymous
+		 * memory would need UFFD_FEATURE_WP_UNPOPULATED); off drops one */
+		if (!on || file) {
+			nv_uffd_wp_set(nm, a, on);
+			if (on && !nv_region_get(nm, a))
+				nv_region_set(nm, a, NV_REGION_PTE); /* the marker's table */
+		}
+	}
+}
+
 /* Every VMA piece in [start, end) gets the modes (0: none). */
 static int apply(naive_mm *nm, uint64_t start, uint64_t end, uint64_t modes)
 {
@@ -66,6 +138,10 @@ static int apply(naive_mm *nm, uint64_t start, uint64_t end, uint64_t modes)
 		uint64_t piece_end = v->end < end ? v->end : end;
 		bool leave = modes ? (v->flags & modes) == modes : !(v->flags & MM_VM_UFFD_FLAGS);
 		if (!leave) {
+			/* unregister (userfaultfd_clear_vma): a wp VMA's pages lose
+			 * their protection first */
+			if (!modes && (v->flags & MM_VM_UFFD_WP))
+				wp_range(nm, v, cur, piece_end, false);
 			nvma *r;
 			int err = nv_modify_flags(nm, v, cur, piece_end, (v->flags & ~MM_VM_UFFD_FLAGS) | modes, &r);
 			if (err)
@@ -192,4 +268,33 @@ int naive_uffd_wake(naive_mm *nm, uint64_t addr, uint64_t len)
 	if (!nm->cfg.userfaultfd)
 		return -ENOSYS;
 	return range_ok(nm, addr, len) ? 0 : -EINVAL;
+}
+
+/* UFFDIO_WRITEPROTECT (userfaultfd_writeprotect, mwriteprotect_range) */
+int naive_uffd_writeprotect(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t mode)
+{
+	if (!nm->cfg.userfaultfd)
+		return -ENOSYS;
+	if (!range_ok(nm, addr, len))
+		return -EINVAL;
+	uint64_t known = MM_UFFDIO_WP_MODE_WP | MM_UFFDIO_WP_MODE_DONTWAKE;
+	if (mode & ~known)
+		return -EINVAL;
+	if (mode == known) /* WP together with DONTWAKE */
+		return -EINVAL;
+	bool on = mode & MM_UFFDIO_WP_MODE_WP;
+	/* the VMAs in the range, in order: each must be registered with wp
+	 * (-ENOENT, the ones before it done); none at all is -ENOENT */
+	int ret = -ENOENT;
+	uint64_t end = addr + len;
+	for (size_t i = 0; i < nm->nvmas; i++) {
+		nvma *v = &nm->vmas[i];
+		if (v->end <= addr || v->start >= end)
+			continue;
+		if (!(v->flags & MM_VM_UFFD_WP))
+			return -ENOENT;
+		wp_range(nm, v, v->start > addr ? v->start : addr, v->end < end ? v->end : end, on);
+		ret = 0;
+	}
+	return ret;
 }

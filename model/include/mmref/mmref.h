@@ -293,6 +293,9 @@ typedef struct mm_touch_result {
 /* UFFDIO_CONTINUE modes (include/uapi/linux/userfaultfd.h) */
 #define MM_UFFD_CONTINUE_MODE_DONTWAKE 1u
 #define MM_UFFD_CONTINUE_MODE_WP 2u
+/* UFFDIO_WRITEPROTECT modes (include/uapi/linux/userfaultfd.h) */
+#define MM_UFFDIO_WP_MODE_WP 1u
+#define MM_UFFDIO_WP_MODE_DONTWAKE 2u
 
 /* ---- Life cycle ------------------------------------------------------------ */
 void mm_config_default(mm_config *cfg);
@@ -442,6 +445,11 @@ int mm_uffd_zeropage(mm_state *mm, uint64_t addr, uint64_t len);
  * -errno as the ioctl (-EAGAIN after some pages). */
 int mm_uffd_continue(mm_state *mm, uint64_t addr, uint64_t len, uint64_t mode);
 int mm_uffd_wake(mm_state *mm, uint64_t addr, uint64_t len);
+/* UFFDIO_WRITEPROTECT of [addr, addr + len) with MM_UFFDIO_WP_MODE_* bits:
+ * WP on write-protects the pages of VM_UFFD_WP VMAs, WP off resolves. 0 or
+ * -errno as the ioctl (a VMA met before an unregistered one keeps the change,
+ * as in Linux). */
+int mm_uffd_writeprotect(mm_state *mm, uint64_t addr, uint64_t len, uint64_t mode);
 
 /* One byte accessed at addr from user mode, as a CPU would: walks the page
  * tables, takes the fault if there is one, and reports what the process sees. */
