@@ -273,8 +273,6 @@ static void check_entry(struct report *r, const mm_state *mm, const struct vma *
 		return;
 	}
 	uint64_t f = v->vm_flags;
-	if ((f & MM_VM_UFFD_WP) && (e & LX_PAGE_UFFD_WP) && (e & X86_RW))
-		report(r, 23, v, "uffd-wp protected entry writable");
 	uint64_t pfn = lx_pfn(e, level == 2 ? PG_PMD_PFN_MASK : PG_PFN_MASK);
 	if (lx_protnone(e) != !(f & MM_VM_ACCESS_FLAGS))
 		report(r, 12, v, "PROT_NONE encoding disagrees with the VMA");

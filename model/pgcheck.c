@@ -32,11 +32,12 @@
  *     must fault and copy it (do_wp_page), or it would reach the others;
  * I22 (fork) an anonymous page lies only in a VMA with an anon_vma (the
  *     rmap that fork, reclaim and the COW reuse check go through);
- * I23 (userfaultfd wp) a uffd-wp marker is a PTE of a file (shmem) VMA --
+ * I23 (userfaultfd wp) a uffd-wp marker is a PTE of a file (shmem) VMA:
  *     anonymous memory has none without UFFD_FEATURE_WP_UNPOPULATED
- *     (userfaultfd_wp_use_markers) -- and an entry with the uffd-wp bit in
- *     a VMA registered with wp is not writable (pte_mkuffd_wp
- *     write-protects; can_change_pte_writable refuses it).
+ *     (userfaultfd_wp_use_markers). (An entry with the uffd-wp bit may be
+ *     writable: registering another mode drops VM_UFFD_WP without resolving,
+ *     and a write then reuses the page with the bit kept, pte_mkwrite --
+ *     [LIVE: corpus/traces/uffd/uffd-wp-*-unreg.trace].)
  * The walk covers every process's tables (procs_each): the frames are the
  * machine's, so I14 and I16 count over all processes. */
 /* The recount's state across the processes' walks. */
@@ -120,8 +121,6 @@ static void walk_process(mm_state *mm, void *vctx)
 						continue;
 					}
 					uint64_t f = v->vm_flags;
-					if ((f & MM_VM_UFFD_WP) && (e & LX_PAGE_UFFD_WP) && (e & X86_RW))
-						REPORT(23, v, "uffd-wp protected entry writable");
 					uint64_t pfn = lx_pfn(e, level == 2 ? PG_PMD_PFN_MASK : PG_PFN_MASK);
 					if (lx_protnone(e) != !(f & MM_VM_ACCESS_FLAGS))
 						REPORT(12, v, "PROT_NONE encoding disagrees with the VMA");

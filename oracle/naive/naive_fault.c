@@ -442,6 +442,13 @@ mm_touch_result naive_touch(naive_mm *nm, uint64_t addr, mm_access access)
 			}
 			if (access == MM_ACCESS_WRITE)
 				nv_store_zero_byte(nm, addr); /* the byte touch stores */
+			/* a page still marked but in a VMA no longer registered with
+			 * wp (another mode replaced it): the write fault reuses it
+			 * writable (wp_page_reuse keeps the bit, but a writable entry
+			 * no longer stops writes) -- simplified here to the mark
+			 * going [LIVE: uffd-wp-*-unreg.trace] */
+			if (access == MM_ACCESS_WRITE && nv_uffd_wp_get(nm, addr))
+				nv_uffd_wp_set(nm, addr, false);
 			return res;
 		}
 		uint32_t err = code | (present ? MM_PF_PROT : 0);
