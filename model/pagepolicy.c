@@ -98,9 +98,12 @@ static uint64_t split_folio_ptes(mm_state *mm, uint64_t va, uint64_t wi, uint64_
 		 * nothing but zeroes (contents.c). */
 		if (!ct_is_zero(mm, pfn))
 			continue;
-		/* pte_mkspecial(pfn_pte(zero, vma->vm_page_prot)) */
-		pg_set_entry(mm, wi, 1,
-		             pg_mk_entry(pt->zero_pfn, pg_vm_page_prot(v->vm_flags) | LX_PAGE_SPECIAL, PG_PFN_MASK));
+		/* pte_mkspecial(pfn_pte(zero, vma->vm_page_prot)), and
+		 * pte_mkuffd_wp() when the migration entry had the bit
+		 * (pte_swp_uffd_wp) [LIVE: a wp-protected subpage stays
+		 * protected on the zero page] */
+		uint64_t z = pg_mk_entry(pt->zero_pfn, pg_vm_page_prot(v->vm_flags) | LX_PAGE_SPECIAL, PG_PFN_MASK);
+		pg_set_entry(mm, wi, 1, (e & LX_PAGE_UFFD_WP) ? lx_mkuffd_wp(z) : z);
 	}
 	return fs->left ? stop : UINT64_MAX;
 }

@@ -69,7 +69,7 @@ static void map_folio_whole(naive_mm *nm, const nvma *v, uint64_t addr)
 		return;
 	uint64_t size = (uint64_t)NV_PAGE << nv_cache_order(nm, v->backing, v->object, nv_vma_file_index(v, addr));
 	for (uint64_t a = a0; a < a0 + size; a += NV_PAGE)
-		if (nv_page_get(nm, a) == MM_PAGE_NONE)
+		if (nv_page_get(nm, a) == MM_PAGE_NONE && !nv_uffd_wp_marker(nm, a))
 			map_4k(nm, a, MM_PAGE_FILE);
 }
 
@@ -97,7 +97,8 @@ static void fault_around(naive_mm *nm, const nvma *v, uint64_t addr)
 	for (uint64_t i = from; i < to; i++) {
 		uint64_t a = table + (i << MM_PAGE_SHIFT);
 		uint64_t index = nv_vma_file_index(v, a);
-		if (nv_page_get(nm, a) != MM_PAGE_NONE || index >= eof_pages)
+		/* a uffd-wp marker is not pte_none: filemap_map_pages skips it */
+		if (nv_page_get(nm, a) != MM_PAGE_NONE || index >= eof_pages || nv_uffd_wp_marker(nm, a))
 			continue;
 		if (!nv_is_cached(nm, v->backing, v->object, index))
 			continue;
