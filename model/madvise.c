@@ -191,7 +191,7 @@ static int madvise_vma_behavior(mm_state *mm, struct vma *v, uint64_t start, uin
 		for (uint64_t h = hstart; h < hend; h += MM_PMD_SIZE) {
 			/* hpage_collapse_scan_pmd(), then collapse_huge_page()
 			 * with the VMA's anon_vma prepared. */
-			int err = pp_collapse_scan(mm, h);
+			int err = pp_collapse_scan(mm, v, h);
 			if (err < 0)
 				return err;
 			if (err == 0)

@@ -410,6 +410,11 @@ static int64_t remap_move(mm_state *mm, struct remap *r)
 		bool allowed = !(v->vm_flags & MM_VM_UFFD_FLAGS);
 		if (seen && !allowed)
 			return -EFAULT;
+		/* ... and one that does not reach the range's end is EFAULT
+		 * before check_prep_vma() looks at it -- a seal's EPERM
+		 * included [LIVE: uffd-mremap-armed-sealed.trace] */
+		if (!allowed && v->vm_end < end)
+			return -EFAULT;
 		struct remap piece = {
 			.addr = addr, .old_len = allowed ? len : r->old_len, .new_len = allowed ? len : r->old_len,
 			.flags = r->flags, .new_addr = target + offset, .vma = v,

@@ -449,7 +449,7 @@ void pp_pageout(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end)
  * +0 6M with pages at +0 and +4M only collapses +0, EINVAL]; so does a guard
  * marker in the block. The same in every THP mode (TVA_FORCED_COLLAPSE
  * ignores the sysfs setting) [LIVE: thp=never]. */
-int pp_collapse_scan(mm_state *mm, uint64_t h)
+int pp_collapse_scan(mm_state *mm, const struct vma *v, uint64_t h)
 {
 	unsigned level;
 	uint64_t wi = pg_lookup(mm, h, &level);
@@ -459,6 +459,26 @@ int pp_collapse_scan(mm_state *mm, uint64_t h)
 		return -EINVAL;
 	if (wi && level == 1) {
 		const uint64_t *t = W(mm) + (wi & ~(uint64_t)(PT_ENTRIES - 1));
+		/* hpage_collapse_scan_pmd(), entry by entry: an empty or zero-page
+		 * entry in a VMA the userfaultfd arms (any mode) is
+		 * SCAN_EXCEED_NONE_PTE, -EBUSY; a uffd-wp marker, or a page with
+		 * the uffd-wp bit (armed or not), is SCAN_PTE_UFFD_WP, -EINVAL
+		 * (madvise_collapse_errno) [LIVE: uffd-wp-collapse.trace]; other
+		 * markers are passed over here. */
+		for (unsigned i = 0; i < PT_ENTRIES; i++) {
+			uint64_t e = t[i];
+			if (e == LX_UFFD_WP_MARKER)
+				return -EINVAL;
+			if (!lx_none(e) && !lx_present(e))
+				continue;
+			if (lx_none(e) || lx_pfn(e, PG_PFN_MASK) == mm->pt->zero_pfn) {
+				if (v->vm_flags & MM_VM_UFFD_FLAGS)
+					return -EBUSY;
+				continue;
+			}
+			if (e & LX_PAGE_UFFD_WP)
+				return -EINVAL;
+		}
 		for (unsigned i = 0; i < PT_ENTRIES; i++)
 			if (t[i] && !lx_present(t[i]))
 				return -EINVAL; /* a guard marker */

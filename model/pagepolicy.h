@@ -18,7 +18,7 @@ void pp_cold(mm_state *mm, const struct vma *v, uint64_t start, uint64_t end);
  * pp_collapse_scan() says 0 (done: already PMD-mapped), -EINVAL (no page
  * table, or a guard marker) or 1 (go on); then pp_collapse() collapses,
  * 0 or -ENOMEM. */
-int pp_collapse_scan(mm_state *mm, uint64_t h);
+int pp_collapse_scan(mm_state *mm, const struct vma *v, uint64_t h);
 int pp_collapse(mm_state *mm, struct vma *v, uint64_t h);
 /* MADV_COLLAPSE of block h of a shmem/memfd VMA: 0, 1 (go on, but EINVAL at
  * the end) or a negative errno (stop). */

@@ -467,6 +467,60 @@ static void test_load(void)
 }
 
 
+/* uffd wp ADDR LEN MODE (UFFDIO_WRITEPROTECT; docs/trace-format.md). */
+static void test_uffd_wp(void)
+{
+	static const char text[] = "mmtrace 1\n"
+	                           "uffd wp +16K 16K on => 0\n"
+	                           "uffd wp +16K 16K off => ENOENT\n"
+	                           "uffd wp +0 4K off,dontwake => 0\n"
+	                           "uffd wp +0 4K on,dontwake => EINVAL\n"
+	                           "uffd wp +0 4K 4 => EINVAL\n"
+	                           "uffd wp +0 4K on,0x8 => EINVAL\n";
+	GError *err = NULL;
+	trace *t = trace_parse("w.trace", text, strlen(text), &err);
+	g_assert_no_error(err);
+	g_assert_cmpuint(t->stmts->len, ==, 6);
+	static const uint64_t modes[] = {1, 0, 2, 3, 4, 9};
+	for (guint i = 0; i < 6; i++) {
+		const tr_stmt *s = &g_array_index(t->stmts, tr_stmt, i);
+		g_assert_cmpint(s->kind, ==, TR_UFFD_WP);
+		g_assert_cmpuint(s->flags, ==, modes[i]);
+	}
+	g_assert_cmpuint(g_array_index(t->stmts, tr_stmt, 0).addr, ==, t->arena_base + 0x4000);
+	g_assert_cmpint(g_array_index(t->stmts, tr_stmt, 1).expect.err, ==, ENOENT);
+	char *printed = trace_to_string(t);
+	g_assert_nonnull(strstr(printed, "uffd wp +0x4000 16K on => 0\n"));
+	g_assert_nonnull(strstr(printed, "uffd wp +0x4000 16K off => ENOENT\n"));
+	g_assert_nonnull(strstr(printed, "uffd wp +0x0 4K off,dontwake => 0\n"));
+	g_assert_nonnull(strstr(printed, "uffd wp +0x0 4K on,dontwake => EINVAL\n"));
+	g_assert_nonnull(strstr(printed, "uffd wp +0x0 4K off,0x4 => EINVAL\n"));
+	g_assert_nonnull(strstr(printed, "uffd wp +0x0 4K on,0x8 => EINVAL\n"));
+	trace *u = trace_parse("again", printed, strlen(printed), &err);
+	g_assert_no_error(err);
+	char *again = trace_to_string(u);
+	g_assert_cmpstr(again, ==, printed);
+	g_free(again);
+	g_free(printed);
+	trace_free(u);
+	trace_free(t);
+
+	static const char *const bad[] = {
+		"mmtrace 1\nuffd wp +0 4K\n",        /* no mode */
+		"mmtrace 1\nuffd wp +0 4K maybe\n",  /* unknown mode */
+		"mmtrace 1\nuffd wp +0 4K on,\n",    /* empty part */
+		"mmtrace 1\nuffd wp +0 4K on x\n",   /* too many arguments */
+		"mmtrace 1\nuffd wp +1G 4K on\n",    /* outside the arena */
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		trace *b = trace_parse("bad.trace", bad[i], strlen(bad[i]), &err);
+		g_assert_null(b);
+		g_assert_nonnull(err);
+		g_assert_nonnull(strstr(err->message, "bad.trace:2: error:"));
+		g_clear_error(&err);
+	}
+}
+
 /* The userfaultfd statements and the uffd result (docs/trace-format.md). */
 /* uffd continue and uffd wake (docs/trace-format.md, "userfaultfd"). */
 static void test_uffd_continue_wake(void)
@@ -591,6 +645,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/trace/round-trip", test_round_trip);
 	g_test_add_func("/trace/uffd", test_uffd);
 	g_test_add_func("/trace/uffd-continue-wake", test_uffd_continue_wake);
+	g_test_add_func("/trace/uffd-wp", test_uffd_wp);
 	g_test_add_func("/trace/printer", test_printer);
 	g_test_add_func("/trace/errno-names", test_errno_names);
 	g_test_add_func("/trace/result-parse", test_result_parse);

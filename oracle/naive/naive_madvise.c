@@ -592,6 +592,23 @@ static int madvise_collapse(naive_mm *nm, nvma *v, uint64_t start, uint64_t end)
 			made++;
 			continue;
 		}
+		/* hpage_collapse_scan_pmd() in page order: with the userfaultfd
+		 * armed (any mode) an empty or zero page is EBUSY; a uffd-wp
+		 * marker or protected page is EINVAL (SCAN_PTE_UFFD_WP) */
+		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE) {
+			mm_page_state st = nv_page_get(nm, a);
+			if (nv_uffd_wp_marker(nm, a))
+				return -EINVAL;
+			if (st == MM_PAGE_GUARD)
+				continue;
+			if (st == MM_PAGE_NONE || st == MM_PAGE_ZERO) {
+				if (v->flags & MM_VM_UFFD_FLAGS)
+					return -EBUSY;
+				continue;
+			}
+			if (nv_uffd_wp_get(nm, a))
+				return -EINVAL;
+		}
 		for (uint64_t a = h; a < h + NV_PMD; a += NV_PAGE)
 			if (nv_page_get(nm, a) == MM_PAGE_GUARD)
 				return -EINVAL;

@@ -322,6 +322,8 @@ static int64_t remap_move(naive_mm *nm, const nv_remap *whole)
 		bool armed = (v->flags & MM_VM_UFFD_FLAGS) != 0;
 		if (seen && armed)
 			return -EFAULT;
+		if (armed && v->end < end) /* past its end: EFAULT before the seal's EPERM */
+			return -EFAULT;
 		if (armed)
 			vlen = whole->old_len;
 		nv_remap rm = {.addr = vaddr, .old_len = vlen, .new_len = vlen, .flags = whole->flags,
