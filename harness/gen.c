@@ -544,16 +544,25 @@ static void gen_uffd(gen *g)
 		const char *m = modes[below(r, G_N_ELEMENTS(modes))];
 		g_string_append_printf(g->out, " %s", m);
 		/* a range registered for wp is mostly protected at once, and
-		 * often written to: the wp faults (two more statements) */
-		if (whole && strstr(m, "wp") && chance(r, 70)) {
+		 * often written to: the wp faults (up to three more statements:
+		 * a page written before, so that anonymous memory has one to
+		 * protect, then protected, then written again) */
+		if (whole && strstr(m, "wp") && chance(r, 90)) {
+			uint64_t page = start + below(r, len / PAGE) * PAGE;
+			bool write = chance(r, 80);
+			if (write) {
+				g_string_append(g->out, "\ntouch");
+				put_addr(g, page);
+				g_string_append(g->out, " w");
+			}
 			g_string_append(g->out, "\nuffd wp");
 			put_addr(g, start);
 			put_num(g, len);
 			g_string_append(g->out, " on");
 			g->wp_on = true;
-			if (chance(r, 60)) {
+			if (write) {
 				g_string_append(g->out, "\ntouch");
-				put_addr(g, start + below(r, len / PAGE) * PAGE);
+				put_addr(g, page);
 				g_string_append(g->out, " w");
 			}
 		}
@@ -902,7 +911,8 @@ enum { IX_1, IX_2, IX_3, IX_MIXED, IX_HOLE, IX_HUGE_WHOLE, IX_HUGE_PART, IX_TOUC
 static const char *const cov_results[] = {"success", "an errno", "a fault (SIGSEGV/SIGBUS)",
                                          "a fault delivered to the userfaultfd",
                                          "a minor fault (a cached page) delivered to the userfaultfd",
-                                         "uffd continue that mapped every page"};
+                                         "uffd continue that mapped every page",
+                                         "a write to a write-protected page delivered to the userfaultfd (uffd wp)"};
 
 typedef struct cov {
 	GArray *rows; /* cov_row */
@@ -1085,6 +1095,8 @@ static void cov_statement(cov *c, target *tg, const trace *t, const tr_stmt *s)
 		cov_hit(c, c->res_base + 4);
 	if (ok && s->kind == TR_UFFD_CONTINUE)
 		cov_hit(c, c->res_base + 5);
+	if (event && (res.touch.uffd_flags & MM_UFFD_FLAG_WP))
+		cov_hit(c, c->res_base + 6);
 	if (!ok || !mm)
 		return;
 	/* After: merges, splits, huge pages made. */
