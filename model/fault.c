@@ -331,7 +331,9 @@ static bool huge_pmd_fault(mm_state *mm, struct vma *v, uint64_t addr, bool writ
 
 /* A fault on a uffd-wp marker: do_swap_page() -> handle_pte_marker() ->
  * pte_marker_handle_uffd_wp(). In a VMA no longer registered with wp the
- * marker is cleared (pte_marker_clear) and the access retried; otherwise
+ * marker is cleared (pte_marker_clear) and the fault taken again at once --
+ * what the retried access or GUP's retry does [LIVE: mlock after the
+ * registration changed, uffd-wp-marker-cleared-by-populate.trace]; otherwise
  * it is a missing page (do_pte_missing), served as for an empty entry --
  * the userfaultfd's missing and minor modes included -- except that the
  * page is mapped write-protected, the bit kept (set_pte_range() and
@@ -339,20 +341,13 @@ static bool huge_pmd_fault(mm_state *mm, struct vma *v, uint64_t addr, bool writ
  * on the protected page: to the userfaultfd as `wp`. */
 static enum fault_result uffd_wp_marker_fault(mm_state *mm, struct vma *v, uint64_t addr, bool write, uint64_t wi)
 {
-	if (!(v->vm_flags & MM_VM_UFFD_WP)) {
+	/* (Anonymous memory has no markers without
+	 * UFFD_FEATURE_WP_UNPOPULATED: treated the same way.) */
+	if (!(v->vm_flags & MM_VM_UFFD_WP) || !v->obj) {
 		pg_words(mm)[wi] = 0;
-		return FAULT_OK;
+		return fault_handle_mm_fault(mm, v, addr, write ? FAULT_FLAG_WRITE : 0);
 	}
-	enum fault_result r;
-	if (v->obj) {
-		r = do_fault(mm, v, addr, write, wi, true);
-	} else {
-		/* Anonymous memory has no markers without
-		 * UFFD_FEATURE_WP_UNPOPULATED; do_anonymous_page() would map the
-		 * page as for an empty entry. */
-		pg_words(mm)[wi] = 0;
-		return FAULT_OK;
-	}
+	enum fault_result r = do_fault(mm, v, addr, write, wi, true);
 	if (r != FAULT_OK)
 		return r;
 	unsigned level = 0;
