@@ -452,7 +452,10 @@ static guint gen_thp(gen *g, guint room)
 		if (k < 55) {
 			g_string_append(g->out, "madvise");
 			put_huge_range(g, h);
-			g_string_append_printf(g->out, " %s", advice[below(r, G_N_ELEMENTS(advice))]);
+			const char *a = advice[below(r, G_N_ELEMENTS(advice))];
+			if (g->wp_on && strcmp(a, "guard_install") == 0) /* see gen.wp_on */
+				a = "dontneed";
+			g_string_append_printf(g->out, " %s", a);
 		} else if (k < 65) {
 			g_string_append(g->out, "munmap");
 			put_huge_range(g, h);
