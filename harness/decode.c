@@ -294,7 +294,7 @@ static void dec_madvise(decoder *d, const guint8 *r)
 
 /* A userfaultfd statement (h3 bit 4, r5 >= 192): r6 % 5 the operation
  * (register, unregister, copy, zeropage, wp) -- unless r6 bits 2-4 are all
- * set, then continue (bit 5 clear; r4 bit 6 its DONTWAKE, raw mode bits 1 in
+ * set, then continue (bit 5 clear; r4 bits 5-6 its DONTWAKE and WP, raw mode bits 1 in
  * 8) or wake -- r4 the registration modes or the wp mode (raw bits 1 in 8),
  * r7 varies a copy's value. */
 static void dec_uffd(decoder *d, const guint8 *r)
@@ -304,8 +304,8 @@ static void dec_uffd(decoder *d, const guint8 *r)
 		uint64_t off = pick_addr(d, r[1], r[2]);
 		c->addr = d->t->arena_base + off;
 		c->len = pick_len(d, r[3], off);
-		if (c->kind == TR_UFFD_CONTINUE) /* DONTWAKE, raw bits 1 in 8 -- never WP (0x2) */
-			c->flags = d->raw && (r[4] & 0x80) ? (uint64_t)(r[4] & 0xd) : (r[4] >> 6) & 1u;
+		if (c->kind == TR_UFFD_CONTINUE) /* DONTWAKE and WP, raw bits 1 in 8 */
+			c->flags = d->raw && (r[4] & 0x80) ? (uint64_t)(r[4] & 0xf) : (r[4] >> 5) & 3u;
 		return;
 	}
 	static const tr_kind kinds[5] = {TR_UFFD_REGISTER, TR_UFFD_UNREGISTER, TR_UFFD_COPY, TR_UFFD_ZEROPAGE,

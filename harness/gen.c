@@ -627,8 +627,10 @@ static void gen_uffd_continue_wake(gen *g)
 	g_string_append(g->out, cont ? "uffd continue" : "uffd wake");
 	put_addr(g, off);
 	put_num(g, len);
-	if (cont && chance(r, 15)) /* a mode: DONTWAKE, or an unknown bit (EINVAL); never WP */
-		g_string_append(g->out, chance(r, 75) ? " dontwake" : chance(r, 50) ? " 0x4" : " dontwake,0x8");
+	if (cont && chance(r, 20)) { /* a mode: DONTWAKE, WP, or an unknown bit (EINVAL) */
+		unsigned m = (unsigned)below(r, 100);
+		g_string_append(g->out, m < 40 ? " dontwake" : m < 80 ? " wp" : m < 90 ? " 0x4" : " dontwake,0x8");
+	}
 }
 
 /* A minor fault and the way out of it (UFFDIO_CONTINUE): a shmem mapping --
@@ -686,7 +688,8 @@ static guint gen_uffd_minor(gen *g, guint room)
 	g_string_append(g->out, "uffd register");
 	put_addr(g, off);
 	put_num(g, len);
-	g_string_append(g->out, chance(r, 70) ? " minor\n" : " missing,minor\n");
+	unsigned m = (unsigned)below(r, 100);
+	g_string_append(g->out, m < 60 ? " minor\n" : m < 80 ? " missing,minor\n" : " minor,wp\n");
 	n++;
 	while (n < room && chance(r, 85)) {
 		uint64_t at = off + below(r, pages) * PAGE;
@@ -704,8 +707,8 @@ static guint gen_uffd_minor(gen *g, guint room)
 			g_string_append(g->out, "uffd continue");
 			put_addr(g, at);
 			put_num(g, (1 + below(r, chance(r, 80) ? 2 : pages)) * PAGE);
-			if (chance(r, 10))
-				g_string_append(g->out, " dontwake");
+			if (chance(r, 20))
+				g_string_append(g->out, chance(r, 40) ? " dontwake" : " wp");
 		} else if (k < 95) {
 			g_string_append(g->out, "uffd wake");
 			put_addr(g, at);

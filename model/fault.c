@@ -503,7 +503,7 @@ int fault_uffd_fill(mm_state *mm, struct vma *v, uint64_t addr, bool zeropage, u
 	return 0;
 }
 
-int fault_uffd_continue(mm_state *mm, struct vma *v, uint64_t addr)
+int fault_uffd_continue(mm_state *mm, struct vma *v, uint64_t addr, bool wp)
 {
 	/* mfill_atomic(): the page tables come first (mm_alloc_pmd,
 	 * __pte_alloc), and a huge PMD there is -EEXIST ("be strict"). */
@@ -537,6 +537,11 @@ int fault_uffd_continue(mm_state *mm, struct vma *v, uint64_t addr)
 	uint64_t flags = pg_vma_page_prot(v) | X86_D;
 	if ((v->vm_flags & MM_VM_WRITE) && (v->vm_flags & MM_VM_SHARED))
 		flags |= X86_RW;
-	pg_set_entry(mm, wi, 1, pg_mk_entry(pfn, flags, PG_PFN_MASK));
+	uint64_t entry = pg_mk_entry(pfn, flags, PG_PFN_MASK);
+	/* MFILL_ATOMIC_WP: pte_mkuffd_wp(), which also write-protects; without
+	 * it a uffd-wp marker there is simply replaced. */
+	if (wp)
+		entry = lx_mkuffd_wp(entry);
+	pg_set_entry(mm, wi, 1, entry);
 	return 0;
 }

@@ -19,8 +19,8 @@ int fault_uffd_fill(mm_state *mm, struct vma *v, uint64_t addr, bool zeropage, u
 
 /* mm/userfaultfd.c mfill_atomic_pte_continue() for one page at addr of v (a
  * shmem VMA of the process's userfaultfd): maps the page the object has in
- * its cache there. 0 or -EEXIST, -EFAULT (no page in the cache), -EINVAL
+ * its cache there (write-protected with its uffd-wp bit if wp). 0 or -EEXIST, -EFAULT (no page in the cache), -EINVAL
  * (at or beyond EOF), -ENOMEM; nothing changes on failure. */
-int fault_uffd_continue(mm_state *mm, struct vma *v, uint64_t addr);
+int fault_uffd_continue(mm_state *mm, struct vma *v, uint64_t addr, bool wp);
 
 #endif

@@ -209,7 +209,7 @@ int mm_uffd_continue(mm_state *mm, uint64_t dst, uint64_t len, uint64_t mode)
 		return -EINVAL;
 	uint64_t mapped = 0;
 	for (uint64_t a = dst; a < dst + len; a += PAGE_SIZE) {
-		err = fault_uffd_continue(mm, v, a);
+		err = fault_uffd_continue(mm, v, a, (mode & MM_UFFD_CONTINUE_MODE_WP) != 0);
 		if (err)
 			break;
 		mapped += PAGE_SIZE;

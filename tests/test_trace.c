@@ -530,11 +530,12 @@ static void test_uffd_continue_wake(void)
 	                           "uffd wake +0x1000 4K => 0\n"
 	                           "uffd wake +0x1001 4K => EINVAL\n"
 	                           "uffd continue +0 4K dontwake => EFAULT\n"
-	                           "uffd continue +0 4K 0x5 => EINVAL\n";
+	                           "uffd continue +0 4K 0x5 => EINVAL\n"
+	                           "uffd continue +0 4K 0x3 => 0\n";
 	GError *err = NULL;
 	trace *t = trace_parse("c.trace", text, strlen(text), &err);
 	g_assert_no_error(err);
-	g_assert_cmpuint(t->stmts->len, ==, 5);
+	g_assert_cmpuint(t->stmts->len, ==, 6);
 	const tr_stmt *s = &g_array_index(t->stmts, tr_stmt, 0);
 	g_assert_cmpint(s->kind, ==, TR_UFFD_CONTINUE);
 	g_assert_cmpuint(s->flags, ==, 0);
@@ -551,6 +552,7 @@ static void test_uffd_continue_wake(void)
 	g_assert_nonnull(strstr(printed, "uffd wake +0x1000 4K => 0\n"));
 	g_assert_nonnull(strstr(printed, "uffd continue +0x0 4K dontwake => EFAULT\n"));
 	g_assert_nonnull(strstr(printed, "uffd continue +0x0 4K dontwake,0x4 => EINVAL\n"));
+	g_assert_nonnull(strstr(printed, "uffd continue +0x0 4K dontwake,wp => 0\n"));
 	trace *u = trace_parse("again", printed, strlen(printed), &err);
 	g_assert_no_error(err);
 	char *again = trace_to_string(u);
@@ -562,8 +564,7 @@ static void test_uffd_continue_wake(void)
 	static const char *const bad[] = {
 		"mmtrace 1\nuffd continue +0\n",       /* no length */
 		"mmtrace 1\nuffd wake +0 4K 1\n",      /* a third argument */
-		"mmtrace 1\nuffd continue +0 4K wp\n",  /* not a continue mode name */
-		"mmtrace 1\nuffd continue +0 4K 0x2\n", /* WP: not in the format */
+		"mmtrace 1\nuffd continue +0 4K minor\n", /* not a continue mode name */
 		"mmtrace 1\nuffd continue +0 4K 1 2\n", /* too many */
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {

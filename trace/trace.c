@@ -55,10 +55,10 @@ static const name_value uffd_modes[] = {
 	{"minor", MM_UFFD_MODE_MINOR},
 };
 
-/* UFFDIO_CONTINUE modes the format accepts: not WP, which needs the uffd-wp
- * bit of a page -- nothing in the format sets or shows one yet */
+/* UFFDIO_CONTINUE modes */
 static const name_value uffd_continue_modes[] = {
 	{"dontwake", MM_UFFD_CONTINUE_MODE_DONTWAKE},
+	{"wp", MM_UFFD_CONTINUE_MODE_WP},
 };
 
 static const name_value madv_names[] = {
@@ -232,7 +232,7 @@ static const stmt_desc stmt_descs[] = {
 	{"uffd unregister", TR_UFFD_UNREGISTER, 2, 2, "uffd unregister ADDR LEN"},
 	{"uffd copy", TR_UFFD_COPY, 3, 3, "uffd copy ADDR LEN VALUE"},
 	{"uffd zeropage", TR_UFFD_ZEROPAGE, 2, 2, "uffd zeropage ADDR LEN"},
-	{"uffd continue", TR_UFFD_CONTINUE, 2, 3, "uffd continue ADDR LEN [dontwake|MODE]"},
+	{"uffd continue", TR_UFFD_CONTINUE, 2, 3, "uffd continue ADDR LEN [dontwake][,wp]"},
 	{"uffd wake", TR_UFFD_WAKE, 2, 2, "uffd wake ADDR LEN"},
 	{"uffd wp", TR_UFFD_WP, 3, 3, "uffd wp ADDR LEN on|off[,dontwake]"},
 	{"maps", TR_MAPS, 0, 0, "maps"},
@@ -1048,10 +1048,6 @@ static bool parse_stmt(parse_ctx *c, char **tok, int n, tr_stmt *s, GError **err
 			if (!flag_list(c, "continue mode", a[2], uffd_continue_modes, G_N_ELEMENTS(uffd_continue_modes), NULL,
 			               0, false, &s->flags, error))
 				return false;
-			if (s->flags & MM_UFFD_CONTINUE_MODE_WP)
-				return fail(c, error,
-				            "uffd continue: mode bit 0x2 (UFFDIO_CONTINUE_MODE_WP) is not in the format: pages "
-				            "mapped write-protected need uffd wp");
 		}
 		break;
 	case TR_FORK:
@@ -1567,7 +1563,7 @@ void trace_print_stmt(GString *out, const trace *t, const tr_stmt *s, bool with_
 			bool first = true;
 			g_string_append_c(out, ' ');
 			print_bits(out, s->flags, uffd_continue_modes, G_N_ELEMENTS(uffd_continue_modes), &first);
-			uint64_t rest = s->flags & ~(uint64_t)MM_UFFD_CONTINUE_MODE_DONTWAKE;
+			uint64_t rest = s->flags & ~(uint64_t)(MM_UFFD_CONTINUE_MODE_DONTWAKE | MM_UFFD_CONTINUE_MODE_WP);
 			if (rest) {
 				if (!first)
 					g_string_append_c(out, ',');

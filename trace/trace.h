@@ -34,7 +34,7 @@ typedef enum tr_kind {
 	TR_UFFD_COPY,       /* uffd copy ADDR LEN VALUE: every word of the pages is VALUE */
 	TR_UFFD_ZEROPAGE,   /* uffd zeropage ADDR LEN */
 	TR_UFFD_CONTINUE,   /* uffd continue ADDR LEN [MODE]: map the pages already in the shmem cache
-	                     * (flags: MM_UFFD_CONTINUE_MODE_*, never WP) */
+	                     * (flags: MM_UFFD_CONTINUE_MODE_*) */
 	TR_UFFD_WAKE,       /* uffd wake ADDR LEN */
 	TR_UFFD_WP,         /* uffd wp ADDR LEN on|off[,dontwake] (flags: MM_UFFDIO_WP_MODE_*) */
 	/* observations */

@@ -468,9 +468,9 @@ static bool uffd_op(const tr_stmt *s, tr_result *res, char *why, size_t whylen)
 		break;
 	}
 	case TR_UFFD_CONTINUE: {
-		/* the statement's mode bits as they are (DONTWAKE; the format
-		 * refuses WP); without DONTWAKE it wakes the range, where no
-		 * fault waits */
+		/* the statement's mode bits as they are (DONTWAKE, WP, unknown
+		 * ones); without DONTWAKE it wakes the range, where no fault
+		 * waits */
 		struct uffdio_continue c = {.range = {.start = s->addr, .len = s->len}, .mode = s->flags};
 		rc = ioctl(fd, UFFDIO_CONTINUE, &c);
 		break;

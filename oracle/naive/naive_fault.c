@@ -611,7 +611,7 @@ int nv_uffd_fill_page(naive_mm *nm, nvma *v, uint64_t addr, bool zeropage, uint6
 	return 0;
 }
 
-int nv_uffd_continue_page(naive_mm *nm, nvma *v, uint64_t addr)
+int nv_uffd_continue_page(naive_mm *nm, nvma *v, uint64_t addr, bool wp)
 {
 	/* mfill_atomic() refuses a PMD-mapped page before it looks further */
 	nregion *r = nv_region_get(nm, addr);
@@ -634,5 +634,9 @@ int nv_uffd_continue_page(naive_mm *nm, nvma *v, uint64_t addr)
 		nv_page_set(nm, addr, MM_PAGE_NONE);
 	map_4k(nm, addr, MM_PAGE_FILE);
 	nv_cache_mark_dirty(nm, v, addr);
+	/* the WP mode: the new entry protected (a marker that was there went
+	 * with the new entry either way) */
+	if (wp)
+		nv_uffd_wp_set(nm, addr, true);
 	return 0;
 }

@@ -293,8 +293,8 @@ nv_fault_result nv_handle_fault(naive_mm *nm, nvma *v, uint64_t addr, bool write
  * of v: 0 or -EEXIST/-EFAULT (mm/userfaultfd.c mfill_atomic_pte). */
 int nv_uffd_fill_page(naive_mm *nm, nvma *v, uint64_t addr, bool zeropage, uint64_t value);
 /* UFFDIO_CONTINUE of the page at addr of the shmem VMA v: the cached page
- * mapped. 0 or -EEXIST/-EFAULT/-EINVAL (mfill_atomic_pte_continue). */
-int nv_uffd_continue_page(naive_mm *nm, nvma *v, uint64_t addr);
+ * mapped (write-protected if wp). 0 or -EEXIST/-EFAULT/-EINVAL (mfill_atomic_pte_continue). */
+int nv_uffd_continue_page(naive_mm *nm, nvma *v, uint64_t addr, bool wp);
 /* Every word of the (anonymous or cached) page mapped at addr becomes value. */
 void nv_fill_page(naive_mm *nm, uint64_t addr, uint64_t value);
 /* __mm_populate(start, len, ignore_errors): 0 or -EFAULT/-ENOMEM as gup reports */

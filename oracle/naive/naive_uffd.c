@@ -241,8 +241,7 @@ int naive_uffd_continue(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t mode
 	if (addr + len > v->end || !(v->flags & MM_VM_UFFD_FLAGS))
 		return -ENOENT;
 	/* mfill_atomic(): a write-protected continue into a VMA not registered
-	 * for write protection is -EINVAL (the naive oracle keeps no uffd-wp
-	 * bit: the format cannot ask for one) */
+	 * for write protection is -EINVAL */
 	if ((mode & MM_UFFD_CONTINUE_MODE_WP) && !(v->flags & MM_VM_UFFD_WP))
 		return -EINVAL;
 	/* continuing is for shmem only: anonymous memory is -EINVAL */
@@ -251,7 +250,7 @@ int naive_uffd_continue(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t mode
 	uint64_t n = 0;
 	int err = 0;
 	for (uint64_t a = addr; a < addr + len; a += NV_PAGE) {
-		err = nv_uffd_continue_page(nm, nv_vma_at(nm, addr), a);
+		err = nv_uffd_continue_page(nm, nv_vma_at(nm, addr), a, (mode & MM_UFFD_CONTINUE_MODE_WP) != 0);
 		if (err)
 			break;
 		n++;

@@ -436,11 +436,9 @@ int mm_uffd_copy(mm_state *mm, uint64_t addr, uint64_t len, uint64_t value);
 int mm_uffd_zeropage(mm_state *mm, uint64_t addr, uint64_t len);
 /* UFFDIO_CONTINUE with `mode` (MM_UFFD_CONTINUE_MODE_*): maps the pages the
  * shmem object already has in its page cache at [addr, addr + len)
- * (read-only in a private mapping), the way out of a minor fault. The model
- * keeps no uffd-wp bit yet: MM_UFFD_CONTINUE_MODE_WP is checked as Linux
- * checks it (-EINVAL unless the VMA is registered wp), but the pages it maps
- * are not write-protected (the trace format does not let a trace ask for
- * it). UFFDIO_WAKE: wakes the faults waiting in the range -- none here, as a
+ * (read-only in a private mapping), the way out of a minor fault; with
+ * MM_UFFD_CONTINUE_MODE_WP (-EINVAL unless the VMA is registered wp) they
+ * are mapped write-protected, as by mm_uffd_writeprotect. UFFDIO_WAKE: wakes the faults waiting in the range -- none here, as a
  * fault in a trace is abandoned -- so only its range checks show. 0 or
  * -errno as the ioctl (-EAGAIN after some pages). */
 int mm_uffd_continue(mm_state *mm, uint64_t addr, uint64_t len, uint64_t mode);
