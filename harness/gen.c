@@ -630,6 +630,7 @@ static void gen_uffd_continue_wake(gen *g)
 	if (cont && chance(r, 20)) { /* a mode: DONTWAKE, WP, or an unknown bit (EINVAL) */
 		unsigned m = (unsigned)below(r, 100);
 		g_string_append(g->out, m < 40 ? " dontwake" : m < 80 ? " wp" : m < 90 ? " 0x4" : " dontwake,0x8");
+		g->wp_on |= m >= 40 && m < 80; /* protected pages: a zap leaves markers (gen.wp_on) */
 	}
 }
 
@@ -707,8 +708,11 @@ static guint gen_uffd_minor(gen *g, guint room)
 			g_string_append(g->out, "uffd continue");
 			put_addr(g, at);
 			put_num(g, (1 + below(r, chance(r, 80) ? 2 : pages)) * PAGE);
-			if (chance(r, 20))
-				g_string_append(g->out, chance(r, 40) ? " dontwake" : " wp");
+			if (chance(r, 20)) {
+				bool wp = !chance(r, 40);
+				g_string_append(g->out, wp ? " wp" : " dontwake");
+				g->wp_on |= wp; /* see gen.wp_on */
+			}
 		} else if (k < 95) {
 			g_string_append(g->out, "uffd wake");
 			put_addr(g, at);
