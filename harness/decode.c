@@ -306,6 +306,10 @@ static void dec_uffd(decoder *d, const guint8 *r)
 		c->len = pick_len(d, r[3], off);
 		if (c->kind == TR_UFFD_CONTINUE) /* DONTWAKE and WP, raw bits 1 in 8 */
 			c->flags = d->raw && (r[4] & 0x80) ? (uint64_t)(r[4] & 0xf) : (r[4] >> 5) & 3u;
+		/* a continue in WP mode leaves uffd-wp bits as `uffd wp … on` does
+		 * (the zap of such a page leaves a marker): see wp_on */
+		if (c->kind == TR_UFFD_CONTINUE && (c->flags & MM_UFFD_CONTINUE_MODE_WP))
+			d->wp_on = TRUE;
 		return;
 	}
 	static const tr_kind kinds[5] = {TR_UFFD_REGISTER, TR_UFFD_UNREGISTER, TR_UFFD_COPY, TR_UFFD_ZEROPAGE,
