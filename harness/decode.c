@@ -4,8 +4,8 @@
  *                     bits 1, 2 file 1, 2 has contents (pattern=1, 2); bit 3
  *                     processes (fork, proc, exit: a touch record with r5 >= 232);
  *                     bit 4 the userfaultfd (uffd register/unregister/copy/
- *                     zeropage: a munmap/mprotect/mlock/munlock/mseal record
- *                     with r5 >= 192)
+ *                     zeropage/wp/continue/wake: a munmap/mprotect/mlock/
+ *                     munlock/mseal record with r5 >= 192; dec_uffd)
  *   record  8 bytes   r0 the operation (r0 % 32; "raw" when r0 >= 0xe0), r1 r2
  *                     the address, r3 a length, r4..r7 the operation's own
  *

@@ -69,7 +69,7 @@ typedef struct gen {
 	unsigned nlive;
 	uint32_t next_proc, cur_proc;
 	bool memory_failure; /* the targets have CONFIG_MEMORY_FAILURE: no hwpoison/soft_offline */
-	bool uffd;           /* the process's userfaultfd: uffd register/unregister/copy/zeropage/wp */
+	bool uffd;           /* the process's userfaultfd: uffd register/unregister/copy/zeropage/continue/wake/wp */
 	/* a `uffd wp … on` was emitted: no guard_install after it. Linux 6.18
 	 * loops in madvise_guard_install() over a shmem uffd-wp marker (the
 	 * zap it retries with keeps the marker) until the process is killed

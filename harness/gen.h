@@ -25,7 +25,7 @@ char *gen_trace_text_opts(guint64 seed, guint length, gboolean values, gboolean 
  * numbers, the named advice drawn from the others). */
 char *gen_trace_text_for(guint64 seed, guint length, gboolean values, gboolean fork, gboolean memory_failure);
 /* With the process's userfaultfd (docs/trace-format.md "userfaultfd"): 10% of
- * the statements are uffd register/unregister/copy/zeropage. */
+ * the statements are uffd register/unregister/copy/zeropage/continue/wake/wp. */
 char *gen_trace_text_uffd(guint64 seed, guint length, gboolean values, gboolean fork, gboolean memory_failure,
                           gboolean uffd);
 /* The same, parsed; `name` is its file name in messages. */
