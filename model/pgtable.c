@@ -404,9 +404,28 @@ static void free_tables(mm_state *mm, uint64_t start, uint64_t end, uint64_t flo
 	free_tables_in(mm, mm->pt->pml4, 4, 0, start, end, floor, ceiling);
 }
 
+/* Whether a PML4 entry over [start, end) (start < end) may be present:
+ * true beyond USER_TOP, which the walks treat on their own. */
+static bool pml4_present_in(const mm_state *mm, uint64_t start, uint64_t end)
+{
+	const uint64_t *w = mm->pt->phys.mem.words + mm->pt->pml4 * 512;
+
+	if (end > USER_TOP)
+		return true;
+	for (unsigned i = PT_INDEX(start, 4), last = PT_INDEX(end - 1, 4); i <= last; i++)
+		if (w[i] & X86_P)
+			return true;
+	return false;
+}
+
 void pg_unmap_range(mm_state *mm, uint64_t start, uint64_t end)
 {
 	if (start >= end)
+		return;
+	/* No PML4 entry over the range: no table below it, so nothing to zap
+	 * and no table to free (the walk and free_tables_in would skip every
+	 * entry), and the floor and ceiling do not matter. */
+	if (!pml4_present_in(mm, start, end))
 		return;
 	pg_zap_range(mm, start, end, true);
 	/* free_pgtables(): floor is the end of the VMA below the range, ceiling
