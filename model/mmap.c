@@ -241,23 +241,33 @@ static int64_t mmap_region(mm_state *mm, struct mm_object *file, uint64_t addr, 
 {
 	uint64_t end = addr + len;
 	bool shared_anon = !file && (vm_flags & MM_VM_SHARED);
-	/* Allocate first so that nothing can fail after the old VMAs go. */
-	struct vma *v = vma_alloc(mm);
+	struct vma *v = NULL;
 	struct mm_object *shm = NULL;
-	if (!v)
-		return -ENOMEM;
-	if (shared_anon && !(shm = mm_object_new(mm, MM_BACKING_SHMEM, len))) {
-		vma_free(mm, v);
-		return -ENOMEM;
-	}
-	/* vms_gather_munmap_vmas(): sealed VMAs and the split limit refuse,
-	 * after the head split is done, and that split stays [LIVE]. */
-	int err = munmap_range(mm, addr, end);
-	if (err) {
-		mm->n_touched = 0;
-		vma_free(mm, v);
-		mm_object_put(mm, shm);
-		return err;
+	/* The common case: nothing to unmap under a private mapping and no
+	 * allocation set to fail. The VMA is allocated only if the range does
+	 * not merge, and an allocation failure then (malloc's own) still leaves
+	 * everything as it was: the merge attempt that came first changed
+	 * nothing. */
+	bool lazy = !shared_anon && !mm->fail_alloc_countdown && !vt_find_intersection(&mm->vt, addr, end);
+	if (!lazy) {
+		/* Allocate first so that nothing can fail after the old VMAs go. */
+		v = vma_alloc(mm);
+		if (!v)
+			return -ENOMEM;
+		if (shared_anon && !(shm = mm_object_new(mm, MM_BACKING_SHMEM, len))) {
+			vma_free(mm, v);
+			return -ENOMEM;
+		}
+		/* vms_gather_munmap_vmas(): sealed VMAs and the split limit
+		 * refuse, after the head split is done, and that split stays
+		 * [LIVE]. */
+		int err = munmap_range(mm, addr, end);
+		if (err) {
+			mm->n_touched = 0;
+			vma_free(mm, v);
+			mm_object_put(mm, shm);
+			return err;
+		}
 	}
 	mm->n_touched = 0;
 	if (accountable_mapping(vm_flags))
@@ -279,6 +289,8 @@ static int64_t mmap_region(mm_state *mm, struct mm_object *file, uint64_t addr, 
 		vma_free(mm, v);
 		v = merged;
 	} else {
+		if (!v && !(v = vma_alloc(mm)))
+			return -ENOMEM;
 		v->vm_start = addr;
 		v->vm_end = end;
 		v->vm_flags = vm_flags;
