@@ -439,18 +439,30 @@ enum fault_result fault_handle_mm_fault(mm_state *mm, struct vma *v, uint64_t ad
 	return FAULT_OK;
 }
 
-int fault_uffd_fill(mm_state *mm, struct vma *v, uint64_t addr, bool zeropage, uint64_t value)
+/* mfill_atomic(), per page of UFFDIO_COPY, ZEROPAGE and CONTINUE: the page
+ * tables come first (mm_alloc_pmd, __pte_alloc), and a huge PMD there is
+ * -EEXIST ("be strict"). The PTE's word index in *wi, or the error. */
+static int mfill_pte(mm_state *mm, uint64_t addr, uint64_t *wi)
 {
-	/* mfill_atomic(): the tables first; a huge PMD is -EEXIST. */
 	unsigned level = 0;
 	if (!pg_alloc_pmd(mm, addr))
 		return -ENOMEM;
-	uint64_t wi = pg_lookup(mm, addr, &level);
-	if (wi && level == 2)
+	uint64_t w = pg_lookup(mm, addr, &level);
+	if (w && level == 2)
 		return -EEXIST;
-	wi = pg_alloc_pte(mm, addr);
-	if (!wi)
+	w = pg_alloc_pte(mm, addr);
+	if (!w)
 		return -ENOMEM;
+	*wi = w;
+	return 0;
+}
+
+int fault_uffd_fill(mm_state *mm, struct vma *v, uint64_t addr, bool zeropage, uint64_t value)
+{
+	uint64_t wi;
+	int err = mfill_pte(mm, addr, &wi);
+	if (err)
+		return err;
 	uint64_t e = pg_words(mm)[wi];
 	/* pte_none_mostly(): none, or a marker -- a guard marker too, which
 	 * the new page replaces [LIVE: uffd copy over guard_install => 0] */
@@ -505,17 +517,10 @@ int fault_uffd_fill(mm_state *mm, struct vma *v, uint64_t addr, bool zeropage, u
 
 int fault_uffd_continue(mm_state *mm, struct vma *v, uint64_t addr, bool wp)
 {
-	/* mfill_atomic(): the page tables come first (mm_alloc_pmd,
-	 * __pte_alloc), and a huge PMD there is -EEXIST ("be strict"). */
-	unsigned level = 0;
-	if (!pg_alloc_pmd(mm, addr))
-		return -ENOMEM;
-	uint64_t wi = pg_lookup(mm, addr, &level);
-	if (wi && level == 2)
-		return -EEXIST;
-	wi = pg_alloc_pte(mm, addr);
-	if (!wi)
-		return -ENOMEM;
+	uint64_t wi;
+	int err = mfill_pte(mm, addr, &wi);
+	if (err)
+		return err;
 	/* mfill_atomic_pte_continue() -> shmem_get_folio(SGP_NOALLOC):
 	 * shmem_get_folio_gfp() refuses an index at or beyond i_size with
 	 * -EINVAL (sgp <= SGP_CACHE), which is passed on as it is; a hole is

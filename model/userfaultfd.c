@@ -127,6 +127,35 @@ int mm_uffd_unregister(mm_state *mm, uint64_t start, uint64_t len)
 	return err;
 }
 
+/* uffd_mfill_lock() and validate_dst_vma() (mm/userfaultfd.c), the start
+ * of mfill_atomic() for UFFDIO_COPY, ZEROPAGE and CONTINUE: the VMA at dst
+ * (-ENOENT without one), its anon_vma prepared if private ("We know we're
+ * going to need to use anon_vma": find_vma_and_prepare_anon), and only
+ * then the range in that VMA and the VMA this context's, else -ENOENT --
+ * with the anon_vma made all the same [LIVE: an ENOENT copy lets the VMA
+ * merge with a faulted neighbour]. */
+static int mfill_dst_vma(mm_state *mm, uint64_t dst, uint64_t len, struct vma **out)
+{
+	struct vma *v = vt_find(&mm->vt, dst);
+	if (!v || v->vm_start > dst)
+		return -ENOENT;
+	if (!(v->vm_flags & MM_VM_SHARED) && vma_anon_vma_prepare(mm, v))
+		return -ENOMEM;
+	if (dst + len > v->vm_end || !(v->vm_flags & MM_VM_UFFD_FLAGS))
+		return -ENOENT;
+	*out = v;
+	return 0;
+}
+
+/* userfaultfd_copy(), _zeropage(), _continue(): `done` bytes filled before
+ * err stopped the walk; short of len is -EAGAIN, nothing done the error. */
+static int mfill_result(uint64_t done, uint64_t len, int err)
+{
+	if (done && done < len)
+		return -EAGAIN;
+	return done ? 0 : err;
+}
+
 /* mm/userfaultfd.c mfill_atomic() for UFFDIO_COPY (zeropage false: every
  * word of each page is `value`) and UFFDIO_ZEROPAGE. */
 static int mfill(mm_state *mm, uint64_t dst, uint64_t len, bool zeropage, uint64_t value)
@@ -137,19 +166,10 @@ static int mfill(mm_state *mm, uint64_t dst, uint64_t len, bool zeropage, uint64
 	int err = validate_range(mm, dst, len);
 	if (err)
 		return err;
-	/* uffd_mfill_lock(): the VMA at dst (-ENOENT without one), its
-	 * anon_vma prepared if private ("We know we're going to need to use
-	 * anon_vma": find_vma_and_prepare_anon), and only then
-	 * validate_dst_vma(): the range in that VMA and the VMA this
-	 * context's, else -ENOENT -- with the anon_vma made all the same
-	 * [LIVE: an ENOENT copy lets the VMA merge with a faulted neighbour]. */
-	struct vma *v = vt_find(&mm->vt, dst);
-	if (!v || v->vm_start > dst)
-		return -ENOENT;
-	if (!(v->vm_flags & MM_VM_SHARED) && vma_anon_vma_prepare(mm, v))
-		return -ENOMEM;
-	if (dst + len > v->vm_end || !(v->vm_flags & MM_VM_UFFD_FLAGS))
-		return -ENOENT;
+	struct vma *v;
+	err = mfill_dst_vma(mm, dst, len, &v);
+	if (err)
+		return err;
 	uint64_t copied = 0;
 	for (uint64_t a = dst; a < dst + len; a += PAGE_SIZE) {
 		err = fault_uffd_fill(mm, v, a, zeropage, value);
@@ -157,10 +177,7 @@ static int mfill(mm_state *mm, uint64_t dst, uint64_t len, bool zeropage, uint64
 			break;
 		copied += PAGE_SIZE;
 	}
-	/* userfaultfd_copy()/zeropage(): a partial fill is -EAGAIN. */
-	if (copied && copied < len)
-		return -EAGAIN;
-	return copied ? 0 : err;
+	return mfill_result(copied, len, err);
 }
 
 int mm_uffd_copy(mm_state *mm, uint64_t dst, uint64_t len, uint64_t value)
@@ -188,17 +205,12 @@ int mm_uffd_continue(mm_state *mm, uint64_t dst, uint64_t len, uint64_t mode)
 		return err;
 	if (mode & ~(uint64_t)(MM_UFFD_CONTINUE_MODE_DONTWAKE | MM_UFFD_CONTINUE_MODE_WP))
 		return -EINVAL;
-	/* uffd_mfill_lock(): as for UFFDIO_COPY -- the VMA at dst or -ENOENT,
-	 * its anon_vma prepared if it is a COW mapping (even if what follows
-	 * refuses), then validate_dst_vma(): the range inside it and the VMA
-	 * registered (any mode), else -ENOENT. */
-	struct vma *v = vt_find(&mm->vt, dst);
-	if (!v || v->vm_start > dst)
-		return -ENOENT;
-	if (!(v->vm_flags & MM_VM_SHARED) && vma_anon_vma_prepare(mm, v))
-		return -ENOMEM;
-	if (dst + len > v->vm_end || !(v->vm_flags & MM_VM_UFFD_FLAGS))
-		return -ENOENT;
+	/* uffd_mfill_lock(), validate_dst_vma(): as for UFFDIO_COPY (a VMA
+	 * registered in any mode will do). */
+	struct vma *v;
+	err = mfill_dst_vma(mm, dst, len, &v);
+	if (err)
+		return err;
 	/* mfill_atomic(): "don't allow a wrprotect copy if the userfaultfd
 	 * didn't register as WP" -- -EINVAL. */
 	if ((mode & MM_UFFD_CONTINUE_MODE_WP) && !(v->vm_flags & MM_VM_UFFD_WP))
@@ -214,11 +226,7 @@ int mm_uffd_continue(mm_state *mm, uint64_t dst, uint64_t len, uint64_t mode)
 			break;
 		mapped += PAGE_SIZE;
 	}
-	/* userfaultfd_continue(): `mapped` short of len is -EAGAIN; nothing
-	 * mapped is the error itself. */
-	if (mapped && mapped < len)
-		return -EAGAIN;
-	return mapped ? 0 : err;
+	return mfill_result(mapped, len, err);
 }
 
 /* fs/userfaultfd.c userfaultfd_wake(): validate_range(), then

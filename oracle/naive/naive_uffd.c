@@ -180,21 +180,30 @@ int naive_uffd_unregister(naive_mm *nm, uint64_t addr, uint64_t len)
 /* mfill_atomic(): the range inside one registered VMA (-ENOENT), its
  * anon_vma for private memory, then page by page; stopping after some pages
  * is -EAGAIN. */
+/* uffd_mfill_lock(): find_vma_and_prepare_anon() -- a private VMA at addr
+ * gets its anon_vma even when the range is refused after -- then
+ * validate_dst_vma(): the range in one registered VMA. NULL: -ENOENT. */
+static nvma *fill_dst_vma(naive_mm *nm, uint64_t addr, uint64_t len)
+{
+	nvma *v = nv_vma_at(nm, addr);
+	if (!v)
+		return NULL;
+	if (!(v->flags & MM_VM_SHARED))
+		nv_anon_vma_prepare(nm, v);
+	if (addr + len > v->end || !(v->flags & MM_VM_UFFD_FLAGS))
+		return NULL;
+	return v;
+}
+
 static int fill(naive_mm *nm, uint64_t addr, uint64_t len, bool zeropage, uint64_t value)
 {
 	if (!nm->cfg.userfaultfd)
 		return -ENOSYS;
 	if (!range_ok(nm, addr, len))
 		return -EINVAL;
-	/* uffd_mfill_lock(): find_vma_and_prepare_anon() -- a private VMA at
-	 * addr gets its anon_vma even when the range is refused after */
-	nvma *v = nv_vma_at(nm, addr);
+	nvma *v = fill_dst_vma(nm, addr, len);
 	if (!v)
 		return -ENOENT;
-	if (!(v->flags & MM_VM_SHARED))
-		nv_anon_vma_prepare(nm, v);
-	if (addr + len > v->end || !(v->flags & MM_VM_UFFD_FLAGS))
-		return -ENOENT; /* validate_dst_vma() */
 	uint64_t done = 0;
 	int err = 0;
 	for (uint64_t a = addr; a < addr + len; a += NV_PAGE) {
@@ -231,14 +240,8 @@ int naive_uffd_continue(naive_mm *nm, uint64_t addr, uint64_t len, uint64_t mode
 	/* userfaultfd_continue(): mode bits other than DONTWAKE (1) and WP (2) */
 	if (mode > 3)
 		return -EINVAL;
-	/* the lookup of uffd_mfill_lock(), which prepares a private VMA's
-	 * anon_vma before validate_dst_vma() can say no */
-	nvma *v = nv_vma_at(nm, addr);
+	nvma *v = fill_dst_vma(nm, addr, len);
 	if (!v)
-		return -ENOENT;
-	if (!(v->flags & MM_VM_SHARED))
-		nv_anon_vma_prepare(nm, v);
-	if (addr + len > v->end || !(v->flags & MM_VM_UFFD_FLAGS))
 		return -ENOENT;
 	/* mfill_atomic(): a write-protected continue into a VMA not registered
 	 * for write protection is -EINVAL */
