@@ -39,6 +39,17 @@ static int validate_range(const mm_state *mm, uint64_t start, uint64_t len)
 	return 0;
 }
 
+/* The start of every ioctl but UFFDIO_REGISTER (which checks its modes
+ * first): nothing touched yet, -ENOSYS without the system call (profile
+ * userfaultfd=off), then validate_range(). */
+static int uffd_ioctl_range(mm_state *mm, uint64_t start, uint64_t len)
+{
+	mm->n_touched = 0;
+	if (!mm->cfg.userfaultfd)
+		return -ENOSYS;
+	return validate_range(mm, start, len);
+}
+
 /* Sets the registration modes of every VMA in [start, end) to `modes` (0:
  * unregistered), splitting at the range's ends and merging as
  * vma_modify_flags_uffd() does. A VMA that has them already is left alone. */
@@ -108,10 +119,7 @@ int mm_uffd_register(mm_state *mm, uint64_t start, uint64_t len, uint64_t mode)
 /* fs/userfaultfd.c userfaultfd_unregister(). */
 int mm_uffd_unregister(mm_state *mm, uint64_t start, uint64_t len)
 {
-	mm->n_touched = 0;
-	if (!mm->cfg.userfaultfd)
-		return -ENOSYS;
-	int err = validate_range(mm, start, len);
+	int err = uffd_ioctl_range(mm, start, len);
 	if (err)
 		return err;
 	uint64_t end = start + len;
@@ -160,10 +168,7 @@ static int mfill_result(uint64_t done, uint64_t len, int err)
  * word of each page is `value`) and UFFDIO_ZEROPAGE. */
 static int mfill(mm_state *mm, uint64_t dst, uint64_t len, bool zeropage, uint64_t value)
 {
-	mm->n_touched = 0;
-	if (!mm->cfg.userfaultfd)
-		return -ENOSYS;
-	int err = validate_range(mm, dst, len);
+	int err = uffd_ioctl_range(mm, dst, len);
 	if (err)
 		return err;
 	struct vma *v;
@@ -194,13 +199,10 @@ int mm_uffd_zeropage(mm_state *mm, uint64_t dst, uint64_t len)
  * mfill_atomic_continue(): mfill_atomic() with MFILL_ATOMIC_CONTINUE. */
 int mm_uffd_continue(mm_state *mm, uint64_t dst, uint64_t len, uint64_t mode)
 {
-	mm->n_touched = 0;
-	if (!mm->cfg.userfaultfd)
-		return -ENOSYS;
 	/* validate_range(); the wraparound check after it cannot fail once
 	 * the range lies below TASK_SIZE; then the mode: DONTWAKE and WP only.
 	 * DONTWAKE changes nothing here (no fault is ever left waiting). */
-	int err = validate_range(mm, dst, len);
+	int err = uffd_ioctl_range(mm, dst, len);
 	if (err)
 		return err;
 	if (mode & ~(uint64_t)(MM_UFFD_CONTINUE_MODE_DONTWAKE | MM_UFFD_CONTINUE_MODE_WP))
@@ -234,20 +236,14 @@ int mm_uffd_continue(mm_state *mm, uint64_t dst, uint64_t len, uint64_t mode)
  * waiting (docs/trace-format.md), so there is nobody to wake: 0. */
 int mm_uffd_wake(mm_state *mm, uint64_t start, uint64_t len)
 {
-	mm->n_touched = 0;
-	if (!mm->cfg.userfaultfd)
-		return -ENOSYS;
-	return validate_range(mm, start, len);
+	return uffd_ioctl_range(mm, start, len);
 }
 
 /* fs/userfaultfd.c userfaultfd_writeprotect() -> mm/userfaultfd.c
  * mwriteprotect_range(). */
 int mm_uffd_writeprotect(mm_state *mm, uint64_t start, uint64_t len, uint64_t mode)
 {
-	mm->n_touched = 0;
-	if (!mm->cfg.userfaultfd)
-		return -ENOSYS;
-	int err = validate_range(mm, start, len);
+	int err = uffd_ioctl_range(mm, start, len);
 	if (err)
 		return err;
 	if (mode & ~(uint64_t)(MM_UFFDIO_WP_MODE_WP | MM_UFFDIO_WP_MODE_DONTWAKE))
