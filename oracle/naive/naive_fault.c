@@ -533,6 +533,12 @@ static int populate_vma_page_range(naive_mm *nm, uint64_t vstart, uint64_t start
 			}
 			if (write && st == MM_PAGE_FILE)
 				nv_cache_mark_dirty(nm, v, a);
+			/* a mark left behind in a VMA no longer registered with wp:
+			 * the write (a fault on the protected entry, do_wp_page)
+			 * reuses the page writable, as for a touch above
+			 * [LIVE: uffd-wp-left-mark-mlock-write.trace] */
+			if (write && nv_uffd_wp_get(nm, a))
+				nv_uffd_wp_set(nm, a, false);
 			continue;
 		}
 		if (nv_handle_fault(nm, v, a, write) != NV_FAULT_OK)
