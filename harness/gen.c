@@ -705,9 +705,14 @@ static guint gen_uffd_minor(gen *g, guint room)
 				g_string_append(g->out, w ? " w" : chance(r, 90) ? " r" : " x");
 			}
 		} else if (k < 90) {
+			/* past the mapping at times (ENOENT, or EAGAIN after some
+			 * pages), never past the arena */
+			uint64_t clen = (1 + below(r, chance(r, 80) ? 2 : pages)) * PAGE;
+			if (clen > g->size - at)
+				clen = g->size - at;
 			g_string_append(g->out, "uffd continue");
 			put_addr(g, at);
-			put_num(g, (1 + below(r, chance(r, 80) ? 2 : pages)) * PAGE);
+			put_num(g, clen);
 			if (chance(r, 20)) {
 				bool wp = !chance(r, 40);
 				g_string_append(g->out, wp ? " wp" : " dontwake");

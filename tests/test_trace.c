@@ -314,6 +314,15 @@ static void test_round_trip(void)
 		round_trip(text);
 		g_free(text);
 	}
+	/* with values, processes and the userfaultfd; 14144107 once made a
+	 * `uffd continue` past the arena's end at its statement 720 (the
+	 * minor-fault scenario on a mapping at the arena's top) */
+	static const guint64 uffd_seeds[] = {1, 2, 3, 4, 5, 14144107};
+	for (guint i = 0; i < G_N_ELEMENTS(uffd_seeds); i++) {
+		char *text = gen_trace_text_uffd(uffd_seeds[i], 1000, TRUE, TRUE, FALSE, TRUE);
+		round_trip(text);
+		g_free(text);
+	}
 }
 
 static void test_printer(void)
