@@ -451,29 +451,35 @@ void nv_cache_add(naive_mm *nm, mm_backing kind, uint32_t id, uint64_t index)
 	nm->ncached++;
 }
 
+/* The cached page v maps at addr, or NULL. */
+static ncached *cache_page_at(const naive_mm *nm, const nvma *v, uint64_t addr)
+{
+	return cached_find(nm, v->backing, v->object, nv_vma_file_index(v, addr));
+}
+
 void nv_cache_mark_dirty(naive_mm *nm, const nvma *v, uint64_t addr)
 {
-	ncached *c = cached_find(nm, v->backing, v->object, nv_vma_file_index(v, addr));
+	ncached *c = cache_page_at(nm, v, addr);
 	if (c)
 		c->dirty = true;
 }
 
 bool nv_cache_is_dirty(const naive_mm *nm, const nvma *v, uint64_t addr)
 {
-	const ncached *c = cached_find(nm, v->backing, v->object, nv_vma_file_index(v, addr));
+	const ncached *c = cache_page_at(nm, v, addr);
 	return c && c->dirty;
 }
 
 void nv_cache_set_mlocked(naive_mm *nm, const nvma *v, uint64_t addr, bool on)
 {
-	ncached *c = cached_find(nm, v->backing, v->object, nv_vma_file_index(v, addr));
+	ncached *c = cache_page_at(nm, v, addr);
 	if (c)
 		c->mlocked = on;
 }
 
 bool nv_cache_is_mlocked(const naive_mm *nm, const nvma *v, uint64_t addr)
 {
-	const ncached *c = cached_find(nm, v->backing, v->object, nv_vma_file_index(v, addr));
+	const ncached *c = cache_page_at(nm, v, addr);
 	return c && c->mlocked;
 }
 
